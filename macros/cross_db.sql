@@ -1,0 +1,98 @@
+{#- Engine-neutral building blocks. Models call only these and dbt's own cross-database macros
+    (dbt.datediff, dbt.date_trunc, dbt.last_day, dbt.split_part, dbt.listagg, ...); each macro
+    dispatches to the adapter, so the same model SQL runs on DuckDB and on Spark. -#}
+
+{#- cast that yields null instead of failing on a bad value -#}
+{% macro try_cast(expr, data_type) -%}
+    {{ return(adapter.dispatch('try_cast', 'crm_warehouse')(expr, data_type)) }}
+{%- endmacro %}
+{% macro default__try_cast(expr, data_type) -%}try_cast({{ expr }} as {{ data_type }}){%- endmacro %}
+
+{#- true when text matches a regular expression -#}
+{% macro regex_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_match', 'crm_warehouse')(expr, pattern)) }}
+{%- endmacro %}
+{% macro default__regex_match(expr, pattern) -%}regexp_matches({{ expr }}, '{{ pattern }}'){%- endmacro %}
+{% macro spark__regex_match(expr, pattern) -%}({{ expr }} rlike '{{ pattern }}'){%- endmacro %}
+
+{#- Text timestamp -> business-time-zone wall clock (timestamp without zone). With an offset
+    (Z, +09:00, +0900, +09) the instant is converted to the business zone; without one the text is
+    already business time. Null when it does not parse. -#}
+{% macro to_business_timestamp(expr) -%}
+    {{ return(adapter.dispatch('to_business_timestamp', 'crm_warehouse')(expr)) }}
+{%- endmacro %}
+{% macro default__to_business_timestamp(expr) -%}
+    case
+        when {{ regex_match(expr, '[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$') }}
+            then timezone('{{ var("business_timezone") }}', try_cast({{ expr }} as timestamptz))
+        else try_cast({{ expr }} as timestamp)
+    end
+{%- endmacro %}
+{% macro spark__to_business_timestamp(expr) -%}
+    {#- Spark sessions run in UTC (profile): a text with an offset casts to its UTC instant, which
+        from_utc_timestamp turns into business wall-clock time; a naive text is wall-clock already. -#}
+    case
+        when {{ regex_match(expr, '[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$') }}
+            then from_utc_timestamp(try_cast({{ expr }} as timestamp), '{{ var("business_timezone") }}')
+        else try_cast({{ expr }} as timestamp)
+    end
+{%- endmacro %}
+
+{#- interpolated quantile (percentile_cont) as an aggregate -#}
+{% macro percentile_cont(expr, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont', 'crm_warehouse')(expr, fraction)) }}
+{%- endmacro %}
+{% macro default__percentile_cont(expr, fraction) -%}quantile_cont({{ expr }}, {{ fraction }}){%- endmacro %}
+{% macro spark__percentile_cont(expr, fraction) -%}percentile({{ expr }}, {{ fraction }}){%- endmacro %}
+
+{#- whole days from start_date to end_date (dates) -#}
+{% macro days_between(start_date, end_date) -%}
+    cast({{ dbt.datediff(start_date, end_date, 'day') }} as bigint)
+{%- endmacro %}
+
+{#- date plus n days, a date -#}
+{% macro add_days(date_expr, n) -%}
+    {{ return(adapter.dispatch('add_days', 'crm_warehouse')(date_expr, n)) }}
+{%- endmacro %}
+{% macro default__add_days(date_expr, n) -%}cast({{ dbt.dateadd('day', n, date_expr) }} as date){%- endmacro %}
+{% macro spark__add_days(date_expr, n) -%}date_add({{ date_expr }}, {{ n }}){%- endmacro %}
+
+{#- month text YYYY-MM of a date -#}
+{% macro month_text(date_expr) -%}
+    {{ return(adapter.dispatch('month_text', 'crm_warehouse')(date_expr)) }}
+{%- endmacro %}
+{% macro default__month_text(date_expr) -%}strftime({{ date_expr }}, '%Y-%m'){%- endmacro %}
+{% macro spark__month_text(date_expr) -%}date_format({{ date_expr }}, 'yyyy-MM'){%- endmacro %}
+
+{#- ISO weekday of a timestamp or date: 1 = Monday ... 7 = Sunday -#}
+{% macro iso_weekday(expr) -%}
+    {{ return(adapter.dispatch('iso_weekday', 'crm_warehouse')(expr)) }}
+{%- endmacro %}
+{% macro default__iso_weekday(expr) -%}cast(isodow({{ expr }}) as integer){%- endmacro %}
+{% macro spark__iso_weekday(expr) -%}(weekday({{ expr }}) + 1){%- endmacro %}
+
+{#- hour of day 0..23 -#}
+{% macro hour_of(expr) -%}cast(extract(hour from {{ expr }}) as integer){%- endmacro %}
+
+{#- a / b as double, null when b is 0 or null -#}
+{% macro safe_divide(numerator, denominator) -%}
+    (cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0))
+{%- endmacro %}
+
+{#- integer ceil(buckets * k / n) for 1 <= k <= n, exact (no floating-point edge at bucket bounds) -#}
+{% macro ceil_bucket(k, n, buckets) -%}
+    cast(floor((cast({{ buckets }} as bigint) * {{ k }} + {{ n }} - 1) / {{ n }}) as integer)
+{%- endmacro %}
+
+{#- integers 0 .. 10^digits - 1 as a one-column relation `n`, from a cross join of digits: no
+    engine-specific series function -#}
+{% macro number_series(digits) -%}
+    select
+        {% for j in range(digits) %}d{{ j }}.n * {{ 10 ** j }}{% if not loop.last %} + {% endif %}{% endfor %} as n
+    from
+    {%- for j in range(digits) %}
+        (select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
+         union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) as d{{ j }}
+        {%- if not loop.last %} cross join{% endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,0 +1,38 @@
+{#- Rows of one raw table that broke the contract, with the raw text as it arrived (so the shop can
+    see and fix the value), the reason, and the file and row it came from. Personal-data columns
+    are left out: they stay in raw. `reasons_sql` selects (_source_file, _row_number, reject_reason). -#}
+{% macro quarantine_rows(table_name, reasons_sql) -%}
+    {%- set personal = ['email', 'full_name'] -%}
+    {%- set columns = adapter.get_columns_in_relation(source('shop', table_name)) if execute else [] -%}
+    with reasons as (
+
+        {{ reasons_sql }}
+
+    ),
+
+    raw_rows as (
+
+        select * from {{ source('shop', table_name) }}
+
+    ),
+
+    final as (
+
+        select
+            '{{ table_name }}' as table_name,
+            reasons.reject_reason,
+            {%- for column in columns if column.name not in personal and not column.name.startswith('_') %}
+            raw_rows.{{ column.name }},
+            {%- endfor %}
+            raw_rows._source_file,
+            raw_rows._row_number,
+            raw_rows._loaded_at
+        from reasons
+        inner join raw_rows
+            on reasons._source_file = raw_rows._source_file
+            and reasons._row_number = raw_rows._row_number
+
+    )
+
+    select * from final
+{%- endmacro %}

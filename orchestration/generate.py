@@ -1,0 +1,715 @@
+"""Sample-data generator: a realistic Japanese D2C (通販) shop in JPY, written as the raw contract's
+landing layout (``<out>/<table>/<YYYY-MM-DD>.parquet`` or ``.csv``).
+
+Everything is vectorised with numpy and pyarrow, so 1,000,000 customers over three years generate
+in minutes on two cores. The same ``--seed`` always gives byte-identical rows.
+
+What is planted (and recorded in ``<out>/_planted.json`` so tests can check that the marts
+recover it):
+- eight acquisition channels that differ in cost per new customer (CPA) and in repeat behaviour
+  (paid_social buys many cheap customers who rarely come back);
+- subscription (定期) customers who reorder supplements about monthly;
+- seasonality (December and March peaks, a summer dip);
+- a web funnel with about 70% cart abandonment, some purchases without a recorded cart event;
+- store and phone orders with no web session, guest checkouts, cancellations and returns (re-sent
+  as a later version of the order), late-arriving rows, a re-sent spend file;
+- a small share of every kind of bad row the contract lists (see ``BAD_ROW_KINDS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from orchestration.contract import TABLE_COLUMNS
+
+# --------------------------------------------------------------------------------------
+# The shop's world. Each channel: share of new customers, planted CPA (JPY per new customer),
+# probability that a customer buys again after each purchase, mean days between purchases,
+# raw acquisition_source written as source/medium, and the share whose first order is web/app.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    share: float
+    cpa: float
+    p_repeat: float
+    mean_gap_days: float
+    source: str
+    medium: str
+    web_share: float
+
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel("line", 0.10, 1800.0, 0.62, 50.0, "line", "social", 0.95),
+    Channel("email", 0.06, 400.0, 0.58, 55.0, "newsletter", "email", 0.95),
+    Channel("paid_search", 0.20, 6500.0, 0.45, 70.0, "google", "cpc", 0.97),
+    Channel("paid_social", 0.22, 2200.0, 0.12, 120.0, "instagram", "paid_social", 0.97),
+    Channel("affiliate", 0.10, 4500.0, 0.25, 90.0, "a8", "affiliate", 0.97),
+    Channel("organic", 0.14, 0.0, 0.50, 60.0, "google", "organic", 0.97),
+    Channel("direct", 0.10, 0.0, 0.52, 60.0, "(direct)", "(none)", 0.90),
+    Channel("store", 0.08, 0.0, 0.55, 45.0, "store", "offline", 0.0),
+)
+
+# category, price range (JPY), share of products, cost rate
+CATEGORIES = (
+    ("skincare", (2200, 8800), 0.34, 0.25),
+    ("supplements", (2980, 6480), 0.22, 0.22),
+    ("haircare", (1500, 4400), 0.18, 0.30),
+    ("apparel", (3900, 12800), 0.18, 0.45),
+    ("outerwear", (16800, 39800), 0.08, 0.50),  # one-off: a coat is not bought twice
+)
+N_PRODUCTS = 60
+STATUS_P = {"completed": 0.91, "cancelled": 0.035, "returned": 0.03, "pending": 0.025}
+DEVICES = np.array(["desktop", "mobile", "tablet", "app"])
+DEVICE_P = np.array([0.33, 0.52, 0.05, 0.10])
+PREFECTURES = np.array(
+    ["東京都", "神奈川県", "大阪府", "愛知県", "埼玉県", "千葉県", "兵庫県", "北海道", "福岡県", "静岡県"]
+)
+BAD_ROW_KINDS = {
+    "orders": [
+        "missing order_id",
+        "missing ordered_at",
+        "unparseable ordered_at",
+        "unknown status",
+        "negative order_total",
+        "unparseable order_total",
+        "negative discount_total",
+        "negative shipping_fee",
+    ],
+    "order_items": [
+        "non-positive quantity",
+        "negative unit_price",
+        "missing product_id",
+        "unparseable line_number",
+        "orphan order_id",
+    ],
+    "customers": ["missing customer_id", "unparseable registered_at"],
+    "products": ["missing product_name", "negative unit_cost"],
+    "events": ["unknown event_type", "missing session_id", "unparseable occurred_at"],
+    "marketing_spend": ["negative spend", "missing utm_source", "unparseable spend_date"],
+}
+SECONDS_PER_DAY = 86_400
+
+
+def _log(msg: str, t0: float) -> None:
+    print(f"[generate {time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
+
+
+def _seasonal_day_weights(start: date, n_days: int) -> np.ndarray:
+    days = np.arange(n_days)
+    dates = np.datetime64(start) + days
+    month = (dates.astype("datetime64[M]").astype(int) % 12) + 1
+    weight = np.ones(n_days)
+    weight[month == 12] *= 1.6  # year-end gifting
+    weight[month == 3] *= 1.25  # spring skincare
+    weight[(month == 7) | (month == 8)] *= 0.8
+    weekday = (dates.astype("datetime64[D]").astype(int) + 3) % 7  # 0 = Monday
+    weight[weekday >= 5] *= 1.15
+    # gentle growth over the period
+    weight *= np.linspace(0.8, 1.2, n_days)
+    return weight / weight.sum()
+
+
+def _ts_strings(epoch_seconds: np.ndarray, rng: np.random.Generator, offset_share: float) -> pa.Array:
+    """Business-time (JST) wall-clock seconds -> ISO strings. Most are naive (read in the business
+    time zone); ``offset_share`` are written in UTC with a ``Z`` or as JST with ``+09:00``."""
+    ts = pa.array(epoch_seconds.astype("datetime64[s]"))
+    naive = pc.strftime(ts, format="%Y-%m-%dT%H:%M:%S")
+    if offset_share <= 0:
+        return naive
+    utc = pc.strftime(pa.array((epoch_seconds - 9 * 3600).astype("datetime64[s]")), format="%Y-%m-%dT%H:%M:%SZ")
+    plus9 = pc.binary_join_element_wise(naive, pa.scalar("+09:00"), "")
+    pick = rng.random(len(epoch_seconds))
+    out = pc.if_else(pa.array(pick < offset_share / 2), utc, naive)
+    return pc.if_else(pa.array((pick >= offset_share / 2) & (pick < offset_share)), plus9, out)
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    return pc.binary_join_element_wise(
+        pa.scalar(prefix), pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0"), ""
+    )
+
+
+def _take(values, idx: np.ndarray) -> pa.Array:
+    """values[idx] as an Arrow string array without materialising numpy unicode arrays."""
+    return pc.take(pa.array(list(values), pa.string()), pa.array(idx))
+
+
+def _money(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(np.round(values).astype(np.int64)), pa.string())
+
+
+def _pick(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """Indices of about share*n rows, at least one when n > 0 and share > 0."""
+    if n == 0 or share <= 0:
+        return np.array([], dtype=np.int64)
+    k = max(1, int(round(n * share)))
+    return rng.choice(n, size=min(k, n), replace=False)
+
+
+class Generator:
+    def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float) -> None:
+        self.n_customers = customers
+        self.start = start
+        self.end = end
+        self.n_days = (end - start).days + 1
+        self.rng = np.random.default_rng(seed)
+        self.bad_share = bad_share
+        self.start_epoch = int(datetime(start.year, start.month, start.day).timestamp()) - int(
+            datetime(1970, 1, 1).timestamp()
+        )
+        self.end_epoch = self.start_epoch + self.n_days * SECONDS_PER_DAY
+        self.planted: dict = {}
+
+    # ---- products ----------------------------------------------------------------
+    def products(self) -> pa.Table:
+        rng = self.rng
+        cat_names = np.array([c[0] for c in CATEGORIES])
+        cat_share = np.array([c[2] for c in CATEGORIES])
+        counts = np.maximum(1, np.round(cat_share * N_PRODUCTS).astype(int))
+        cat_of = np.repeat(np.arange(len(CATEGORIES)), counts)
+        n = len(cat_of)
+        lo = np.array([CATEGORIES[c][1][0] for c in cat_of])
+        hi = np.array([CATEGORIES[c][1][1] for c in cat_of])
+        price = np.round((lo + rng.random(n) * (hi - lo)) / 10) * 10
+        cost = price * np.array([CATEGORIES[c][3] for c in cat_of]) * rng.uniform(0.8, 1.2, n)
+        self.product_price = price
+        self.product_cat = cat_of
+        self.cat_names = cat_names
+        cost_str = _money(cost)
+        cost_str = pc.if_else(pa.array(rng.random(n) < 0.1), pa.nulls(n, pa.string()), cost_str)
+        launched = self.start_epoch - rng.integers(30, 900, n) * SECONDS_PER_DAY
+        names = [f"{cat_names[c]} item {i + 1:02d}" for i, c in enumerate(cat_of)]
+        return pa.table(
+            {
+                "product_id": _ids("P", np.arange(1, n + 1), 4),
+                "product_name": pa.array(names),
+                "category": pa.array(cat_names[cat_of]),
+                "unit_cost": cost_str,
+                "launched_at": _ts_strings(launched, rng, 0.0),
+                "updated_at": pa.nulls(n, pa.string()),
+            }
+        )
+
+    # ---- customers and orders ----------------------------------------------------
+    def customers_and_orders(self) -> tuple[pa.Table, dict]:
+        rng, n = self.rng, self.n_customers
+        shares = np.array([c.share for c in CHANNELS])
+        chan = rng.choice(len(CHANNELS), size=n, p=shares / shares.sum())
+        day_w = _seasonal_day_weights(self.start, self.n_days)
+        reg_day = rng.choice(self.n_days, size=n, p=day_w)
+        hour_p = np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 8, 7, 6, 6, 6, 7, 8, 9, 10, 10, 8, 4.0])
+        reg_sec = rng.choice(24, size=n, p=hour_p / hour_p.sum()) * 3600 + rng.integers(0, 3600, n)
+        reg_epoch = self.start_epoch + reg_day * SECONDS_PER_DAY + reg_sec
+
+        buys = rng.random(n) < 0.88  # some register and never buy
+        first_delay = np.where(rng.random(n) < 0.8, 0, rng.geometric(0.15, n)) * SECONDS_PER_DAY
+        first_epoch = reg_epoch + first_delay + rng.integers(60, 3600, n)
+        p_repeat = np.array([c.p_repeat for c in CHANNELS])[chan]
+        subscriber = buys & (rng.random(n) < 0.09)
+        extra = rng.geometric(1 - p_repeat) - 1
+        extra = np.where(subscriber, rng.geometric(0.12, n) - 1, extra)
+        extra = np.where(buys, np.minimum(extra, 60), -1)
+        n_orders = extra + 1  # 0 for those who never buy
+
+        cust_of = np.repeat(np.arange(n), n_orders)
+        total = len(cust_of)
+        group_start = np.repeat(np.cumsum(n_orders) - n_orders, n_orders)
+        order_idx_in_cust = np.arange(total) - group_start
+        mean_gap = np.array([c.mean_gap_days for c in CHANNELS])[chan][cust_of]
+        gaps = rng.gamma(2.0, mean_gap / 2.0) * SECONDS_PER_DAY
+        sub = subscriber[cust_of]
+        gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
+        same_day = rng.random(total) < 0.01  # two orders on one day
+        gaps = np.where(same_day, rng.integers(600, 7200, total), gaps)
+        gaps[order_idx_in_cust == 0] = 0
+        cum = np.cumsum(gaps)
+        cum -= np.repeat(cum[np.cumsum(n_orders) - n_orders], n_orders)
+        epoch = (first_epoch[cust_of] + cum).astype(np.int64)
+        keep = epoch < self.end_epoch
+        cust_of, epoch, sub, order_idx_in_cust = cust_of[keep], epoch[keep], sub[keep], order_idx_in_cust[keep]
+
+        # guest checkouts: about 3% extra orders with no customer
+        n_guest = int(len(cust_of) * 0.03)
+        guest_epoch = self.start_epoch + rng.choice(self.n_days, n_guest, p=day_w) * SECONDS_PER_DAY
+        guest_epoch += rng.integers(8 * 3600, 23 * 3600, n_guest)
+        cust_of = np.concatenate([cust_of, np.full(n_guest, -1)])
+        epoch = np.concatenate([epoch, guest_epoch])
+        sub = np.concatenate([sub, np.zeros(n_guest, bool)])
+        order_idx_in_cust = np.concatenate([order_idx_in_cust, np.zeros(n_guest, int)])
+        order_sort = np.lexsort((cust_of, epoch))
+        cust_of, epoch, sub, order_idx_in_cust = (
+            cust_of[order_sort], epoch[order_sort], sub[order_sort], order_idx_in_cust[order_sort]
+        )
+        n_ord = len(epoch)
+
+        # order channel: store customers buy in store, otherwise web/app with some phone and line
+        cust_chan = np.where(cust_of >= 0, chan[np.maximum(cust_of, 0)], 6)
+        web_share = np.array([c.web_share for c in CHANNELS])[cust_chan]
+        u = rng.random(n_ord)
+        order_channel = np.where(
+            u < web_share * 0.86, "web", np.where(u < web_share, "app", np.where(u < web_share + (1 - web_share) * 0.7, "store", "phone"))
+        )
+        order_channel = np.where(cust_chan == 7, np.where(u < 0.8, "store", "phone"), order_channel)
+        order_channel = np.where(cust_of < 0, "web", order_channel)
+        order_channel = np.where((rng.random(n_ord) < 0.03) & (order_channel == "web"), "line", order_channel)
+
+        status_names = np.array(list(STATUS_P))
+        status = rng.choice(status_names, size=n_ord, p=np.array(list(STATUS_P.values())))
+        recent = epoch > self.end_epoch - 5 * SECONDS_PER_DAY
+        status = np.where((status == "pending") & ~recent, "completed", status)
+        status = np.where(recent & (rng.random(n_ord) < 0.3), "pending", status)
+
+        # items: 1-3 lines; the first line from the customer's favourite category
+        n_lines = rng.choice([1, 2, 3], size=n_ord, p=[0.62, 0.28, 0.10])
+        fav_cat = rng.choice(len(CATEGORIES), size=n, p=[0.36, 0.22, 0.18, 0.18, 0.06])
+        line_order = np.repeat(np.arange(n_ord), n_lines)
+        line_no = np.arange(len(line_order)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines) + 1
+        n_items = len(line_order)
+        prod_by_cat = [np.flatnonzero(self.product_cat == c) for c in range(len(CATEGORIES))]
+        line_cat = np.where(
+            line_no == 1,
+            np.where(cust_of[line_order] >= 0, fav_cat[np.maximum(cust_of[line_order], 0)], 0),
+            rng.choice(len(CATEGORIES), size=n_items, p=[0.34, 0.26, 0.2, 0.16, 0.04]),
+        )
+        line_cat = np.where(sub[line_order] & (line_no == 1), 1, line_cat)
+        product = np.empty(n_items, dtype=np.int64)
+        for c, members in enumerate(prod_by_cat):
+            mask = line_cat == c
+            product[mask] = members[rng.integers(0, len(members), mask.sum())]
+        # a subscriber always gets the same supplement
+        sub_product = prod_by_cat[1][np.arange(n) % len(prod_by_cat[1])]
+        sub_line = sub[line_order] & (line_no == 1)
+        product[sub_line] = sub_product[cust_of[line_order][sub_line]]
+        quantity = rng.choice([1, 2, 3], size=n_items, p=[0.8, 0.15, 0.05])
+        unit_price = self.product_price[product]
+        unit_price = np.where(sub_line, np.round(unit_price * 0.8 / 10) * 10, unit_price)  # 定期 discount
+        line_value = quantity * unit_price
+        subtotal = np.bincount(line_order, weights=line_value, minlength=n_ord)
+        discount = np.where(rng.random(n_ord) < 0.15, np.round(subtotal * 0.1 / 10) * 10, 0.0)
+        shipping = np.where((subtotal - discount) < 5000, 550.0, 0.0)
+        shipping = np.where(order_channel == "store", 0.0, shipping)
+        order_total = subtotal - discount + shipping
+
+        order_number = np.arange(1, n_ord + 1)
+        self.orders_np = dict(
+            epoch=epoch, cust_of=cust_of, status=status, order_channel=order_channel,
+            order_number=order_number, idx_in_cust=order_idx_in_cust,
+        )
+        self.items_np = dict(line_order=line_order, line_no=line_no, product=product)
+        self.cust_np = dict(chan=chan, reg_epoch=reg_epoch, first_epoch=first_epoch)
+
+        cust_ids = _ids("C", np.arange(1, n + 1), 7)
+        order_ids = _ids("O", order_number, 9)
+        cust_id_of_order = pc.if_else(
+            pa.array(cust_of >= 0), pc.take(cust_ids, pa.array(np.maximum(cust_of, 0))), pa.scalar("")
+        )
+        order_tbl = pa.table(
+            {
+                "order_id": order_ids,
+                "customer_id": cust_id_of_order,
+                "ordered_at": _ts_strings(epoch, rng, 0.1),
+                "status": pa.array(status),
+                "order_total": _money(order_total),
+                "discount_total": pc.if_else(pa.array(discount > 0), _money(discount), pa.nulls(n_ord, pa.string())),
+                "shipping_fee": _money(shipping),
+                "order_channel": pa.array(order_channel),
+                "is_subscription": pa.array(np.where(sub, "true", "false")),
+                "updated_at": pa.nulls(n_ord, pa.string()),
+            }
+        )
+        file_epoch = epoch.copy()
+        # late-arriving rows: 1% of orders (with their items) land 1-5 days later
+        late = rng.random(n_ord) < 0.01
+        file_epoch[late] += rng.integers(1, 6, late.sum()) * SECONDS_PER_DAY
+        file_epoch = np.minimum(file_epoch, self.end_epoch - 1)  # no file is dated after the period
+        item_tbl = pa.table(
+            {
+                "order_id": pc.take(order_ids, pa.array(line_order)),
+                "line_number": pc.cast(pa.array(line_no), pa.string()),
+                "product_id": pc.take(_ids("P", np.arange(1, len(self.product_price) + 1), 4), pa.array(product)),
+                "quantity": pc.cast(pa.array(quantity), pa.string()),
+                "unit_price": _money(unit_price),
+            }
+        )
+        # returns and cancellations re-sent: the first version was 'completed', a later file
+        # carries the new status with a later updated_at.
+        changed = np.flatnonzero(np.isin(status, ["returned", "cancelled"]) & (rng.random(n_ord) < 0.7))
+        delay = rng.integers(2, 15, len(changed)) * SECONDS_PER_DAY
+        upd_epoch = epoch[changed] + delay
+        in_range = upd_epoch < self.end_epoch
+        changed, upd_epoch = changed[in_range], upd_epoch[in_range]
+        first_versions = order_tbl.take(pa.array(changed)).set_column(
+            3, "status", pa.array(np.full(len(changed), "completed"))
+        )
+        new_versions = order_tbl.take(pa.array(changed)).set_column(
+            9, "updated_at", _ts_strings(upd_epoch, rng, 0.0)
+        )
+        untouched = np.setdiff1d(np.arange(n_ord), changed)
+        orders_all = pa.concat_tables(
+            [order_tbl.take(pa.array(untouched)), first_versions, new_versions]
+        )
+        orders_file_epoch = np.concatenate([file_epoch[untouched], file_epoch[changed], upd_epoch])
+        items_file_epoch = file_epoch[line_order]
+
+        # customers: registered within the period; a few update their prefecture later
+        birth = rng.integers(1950, 2006, n)
+        src = np.array([c.source for c in CHANNELS])[chan]
+        med = np.array([c.medium for c in CHANNELS])[chan]
+        acq = np.char.add(np.char.add(src.astype(str), "/"), med.astype(str))
+        acq_arr = pc.if_else(pa.array(rng.random(n) < 0.05), pa.nulls(n, pa.string()), pa.array(acq))
+        cust_tbl = pa.table(
+            {
+                "customer_id": cust_ids,
+                "registered_at": _ts_strings(reg_epoch, rng, 0.05),
+                "acquisition_source": acq_arr,
+                "email": pc.binary_join_element_wise(cust_ids, pa.scalar("@example.jp"), ""),
+                "full_name": pc.binary_join_element_wise(pa.scalar("顧客 "), cust_ids, ""),
+                "prefecture": pa.array(PREFECTURES[rng.integers(0, len(PREFECTURES), n)]),
+                "birth_year": pc.cast(pa.array(birth), pa.string()),
+                "updated_at": pa.nulls(n, pa.string()),
+            }
+        )
+        ch_counts = np.bincount(chan[buys & (first_epoch < self.end_epoch)], minlength=len(CHANNELS))
+        self.planted = {
+            "channels": {
+                c.name: {
+                    "cpa": c.cpa,
+                    "p_repeat": c.p_repeat,
+                    "acquisition_source": f"{c.source}/{c.medium}",
+                    "new_customers": int(ch_counts[i]),
+                }
+                for i, c in enumerate(CHANNELS)
+            },
+            "customers": int(n),
+            "orders": int(n_ord),
+            "guest_orders": int(n_guest),
+        }
+        return cust_tbl, dict(
+            orders=(orders_all, orders_file_epoch),
+            order_items=(item_tbl, items_file_epoch),
+            customers=(cust_tbl, reg_epoch),
+        )
+
+    # ---- events ----------------------------------------------------------------
+    def events(self) -> tuple[pa.Table, np.ndarray]:
+        rng = self.rng
+        o = self.orders_np
+        chan = self.cust_np["chan"]
+        web = np.isin(o["order_channel"], ["web", "app"])
+        ord_idx = np.flatnonzero(web)
+        n_buy = len(ord_idx)
+        cust = o["cust_of"][ord_idx]
+        # session channel: a first purchase comes through the acquisition channel; repeats
+        # mostly through CRM channels (email, line) and direct.
+        first = (o["idx_in_cust"][ord_idx] == 0) & (cust >= 0)
+        repeat_src = rng.choice([1, 0, 6, 5, 2], size=n_buy, p=[0.3, 0.25, 0.25, 0.1, 0.1])
+        sess_chan = np.where(first, chan[np.maximum(cust, 0)], repeat_src)
+        sess_chan = np.where(cust < 0, rng.choice([2, 3, 5, 6], size=n_buy), sess_chan)
+        sess_chan = np.where(sess_chan == 7, 6, sess_chan)  # store customers online come direct
+        device = np.where(o["order_channel"][ord_idx] == "app", 3, rng.choice(3, n_buy, p=[0.37, 0.57, 0.06]))
+        start = o["epoch"][ord_idx] - rng.integers(120, 1800, n_buy)
+
+        # abandoned sessions (cart but no purchase): about 70% of carts are abandoned
+        n_ab = int(n_buy * 2.35)
+        n_browse = int(n_buy * 2.0)
+        n_extra = n_ab + n_browse
+        any_cust = rng.integers(0, self.n_customers, n_extra)
+        known = rng.random(n_extra) < 0.55
+        x_cust = np.where(known, any_cust, -1)
+        x_start = self.start_epoch + rng.integers(0, self.n_days * SECONDS_PER_DAY - 3600, n_extra)
+        x_chan = rng.choice(7, size=n_extra, p=[0.12, 0.1, 0.25, 0.25, 0.08, 0.1, 0.1])
+        x_device = rng.choice(len(DEVICES), size=n_extra, p=DEVICE_P)
+
+        s_cust = np.concatenate([cust, x_cust])
+        s_start = np.concatenate([start, x_start])
+        s_chan = np.concatenate([sess_chan, x_chan])
+        s_device = np.concatenate([device, x_device])
+        kind = np.concatenate([np.full(n_buy, 2), np.full(n_ab, 1), np.full(n_browse, 0)])
+        n_sess = len(kind)
+        s_order = np.concatenate([o["order_number"][ord_idx], np.zeros(n_extra, np.int64)])
+
+        # steps reached: 0 page_view, 1 product_view, 2 add_to_cart, 3 checkout_start, 4 purchase
+        has_pv = np.where(kind == 0, rng.random(n_sess) < 0.55, True)
+        has_cart = kind >= 1
+        no_cart_record = (kind == 2) & (rng.random(n_sess) < 0.04)  # purchase, cart not tracked
+        has_cart = has_cart & ~no_cart_record
+        has_checkout = (kind == 2) | ((kind == 1) & (rng.random(n_sess) < 0.35))
+        has_purchase = kind == 2
+        steps = np.stack([np.ones(n_sess, bool), has_pv, has_cart, has_checkout, has_purchase], axis=1)
+        per_sess = steps.sum(axis=1)
+        ev_sess = np.repeat(np.arange(n_sess), per_sess)
+        ev_type_idx = np.nonzero(steps)[1]
+        n_ev = len(ev_sess)
+        step_offset = ev_type_idx * rng.integers(20, 240, n_ev)
+        ev_epoch = s_start[ev_sess] + step_offset
+        ev_types = np.array(["page_view", "product_view", "add_to_cart", "checkout_start", "purchase"])
+        is_landing = np.r_[True, ev_sess[1:] != ev_sess[:-1]]
+
+        sess_ids = _ids("S", np.arange(1, n_sess + 1), 10)
+        cust_ids = _ids("C", np.arange(1, self.n_customers + 1), 7)
+        ev_cust = s_cust[ev_sess]
+        # visitors are known from checkout on, or when logged in (half the time)
+        logged_in = (rng.random(n_sess) < 0.5)[ev_sess]
+        show_cust = (ev_cust >= 0) & (logged_in | (ev_type_idx >= 3))
+        anon = np.where(s_cust >= 0, s_cust, -(np.arange(n_sess) + 1))[ev_sess]
+        anon_ids = pc.if_else(
+            pa.array(anon >= 0),
+            _ids("A", np.abs(anon), 8),
+            _ids("G", np.abs(anon), 10),
+        )
+        ev_product = np.where(
+            np.isin(ev_type_idx, [1, 2]), rng.integers(1, len(self.product_price) + 1, n_ev), 0
+        )
+        # an abandoned cart holds the product that was viewed; a purchase session its first line
+        ev_chan = s_chan[ev_sess]
+        src = _take([c.source for c in CHANNELS], ev_chan)
+        med = _take([c.medium for c in CHANNELS], ev_chan)
+        camp = _take([f"{c.name}_always_on" for c in CHANNELS], ev_chan)
+        direct = (ev_chan == 6) | ~is_landing
+        null_s = pa.nulls(n_ev, pa.string())
+        tbl = pa.table(
+            {
+                "event_id": _ids("E", np.arange(1, n_ev + 1), 11),
+                "session_id": pc.take(sess_ids, pa.array(ev_sess)),
+                "anonymous_id": anon_ids,
+                "customer_id": pc.if_else(pa.array(show_cust), pc.take(cust_ids, pa.array(np.maximum(ev_cust, 0))), null_s),
+                "event_type": _take(ev_types, ev_type_idx),
+                "occurred_at": _ts_strings(ev_epoch, rng, 0.05),
+                "product_id": pc.if_else(pa.array(ev_product > 0), _ids("P", ev_product, 4), null_s),
+                "order_id": pc.if_else(
+                    pa.array(ev_type_idx == 4), _ids("O", s_order[ev_sess], 9), null_s
+                ),
+                "utm_source": pc.if_else(pa.array(direct), null_s, src),
+                "utm_medium": pc.if_else(pa.array(direct), null_s, med),
+                "utm_campaign": pc.if_else(pa.array(direct), null_s, camp),
+                "device": _take(DEVICES, s_device[ev_sess]),
+            }
+        )
+        return tbl, ev_epoch
+
+    # ---- marketing spend ---------------------------------------------------------
+    def spend(self) -> tuple[pa.Table, np.ndarray]:
+        """Daily spend per paid channel = planted CPA x that day's new customers (with noise),
+        plus a source no rule maps (shown as `other`) and a re-sent day."""
+        rng = self.rng
+        chan, first_epoch = self.cust_np["chan"], self.cust_np["first_epoch"]
+        orders = self.orders_np
+        # new customers per channel per day, from who actually made a first purchase
+        firsts = orders["cust_of"][(orders["idx_in_cust"] == 0) & (orders["cust_of"] >= 0)]
+        first_day = (first_epoch[firsts] - self.start_epoch) // SECONDS_PER_DAY
+        rows_day, rows_src, rows_med, rows_camp, rows_spend = [], [], [], [], []
+        for ci, c in enumerate(CHANNELS):
+            if c.cpa <= 0:
+                continue
+            counts = np.bincount(first_day[chan[firsts] == ci], minlength=self.n_days)[: self.n_days]
+            spend = np.round(counts * c.cpa * rng.uniform(0.9, 1.1, self.n_days))
+            rows_day.append(np.arange(self.n_days))
+            rows_src.append(np.full(self.n_days, c.source))
+            rows_med.append(np.full(self.n_days, c.medium))
+            rows_camp.append(np.full(self.n_days, f"{c.name}_always_on"))
+            rows_spend.append(spend)
+        # an unmapped source: spend that no default rule maps (reported as `other`)
+        rows_day.append(np.arange(0, self.n_days, 7))
+        k = len(rows_day[-1])
+        rows_src.append(np.full(k, "tiktok"))
+        rows_med.append(np.full(k, "video"))
+        rows_camp.append(np.full(k, "brand_video"))
+        rows_spend.append(np.round(rng.uniform(3000, 9000, k)))
+        day = np.concatenate(rows_day)
+        tbl = pa.table(
+            {
+                "spend_date": pc.strftime(pa.array((np.datetime64(self.start) + day).astype("datetime64[s]")), format="%Y-%m-%d"),
+                "utm_source": pa.array(np.concatenate(rows_src)),
+                "utm_medium": pa.array(np.concatenate(rows_med)),
+                "utm_campaign": pa.array(np.concatenate(rows_camp)),
+                "spend": _money(np.concatenate(rows_spend)),
+            }
+        )
+        self.planted["spend_total"] = float(np.concatenate(rows_spend).sum())
+        return tbl, self.start_epoch + day * SECONDS_PER_DAY
+
+    # ---- bad rows ------------------------------------------------------------------
+    def bad_rows(self, table: str, tbl: pa.Table, file_epoch: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """Append a small share of rows of every bad kind: copies of good rows, broken, written to
+        the same file as the row they copy."""
+        rng = self.rng
+        out, epochs, counts = [tbl], [file_epoch], {}
+        for kind in BAD_ROW_KINDS[table]:
+            idx = _pick(rng, tbl.num_rows, self.bad_share)
+            if len(idx) == 0:
+                continue
+            bad = tbl.take(pa.array(idx))
+            n = bad.num_rows
+            col, value = _BAD_EDITS[kind]
+            if kind.startswith("missing"):
+                arr = pa.nulls(n, pa.string()) if rng.random() < 0.5 else pa.array([""] * n)
+            elif kind == "orphan order_id":
+                arr = _ids("OX", rng.integers(1, 10**8, n), 9)
+            elif kind.startswith("negative"):
+                positive = pc.if_else(pc.equal(pc.fill_null(bad[col], "0"), "0"), pa.scalar("550"), bad[col])
+                arr = pc.binary_join_element_wise(pa.scalar("-"), positive, "")
+            else:
+                arr = pa.array([value] * n)
+            out.append(bad.set_column(bad.schema.get_field_index(col), col, arr))
+            epochs.append(file_epoch[idx])
+            counts[kind] = n
+        self.planted.setdefault("bad_rows", {})[table] = counts
+        return pa.concat_tables(out), np.concatenate(epochs)
+
+
+_BAD_EDITS = {
+    "missing order_id": ("order_id", None),
+    "missing ordered_at": ("ordered_at", None),
+    "unparseable ordered_at": ("ordered_at", "2025-13-45T99:00:00"),
+    "unknown status": ("status", "shipped?"),
+    "negative order_total": ("order_total", None),
+    "unparseable order_total": ("order_total", "12,3oo"),
+    "negative discount_total": ("discount_total", None),
+    "negative shipping_fee": ("shipping_fee", None),
+    "non-positive quantity": ("quantity", "0"),
+    "negative unit_price": ("unit_price", None),
+    "missing product_id": ("product_id", None),
+    "unparseable line_number": ("line_number", "one"),
+    "orphan order_id": ("order_id", None),
+    "missing customer_id": ("customer_id", None),
+    "unparseable registered_at": ("registered_at", "yesterday"),
+    "missing product_name": ("product_name", None),
+    "negative unit_cost": ("unit_cost", None),
+    "unknown event_type": ("event_type", "scroll_depth"),
+    "missing session_id": ("session_id", None),
+    "unparseable occurred_at": ("occurred_at", "not a time"),
+    "negative spend": ("spend", None),
+    "missing utm_source": ("utm_source", None),
+    "unparseable spend_date": ("spend_date", "2025/02/30"),
+}
+
+
+def write_partitioned(tbl: pa.Table, file_epoch: np.ndarray, out_dir: Path, fmt: str, grain: str) -> int:
+    """Write one file per day (or month) of ``file_epoch``; returns the number of files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = tbl.num_rows
+    days = np.datetime64("1970-01-01") + (file_epoch // SECONDS_PER_DAY).astype("timedelta64[D]")
+    keys = days.astype(f"datetime64[{'M' if grain == 'month' else 'D'}]")
+    order = np.argsort(keys, kind="stable")
+    keys_sorted = keys[order]
+    tbl = tbl.take(pa.array(order))
+    uniq, first_idx = np.unique(keys_sorted, return_index=True)
+    bounds = list(first_idx) + [n]
+    for i, key in enumerate(uniq):
+        part = tbl.slice(bounds[i], bounds[i + 1] - bounds[i])
+        name = str(key)
+        if fmt == "parquet":
+            pq.write_table(part, out_dir / f"{name}.parquet", compression="zstd")
+        else:
+            pacsv.write_csv(part, out_dir / f"{name}.csv")
+    return len(uniq)
+
+
+def generate(
+    out: Path,
+    customers: int = 3000,
+    start: date = date(2024, 1, 1),
+    end: date = date(2025, 12, 31),
+    seed: int = 42,
+    fmt: str = "parquet",
+    grain: str = "day",
+    bad_share: float = 0.002,
+    tables: tuple[str, ...] = tuple(TABLE_COLUMNS),
+) -> dict:
+    """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
+    t0 = time.perf_counter()
+    if end < start:
+        raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
+    gen = Generator(customers, start, end, seed, bad_share)
+    products = gen.products()
+    _log(f"products: {products.num_rows}", t0)
+    _, parts = gen.customers_and_orders()
+    _log(f"customers: {customers:,}, orders: {gen.planted['orders']:,}", t0)
+    events, ev_epoch = gen.events()
+    _log(f"events: {events.num_rows:,}", t0)
+    spend, sp_epoch = gen.spend()
+    plan = {
+        "products": (products, np.full(products.num_rows, gen.start_epoch)),
+        **parts,
+        "events": (events, ev_epoch),
+        "marketing_spend": (spend, sp_epoch),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for table in tables:
+        tbl, file_epoch = plan[table]
+        tbl, file_epoch = gen.bad_rows(table, tbl, file_epoch)
+        target = out / table
+        if target.exists():
+            shutil.rmtree(target)
+        files[table] = write_partitioned(tbl, file_epoch, target, fmt, grain)
+        gen.planted.setdefault("rows", {})[table] = tbl.num_rows
+        _log(f"wrote {table}: {tbl.num_rows:,} rows in {files[table]} files", t0)
+    if "marketing_spend" in tables:
+        # a re-sent spend file for the first day: the same keys with corrected amounts, named to
+        # sort after the original so that it replaces it
+        first_day = pc.equal(pa.array(sp_epoch), pa.scalar(int(sp_epoch.min())))
+        resend = spend.filter(first_day)
+        resend = resend.set_column(4, "spend", pc.cast(pa.array(np.full(resend.num_rows, 1000)), pa.string()))
+        first = sorted((out / "marketing_spend").iterdir())[0]
+        name = first.stem + "~resend" + first.suffix
+        if fmt == "parquet":
+            pq.write_table(resend, first.parent / name)
+        else:
+            pacsv.write_csv(resend, first.parent / name)
+        gen.planted["rows"]["marketing_spend"] += resend.num_rows
+        gen.planted["resent_spend_rows"] = resend.num_rows
+    gen.planted.update(
+        {"seed": seed, "start": str(start), "end": str(end), "format": fmt, "files": files}
+    )
+    (out / "_planted.json").write_text(json.dumps(gen.planted, indent=2, ensure_ascii=False))
+    _log(f"done: {out}", t0)
+    return gen.planted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="crm-generate",
+        description="Generate realistic sample landing data for a Japanese D2C shop (JPY), "
+        "deterministic for a seed, in the raw contract's layout.",
+    )
+    parser.add_argument("--customers", type=int, default=3000, help="registered customers (default 3000)")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1), help="first day, YYYY-MM-DD")
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31), help="last day, YYYY-MM-DD")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    parser.add_argument("--out", type=Path, default=Path("data/landing"), help="landing directory to write")
+    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    parser.add_argument("--files-per", choices=["day", "month"], default="day", dest="grain",
+                        help="one file per day (default) or per month")
+    parser.add_argument("--bad-share", type=float, default=0.002,
+                        help="share of rows of each bad kind (default 0.002)")
+    parser.add_argument("--tables", default=",".join(TABLE_COLUMNS),
+                        help="comma-separated tables to write (orders is the only required one)")
+    args = parser.parse_args(argv)
+    tables = tuple(t.strip() for t in args.tables.split(",") if t.strip())
+    unknown = set(tables) - set(TABLE_COLUMNS)
+    if unknown:
+        parser.error(f"unknown tables {sorted(unknown)}; choose from {list(TABLE_COLUMNS)}")
+    generate(args.out, args.customers, args.start, args.end, args.seed, args.format, args.grain,
+             args.bad_share, tables)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

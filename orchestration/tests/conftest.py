@@ -1,0 +1,82 @@
+"""Shared fixtures: a small generated warehouse built once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.cli import dbt_command
+from orchestration.contract import PROJECT_DIR
+from orchestration.generate import generate
+from orchestration.ingest import ingest
+
+START = date(2024, 7, 1)
+END = date(2025, 6, 30)
+AS_OF = "2025-06-30"
+
+
+def dbt(db: Path, args: list[str], vars_: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run dbt against the DuckDB file ``db``; on failure show dbt's output."""
+    env = dict(os.environ)
+    env.update(
+        CRM_DUCKDB_PATH=str(db),
+        CRM_DUCKDB_TEMP_DIR=str(db.parent / "tmp"),
+        DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        CRM_THREADS="2",
+        CRM_DUCKDB_MEMORY_LIMIT="4GB",
+    )
+    proc = subprocess.run(dbt_command(args, vars_), cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+def query(db: Path, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def mart_snapshot(db: Path) -> dict[str, pd.DataFrame]:
+    """Every table of schema marts, sorted by all columns, for exact comparison."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        out = {}
+        for name in names:
+            df = con.execute(f"select * from marts.{name}").df()
+            out[name] = df.sort_values(list(df.columns)).reset_index(drop=True)
+        return out
+    finally:
+        con.close()
+
+
+@dataclass
+class Warehouse:
+    root: Path
+    landing: Path
+    db: Path
+    planted: dict
+    as_of: str
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    root = tmp_path_factory.mktemp("warehouse")
+    landing = root / "landing"
+    planted = generate(landing, customers=800, start=START, end=END, seed=7, bad_share=0.003)
+    db = root / "warehouse.duckdb"
+    ingest(landing, db, verbose=False)
+    dbt(db, ["build"], {"as_of_date": AS_OF})
+    return Warehouse(root, landing, db, planted, AS_OF)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv with the exact versions of uv.lock. Needs only Python 3.11 and the package index.
+# Extra arguments go to `uv sync` (e.g. --extra spark).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+    echo "error: Python 3.11 is required (found $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
+UV_VERSION=0.13.8
+if [ ! -x .tools/uv/bin/uv ]; then
+    echo "[setup] installing uv ${UV_VERSION} into .tools/uv"
+    "$PY" -m venv .tools/uv
+    .tools/uv/bin/python -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+fi
+export UV_PYTHON_DOWNLOADS=never
+echo "[setup] syncing .venv from uv.lock"
+.tools/uv/bin/uv sync --frozen --python "$PY" --quiet "$@"
