@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from orchestration.contract import PROJECT_DIR, TABLE_COLUMNS, landing_dir, publish_dir, warehouse_path
+from orchestration.contract import (
+    PROJECT_DIR,
+    TABLE_COLUMNS,
+    landing_dir,
+    publish_dir,
+    warehouse_path,
+)
 
 BUSINESS_TZ = os.environ.get("CRM_BUSINESS_TIMEZONE", "Asia/Tokyo")
 

@@ -158,7 +158,7 @@ def _pick(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
     """Indices of about share*n rows, at least one when n > 0 and share > 0."""
     if n == 0 or share <= 0:
         return np.array([], dtype=np.int64)
-    k = max(1, int(round(n * share)))
+    k = max(1, round(n * share))
     return rng.choice(n, size=min(k, n), replace=False)
 
 
@@ -307,12 +307,12 @@ class Generator:
         order_total = subtotal - discount + shipping
 
         order_number = np.arange(1, n_ord + 1)
-        self.orders_np = dict(
-            epoch=epoch, cust_of=cust_of, status=status, order_channel=order_channel,
-            order_number=order_number, idx_in_cust=order_idx_in_cust,
-        )
-        self.items_np = dict(line_order=line_order, line_no=line_no, product=product)
-        self.cust_np = dict(chan=chan, reg_epoch=reg_epoch, first_epoch=first_epoch)
+        self.orders_np = {
+            "epoch": epoch, "cust_of": cust_of, "status": status, "order_channel": order_channel,
+            "order_number": order_number, "idx_in_cust": order_idx_in_cust,
+        }
+        self.items_np = {"line_order": line_order, "line_no": line_no, "product": product}
+        self.cust_np = {"chan": chan, "reg_epoch": reg_epoch, "first_epoch": first_epoch}
 
         cust_ids = _ids("C", np.arange(1, n + 1), 7)
         order_ids = _ids("O", order_number, 9)
@@ -400,11 +400,11 @@ class Generator:
             "orders": int(n_ord),
             "guest_orders": int(n_guest),
         }
-        return cust_tbl, dict(
-            orders=(orders_all, orders_file_epoch),
-            order_items=(item_tbl, items_file_epoch),
-            customers=(cust_tbl, reg_epoch),
-        )
+        return cust_tbl, {
+            "orders": (orders_all, orders_file_epoch),
+            "order_items": (item_tbl, items_file_epoch),
+            "customers": (cust_tbl, reg_epoch),
+        }
 
     # ---- events ----------------------------------------------------------------
     def events(self) -> tuple[pa.Table, np.ndarray]:
@@ -667,7 +667,7 @@ def generate(
         first_day = pc.equal(pa.array(sp_epoch), pa.scalar(int(sp_epoch.min())))
         resend = spend.filter(first_day)
         resend = resend.set_column(4, "spend", pc.cast(pa.array(np.full(resend.num_rows, 1000)), pa.string()))
-        first = sorted((out / "marketing_spend").iterdir())[0]
+        first = min((out / "marketing_spend").iterdir())
         name = first.stem + "~resend" + first.suffix
         if fmt == "parquet":
             pq.write_table(resend, first.parent / name)

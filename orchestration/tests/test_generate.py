@@ -24,7 +24,7 @@ def test_help_lists_the_options(capsys):
 
 
 def test_same_seed_same_rows_other_seed_other_rows(tmp_path):
-    kwargs = dict(customers=150, start=date(2025, 1, 1), end=date(2025, 2, 28))
+    kwargs = {"customers": 150, "start": date(2025, 1, 1), "end": date(2025, 2, 28)}
     gen.generate(tmp_path / "a", seed=3, **kwargs)
     gen.generate(tmp_path / "b", seed=3, **kwargs)
     gen.generate(tmp_path / "c", seed=4, **kwargs)

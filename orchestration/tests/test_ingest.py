@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pyarrow as pa
@@ -34,7 +34,7 @@ def test_a_file_is_loaded_once_and_a_new_day_loads_only_that_day(tmp_path):
     # a new day arrives: only its file is loaded
     extra = tmp_path / "extra"
     generate(extra, customers=30, start=date(2025, 2, 1), end=date(2025, 2, 1), seed=9, tables=("orders",))
-    new_file = sorted((extra / "orders").glob("*.parquet"))[0]
+    new_file = min((extra / "orders").glob("*.parquet"))
     shutil.copy(new_file, landing / "orders" / "2025-02-01.parquet")
     third = ingest(landing, db, verbose=False)
     assert third.tables["orders"].files_new == 1
@@ -80,7 +80,7 @@ def test_typed_parquet_is_stored_as_contract_text(tmp_path):
     table = pa.table({
         "ORDER_ID": ["A1"],  # header case does not matter
         "customer_id": ["C1"],
-        "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, tzinfo=timezone.utc)], pa.timestamp("us", "UTC")),
+        "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "UTC")),
         "status": ["Completed "],
         "order_total": pa.array([1234.5], pa.float64()),
         "is_subscription": [True],
