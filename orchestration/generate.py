@@ -55,15 +55,19 @@ class Channel:
 
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("line", 0.10, 1800.0, 0.62, 50.0, "line", "social", 0.95),
-    Channel("email", 0.06, 400.0, 0.58, 55.0, "newsletter", "email", 0.95),
-    Channel("paid_search", 0.20, 6500.0, 0.45, 70.0, "google", "cpc", 0.97),
-    Channel("paid_social", 0.22, 2200.0, 0.12, 120.0, "instagram", "paid_social", 0.97),
-    Channel("affiliate", 0.10, 4500.0, 0.25, 90.0, "a8", "affiliate", 0.97),
+    Channel("line", 0.10, 8000.0, 0.62, 50.0, "line", "social", 0.95),
+    Channel("email", 0.06, 2500.0, 0.58, 55.0, "newsletter", "email", 0.95),
+    Channel("paid_search", 0.20, 12000.0, 0.45, 70.0, "google", "cpc", 0.97),
+    # paid_social sells a discounted trial (お試し) first order: cheap per new customer, but the
+    # customers rarely come back, so its LTV/CAC is the worst of the paid channels.
+    Channel("paid_social", 0.22, 6000.0, 0.12, 120.0, "instagram", "paid_social", 0.97),
+    Channel("affiliate", 0.10, 9000.0, 0.25, 90.0, "a8", "affiliate", 0.97),
     Channel("organic", 0.14, 0.0, 0.50, 60.0, "google", "organic", 0.97),
     Channel("direct", 0.10, 0.0, 0.52, 60.0, "(direct)", "(none)", 0.90),
     Channel("store", 0.08, 0.0, 0.55, 45.0, "store", "offline", 0.0),
 )
+TRIAL_CHANNEL = 3  # paid_social
+TRIAL_DISCOUNT = 0.75
 
 # category, price range (JPY), share of products, cost rate
 CATEGORIES = (
@@ -302,6 +306,8 @@ class Generator:
         line_value = quantity * unit_price
         subtotal = np.bincount(line_order, weights=line_value, minlength=n_ord)
         discount = np.where(rng.random(n_ord) < 0.15, np.round(subtotal * 0.1 / 10) * 10, 0.0)
+        trial = (order_idx_in_cust == 0) & (cust_chan == TRIAL_CHANNEL) & (cust_of >= 0)
+        discount = np.where(trial, np.round(subtotal * TRIAL_DISCOUNT / 10) * 10, discount)
         shipping = np.where((subtotal - discount) < 5000, 550.0, 0.0)
         shipping = np.where(order_channel == "store", 0.0, shipping)
         order_total = subtotal - discount + shipping
@@ -458,6 +464,12 @@ class Generator:
         n_ev = len(ev_sess)
         step_offset = ev_type_idx * rng.integers(20, 240, n_ev)
         ev_epoch = s_start[ev_sess] + step_offset
+        # a purchase session stays on its order's business date, its purchase event at order time
+        order_epoch = o["epoch"][ord_idx]
+        buy_ev = ev_sess < n_buy
+        day_start = (order_epoch // SECONDS_PER_DAY) * SECONDS_PER_DAY
+        ev_epoch[buy_ev] = np.clip(ev_epoch[buy_ev], day_start[ev_sess[buy_ev]], order_epoch[ev_sess[buy_ev]])
+        ev_epoch[buy_ev & (ev_type_idx == 4)] = order_epoch[ev_sess[buy_ev & (ev_type_idx == 4)]]
         ev_types = np.array(["page_view", "product_view", "add_to_cart", "checkout_start", "purchase"])
         is_landing = np.r_[True, ev_sess[1:] != ev_sess[:-1]]
 

@@ -17,7 +17,7 @@ from orchestration.contract import PROJECT_DIR
 from orchestration.generate import generate
 from orchestration.ingest import ingest
 
-START = date(2024, 7, 1)
+START = date(2023, 7, 1)
 END = date(2025, 6, 30)
 AS_OF = "2025-06-30"
 
@@ -77,7 +77,7 @@ class Warehouse:
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     root = tmp_path_factory.mktemp("warehouse")
     landing = root / "landing"
-    planted = generate(landing, customers=800, start=START, end=END, seed=7, bad_share=0.003)
+    planted = generate(landing, customers=1200, start=START, end=END, seed=7, bad_share=0.003)
     db = root / "warehouse.duckdb"
     ingest(landing, db, verbose=False)
     dbt(db, ["build"], {"as_of_date": AS_OF})

@@ -1,5 +1,7 @@
--- One row per web/app session: landing event, channel, device, the funnel steps it reached and
--- the order it purchased. A session reached a step if it had that event or a later one.
+-- One row per web/app session: landing event, channel, device, the funnel steps it reached, the
+-- order it purchased and the known customer. A session reached a step if it had that event or a
+-- later one (a purchase with no recorded cart still reached the cart). The customer is the one
+-- the session's events name, else the one customer its anonymous_id was ever seen with.
 with events as (
 
     select * from {{ ref('stg_shop__events') }}
@@ -41,6 +43,19 @@ landing as (
 
 ),
 
+-- an anonymous_id seen with exactly one customer identifies that customer's other sessions
+known_devices as (
+
+    select
+        anonymous_id,
+        max(customer_id) as customer_id
+    from events
+    where customer_id is not null
+    group by anonymous_id
+    having count(distinct customer_id) = 1
+
+),
+
 steps as (
 
     select
@@ -70,8 +85,8 @@ final as (
         landing.utm_source,
         landing.utm_medium,
         landing.utm_campaign,
-        landing.anonymous_id,
-        steps.customer_id,
+        coalesce(steps.customer_id, known_devices.customer_id) as customer_id,
+        steps.customer_id is null and known_devices.customer_id is not null as is_customer_stitched,
         steps.had_product_view + steps.had_add_to_cart + steps.had_checkout_start + steps.had_purchase > 0 as has_product_view,
         steps.had_add_to_cart + steps.had_checkout_start + steps.had_purchase > 0 as has_add_to_cart,
         steps.had_checkout_start + steps.had_purchase > 0 as has_checkout_start,
@@ -83,6 +98,8 @@ final as (
     from landing
     inner join steps
         on landing.session_id = steps.session_id
+    left join known_devices
+        on landing.anonymous_id = known_devices.anonymous_id
 
 )
 

@@ -1,0 +1,35 @@
+-- One row per web/app session that started on or before as_of_date: channel and device of the
+-- landing event, the funnel steps reached (a step counts when the session had that event or a
+-- later one) and the order it purchased. Built from int_sessions.
+with sessions as (
+
+    select * from {{ ref('int_sessions') }}
+
+),
+
+final as (
+
+    select
+        session_id,
+        started_at,
+        ended_at,
+        session_date,
+        channel,
+        device,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        customer_id,
+        is_customer_stitched,
+        has_product_view,
+        has_add_to_cart,
+        has_checkout_start,
+        has_purchase,
+        is_cart_abandoned,
+        order_id,
+        count_events
+    from sessions
+
+)
+
+select * from final
