@@ -1,13 +1,17 @@
 """`crm` command line: the run command of the README and its pieces.
 
-    python -m orchestration.cli run        # sample data (if none), ingest, dbt build, summary
+    python -m orchestration.cli run        # sample data (if none), then the Dagster daily job
+                                           # (ingest + GX gate, dbt build, GX checks, publish)
     python -m orchestration.cli summary    # print the summary of the current warehouse
+    python -m orchestration.cli ui         # the Dagster UI on http://127.0.0.1:3000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -43,7 +47,7 @@ def dbt_env() -> dict[str, str]:
 
 
 def dbt_command(args: list[str], vars_: dict | None = None) -> list[str]:
-    exe = Path(sys.executable).with_name("dbt")
+    exe = Path(sys.prefix) / "bin" / "dbt"
     cmd = [str(exe) if exe.exists() else "dbt", *args, "--project-dir", str(PROJECT_DIR)]
     if vars_:
         rendered = ", ".join(f"{k}: '{v}'" if isinstance(v, str) else f"{k}: {v}" for k, v in vars_.items())
@@ -87,31 +91,83 @@ def summary(database: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def dagster_home() -> Path:
+    """A persistent Dagster instance under data/ (runs stay visible in the UI), configured by
+    orchestration/dagster.yaml (one writer at a time)."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / "data" / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_DIR / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def ensure_manifest() -> None:
+    if not (PROJECT_DIR / "target" / "manifest.json").exists():
+        print("[run] preparing the dbt manifest (dbt parse)", flush=True)
+        code = run_dbt(["parse", "--quiet"])
+        if code != 0:
+            raise SystemExit("dbt parse failed: read the errors above")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.generate import generate
-    from orchestration.ingest import ingest
 
     t0 = time.perf_counter()
     landing = landing_dir()
+    yesterday = business_today() - timedelta(days=1)
     if not any((landing / t).is_dir() for t in TABLE_COLUMNS):
-        end = business_today() - timedelta(days=1)
-        start = end - timedelta(days=args.days - 1)
+        start = yesterday - timedelta(days=args.days - 1)
         print(f"[run] no landing data in {landing}: generating sample data "
-              f"({args.customers:,} customers, {start} .. {end})", flush=True)
-        generate(landing, customers=args.customers, start=start, end=end, seed=args.seed)
-    ingest(landing, warehouse_path())
-    vars_ = {"as_of_date": args.as_of} if args.as_of else None
-    code = run_dbt(["build"], vars_)
-    if code != 0:
-        print("[run] dbt build failed: read the errors above; `dbt retry --project-dir . --profiles-dir profiles` "
-              "resumes from the failed model once fixed.", flush=True)
-        return code
+              f"({args.customers:,} customers, {start} .. {yesterday})", flush=True)
+        generate(landing, customers=args.customers, start=start, end=yesterday, seed=args.seed)
+    partition = args.as_of or yesterday.isoformat()
+    dagster_home()
+    ensure_manifest()
+    os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
+
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    print(f"[run] Dagster job daily_refresh, partition {partition} (as_of_date), instance {os.environ['DAGSTER_HOME']}",
+          flush=True)
+    result = defs.get_job_def("daily_refresh").execute_in_process(
+        partition_key=partition, instance=dg.DagsterInstance.get(), raise_on_error=False
+    )
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed = [c for c in checks if not c.passed]
     print()
     print(summary())
-    print(f"Published marts for BI: {publish_dir()} (after the Dagster publish step)")
-    print("Open the Dagster UI:  .venv/bin/dagster dev   (then http://127.0.0.1:3000)")
+    print(f"Checks: {len(checks)} evaluated, {len(failed)} not passed")
+    for check in failed:
+        print(f"  {check.severity.value:<5} {check.asset_key.to_user_string()} :: {check.check_name}")
+    manifest_path = publish_dir() / "manifest.json"
+    if result.success and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        print(f"Published for BI (as of {manifest['as_of_date']}): {manifest['database']} "
+              f"and Parquet in {manifest['parquet_dir']}/")
+    else:
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                print(f"FAILED step {event.step_key}: {event.event_specific_data.error.message.strip()[:1500]}")
+        print("The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and run "
+              "again (the dbt step resumes from the failed model when re-executed from the Dagster UI).")
+    docs = Path(os.environ.get("CRM_GX_DIR", PROJECT_DIR / "data" / "gx")) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    if docs.exists():
+        print(f"GX Data Docs: {docs}")
+    print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/python -m orchestration.cli ui")
     print(f"Done in {time.perf_counter() - t0:.0f}s.")
-    return 0
+    return 0 if result.success else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    home = dagster_home()
+    ensure_manifest()
+    env = dict(os.environ, **dbt_env())
+    env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    exe = Path(sys.prefix) / "bin" / "dagster"
+    cmd = [str(exe), "dev", "-m", "orchestration.definitions", "--port", str(args.port)]
+    print(f"[ui] DAGSTER_HOME={home}; {' '.join(cmd)}", flush=True)
+    return subprocess.call(cmd, cwd=PROJECT_DIR, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--customers", type=int, default=3000, help="sample customers when generating (default 3000)")
     run.add_argument("--days", type=int, default=730, help="days of sample data ending yesterday (default 730)")
     run.add_argument("--seed", type=int, default=42)
-    run.add_argument("--as-of", default=None, help="as_of_date YYYY-MM-DD (default: today in the business time zone)")
+    run.add_argument("--as-of", default=None,
+                     help="the day to run (partition and as_of_date), YYYY-MM-DD; default yesterday in the business time zone")
     run.set_defaults(func=cmd_run)
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
     summ = sub.add_parser("summary", help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     args = parser.parse_args(argv)

@@ -45,3 +45,52 @@ def warehouse_path() -> Path:
 
 def publish_dir() -> Path:
     return Path(os.environ.get("CRM_PUBLISH_DIR", PROJECT_DIR / "data" / "published"))
+
+
+# The contract's row rules, as the landing quality gate (GX) checks them before a batch is loaded.
+# The authority that quarantines rows is the SQL in models/staging/shop/base/; this is the same
+# contract read for a report on each incoming batch.
+ROW_RULES: dict[str, dict] = {
+    "orders": {
+        "required": ["order_id", "ordered_at", "status", "order_total"],
+        "timestamps": ["ordered_at", "updated_at"],
+        "non_negative": ["order_total", "discount_total", "shipping_fee"],
+        "positive": [],
+        "allowed": {"status": ["completed", "cancelled", "returned", "pending"]},
+    },
+    "order_items": {
+        "required": ["order_id", "line_number", "product_id", "quantity", "unit_price"],
+        "timestamps": [],
+        "non_negative": ["unit_price"],
+        "positive": ["quantity"],
+        "allowed": {},
+    },
+    "customers": {
+        "required": ["customer_id", "registered_at"],
+        "timestamps": ["registered_at", "updated_at"],
+        "non_negative": [],
+        "positive": [],
+        "allowed": {},
+    },
+    "products": {
+        "required": ["product_id", "product_name", "category"],
+        "timestamps": ["launched_at", "updated_at"],
+        "non_negative": ["unit_cost"],
+        "positive": [],
+        "allowed": {},
+    },
+    "events": {
+        "required": ["event_id", "session_id", "anonymous_id", "event_type", "occurred_at"],
+        "timestamps": ["occurred_at"],
+        "non_negative": [],
+        "positive": [],
+        "allowed": {"event_type": ["page_view", "product_view", "add_to_cart", "checkout_start", "purchase"]},
+    },
+    "marketing_spend": {
+        "required": ["spend_date", "utm_source", "utm_medium", "spend"],
+        "timestamps": ["spend_date"],
+        "non_negative": ["spend"],
+        "positive": [],
+        "allowed": {},
+    },
+}

@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -147,6 +150,24 @@ def list_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
 
 
+_DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
+
+
+def file_is_due(path: Path, up_to: date | None) -> bool:
+    """A file named by a day (2025-06-01...) or month (2025-06...) is due once that day / month has
+    begun by ``up_to``; a file with any other name is always due."""
+    if up_to is None:
+        return True
+    match = _DATED.match(path.name)
+    if not match:
+        return True
+    year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
+    try:
+        return date(year, month, day) <= up_to
+    except ValueError:
+        return True
+
+
 BATCH_ROWS = 2_000_000
 
 
@@ -156,11 +177,14 @@ def _commit_batch(
     columns: list[str],
     batch: list[tuple[str, str, pa.Table]],
     rep: TableReport,
+    on_batch: Callable[[str, pa.Table], None] | None = None,
 ) -> None:
     """Insert a batch of files and their load-log rows in one transaction (all or nothing)."""
     if not batch:
         return
     incoming = pa.concat_tables([data for _, _, data in batch])
+    if on_batch is not None:
+        on_batch(table, incoming)
     con.execute("begin transaction")
     try:
         con.register("incoming", incoming)
@@ -188,10 +212,13 @@ def ingest(
     tables: list[str] | None = None,
     only_files: set[str] | None = None,
     verbose: bool = True,
+    up_to: date | None = None,
+    on_batch: Callable[[str, pa.Table], None] | None = None,
 ) -> IngestReport:
-    """Load every landing file not loaded before. ``only_files`` (paths relative to the landing
-    directory, e.g. ``orders/2025-06-01.parquet``) restricts the run to those files, which is what a
-    daily partition does."""
+    """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
+    earlier (what a daily partition does); ``only_files`` (paths relative to the landing directory,
+    e.g. ``orders/2025-06-01.parquet``) restricts the run to those files. ``on_batch(table, rows)``
+    sees every batch before it is committed (the landing quality gate)."""
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +251,8 @@ def ingest(
                 rel = path.relative_to(folder).as_posix()
                 if only_files is not None and f"{table}/{rel}" not in only_files:
                     continue
+                if not file_is_due(path, up_to):
+                    continue
                 if rel in known:
                     rep.files_skipped += 1
                     if only_files is not None and _sha256(path) != known[rel]:
@@ -243,9 +272,9 @@ def ingest(
                     continue
                 pending.append((rel, checksum, data))
                 if sum(d.num_rows for _, _, d in pending) >= BATCH_ROWS:
-                    _commit_batch(con, table, columns, pending, rep)
+                    _commit_batch(con, table, columns, pending, rep, on_batch)
                     pending = []
-            _commit_batch(con, table, columns, pending, rep)
+            _commit_batch(con, table, columns, pending, rep, on_batch)
             if verbose:
                 line = (
                     f"[ingest {time.perf_counter() - t0:6.1f}s] {table:<16} {rep.files_new:>5} new files, "

@@ -18,3 +18,6 @@ fi
 export UV_PYTHON_DOWNLOADS=never
 echo "[setup] syncing .venv from uv.lock"
 .tools/uv/bin/uv sync --frozen --python "$PY" --quiet "$@"
+# Prepare the dbt manifest before the Dagster code location loads (it is never parsed at import).
+echo "[setup] dbt parse (manifest for Dagster)"
+DBT_SEND_ANONYMOUS_USAGE_STATS=false .venv/bin/dbt parse --project-dir . --profiles-dir profiles --quiet

@@ -1,0 +1,230 @@
+"""Assets of the daily pipeline: landing files -> raw (with the GX landing gate) -> dbt -> publish.
+
+Every asset is partitioned by business day. A partition (or a backfilled range, in one run) loads
+the landing files named for its days or earlier that were not loaded yet, then builds every model
+with ``as_of_date`` = the partition's (range's last) day, then publishes. Writers hold the
+warehouse lock and sit in the ``warehouse`` pool (limit 1 in orchestration/dagster.yaml).
+"""
+
+
+import json
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from orchestration.contract import TABLE_COLUMNS
+from orchestration.publish import publish
+from orchestration.resources import WarehouseResource, dbt_project
+
+BUSINESS_TIMEZONE = os.environ.get("CRM_BUSINESS_TIMEZONE", "Asia/Tokyo")
+PARTITIONS_START = os.environ.get("CRM_PARTITIONS_START", "2024-01-01")
+WAREHOUSE_POOL = "warehouse"
+
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=BUSINESS_TIMEZONE)
+
+# a lock held by another run or a transient I/O error: wait and try again
+transient_retry = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+RAW_KEYS = {table: dg.AssetKey(["shop", table]) for table in TABLE_COLUMNS}
+
+
+def as_of_for(context: dg.AssetExecutionContext) -> date:
+    """The partition's day, or the last day of a backfilled range run as one."""
+    return date.fromisoformat(context.partition_key_range.end)
+
+
+# ---- landing -> raw ------------------------------------------------------------------------------
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, group_name="raw", kinds={"duckdb", "parquet"},
+                     description=f"raw.{table}: landing files of `{table}/` loaded as text, one load-log row per file.")
+        for table, key in RAW_KEYS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("landing_gate", asset=key,
+                          description="GX gate on each landing batch before it is loaded: columns, keys, "
+                                      "timestamps parseable, amounts >= 0, quantities > 0, known status / event types. "
+                                      "Failing rows are quarantined downstream with their reason.")
+        for key in RAW_KEYS.values()
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=transient_retry,
+    pool=WAREHOUSE_POOL,
+    can_subset=False,
+)
+def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from orchestration.ingest import ingest
+    from orchestration.quality import gate_landing_batch
+
+    up_to = as_of_for(context)
+    outcomes: dict[str, list] = {t: [] for t in TABLE_COLUMNS}
+
+    def gate(table: str, rows) -> None:
+        outcomes[table].append(gate_landing_batch(table, rows, Path(warehouse.gx)))
+
+    with warehouse.write_lock():
+        report = ingest(Path(warehouse.landing), warehouse.database_path, up_to=up_to, on_batch=gate, verbose=True)
+
+    for table, key in RAW_KEYS.items():
+        rep = report.tables[table]
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "files_loaded": rep.files_new,
+                "rows_loaded": rep.rows_loaded,
+                "files_already_loaded": rep.files_skipped,
+                "files_unreadable": len(rep.failed),
+                "unreadable": json.dumps(rep.failed)[:2000] if rep.failed else "",
+                "folder_missing": rep.missing_folder,
+                "loaded_up_to": str(up_to),
+            },
+        )
+        batches = outcomes[table]
+        failing = sum(o.failing_rows for o in batches)
+        metadata = {"batches": len(batches), "rows_checked": sum(o.rows for o in batches), "failing_values": failing}
+        for outcome in batches:
+            metadata.update(outcome.metadata())
+        if rep.failed and rep.files_new == 0:
+            # the whole batch of this table could not be read: this table stops, the others go on
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name="landing_gate", passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                description=f"No {table} file could be read ({len(rep.failed)} files): {rep.failed[0][1]}. "
+                            f"Fix or re-send the files; {table} keeps its previous rows.",
+                metadata=metadata,
+            )
+        else:
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name="landing_gate", passed=failing == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=("All rows follow the contract." if failing == 0 else
+                             f"{failing} values break the contract; those rows are quarantined with their reason."),
+                metadata=metadata,
+            )
+
+
+# ---- dbt -----------------------------------------------------------------------------------------
+
+class CrmDbtTranslator(DagsterDbtTranslator):
+    """Groups assets by layer (staging, quarantine, intermediate, marts_<area>) for the UI."""
+
+    def get_group_name(self, dbt_resource_props) -> str | None:
+        path = Path(dbt_resource_props.get("original_file_path", ""))
+        parts = path.parts
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "seeds"
+        if len(parts) >= 3 and parts[1] == "marts":
+            return f"marts_{parts[2]}"
+        if len(parts) >= 2 and parts[0] == "models":
+            return parts[1]
+        return super().get_group_name(dbt_resource_props)
+
+
+dbt_translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _dbt_target_path(run_id: str) -> Path:
+    return dbt_project.project_dir / "target" / "dagster" / run_id
+
+
+def _resumable_run(context: dg.AssetExecutionContext) -> Path | None:
+    """The dbt target folder of an earlier failed attempt of this step (a step retry) or of the
+    run this one re-executes (re-execution from failure), if it left run_results.json behind."""
+    candidates = [context.run.run_id] if context.retry_number > 0 else []
+    if context.run.parent_run_id:
+        candidates.append(context.run.parent_run_id)
+    for run_id in candidates:
+        path = _dbt_target_path(run_id)
+        results = path / "run_results.json"
+        if results.exists():
+            statuses = {r.get("status") for r in json.loads(results.read_text()).get("results", [])}
+            if statuses & {"error", "fail", "skipped"}:
+                return path
+    return None
+
+
+if not dbt_project.manifest_path.exists():
+    raise FileNotFoundError(
+        f"{dbt_project.manifest_path} is missing: prepare the dbt manifest before loading the code "
+        "location (`bash scripts/setup.sh` runs `dbt parse`; or `dbt parse --profiles-dir profiles`)."
+    )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=dbt_translator,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
+    pool=WAREHOUSE_POOL,
+)
+def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of the whole project as of the partition's day; dbt tests are asset checks.
+    A step retry or a re-execution from failure resumes with `dbt retry` from the failed model."""
+    as_of = as_of_for(context).isoformat()
+    os.environ.update(warehouse.dbt_env())
+    previous = _resumable_run(context)
+    with warehouse.write_lock():
+        if previous is not None:
+            context.log.info(f"Resuming the failed dbt build in {previous} with `dbt retry`.")
+            invocation = dbt.cli(["retry"], context=context, target_path=previous)
+        else:
+            args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
+            invocation = dbt.cli(args, context=context, target_path=_dbt_target_path(context.run.run_id))
+        yield from invocation.stream()
+    _prune_dbt_targets(keep=10)
+
+
+def _prune_dbt_targets(keep: int) -> None:
+    """Keep the dbt target folders of the last ``keep`` runs (what `dbt retry` may need)."""
+    runs = sorted((dbt_project.project_dir / "target" / "dagster").glob("*"), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- publish -------------------------------------------------------------------------------------
+
+MART_NODES = {
+    node["name"]: node
+    for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    if node.get("resource_type") == "model" and node.get("schema") == "marts"
+}
+MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NODES.items()}
+
+
+@dg.asset(
+    deps=list(MART_KEYS.values()),
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=transient_retry,
+    pool=WAREHOUSE_POOL,
+)
+def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The marts for BI: a read-only DuckDB file and Parquet per mart, swapped in atomically. Runs
+    only when every blocking check of the marts passed; otherwise BI keeps the previous marts."""
+    with warehouse.write_lock():
+        manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of_for(context).isoformat(),
+                           context.run.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "database": dg.MetadataValue.path(manifest["database"]),
+            "parquet": dg.MetadataValue.path(manifest["parquet_dir"]),
+            "as_of_date": manifest["as_of_date"],
+            "marts": len(manifest["row_counts"]),
+            "rows": sum(manifest["row_counts"].values()),
+            "row_counts": dg.MetadataValue.json(manifest["row_counts"]),
+        }
+    )

@@ -1,0 +1,188 @@
+"""Great Expectations checks on the marts after the build, as Dagster asset checks.
+
+Each check reads marts through a read-only DuckDB connection into pandas and validates them with a
+GX suite (orchestration/quality.py); results carry failing counts and a sample. ERROR checks are
+blocking: when one fails, `published_marts` does not run in that run, BI keeps the previous marts
+and the run shows why. WARN checks publish but stay visible.
+"""
+
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from orchestration.assets import MART_KEYS
+from orchestration.publish import previous_manifest
+from orchestration.resources import WarehouseResource
+
+# rate columns (fractions 0..1) per mart
+RATE_COLUMNS = {
+    "f2_conversion": ["f2_rate_30d", "f2_rate_60d", "f2_rate_90d", "f2_rate_180d", "f2_rate_365d"],
+    "funnel_daily": ["product_view_rate", "add_to_cart_rate", "checkout_start_rate", "purchase_rate",
+                     "conversion_rate", "cart_abandonment_rate"],
+    "channel_acquisition": ["f2_rate_90d"],
+    "kpi_daily": ["repeat_rate", "conversion_rate", "cart_abandonment_rate"],
+    "kpi_monthly": ["repeat_rate", "conversion_rate", "cart_abandonment_rate"],
+    "portfolio_transitions": ["share_of_from_state"],
+    "second_purchase_timing": ["share_of_second_purchases"],
+    "loyalty_tier_profile": ["share_of_customers"],
+    "product_affinity": ["support", "confidence", "customer_support", "customer_confidence"],
+    "next_product": ["share"],
+    "product_portfolio": ["revenue_share"],
+}
+ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
+
+CONSERVATION_SQL = """
+with states as (
+    select month_end_date, cpm_state, count(*) as n_state
+    from marts.customer_portfolio_monthly group by 1, 2
+), moves as (
+    select previous_date, from_state, sum(count_customers) as n_out
+    from marts.portfolio_transitions where from_state <> 'none' group by 1, 2
+)
+select states.month_end_date, states.cpm_state, states.n_state, coalesce(moves.n_out, 0) as n_out
+from states
+left join moves on states.month_end_date = moves.previous_date and states.cpm_state = moves.from_state
+where states.month_end_date < (select max(month_end_date) from states)
+"""
+
+SPEND_SQL = """
+select
+    (select coalesce(sum(spend), 0) from staging.stg_shop__marketing_spends) as raw_spend,
+    (select coalesce(sum(spend), 0) from marts.channel_acquisition) as mart_spend,
+    (select coalesce(sum(spend), 0) from marts.kpi_daily) as kpi_spend
+"""
+
+
+def _read(warehouse: WarehouseResource, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(warehouse.database, read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def _result(name: str, key: dg.AssetKey, outcome, severity: dg.AssetCheckSeverity, ok_text: str, bad_text: str):
+    return dg.AssetCheckResult(
+        asset_key=key, check_name=name, passed=outcome.success, severity=severity,
+        description=ok_text if outcome.success else f"{bad_text} ({outcome.failing_rows} failing values)",
+        metadata=outcome.metadata(),
+    )
+
+
+CHECK_SPECS = (
+    [dg.AssetCheckSpec("rates_within_0_1", asset=MART_KEYS[m], blocking=True,
+                       description=f"GX: {', '.join(cols)} lie in 0..1.") for m, cols in RATE_COLUMNS.items()]
+    + [
+        dg.AssetCheckSpec("cpm_transitions_conserve", asset=MART_KEYS["portfolio_transitions"], blocking=True,
+                          description="GX: transitions out of each CPM state sum to its count the period before."),
+        dg.AssetCheckSpec("one_tier_per_customer", asset=MART_KEYS["customer_rfm"], blocking=True,
+                          description="GX: every customer with a purchase is in exactly one of the four loyalty tiers."),
+        dg.AssetCheckSpec("spend_reconciles_with_raw", asset=MART_KEYS["channel_acquisition"], blocking=True,
+                          description="GX: spend in channel_acquisition and kpi_daily equals the valid raw spend."),
+    ]
+    + [dg.AssetCheckSpec("row_count_stable", asset=key,
+                         description=f"GX: row count within x{ROW_COUNT_MAX_RATIO:g} of the last published run (warning).")
+       for key in MART_KEYS.values()]
+)
+
+
+def _per_mart(outcome, marts: list[str]) -> dict[str, list]:
+    """Failures of a long-format validation (one row per mart x value) split by mart."""
+    by_mart: dict[str, list] = {m: [] for m in marts}
+    for failure in outcome.failures:
+        for row in failure.unexpected_index:
+            by_mart.setdefault(row.get("mart"), []).append(row)
+    return by_mart
+
+
+def _mart_result(name: str, mart: str, failing: list, outcome, severity, ok_text: str, bad_text: str):
+    meta = {"rows_checked": outcome.rows, "failing_values": len(failing)}
+    if failing:
+        meta["failing_sample"] = json.dumps(failing[:5], ensure_ascii=False, default=str)
+    if outcome.docs_url:
+        meta["gx_data_docs"] = outcome.docs_url
+    return dg.AssetCheckResult(
+        asset_key=MART_KEYS[mart], check_name=name, passed=not failing, severity=severity,
+        description=ok_text if not failing else f"{bad_text} ({len(failing)} failing values)", metadata=meta,
+    )
+
+
+@dg.multi_asset_check(specs=CHECK_SPECS, can_subset=True, name="mart_quality_checks")
+def mart_quality_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    import great_expectations.expectations as gxe
+
+    from orchestration.quality import validate
+
+    root = Path(warehouse.gx)
+    selected = context.selected_asset_check_keys
+
+    def wanted(name: str, mart: str) -> bool:
+        return dg.AssetCheckKey(MART_KEYS[mart], name) in selected
+
+    # every rate of every mart in one long frame (mart, column, value): one GX validation
+    rate_marts = [m for m in RATE_COLUMNS if wanted("rates_within_0_1", m)]
+    if rate_marts:
+        frames = []
+        for mart in rate_marts:
+            wide = _read(warehouse, f"select {', '.join(RATE_COLUMNS[mart])} from marts.{mart}")
+            long = wide.melt(var_name="column", value_name="value").dropna()
+            long.insert(0, "mart", mart)
+            frames.append(long)
+        rates = pd.concat(frames, ignore_index=True).reset_index(names="row")
+        outcome = validate("mart_rates", rates, [gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=1)],
+                           root, index_columns=["mart", "column"])
+        failing = _per_mart(outcome, rate_marts)
+        for mart in rate_marts:
+            yield _mart_result("rates_within_0_1", mart, failing[mart], outcome, dg.AssetCheckSeverity.ERROR,
+                               "Every rate lies in 0..1.", "Rates outside 0..1")
+
+    if wanted("cpm_transitions_conserve", "portfolio_transitions"):
+        outcome = validate("mart_cpm_conservation", _read(warehouse, CONSERVATION_SQL),
+                           [gxe.ExpectColumnPairValuesToBeEqual(column_A="n_state", column_B="n_out")], root)
+        yield _result("cpm_transitions_conserve", MART_KEYS["portfolio_transitions"], outcome,
+                      dg.AssetCheckSeverity.ERROR, "Every state's customers are accounted for next period.",
+                      "CPM transitions lose or invent customers")
+
+    if wanted("one_tier_per_customer", "customer_rfm"):
+        df = _read(warehouse, "select customer_id, loyalty_tier from marts.customer_rfm")
+        purchasers = int(_read(warehouse, "select count(*) as n from marts.dim_customers where count_purchases > 0")["n"][0])
+        outcome = validate("mart_customer_rfm_tiers", df, [
+            gxe.ExpectColumnValuesToBeUnique(column="customer_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="loyalty_tier"),
+            gxe.ExpectColumnValuesToBeInSet(column="loyalty_tier", value_set=["loyal", "semi_loyal", "general", "nurture"]),
+            gxe.ExpectTableRowCountToEqual(value=purchasers),
+        ], root)
+        yield _result("one_tier_per_customer", MART_KEYS["customer_rfm"], outcome, dg.AssetCheckSeverity.ERROR,
+                      "Each purchaser has exactly one tier.", "Customers without exactly one tier")
+
+    if wanted("spend_reconciles_with_raw", "channel_acquisition"):
+        outcome = validate("mart_spend_reconciliation", _read(warehouse, SPEND_SQL), [
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="raw_spend", column_B="mart_spend"),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="raw_spend", column_B="kpi_spend"),
+        ], root)
+        yield _result("spend_reconciles_with_raw", MART_KEYS["channel_acquisition"], outcome,
+                      dg.AssetCheckSeverity.ERROR, "Spend equals the raw table.", "Spend does not reconcile")
+
+    count_marts = [m for m in MART_KEYS if wanted("row_count_stable", m)]
+    if count_marts:
+        before = (previous_manifest(Path(warehouse.publish)) or {}).get("row_counts", {})
+        counts = pd.DataFrame([
+            {"mart": m, "rows_now": int(_read(warehouse, f"select count(*) as n from marts.{m}")["n"][0]),
+             "rows_before": before.get(m)} for m in count_marts
+        ])
+        counts["ratio"] = [
+            (max(n, 1) / max(b, 1)) if b is not None else 1.0 for n, b in zip(counts["rows_now"], counts["rows_before"])
+        ]
+        outcome = validate("mart_row_counts", counts, [
+            gxe.ExpectColumnValuesToBeBetween(column="ratio", min_value=1 / ROW_COUNT_MAX_RATIO, max_value=ROW_COUNT_MAX_RATIO),
+        ], root, index_columns=["mart"])
+        failing = _per_mart(outcome, count_marts)
+        for row in counts.itertuples():
+            yield _mart_result("row_count_stable", row.mart, failing[row.mart], outcome, dg.AssetCheckSeverity.WARN,
+                               f"{row.rows_now} rows (last published: {row.rows_before}).",
+                               f"{row.rows_now} rows against {row.rows_before} last published")

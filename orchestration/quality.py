@@ -1,0 +1,166 @@
+"""Great Expectations (GX Core 1.x) suites for the landing gate and the mart checks.
+
+GX's SQL path fails on DuckDB (IndexError in resolve_metric_bundle), so every check validates a
+pandas dataframe read through a read-only connection, a batch or a mart at a time. Suites,
+validation definitions and checkpoints are defined here in code and saved to a file context under
+the data directory (``$CRM_GX_DIR``, default ``data/gx``); every checkpoint run updates the GX Data
+Docs (HTML) there. GX is imported lazily: it takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.contract import PROJECT_DIR, ROW_RULES, TABLE_COLUMNS
+
+NUMBER = r"^\s*-?\d+(\.\d+)?\s*$"
+SAMPLE_SIZE = 5
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def gx_dir() -> Path:
+    return Path(os.environ.get("CRM_GX_DIR", PROJECT_DIR / "data" / "gx"))
+
+
+@dataclass
+class Failure:
+    expectation: str
+    column: str | None
+    unexpected_count: int
+    sample: list
+    unexpected_index: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"expectation": self.expectation, "column": self.column,
+                "unexpected_count": self.unexpected_count, "sample": self.sample,
+                "rows": self.unexpected_index[:SAMPLE_SIZE]}
+
+
+@dataclass
+class SuiteOutcome:
+    suite: str
+    rows: int
+    success: bool
+    failures: list[Failure] = field(default_factory=list)
+    docs_url: str | None = None
+
+    @property
+    def failing_rows(self) -> int:
+        return sum(f.unexpected_count for f in self.failures)
+
+    def metadata(self) -> dict:
+        """Metadata for a Dagster AssetCheckResult: counts and a sample of failing values."""
+        meta: dict = {"rows_checked": self.rows, "expectations_failed": len(self.failures)}
+        for f in self.failures:
+            key = f"{f.expectation}:{f.column}" if f.column else f.expectation
+            meta[f"failing_rows[{key}]"] = f.unexpected_count
+        if self.failures:
+            meta["failing_sample"] = json.dumps([f.as_dict() for f in self.failures], ensure_ascii=False, default=str)[:4000]
+        if self.docs_url:
+            meta["gx_data_docs"] = self.docs_url
+        return meta
+
+
+def _context(root: Path | None = None):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root = Path(root or gx_dir())
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path | None = None,
+             index_columns: list[str] | None = None) -> SuiteOutcome:
+    """Validate a dataframe against expectations through a saved suite, validation definition and
+    checkpoint (which updates the Data Docs); return counts and samples of what failed.
+    ``index_columns`` name the failing rows (e.g. which mart) in ``Failure.unexpected_index``."""
+    import great_expectations as gx
+
+    context = _context(root)
+    source = context.data_sources.add_or_update_pandas(name="crm_warehouse")
+    try:
+        asset = source.get_asset(suite_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=suite_name)
+    try:
+        batch = asset.get_batch_definition("whole")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=expectations))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=suite_name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format=(
+                {"result_format": "COMPLETE", "unexpected_index_column_names": index_columns}
+                if index_columns else {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+            ),
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": df})
+    failures = []
+    for run in result.run_results.values():
+        for item in run.results:
+            if item.success:
+                continue
+            cfg = item.expectation_config
+            res = item.result or {}
+            count = res.get("unexpected_count")
+            if count is None:  # table-level expectations
+                count = 1
+            failures.append(Failure(cfg.type, cfg.kwargs.get("column"), int(count),
+                                    list(res.get("partial_unexpected_list") or [res.get("observed_value")])[:SAMPLE_SIZE],
+                                    list(res.get("unexpected_index_list") or [])))
+    sites = context.get_docs_sites_urls()
+    return SuiteOutcome(suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None)
+
+
+# ---- landing gate ------------------------------------------------------------------------------
+
+def landing_expectations(table: str) -> list:
+    """The contract's row rules for one raw table as GX expectations over text columns (blank
+    values count as missing; numbers are checked on a parsed copy ``<column>__number``)."""
+    import great_expectations.expectations as gxe
+
+    rules = ROW_RULES[table]
+    exps: list = [gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)]
+    exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in rules["required"]]
+    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True]) for c in rules["timestamps"]]
+    for c in rules["non_negative"] + rules["positive"]:
+        exps.append(gxe.ExpectColumnValuesToMatchRegex(column=c, regex=NUMBER))
+    exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=0) for c in rules["non_negative"]]
+    exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=1) for c in rules["positive"]]
+    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__code", value_set=v) for c, v in rules["allowed"].items()]
+    return exps
+
+
+def landing_frame(table: str, rows) -> pd.DataFrame:
+    """A landing batch (Arrow, every column text) as the frame the gate validates: blanks are
+    missing, ``<c>__number`` / ``<c>__code`` / ``<c>__parses`` are parsed copies for the rules."""
+    df = rows.select(TABLE_COLUMNS[table]).to_pandas()
+    df = df.apply(lambda col: col.where(col.str.strip().ne(""), None))
+    rules = ROW_RULES[table]
+    for c in rules["non_negative"] + rules["positive"]:
+        df[f"{c}__number"] = pd.to_numeric(df[c], errors="coerce")
+    for c in rules["allowed"]:
+        df[f"{c}__code"] = df[c].str.strip().str.lower()
+    for c in rules["timestamps"]:
+        parsed = pd.to_datetime(df[c].str.strip(), errors="coerce", utc=True, format="ISO8601")
+        df[f"{c}__parses"] = df[c].isna() | parsed.notna()
+    return df
+
+
+def gate_landing_batch(table: str, rows, root: Path | None = None) -> SuiteOutcome:
+    return validate(f"landing_{table}", landing_frame(table, rows), landing_expectations(table), root)

@@ -1,0 +1,82 @@
+"""Dagster resources: the DuckDB warehouse (paths and the single-writer lock) and dbt."""
+
+from __future__ import annotations
+
+import fcntl
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration.contract import PROJECT_DIR, landing_dir, publish_dir, warehouse_path
+from orchestration.quality import gx_dir
+
+DBT_PROFILES_DIR = PROJECT_DIR / "profiles"
+
+# The manifest is prepared before the code location loads (scripts/setup.sh runs `dbt parse`;
+# `dagster dev` re-parses on start through prepare_if_dev); it is never parsed at import in
+# production.
+dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
+dbt_project.prepare_if_dev()
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse's write lock (retried by the RetryPolicy)."""
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the warehouse lives. Paths default to the environment (CRM_DUCKDB_PATH,
+    CRM_LANDING_DIR, CRM_PUBLISH_DIR, CRM_GX_DIR) and the project's data/ folder."""
+
+    database: str = str(warehouse_path())
+    landing: str = str(landing_dir())
+    publish: str = str(publish_dir())
+    gx: str = str(gx_dir())
+    lock_timeout_seconds: float = 60.0
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database)
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """The one-writer rule of DuckDB, enforced: an exclusive lock on ``<database>.lock`` held
+        while a step writes the warehouse. Besides the Dagster pool limit, this stops a second
+        process (another run, a manual dbt build through `crm run`) from writing at the same time."""
+        path = Path(f"{self.database}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        with path.open("w") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WarehouseLockedError(
+                            f"{self.database} is being written by another process (lock {path}); "
+                            "the step is retried. If no run is active, delete the lock file."
+                        ) from None
+                    time.sleep(0.5)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt so that profiles/profiles.yml points at this warehouse."""
+        return {
+            "CRM_DUCKDB_PATH": self.database,
+            "CRM_DUCKDB_TEMP_DIR": str(Path(self.database).parent / "tmp"),
+            "DBT_INDIRECT_SELECTION": "eager",
+        }
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt from this environment (the venv may not be on PATH); profiles_dir comes from the DbtProject."""
+    local = Path(sys.prefix) / "bin" / "dbt"
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(local) if local.exists() else "dbt")

@@ -1,0 +1,254 @@
+"""The Dagster pipeline: materialize tests on generated data, partitions, checks, publishing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from datetime import date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.assets import (
+    _dbt_target_path,
+    _resumable_run,
+    dbt_warehouse,
+    landing_to_raw,
+    published_marts,
+)
+from orchestration.checks import mart_quality_checks
+from orchestration.cli import dbt_command
+from orchestration.contract import PROJECT_DIR
+from orchestration.definitions import defs
+from orchestration.generate import generate
+from orchestration.publish import publish
+from orchestration.resources import WarehouseResource, dbt_resource
+from orchestration.tests.conftest import mart_snapshot, query
+
+END = "2025-06-30"
+ALL = [landing_to_raw, dbt_warehouse, published_marts, mart_quality_checks]
+
+
+def _warehouse(root: Path, landing: Path) -> WarehouseResource:
+    return WarehouseResource(database=str(root / "warehouse.duckdb"), landing=str(landing),
+                             publish=str(root / "published"), gx=str(root / "gx"))
+
+
+def _materialize(wh: WarehouseResource, partition: str, assets=ALL, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(assets, partition_key=partition, resources={"warehouse": wh, "dbt": dbt_resource()},
+                          raise_on_error=False, **kwargs)
+
+
+def _checks(result) -> dict[tuple[str, str], object]:
+    return {
+        (e.event_specific_data.asset_key.path[-1], e.event_specific_data.check_name): e.event_specific_data
+        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dagster_landing")
+    generate(root, customers=400, start=date(2025, 4, 1), end=date(2025, 6, 30), seed=21, bad_share=0.003)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, landing):
+    root = tmp_path_factory.mktemp("dagster_run")
+    wh = _warehouse(root, landing)
+    result = _materialize(wh, END)
+    return SimpleNamespace(root=root, wh=wh, result=result)
+
+
+def test_definitions_load_and_validate():
+    assert defs.get_job_def("daily_refresh") is not None
+    env = dict(os.environ, DAGSTER_HOME="")
+    env.pop("DAGSTER_HOME")
+    proc = subprocess.run([str(Path(os.sys.executable).with_name("dagster")), "definitions", "validate",
+                           "-m", "orchestration.definitions"], cwd=PROJECT_DIR, env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "passed validation" in proc.stderr + proc.stdout
+
+
+def test_schedule_runs_yesterday_every_morning_in_tokyo():
+    schedule = defs.get_schedule_def("daily_refresh_schedule")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.execution_timezone == "Asia/Tokyo"
+    tick = datetime(2025, 7, 1, 6, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def()) as ctx:
+        requests = schedule.evaluate_tick(ctx).run_requests
+    assert [r.partition_key for r in requests] == ["2025-06-30"]
+
+
+def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
+    result = pipeline.result
+    assert result.success
+    checks = _checks(result)
+    # dbt tests arrive as asset checks, and all pass
+    assert sum(1 for (_, name) in checks if name.startswith(("unique_", "not_null_", "accepted_values_"))) > 20
+    # the GX mart checks pass
+    for name in ("rates_within_0_1", "cpm_transitions_conserve", "one_tier_per_customer", "spend_reconciles_with_raw"):
+        evaluated = [c for (mart, n), c in checks.items() if n == name]
+        assert evaluated and all(c.passed for c in evaluated), name
+    # the landing gate saw the planted bad rows: a visible warning with counts, and the run went on
+    gate = checks[("orders", "landing_gate")]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+    assert gate.metadata["failing_values"].value > 0
+    assert any(k.startswith("failing_rows[") for k in gate.metadata)
+    assert query(pipeline.wh.database_path, "select count(*) as n from quarantine.quarantine_orders")["n"][0] > 0
+    # published: a DuckDB file with every mart and the same rows, Parquet per mart, a manifest
+    manifest = json.loads((Path(pipeline.wh.publish) / "manifest.json").read_text())
+    assert manifest["as_of_date"] == END
+    published = mart_snapshot(Path(manifest["database"]))
+    assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
+    assert len(published) == 18
+    for mart, rows in manifest["row_counts"].items():
+        assert len(published[mart]) == rows
+        assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows
+    # GX Data Docs were written
+    assert (Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+
+
+def test_running_a_partition_twice_changes_no_mart(pipeline):
+    before = mart_snapshot(pipeline.wh.database_path)
+    again = _materialize(pipeline.wh, END)
+    assert again.success
+    after = mart_snapshot(pipeline.wh.database_path)
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name], check_exact=True, obj=name)
+
+
+def test_backfilled_days_give_the_same_marts_as_one_build(pipeline, landing, tmp_path):
+    reference = mart_snapshot(pipeline.wh.database_path)
+    # one run over a range of days (single-run backfill policy)
+    ranged = _warehouse(tmp_path / "ranged", landing)
+    (tmp_path / "ranged").mkdir()
+    result = defs.get_job_def("daily_refresh").execute_in_process(
+        resources={"warehouse": ranged, "dbt": dbt_resource()},
+        tags={"dagster/asset_partition_range_start": "2025-06-28", "dagster/asset_partition_range_end": END},
+        raise_on_error=False,
+    )
+    assert result.success
+    # day by day
+    daily = _warehouse(tmp_path / "daily", landing)
+    (tmp_path / "daily").mkdir()
+    for day in ("2025-06-29", END):
+        assert _materialize(daily, day).success
+    for wh in (ranged, daily):
+        got = mart_snapshot(wh.database_path)
+        for name in reference:
+            pd.testing.assert_frame_equal(reference[name], got[name], check_exact=True, obj=name)
+
+
+def test_a_failed_error_check_blocks_publishing(pipeline, tmp_path):
+    root = tmp_path / "blocked"
+    shutil.copytree(pipeline.root, root, symlinks=True, ignore=shutil.ignore_patterns("*.lock"))
+    wh = _warehouse(root, Path(pipeline.wh.landing))
+    before = json.loads((root / "published" / "manifest.json").read_text())
+    con = duckdb.connect(wh.database)
+    con.execute("update marts.f2_conversion set f2_rate_30d = 1.5 where cohort_month = 'all'")
+    con.close()
+    # the checks and publish, as after a build (the marts are as the tampered build left them)
+    selection = dg.AssetSelection.assets(published_marts) | dg.AssetSelection.checks(mart_quality_checks)
+    result = _materialize(wh, END, assets=ALL, selection=selection)
+    assert not result.success  # the run shows why ...
+    checks = _checks(result)
+    rates = checks[("f2_conversion", "rates_within_0_1")]
+    assert not rates.passed and rates.severity == dg.AssetCheckSeverity.ERROR
+    assert rates.metadata["failing_values"].value > 0 and "f2_rate_30d" in rates.metadata["failing_sample"].value
+    assert checks[("funnel_daily", "rates_within_0_1")].passed  # ... and only the broken mart is blamed
+    published_steps = [e for e in result.all_events
+                       if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path == ["published_marts"]]
+    assert published_steps == []
+    after = json.loads((root / "published" / "manifest.json").read_text())
+    assert after == before  # BI keeps the previous marts
+
+
+def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tmp_path):
+    root = tmp_path / "reader"
+    shutil.copytree(pipeline.root, root, symlinks=True, ignore=shutil.ignore_patterns("*.lock"))
+    wh = _warehouse(root, Path(pipeline.wh.landing))
+    published = root / "published" / "crm_marts.duckdb"
+    reader = duckdb.connect(str(published), read_only=True)
+    old = {m: reader.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in ("fct_orders", "kpi_daily")}
+    # the warehouse changes and is published again while the reader holds the old file open
+    con = duckdb.connect(wh.database)
+    con.execute("delete from marts.fct_orders where order_date < '2025-05-01'")
+    con.execute("delete from marts.kpi_daily where date_day < '2025-05-01'")
+    con.close()
+    publish(wh.database_path, Path(wh.publish), END, "refresh")
+    still = {m: reader.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in old}
+    assert still == old  # the open reader keeps a consistent (old) view
+    reader.close()
+    fresh = duckdb.connect(str(published), read_only=True)
+    new = {m: fresh.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in old}
+    fresh.close()
+    assert all(new[m] < old[m] for m in old)  # a new connection sees the new marts, all of them
+
+
+def test_killing_the_dbt_build_midway_and_rerunning_gives_the_same_marts(pipeline, tmp_path):
+    db = tmp_path / "killed.duckdb"
+    shutil.copy(pipeline.wh.database, db)
+    env = dict(os.environ, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(tmp_path / "tmp"),
+               DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"))
+    cmd = dbt_command(["build", "--target-path", str(tmp_path / "target")], {"as_of_date": END})
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
+    for line in proc.stdout:  # kill once the build is writing models
+        if "OK created sql table model" in line or time.monotonic() - started > 60:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rerun = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    reference, got = mart_snapshot(pipeline.wh.database_path), mart_snapshot(db)
+    for name in reference:
+        pd.testing.assert_frame_equal(reference[name], got[name], check_exact=True, obj=name)
+
+
+def test_an_unreadable_batch_stops_that_table_only(tmp_path):
+    landing = tmp_path / "landing"
+    generate(landing, customers=80, start=date(2025, 6, 1), end=date(2025, 6, 30), seed=3,
+             tables=("orders", "order_items", "events"))
+    shutil.rmtree(landing / "events")
+    (landing / "events").mkdir()
+    (landing / "events" / "2025-06-30.parquet").write_bytes(b"not parquet at all")
+    wh = _warehouse(tmp_path, landing)
+    result = _materialize(wh, END)
+    assert result.success
+    checks = _checks(result)
+    events = checks[("events", "landing_gate")]
+    assert not events.passed and events.severity == dg.AssetCheckSeverity.ERROR
+    assert "could be read" in events.description
+    assert checks[("orders", "landing_gate")].severity == dg.AssetCheckSeverity.WARN
+    assert query(wh.database_path, "select count(*) as n from marts.fct_orders")["n"][0] > 0
+    assert (Path(wh.publish) / "crm_marts.duckdb").exists()
+
+
+def test_a_retried_or_reexecuted_dbt_step_resumes_from_the_failed_model(tmp_path):
+    failed_run, new_run = "failedrun0001", "newrun0002"
+    path = _dbt_target_path(failed_run)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        (path / "run_results.json").write_text(json.dumps({"results": [{"status": "success"}, {"status": "error"}]}))
+        retry = SimpleNamespace(retry_number=1, run=SimpleNamespace(run_id=failed_run, parent_run_id=None))
+        reexecution = SimpleNamespace(retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=failed_run))
+        first_try = SimpleNamespace(retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=None))
+        assert _resumable_run(retry) == path
+        assert _resumable_run(reexecution) == path
+        assert _resumable_run(first_try) is None
+        (path / "run_results.json").write_text(json.dumps({"results": [{"status": "success"}]}))
+        assert _resumable_run(reexecution) is None  # nothing failed: build from scratch
+    finally:
+        shutil.rmtree(path)
