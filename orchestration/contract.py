@@ -63,6 +63,7 @@ ROW_RULES: dict[str, dict] = {
         "timestamps": [],
         "non_negative": ["unit_price"],
         "positive": ["quantity"],
+        "integers": ["line_number", "quantity"],
         "allowed": {},
     },
     "customers": {
@@ -70,6 +71,7 @@ ROW_RULES: dict[str, dict] = {
         "timestamps": ["registered_at", "updated_at"],
         "non_negative": [],
         "positive": [],
+        "integers": ["birth_year"],
         "allowed": {},
     },
     "products": {

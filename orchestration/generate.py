@@ -243,7 +243,8 @@ class Generator:
         gaps = np.where(same_day, rng.integers(600, 7200, total), gaps)
         gaps[order_idx_in_cust == 0] = 0
         cum = np.cumsum(gaps)
-        cum -= np.repeat(cum[np.cumsum(n_orders) - n_orders], n_orders)
+        starts = np.minimum(np.cumsum(n_orders) - n_orders, max(total - 1, 0))  # non-buyers repeat 0 times
+        cum -= np.repeat(cum[starts], n_orders) if total else cum
         epoch = (first_epoch[cust_of] + cum).astype(np.int64)
         keep = epoch < self.end_epoch
         cust_of, epoch, sub, order_idx_in_cust = cust_of[keep], epoch[keep], sub[keep], order_idx_in_cust[keep]

@@ -19,6 +19,7 @@ import pandas as pd
 from orchestration.contract import PROJECT_DIR, ROW_RULES, TABLE_COLUMNS
 
 NUMBER = r"^\s*-?\d+(\.\d+)?\s*$"
+INTEGER = r"^\s*-?\d+\s*$"
 SAMPLE_SIZE = 5
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -140,6 +141,7 @@ def landing_expectations(table: str) -> list:
     exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True]) for c in rules["timestamps"]]
     for c in rules["non_negative"] + rules["positive"]:
         exps.append(gxe.ExpectColumnValuesToMatchRegex(column=c, regex=NUMBER))
+    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=INTEGER) for c in rules.get("integers", [])]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=0) for c in rules["non_negative"]]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=1) for c in rules["positive"]]
     exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__code", value_set=v) for c, v in rules["allowed"].items()]
@@ -164,3 +166,41 @@ def landing_frame(table: str, rows) -> pd.DataFrame:
 
 def gate_landing_batch(table: str, rows, root: Path | None = None) -> SuiteOutcome:
     return validate(f"landing_{table}", landing_frame(table, rows), landing_expectations(table), root)
+
+
+def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> SuiteOutcome:
+    """The landing gate on a Spark dataframe through GX's Spark datasource: the same expectations,
+    with the parsed copies computed in Spark SQL."""
+    import great_expectations as gx
+    from pyspark.sql import functions as F
+
+    rules = ROW_RULES[table]
+    df = frame.select(*[F.when(F.trim(F.col(c)) == "", None).otherwise(F.col(c)).alias(c) for c in TABLE_COLUMNS[table]])
+    for c in rules["non_negative"] + rules["positive"]:
+        df = df.withColumn(f"{c}__number", F.expr(f"try_cast(trim({c}) as double)"))
+    for c in rules["allowed"]:
+        df = df.withColumn(f"{c}__code", F.lower(F.trim(F.col(c))))
+    for c in rules["timestamps"]:
+        df = df.withColumn(f"{c}__parses", F.col(c).isNull() | F.expr(f"try_cast(trim({c}) as timestamp)").isNotNull())
+    context = _context(root)
+    source = context.data_sources.add_or_update_spark(name="crm_warehouse_spark")
+    name = f"landing_{table}_spark"
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=name)
+    try:
+        batch = asset.get_batch_definition("whole")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=landing_expectations(table)))
+    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    result = definition.run(batch_parameters={"dataframe": df},
+                            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE})
+    failures = [
+        Failure(item.expectation_config.type, item.expectation_config.kwargs.get("column"),
+                int((item.result or {}).get("unexpected_count") or 1),
+                list((item.result or {}).get("partial_unexpected_list") or [])[:SAMPLE_SIZE])
+        for item in result.results if not item.success
+    ]
+    return SuiteOutcome(name, df.count(), bool(result.success), failures)

@@ -1,0 +1,146 @@
+"""Apache Spark: load the landing files into Spark `raw` tables and gate them with GX's Spark
+datasource, for the `spark` dbt target (profiles/profiles.yml).
+
+    python -m orchestration.spark load --landing data/landing     # then: dbt build --target spark
+
+The local session uses the same settings as the dbt-spark `session` target: a Hive metastore
+(Derby) and warehouse folder under ``$CRM_SPARK_DIR`` (default data/spark), sessions in UTC. Only
+one process may hold a Derby metastore at a time: load first, then run dbt. On a real cluster the
+shop's own ingestion usually writes the raw tables; any job that writes the contract's columns as
+text into `raw.<table>` (plus `_source_file`, `_row_number`) serves the same dbt models.
+
+Raw tables are rebuilt from all landing files on every load (overwrite), so a load is idempotent.
+Needs the `spark` extra: `bash scripts/setup.sh --extra spark`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from orchestration.contract import PROJECT_DIR, TABLE_COLUMNS, landing_dir
+from orchestration.ingest import _conform, _read_file, file_is_due, list_files
+
+
+def spark_dir() -> Path:
+    return Path(os.environ.get("CRM_SPARK_DIR", PROJECT_DIR / "data" / "spark"))
+
+
+def session(root: Path | None = None):
+    """A local SparkSession configured like the dbt-spark `spark` target."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    root = Path(root or spark_dir()).absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    return (
+        SparkSession.builder.master(os.environ.get("CRM_SPARK_MASTER", "local[2]"))
+        .appName("crm-warehouse")
+        .enableHiveSupport()
+        .config("spark.sql.warehouse.dir", str(root / "warehouse"))
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "false")  # as dbt-spark sets it
+        .config("spark.sql.shuffle.partitions", os.environ.get("CRM_SPARK_SHUFFLE_PARTITIONS", "4"))
+        .config("spark.driver.memory", os.environ.get("CRM_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+
+
+def _raw_schema(table: str) -> pa.Schema:
+    return pa.schema([(c, pa.string()) for c in TABLE_COLUMNS[table]]
+                     + [("_source_file", pa.string()), ("_row_number", pa.int64()), ("_loaded_at", pa.timestamp("us"))])
+
+
+def load_landing(landing: Path | None = None, root: Path | None = None, up_to: date | None = None,
+                 gate: bool = True, verbose: bool = True) -> dict:
+    """Rebuild every Spark raw table from the landing files (unreadable files reported and
+    skipped). With ``gate`` the GX landing gate runs on each table through GX's Spark datasource.
+    Returns {table: {"rows": n, "files": n, "failed": [...], "gate": SuiteOutcome | None}}."""
+    landing = Path(landing or landing_dir())
+    spark = session(root)
+    t0 = time.perf_counter()
+    spark.sql("create database if not exists raw")
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    report: dict = {}
+    log_rows = []
+    for table, columns in TABLE_COLUMNS.items():
+        parts, failed = [], []
+        files = [p for p in list_files(landing / table) if file_is_due(p, up_to)]
+        for path in files:
+            rel = path.relative_to(landing / table).as_posix()
+            try:
+                parts.append(_conform(_read_file(path), columns, rel))
+                log_rows.append((table, rel, parts[-1].num_rows, "loaded", None))
+            except Exception as exc:  # noqa: BLE001 - reported and skipped, as in ingest
+                failed.append((str(path), f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
+                log_rows.append((table, rel, None, "failed", failed[-1][1]))
+        schema = _raw_schema(table)
+        rows = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in columns}).append_column(
+            "_source_file", pa.array([], pa.string())).append_column("_row_number", pa.array([], pa.int64()))
+        rows = rows.append_column("_loaded_at", pa.array([loaded_at] * rows.num_rows, pa.timestamp("us"))).cast(schema)
+        frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(
+            f"{f.name} {'bigint' if f.name == '_row_number' else 'timestamp' if f.name == '_loaded_at' else 'string'}"
+            for f in schema))
+        frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
+        outcome = None
+        if gate and rows.num_rows:
+            from orchestration.quality import gate_landing_frame_spark
+
+            outcome = gate_landing_frame_spark(table, spark.table(f"raw.{table}"))
+        report[table] = {"rows": rows.num_rows, "files": len(files) - len(failed), "failed": failed, "gate": outcome}
+        if verbose:
+            gate_text = "" if outcome is None else f", gate: {outcome.failing_rows} failing values"
+            print(f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} {rows.num_rows:>10,} rows "
+                  f"from {len(files) - len(failed)} files{gate_text}", flush=True)
+            for bad_path, message in failed:
+                print(f"[spark-load] could not read {bad_path}: {message}. Skipped.", flush=True)
+    log = spark.createDataFrame(
+        [(t, f, n, s, m, loaded_at) for t, f, n, s, m in log_rows],
+        "table_name string, file_path string, row_count bigint, status string, message string, loaded_at timestamp",
+    )
+    log.write.mode("overwrite").format("parquet").saveAsTable("raw._load_log")
+    return report
+
+
+def read_marts_files(root: Path | None = None) -> dict:
+    """Every table of the Spark `marts` database as pandas, read from its Parquet files directly
+    (no JVM: usable while, or after, another process holds the metastore)."""
+    import pandas as pd
+
+    folder = Path(root or spark_dir()) / "warehouse" / "marts.db"
+    return {path.name: pd.read_parquet(path) for path in sorted(folder.iterdir()) if path.is_dir()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crm-spark", description="Load landing files into Spark raw tables.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    load = sub.add_parser("load", help="rebuild Spark raw tables from the landing files (then dbt build --target spark)")
+    load.add_argument("--landing", type=Path, default=None)
+    load.add_argument("--up-to", type=date.fromisoformat, default=None, help="only files named for this day or earlier")
+    load.add_argument("--no-gate", action="store_true", help="skip the GX landing gate")
+    load.add_argument("--report", type=Path, default=None, help="write rows, unreadable files and gate results as JSON")
+    args = parser.parse_args(argv)
+    report = load_landing(args.landing, up_to=args.up_to, gate=not args.no_gate)
+    if args.report:
+        args.report.write_text(json.dumps({
+            table: {"rows": r["rows"], "files": r["files"], "failed": r["failed"],
+                    "gate": None if r["gate"] is None else {
+                        "success": r["gate"].success, "failing_values": r["gate"].failing_rows,
+                        "failures": [f.as_dict() for f in r["gate"].failures]}}
+            for table, r in report.items()
+        }, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
