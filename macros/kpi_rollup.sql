@@ -7,8 +7,9 @@
       repeat_rate             repeat customers / customers who purchased in the period
       conversion_rate         sessions with a purchase / sessions
       cart_abandonment_rate   1 - sessions with a purchase / sessions with a cart
-      cac                     spend / new customers (null with none) -#}
-{% macro kpi_rollup(period) -%}
+      cac                     spend / new customers (null with none)
+    Ends with the CTE `kpis`: one row per period, the date in `date_column`. -#}
+{% macro kpi_rollup(period, date_column) -%}
     {%- set period_col = 'date_day' if period == 'day' else 'month_start_date' -%}
 with calendar as (
 
@@ -107,6 +108,26 @@ joined as (
         on calendar.period_date = session_kpis.period_date
     left join spend_kpis
         on calendar.period_date = spend_kpis.period_date
+
+),
+
+kpis as (
+
+    select
+        period_date as {{ date_column }},
+        revenue,
+        count_orders,
+        aov,
+        count_new_customers,
+        count_repeat_customers,
+        repeat_revenue,
+        repeat_rate,
+        count_sessions,
+        conversion_rate,
+        cart_abandonment_rate,
+        spend,
+        cac
+    from joined
 
 )
 {%- endmacro %}

@@ -78,6 +78,19 @@ def _context(root: Path | None = None):
     return context
 
 
+def _whole_dataframe_batch(source, name: str):
+    """The data asset ``name`` of a dataframe datasource and its whole-dataframe batch definition,
+    created on first use."""
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=name)
+    try:
+        return asset.get_batch_definition("whole")
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
 def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path | None = None,
              index_columns: list[str] | None = None) -> SuiteOutcome:
     """Validate a dataframe against expectations through a saved suite, validation definition and
@@ -86,15 +99,7 @@ def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path |
     import great_expectations as gx
 
     context = _context(root)
-    source = context.data_sources.add_or_update_pandas(name="crm_warehouse")
-    try:
-        asset = source.get_asset(suite_name)
-    except LookupError:
-        asset = source.add_dataframe_asset(name=suite_name)
-    try:
-        batch = asset.get_batch_definition("whole")
-    except KeyError:
-        batch = asset.add_batch_definition_whole_dataframe("whole")
+    batch = _whole_dataframe_batch(context.data_sources.add_or_update_pandas(name="crm_warehouse"), suite_name)
     suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
@@ -183,16 +188,8 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
     for c in rules["timestamps"]:
         df = df.withColumn(f"{c}__parses", F.col(c).isNull() | F.expr(f"try_cast(trim({c}) as timestamp)").isNotNull())
     context = _context(root)
-    source = context.data_sources.add_or_update_spark(name="crm_warehouse_spark")
     name = f"landing_{table}_spark"
-    try:
-        asset = source.get_asset(name)
-    except LookupError:
-        asset = source.add_dataframe_asset(name=name)
-    try:
-        batch = asset.get_batch_definition("whole")
-    except KeyError:
-        batch = asset.add_batch_definition_whole_dataframe("whole")
+    batch = _whole_dataframe_batch(context.data_sources.add_or_update_spark(name="crm_warehouse_spark"), name)
     suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=landing_expectations(table)))
     definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
     result = definition.run(batch_parameters={"dataframe": df},

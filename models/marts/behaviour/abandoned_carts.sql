@@ -25,12 +25,10 @@ products as (
 
 later_purchases as (
 
-    select orders.customer_id, lines.product_id, min(orders.ordered_at) as first_bought_at, max(orders.ordered_at) as last_bought_at
-    from {{ ref('int_orders_enriched') }} as orders
-    inner join {{ ref('int_order_lines_costed') }} as lines
-        on orders.order_id = lines.order_id
-    where orders.is_purchase and orders.customer_id is not null
-    group by orders.customer_id, lines.product_id
+    select customer_id, product_id, max(ordered_at) as last_bought_at
+    from {{ ref('int_purchase_lines') }}
+    where customer_id is not null
+    group by customer_id, product_id
 
 ),
 

@@ -67,10 +67,10 @@ tier_orders as (
 -- category pairs bought together in one purchase, per tier; the top N by orders
 order_categories as (
 
-    select distinct purchases.loyalty_tier, purchases.order_id, lines.category
-    from purchases
-    inner join {{ ref('int_order_lines_costed') }} as lines
-        on purchases.order_id = lines.order_id
+    select distinct rfm.loyalty_tier, lines.order_id, lines.category
+    from {{ ref('int_purchase_lines') }} as lines
+    inner join rfm
+        on lines.customer_id = rfm.customer_id
 
 ),
 

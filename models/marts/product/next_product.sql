@@ -5,15 +5,9 @@
 -- share = count_customers / customers who bought product_id and purchased again.
 with purchase_lines as (
 
-    select distinct
-        orders.customer_id,
-        orders.purchase_number,
-        lines.product_id,
-        lines.category
-    from {{ ref('int_orders_enriched') }} as orders
-    inner join {{ ref('int_order_lines_costed') }} as lines
-        on orders.order_id = lines.order_id
-    where orders.purchase_number is not null
+    select distinct customer_id, purchase_number, product_id, category
+    from {{ ref('int_purchase_lines') }}
+    where purchase_number is not null
 
 ),
 

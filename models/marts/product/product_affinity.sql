@@ -5,14 +5,8 @@
 -- Definitions: domain.md "Product" (併売).
 with purchase_lines as (
 
-    select distinct
-        orders.order_id,
-        orders.customer_id,
-        lines.product_id
-    from {{ ref('int_orders_enriched') }} as orders
-    inner join {{ ref('int_order_lines_costed') }} as lines
-        on orders.order_id = lines.order_id
-    where orders.is_purchase
+    select distinct order_id, customer_id, product_id
+    from {{ ref('int_purchase_lines') }}
 
 ),
 

@@ -7,11 +7,8 @@
 {%- set window = var('ppm_window_days') %}
 with sales as (
 
-    select orders.order_date, lines.product_id, lines.category, lines.line_value
-    from {{ ref('int_orders_enriched') }} as orders
-    inner join {{ ref('int_order_lines_costed') }} as lines
-        on orders.order_id = lines.order_id
-    where orders.is_purchase
+    select order_date, product_id, category, line_value
+    from {{ ref('int_purchase_lines') }}
 
 ),
 

@@ -4,15 +4,8 @@
 {%- set grains = ['week', 'month'] %}
 with sales as (
 
-    select
-        orders.order_date,
-        lines.product_id,
-        lines.line_value,
-        lines.quantity
-    from {{ ref('int_orders_enriched') }} as orders
-    inner join {{ ref('int_order_lines_costed') }} as lines
-        on orders.order_id = lines.order_id
-    where orders.is_purchase
+    select order_date, product_id, line_value, quantity
+    from {{ ref('int_purchase_lines') }}
 
 ),
 
