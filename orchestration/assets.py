@@ -156,7 +156,7 @@ def _resumable_run(context: dg.AssetExecutionContext) -> Path | None:
 if not dbt_project.manifest_path.exists():
     raise FileNotFoundError(
         f"{dbt_project.manifest_path} is missing: prepare the dbt manifest before loading the code "
-        "location (`bash scripts/setup.sh` runs `dbt parse`; or `dbt parse --profiles-dir profiles`)."
+        "location (`./scripts/setup.sh` runs `dbt parse`; or `dbt parse --profiles-dir profiles`)."
     )
 
 

@@ -10,7 +10,7 @@ shop's own ingestion usually writes the raw tables; any job that writes the cont
 text into `raw.<table>` (plus `_source_file`, `_row_number`) serves the same dbt models.
 
 Raw tables are rebuilt from all landing files on every load (overwrite), so a load is idempotent.
-Needs the `spark` extra: `bash scripts/setup.sh --extra spark`.
+Needs the `spark` extra: `./scripts/setup.sh --extra spark`.
 """
 
 from __future__ import annotations

@@ -4,35 +4,15 @@
 -- macros/kpi_rollup.sql.
 {{ kpi_rollup('month', 'month_start_date') }},
 
-with_growth as (
-
-    select
-        kpis.*,
-        lag(revenue, 1) over (order by month_start_date) as revenue_previous_month,
-        lag(revenue, 12) over (order by month_start_date) as revenue_same_month_last_year
-    from kpis
-
-),
-
 final as (
 
     select
-        month_start_date,
-        revenue,
-        count_orders,
-        aov,
-        count_new_customers,
-        count_repeat_customers,
-        repeat_revenue,
-        repeat_rate,
-        count_sessions,
-        conversion_rate,
-        cart_abandonment_rate,
-        spend,
-        cac,
-        cast(revenue - revenue_previous_month as double) / nullif(cast(revenue_previous_month as double), 0) as revenue_growth_mom,
-        cast(revenue - revenue_same_month_last_year as double) / nullif(cast(revenue_same_month_last_year as double), 0) as revenue_growth_yoy
-    from with_growth
+        kpis.*,
+        cast(revenue - lag(revenue, 1) over (order by month_start_date) as double)
+            / nullif(cast(lag(revenue, 1) over (order by month_start_date) as double), 0) as revenue_growth_mom,
+        cast(revenue - lag(revenue, 12) over (order by month_start_date) as double)
+            / nullif(cast(lag(revenue, 12) over (order by month_start_date) as double), 0) as revenue_growth_yoy
+    from kpis
 
 )
 
