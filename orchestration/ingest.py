@@ -90,7 +90,7 @@ def _read_file(path: Path) -> pa.Table:
     if path.suffix == ".parquet":
         table = pq.read_table(path)
     else:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's UTF-8 BOM
             header = next(csv.reader(fh), None)
         if not header:
             raise ValueError("the CSV file has no header row")
@@ -100,7 +100,7 @@ def _read_file(path: Path) -> pa.Table:
                 column_types={name: pa.string() for name in header}, strings_can_be_null=False
             ),
         )
-    return table.rename_columns([name.strip().lower() for name in table.column_names])
+    return table.rename_columns([name.lstrip("\ufeff").strip().lower() for name in table.column_names])
 
 
 def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -93,3 +93,17 @@ def test_typed_parquet_is_stored_as_contract_text(tmp_path):
     row = con.execute("select order_id, ordered_at, order_total, is_subscription, discount_total from raw.orders").fetchone()
     con.close()
     assert row == ("A1", "2025-01-31T16:30:00.000000Z", "1234.5", "true", None)
+
+
+def test_csv_with_excel_bom_and_crlf_keeps_its_first_column(tmp_path):
+    folder = tmp_path / "landing" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "2025-06-01.csv").write_bytes(
+        "\ufefforder_id,customer_id,ordered_at,status,order_total\r\nA1,C1,2025-06-01 10:00:00,completed,1200\r\n".encode()
+    )
+    db = tmp_path / "w.duckdb"
+    ingest(tmp_path / "landing", db, verbose=False)
+    con = duckdb.connect(str(db), read_only=True)
+    row = con.execute("select order_id, customer_id, order_total from raw.orders").fetchone()
+    con.close()
+    assert row == ("A1", "C1", "1200")
