@@ -252,3 +252,19 @@ def test_a_retried_or_reexecuted_dbt_step_resumes_from_the_failed_model(tmp_path
         assert _resumable_run(reexecution) is None  # nothing failed: build from scratch
     finally:
         shutil.rmtree(path)
+
+
+def test_a_second_writer_waits_for_the_lock_then_gives_up_with_a_clear_error(tmp_path):
+    from orchestration.resources import WarehouseLockedError
+
+    first = WarehouseResource(database=str(tmp_path / "w.duckdb"))
+    second = WarehouseResource(database=str(tmp_path / "w.duckdb"), lock_timeout_seconds=1.0)
+    with first.write_lock():
+        started = time.monotonic()
+        with pytest.raises(WarehouseLockedError, match="being written by another process"), second.write_lock():
+            pass
+        assert time.monotonic() - started >= 1.0
+    with second.write_lock():  # released: the next writer gets it at once
+        pass
+    # the Dagster side of the same rule: every writing step is in the one `warehouse` pool
+    assert {landing_to_raw.op.pool, dbt_warehouse.op.pool, published_marts.op.pool} == {"warehouse"}
