@@ -50,8 +50,7 @@ def dbt_command(args: list[str], vars_: dict | None = None) -> list[str]:
     exe = Path(sys.prefix) / "bin" / "dbt"
     cmd = [str(exe) if exe.exists() else "dbt", *args, "--project-dir", str(PROJECT_DIR)]
     if vars_:
-        rendered = ", ".join(f"{k}: '{v}'" if isinstance(v, str) else f"{k}: {v}" for k, v in vars_.items())
-        cmd += ["--vars", "{" + rendered + "}"]
+        cmd += ["--vars", json.dumps(vars_)]  # JSON is YAML
     return cmd
 
 
@@ -66,15 +65,13 @@ def summary(database: Path | None = None) -> str:
     con = duckdb.connect(str(database), read_only=True)
     try:
         lines = [f"Warehouse: {database}"]
-        rows = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('marts', 'quarantine') order by 1, 2"
-        ).fetchall()
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()]
         lines.append("Marts (schema marts):")
-        for schema, name in rows:
-            if schema == "marts":
-                n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-                lines.append(f"  {name:<28} {n:>12,} rows")
+        for name in names:
+            n = con.execute(f"select count(*) from marts.{name}").fetchone()[0]
+            lines.append(f"  {name:<28} {n:>12,} rows")
         rec = con.execute(
             "select table_name, rows_read, rows_kept, rows_quarantined, rows_superseded, rows_pending, is_reconciled "
             "from quarantine.quarantine_reconciliation order by table_name"
