@@ -60,7 +60,6 @@ class TableReport:
     files_skipped: int = 0
     rows_loaded: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
     missing_folder: bool = False
 
 
@@ -210,15 +209,13 @@ def ingest(
     landing: Path | None = None,
     database: Path | None = None,
     tables: list[str] | None = None,
-    only_files: set[str] | None = None,
     verbose: bool = True,
     up_to: date | None = None,
     on_batch: Callable[[str, pa.Table], None] | None = None,
 ) -> IngestReport:
     """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
-    earlier (what a daily partition does); ``only_files`` (paths relative to the landing directory,
-    e.g. ``orders/2025-06-01.parquet``) restricts the run to those files. ``on_batch(table, rows)``
-    sees every batch before it is committed (the landing quality gate)."""
+    earlier (what a daily partition does). ``on_batch(table, rows)`` sees every batch before it is
+    committed (the landing quality gate)."""
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -249,14 +246,10 @@ def ingest(
             pending: list[tuple[str, str, pa.Table]] = []
             for path in list_files(folder):
                 rel = path.relative_to(folder).as_posix()
-                if only_files is not None and f"{table}/{rel}" not in only_files:
-                    continue
                 if not file_is_due(path, up_to):
                     continue
                 if rel in known:
                     rep.files_skipped += 1
-                    if only_files is not None and _sha256(path) != known[rel]:
-                        rep.changed.append(rel)
                     continue
                 checksum = _sha256(path)
                 try:
@@ -289,9 +282,6 @@ def ingest(
                         "file (a new name that sorts after it) and it is picked up on the next run.",
                         flush=True,
                     )
-                for rel in rep.changed:
-                    print(f"[ingest] WARNING: {table}/{rel} changed after it was loaded; the contract says "
-                          "landing files never change. Send corrections as a new file.", flush=True)
     finally:
         con.close()
     return report

@@ -78,6 +78,24 @@ def _context(root: Path | None = None):
     return context
 
 
+def _failures(results) -> list[Failure]:
+    """The failed expectations of a GX validation result: counts, a sample and, when asked for,
+    the index columns of the failing rows."""
+    failures = []
+    for item in results:
+        if item.success:
+            continue
+        cfg = item.expectation_config
+        res = item.result or {}
+        count = res.get("unexpected_count")
+        if count is None:  # table-level expectations
+            count = 1
+        failures.append(Failure(cfg.type, cfg.kwargs.get("column"), int(count),
+                                list(res.get("partial_unexpected_list") or [res.get("observed_value")])[:SAMPLE_SIZE],
+                                list(res.get("unexpected_index_list") or [])))
+    return failures
+
+
 def _whole_dataframe_batch(source, name: str):
     """The data asset ``name`` of a dataframe datasource and its whole-dataframe batch definition,
     created on first use."""
@@ -116,19 +134,7 @@ def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path |
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": df})
-    failures = []
-    for run in result.run_results.values():
-        for item in run.results:
-            if item.success:
-                continue
-            cfg = item.expectation_config
-            res = item.result or {}
-            count = res.get("unexpected_count")
-            if count is None:  # table-level expectations
-                count = 1
-            failures.append(Failure(cfg.type, cfg.kwargs.get("column"), int(count),
-                                    list(res.get("partial_unexpected_list") or [res.get("observed_value")])[:SAMPLE_SIZE],
-                                    list(res.get("unexpected_index_list") or [])))
+    failures = [f for run in result.run_results.values() for f in _failures(run.results)]
     sites = context.get_docs_sites_urls()
     return SuiteOutcome(suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None)
 
@@ -194,10 +200,5 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
     definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
     result = definition.run(batch_parameters={"dataframe": df},
                             result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE})
-    failures = [
-        Failure(item.expectation_config.type, item.expectation_config.kwargs.get("column"),
-                int((item.result or {}).get("unexpected_count") or 1),
-                list((item.result or {}).get("partial_unexpected_list") or [])[:SAMPLE_SIZE])
-        for item in result.results if not item.success
-    ]
+    failures = _failures(result.results)
     return SuiteOutcome(name, df.count(), bool(result.success), failures)

@@ -56,9 +56,11 @@ def session(root: Path | None = None):
     )
 
 
-def _raw_schema(table: str) -> pa.Schema:
-    return pa.schema([(c, pa.string()) for c in TABLE_COLUMNS[table]]
-                     + [("_source_file", pa.string()), ("_row_number", pa.int64()), ("_loaded_at", pa.timestamp("us"))])
+def _raw_columns(table: str) -> list[tuple[str, pa.DataType, str]]:
+    """(name, Arrow type, Spark type) of a Spark raw table: contract columns as text plus lineage."""
+    return ([(c, pa.string(), "string") for c in TABLE_COLUMNS[table]]
+            + [("_source_file", pa.string(), "string"), ("_row_number", pa.int64(), "bigint"),
+               ("_loaded_at", pa.timestamp("us"), "timestamp")])
 
 
 def load_landing(landing: Path | None = None, root: Path | None = None, up_to: date | None = None,
@@ -84,13 +86,11 @@ def load_landing(landing: Path | None = None, root: Path | None = None, up_to: d
             except Exception as exc:  # noqa: BLE001 - reported and skipped, as in ingest
                 failed.append((str(path), f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
                 log_rows.append((table, rel, None, "failed", failed[-1][1]))
-        schema = _raw_schema(table)
-        rows = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in columns}).append_column(
-            "_source_file", pa.array([], pa.string())).append_column("_row_number", pa.array([], pa.int64()))
-        rows = rows.append_column("_loaded_at", pa.array([loaded_at] * rows.num_rows, pa.timestamp("us"))).cast(schema)
-        frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(
-            f"{f.name} {'bigint' if f.name == '_row_number' else 'timestamp' if f.name == '_loaded_at' else 'string'}"
-            for f in schema))
+        raw_columns = _raw_columns(table)
+        schema = pa.schema([(name, arrow_type) for name, arrow_type, _ in raw_columns])
+        loaded = pa.concat_tables(parts) if parts else schema.remove(len(schema) - 1).empty_table()
+        rows = loaded.append_column("_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))).cast(schema)
+        frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns))
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
         outcome = None
         if gate and rows.num_rows:
