@@ -87,17 +87,17 @@ joined as (
 
     select
         calendar.period_date,
-        cast(coalesce(order_kpis.revenue, 0) as decimal(18, 2)) as revenue,
+        cast(coalesce(order_kpis.revenue, 0) as {{ money_type() }}) as revenue,
         cast(coalesce(order_kpis.count_orders, 0) as bigint) as count_orders,
         {{ safe_divide('order_kpis.revenue', 'order_kpis.count_orders') }} as aov,
         cast(coalesce(order_kpis.count_new_customers, 0) as bigint) as count_new_customers,
         cast(coalesce(order_kpis.count_repeat_customers, 0) as bigint) as count_repeat_customers,
-        cast(coalesce(order_kpis.repeat_revenue, 0) as decimal(18, 2)) as repeat_revenue,
+        cast(coalesce(order_kpis.repeat_revenue, 0) as {{ money_type() }}) as repeat_revenue,
         {{ safe_divide('order_kpis.count_repeat_customers', 'order_kpis.count_purchasing_customers') }} as repeat_rate,
         cast(coalesce(session_kpis.count_sessions, 0) as bigint) as count_sessions,
         {{ safe_divide('session_kpis.count_sessions_with_purchase', 'session_kpis.count_sessions') }} as conversion_rate,
         1 - {{ safe_divide('session_kpis.count_sessions_with_purchase', 'session_kpis.count_sessions_with_cart') }} as cart_abandonment_rate,
-        cast(coalesce(spend_kpis.spend, 0) as decimal(18, 2)) as spend,
+        cast(coalesce(spend_kpis.spend, 0) as {{ money_type() }}) as spend,
         case when coalesce(order_kpis.count_new_customers, 0) > 0
             then cast(coalesce(spend_kpis.spend, 0) as double) / order_kpis.count_new_customers
         end as cac

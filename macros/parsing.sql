@@ -1,6 +1,7 @@
-{#- Contract parsing helpers used by the staging base models. Each returns null for a blank or an
-    unparseable value; the base model compares with the cleaned text to tell "missing" from
-    "unparseable". -#}
+{#- Contract parsing helpers used by the staging base models (through macros/contract.sql). Each
+    returns null for a blank or an unparseable value; the reject reason compares with the cleaned
+    text to tell "missing" from "unparseable". Values are never rounded: text that the type cannot
+    hold exactly does not parse. -#}
 
 {#- trimmed text, blank -> null -#}
 {% macro clean_text(col) -%}nullif(trim({{ col }}), ''){%- endmacro %}
@@ -8,13 +9,34 @@
 {#- trimmed, lower-cased text, blank -> null (status, event type, device: case-insensitive) -#}
 {% macro clean_code(col) -%}nullif(lower(trim({{ col }})), ''){%- endmacro %}
 
-{% macro parse_decimal(col) -%}{{ try_cast(clean_text(col), 'decimal(18,2)') }}{%- endmacro %}
+{#- Money and other decimals: plain decimal notation, at most 14 integer digits and 4 decimals
+    (trailing zeros beyond are fine): held exactly as decimal(18,4). `1e3`, `1,000`, `¥500`,
+    `1.23456` and 15-digit values do not parse (quarantined, never rounded or overflowed). -#}
+{% macro parse_decimal(col) -%}
+    case when {{ regex_match(clean_text(col), '^[+-]?([0-9]{1,14}([.][0-9]{0,4}0*)?|[.][0-9]{1,4}0*)$') }}
+        then cast({{ clean_text(col) }} as decimal(18, 4)) end
+{%- endmacro %}
 
-{% macro parse_integer(col) -%}{{ try_cast(clean_text(col), 'bigint') }}{%- endmacro %}
+{#- Integers: digits only (a trailing `.0` from a spreadsheet is allowed), at most 18 digits.
+    `1.5`, `0x10`, `1e3` do not parse (never rounded). -#}
+{% macro parse_integer(col) -%}
+    case when {{ regex_match(clean_text(col), '^[+-]?[0-9]{1,18}([.]0+)?$') }}
+        then cast({{ dbt.split_part(clean_text(col), "'.'", 1) }} as bigint) end
+{%- endmacro %}
 
-{% macro parse_date(col) -%}{{ try_cast(clean_text(col), 'date') }}{%- endmacro %}
+{#- ISO dates YYYY-MM-DD -#}
+{% macro parse_date(col) -%}
+    case when {{ regex_match(clean_text(col), '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') }}
+        then {{ try_cast(clean_text(col), 'date') }} end
+{%- endmacro %}
 
-{% macro parse_timestamp(col) -%}{{ to_business_timestamp(clean_text(col)) }}{%- endmacro %}
+{#- ISO 8601 timestamps, read in the business time zone unless they carry an offset; a trailing
+    Z, UTC or GMT (with or without a space, as BigQuery and GA4 write) is offset zero; any other
+    text after the time does not parse. -#}
+{% macro parse_timestamp(col) -%}
+    case when {{ regex_match(clean_text(col), '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?( ?([Zz]|UTC|GMT|utc|gmt|[+-][0-9]{2}(:?[0-9]{2})?))?$') }}
+        then {{ to_business_timestamp("regexp_replace(" ~ clean_text(col) ~ ", ' ?(UTC|GMT|utc|gmt)$', 'Z')") }} end
+{%- endmacro %}
 
 {% macro parse_boolean(col) -%}
     case
@@ -30,3 +52,6 @@
 
 {#- normalised key for channel rules: lower-case, blank -> '(empty)' -#}
 {% macro channel_key(col) -%}coalesce({{ clean_code(col) }}, '(empty)'){%- endmacro %}
+
+{#- the warehouse's money type: wide enough that no sum or product of contract values overflows -#}
+{% macro money_type() -%}decimal(38, 4){%- endmacro %}

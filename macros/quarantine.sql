@@ -24,6 +24,7 @@
             {%- for column in columns if column.name not in personal and not column.name.startswith('_') %}
             raw_rows.{{ column.name }},
             {%- endfor %}
+            raw_rows._malformed_line,
             raw_rows._source_file,
             raw_rows._row_number,
             raw_rows._loaded_at

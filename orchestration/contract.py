@@ -1,7 +1,8 @@
-"""The raw data contract (../shared/raw-contract.md) in one place: tables, columns, keys, paths.
+"""The raw data contract (docs/raw-contract.md) for the Python side: tables, columns, rules, paths.
 
-Every Python piece (generator, ingest, checks) reads the contract from here; the SQL side of the
-contract (validation rules, dedupe order) lives in ``models/staging/shop/base/``.
+The contract is declared once, in dbt_project.yml (var `raw_contract`):
+the SQL validation (macros/contract.sql), ingest's raw tables, the GX landing gate and the generator
+all read that declaration.
 """
 
 from __future__ import annotations
@@ -9,30 +10,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import yaml
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-TABLE_COLUMNS: dict[str, list[str]] = {
-    "orders": [
-        "order_id", "customer_id", "ordered_at", "status", "order_total", "discount_total",
-        "shipping_fee", "order_channel", "is_subscription", "updated_at",
-    ],
-    "order_items": ["order_id", "line_number", "product_id", "quantity", "unit_price"],
-    "customers": [
-        "customer_id", "registered_at", "acquisition_source", "email", "full_name", "prefecture",
-        "birth_year", "updated_at",
-    ],
-    "products": ["product_id", "product_name", "category", "unit_cost", "launched_at", "updated_at"],
-    "events": [
-        "event_id", "session_id", "anonymous_id", "customer_id", "event_type", "occurred_at",
-        "product_id", "order_id", "utm_source", "utm_medium", "utm_campaign", "device",
-    ],
-    "marketing_spend": ["spend_date", "utm_source", "utm_medium", "utm_campaign", "spend"],
-}
-REQUIRED_TABLES = ("orders",)
-PERSONAL_DATA_COLUMNS = ("email", "full_name")
-FILE_SUFFIXES = (".parquet", ".csv")
+DBT_PROJECT_YML = PROJECT_DIR / "dbt_project.yml"
+_DBT_VARS: dict = yaml.safe_load(DBT_PROJECT_YML.read_text(encoding="utf-8"))["vars"]
+
+
+def dbt_var(name: str):
+    """A var's value in dbt_project.yml (the raw contract, plausibility bounds, time zone)."""
+    return _DBT_VARS[name]
+
+
+# {table: contract}: the one declaration of the raw contract (dbt var `raw_contract`).
+CONTRACT: dict[str, dict] = dbt_var("raw_contract")
+TABLE_COLUMNS: dict[str, list[str]] = {t: [c["name"] for c in spec["columns"]] for t, spec in CONTRACT.items()}
+REQUIRED_TABLES = tuple(t for t, spec in CONTRACT.items() if spec.get("required_table"))
+PERSONAL_DATA_COLUMNS = tuple(sorted({c["name"] for spec in CONTRACT.values() for c in spec["columns"]
+                                     if c["type"] == "personal"}))
+FILE_SUFFIXES = (".parquet", ".csv")  # matched case-insensitively
 # Columns added by ingest to every raw table (lineage for quarantine and dedupe).
-META_COLUMNS = ("_source_file", "_row_number", "_loaded_at")
+META_COLUMNS = ("_malformed_line", "_source_file", "_row_number", "_loaded_at")
 
 
 def landing_dir() -> Path:
@@ -47,52 +46,27 @@ def publish_dir() -> Path:
     return Path(os.environ.get("CRM_PUBLISH_DIR", PROJECT_DIR / "data" / "published"))
 
 
+# The same patterns as macros/parsing.sql (a test keeps them equal): values the warehouse holds
+# exactly. Anything else is 'unparseable', never rounded.
+DECIMAL_PATTERN = r"^[+-]?([0-9]{1,14}([.][0-9]{0,4}0*)?|[.][0-9]{1,4}0*)$"
+INTEGER_PATTERN = r"^[+-]?[0-9]{1,18}([.]0+)?$"
+
+
+def _row_rules(spec: dict) -> dict:
+    cols = [c for c in spec["columns"] if c["type"] != "personal"]
+    return {
+        "required": [c["name"] for c in cols if c.get("required")],
+        "timestamps": [c["name"] for c in cols if c["type"] in ("timestamp", "date")],
+        "non_negative": [c["name"] for c in cols if c.get("min") == 0],
+        "positive": [c["name"] for c in cols if c.get("positive")],
+        "integers": [c["name"] for c in cols if c["type"] == "integer"],
+        "decimals": [c["name"] for c in cols if c["type"] == "decimal"],
+        "allowed": {c["name"]: c["allowed"] for c in cols if c.get("allowed")},
+        "maximum": {c["name"]: dbt_var(c["max_var"]) for c in cols if c.get("max_var")},
+    }
+
+
 # The contract's row rules, as the landing quality gate (GX) checks them before a batch is loaded.
-# The authority that quarantines rows is the SQL in models/staging/shop/base/; this is the same
+# The authority that quarantines rows is the SQL generated from the same YAML; this is the same
 # contract read for a report on each incoming batch.
-ROW_RULES: dict[str, dict] = {
-    "orders": {
-        "required": ["order_id", "ordered_at", "status", "order_total"],
-        "timestamps": ["ordered_at", "updated_at"],
-        "non_negative": ["order_total", "discount_total", "shipping_fee"],
-        "positive": [],
-        "allowed": {"status": ["completed", "cancelled", "returned", "pending"]},
-    },
-    "order_items": {
-        "required": ["order_id", "line_number", "product_id", "quantity", "unit_price"],
-        "timestamps": [],
-        "non_negative": ["unit_price"],
-        "positive": ["quantity"],
-        "integers": ["line_number", "quantity"],
-        "allowed": {},
-    },
-    "customers": {
-        "required": ["customer_id", "registered_at"],
-        "timestamps": ["registered_at", "updated_at"],
-        "non_negative": [],
-        "positive": [],
-        "integers": ["birth_year"],
-        "allowed": {},
-    },
-    "products": {
-        "required": ["product_id", "product_name", "category"],
-        "timestamps": ["launched_at", "updated_at"],
-        "non_negative": ["unit_cost"],
-        "positive": [],
-        "allowed": {},
-    },
-    "events": {
-        "required": ["event_id", "session_id", "anonymous_id", "event_type", "occurred_at"],
-        "timestamps": ["occurred_at"],
-        "non_negative": [],
-        "positive": [],
-        "allowed": {"event_type": ["page_view", "product_view", "add_to_cart", "checkout_start", "purchase"]},
-    },
-    "marketing_spend": {
-        "required": ["spend_date", "utm_source", "utm_medium", "spend"],
-        "timestamps": ["spend_date"],
-        "non_negative": ["spend"],
-        "positive": [],
-        "allowed": {},
-    },
-}
+ROW_RULES: dict[str, dict] = {table: _row_rules(spec) for table, spec in CONTRACT.items()}

@@ -8,8 +8,18 @@
   once is never loaded again, so running ingest twice changes nothing.
 - Files are loaded in batches, each batch in one transaction together with its log rows: a crash
   leaves either the whole batch or none of it, so a rerun picks up exactly what is missing.
-- A file that cannot be read is reported with its path and skipped (status ``failed``; retried on
-  the next run), the other files and tables still load.
+- Only ``*.csv`` / ``*.parquet`` files directly in a table's folder are read (suffix in any case);
+  sub-folders (``archive/``) and hidden files (``.DS_Store``, macOS ``._*``) are ignored.
+- CSV text is UTF-8 (with or without BOM) or, failing that, CP932 (Shift_JIS, what Japanese EC
+  platforms and Excel write); the load log records the encoding. Quoted fields may hold line breaks.
+- A CSV line that cannot be split into the header's fields (a truncated last line, an extra
+  field) does not lose the file: the other lines load, and the line is kept in ``_malformed_line``
+  (quarantined downstream as ``malformed csv line``).
+- A file that cannot be read at all is reported with its path, reason and what to do (status
+  ``failed``; retried on every run until it is fixed or removed), the other files and tables load.
+- A file whose content changed after it was loaded (same path, other checksum) is reported as an
+  error on every run; its new content is not loaded (re-send it under a new name that sorts later).
+- An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``), not retried.
 - A missing optional table folder becomes an empty table of the right shape.
 """
 
@@ -18,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import re
 import sys
 import time
@@ -35,6 +46,7 @@ import pyarrow.parquet as pq
 from orchestration.contract import (
     FILE_SUFFIXES,
     REQUIRED_TABLES,
+    ROW_RULES,
     TABLE_COLUMNS,
     landing_dir,
     warehouse_path,
@@ -46,11 +58,45 @@ create table if not exists raw._load_log (
     file_path varchar not null,
     checksum varchar not null,
     row_count bigint,
-    status varchar not null,   -- loaded | failed
+    status varchar not null,   -- loaded | empty | failed
     message varchar,
-    loaded_at timestamp not null default current_timestamp
+    loaded_at timestamp not null default current_timestamp,
+    encoding varchar,
+    file_size bigint,
+    file_mtime_ns bigint,
+    malformed_lines bigint
 )
 """
+# columns added after the first release: an existing warehouse gets them on its next ingest
+LOAD_LOG_UPGRADE = [
+    "alter table raw._load_log add column if not exists encoding varchar",
+    "alter table raw._load_log add column if not exists file_size bigint",
+    "alter table raw._load_log add column if not exists file_mtime_ns bigint",
+    "alter table raw._load_log add column if not exists malformed_lines bigint",
+]
+
+WHAT_TO_DO = {
+    "failed": "fix the file or replace it (a new name that sorts after it); it is tried again on every run",
+    "changed": "its new content was NOT loaded: restore the loaded version, and send the changes as a new "
+               "file whose name sorts after it",
+}
+
+
+@dataclass
+class FileProblem:
+    """A landing file that was not loaded (``failed``: unreadable; ``changed``: altered after load)."""
+
+    path: str
+    kind: str
+    reason: str
+
+    @property
+    def what_to_do(self) -> str:
+        return WHAT_TO_DO[self.kind]
+
+    def line(self) -> str:
+        verb = "could not be read" if self.kind == "failed" else "changed after it was loaded"
+        return f"{self.path} {verb}: {self.reason}. What to do: {self.what_to_do}."
 
 
 @dataclass
@@ -59,8 +105,13 @@ class TableReport:
     files_new: int = 0
     files_skipped: int = 0
     rows_loaded: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    malformed_lines: int = 0
+    problems: list[FileProblem] = field(default_factory=list)
     missing_folder: bool = False
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        return [(p.path, f"{p.kind}: {p.reason}") for p in self.problems]
 
 
 @dataclass
@@ -75,6 +126,10 @@ class IngestReport:
     def failed(self) -> list[tuple[str, str, str]]:
         return [(t.table, p, m) for t in self.tables.values() for p, m in t.failed]
 
+    @property
+    def problems(self) -> list[tuple[str, FileProblem]]:
+        return [(t.table, p) for t in self.tables.values() for p in t.problems]
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -84,22 +139,78 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_file(path: Path) -> pa.Table:
-    """Read a landing file with every column as text; column names lower-cased and trimmed."""
-    if path.suffix == ".parquet":
-        table = pq.read_table(path)
-    else:
-        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's UTF-8 BOM
-            header = next(csv.reader(fh), None)
-        if not header:
-            raise ValueError("the CSV file has no header row")
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, strings_can_be_null=False
-            ),
+class UnreadableFile(ValueError):
+    """The file cannot be read at all; the message says why."""
+
+
+@dataclass
+class ReadResult:
+    table: pa.Table                 # good rows, every column as read (text for CSV)
+    malformed: list[str]            # raw text of CSV lines that could not be split into fields
+    encoding: str | None            # utf-8 / utf-8-sig / cp932 for CSV, None for Parquet
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    """CSV text: UTF-8 (a BOM is dropped), else CP932 (Shift_JIS as Japanese platforms and Excel
+    write it), else unreadable."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        try:
+            return raw[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return raw.decode("cp932"), "cp932"
+        except UnicodeDecodeError:
+            raise UnreadableFile(
+                f"the text is neither UTF-8 nor CP932/Shift_JIS (first bad byte at offset {utf8_error.start}); "
+                "save it as UTF-8 CSV"
+            ) from None
+
+
+def _read_csv(path: Path, required: list[str]) -> ReadResult:
+    text, encoding = _decode(path.read_bytes())
+    header = next(csv.reader(io.StringIO(text)), None)
+    if not header or not any(h.strip() for h in header):
+        raise UnreadableFile("the CSV file has no header row")
+    names = [h.strip() for h in header]
+    if required and not {n.lower() for n in names} & set(required):
+        raise UnreadableFile(
+            f"the header has none of the contract's required columns ({', '.join(required)}); "
+            f"it reads as {names[:3]}: is the file comma-separated, with a header row?"
         )
-    return table.rename_columns([name.lstrip("\ufeff").strip().lower() for name in table.column_names])
+    malformed: list[str] = []
+
+    def on_invalid(row) -> str:
+        malformed.append(row.text)
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, strings_can_be_null=False
+        ),
+    )
+    return ReadResult(table, malformed, encoding)
+
+
+def _read_file(path: Path, required: list[str] | None = None) -> ReadResult:
+    """Read a landing file (CSV with every column as text, or Parquet as typed); column names
+    lower-cased and trimmed."""
+    if path.suffix.lower() == ".parquet":
+        try:
+            result = ReadResult(pq.read_table(path), [], None)
+        except (pa.ArrowException, OSError) as exc:
+            raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
+    else:
+        result = _read_csv(path, required or [])
+    table = result.table
+    result.table = table.rename_columns([name.lstrip("\ufeff").strip().lower() for name in table.column_names])
+    return result
 
 
 def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -118,16 +229,21 @@ def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.string())
 
 
-def _conform(table: pa.Table, columns: list[str], rel_path: str) -> pa.Table:
+def _conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> pa.Table:
+    """The raw table's shape: contract columns as text, lineage columns, and one row per malformed
+    CSV line (contract columns null, its text in ``_malformed_line``) after the good rows."""
+    if isinstance(read, pa.Table):
+        read = ReadResult(read, [], None)
+    table, n_bad = read.table, len(read.malformed)
     n = table.num_rows
     arrays = {}
     for name in columns:
-        if name in table.column_names:
-            arrays[name] = _to_text(table.column(name))
-        else:
-            arrays[name] = pa.nulls(n, pa.string())
-    arrays["_source_file"] = pa.array([rel_path] * n, pa.string())
-    arrays["_row_number"] = pa.array(range(1, n + 1), pa.int64())
+        good = _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
+        arrays[name] = pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks]
+                                        + [pa.nulls(n_bad, pa.string())]) if n_bad else good
+    arrays["_malformed_line"] = pa.array([None] * n + read.malformed, pa.string())
+    arrays["_source_file"] = pa.array([rel_path] * (n + n_bad), pa.string())
+    arrays["_row_number"] = pa.array(range(1, n + n_bad + 1), pa.int64())
     return pa.table(arrays)
 
 
@@ -135,18 +251,27 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create schema raw, the load log and every contract table (empty, typed) if missing."""
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
+    for statement in LOAD_LOG_UPGRADE:
+        con.execute(statement)
     for table, columns in TABLE_COLUMNS.items():
         cols = ", ".join(f"{c} varchar" for c in columns)
         con.execute(
-            f"create table if not exists raw.{table} ({cols}, _source_file varchar not null, "
+            f"create table if not exists raw.{table} ({cols}, _malformed_line varchar, _source_file varchar not null, "
             "_row_number bigint not null, _loaded_at timestamp not null default current_timestamp)"
         )
+        for column in [*columns, "_malformed_line"]:  # a contract column added in a later release
+            con.execute(f"alter table raw.{table} add column if not exists {column} varchar")
 
 
 def list_files(folder: Path) -> list[Path]:
+    """The landing files of one table: ``*.csv`` / ``*.parquet`` (any case) directly in its folder;
+    sub-folders (an ``archive/``) and hidden files (``.DS_Store``, ``._*``) are not read."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FILE_SUFFIXES
+    )
 
 
 _DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
@@ -170,32 +295,43 @@ def file_is_due(path: Path, up_to: date | None) -> bool:
 BATCH_ROWS = 2_000_000
 
 
+@dataclass
+class LoadedFile:
+    rel: str
+    checksum: str
+    data: pa.Table
+    encoding: str | None
+    size: int
+    mtime_ns: int
+    malformed: int
+
+
 def _commit_batch(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: list[str],
-    batch: list[tuple[str, str, pa.Table]],
+    batch: list[LoadedFile],
     rep: TableReport,
     on_batch: Callable[[str, pa.Table], None] | None = None,
 ) -> None:
     """Insert a batch of files and their load-log rows in one transaction (all or nothing)."""
     if not batch:
         return
-    incoming = pa.concat_tables([data for _, _, data in batch])
-    if on_batch is not None:
-        on_batch(table, incoming)
+    incoming = pa.concat_tables([f.data for f in batch])
+    if on_batch is not None:  # the gate sees the rows that split into fields
+        on_batch(table, incoming.filter(pc.is_null(incoming.column("_malformed_line"))))
+    names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
     con.execute("begin transaction")
     try:
         con.register("incoming", incoming)
-        con.execute(
-            f"insert into raw.{table} ({', '.join(columns)}, _source_file, _row_number) "
-            f"select {', '.join(columns)}, _source_file, _row_number from incoming"
-        )
+        con.execute(f"insert into raw.{table} ({names}) select {names} from incoming")
         con.unregister("incoming")
         con.executemany(
-            "insert into raw._load_log (table_name, file_path, checksum, row_count, status) "
-            "values (?, ?, ?, ?, 'loaded')",
-            [[table, rel, checksum, data.num_rows] for rel, checksum, data in batch],
+            "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, encoding, "
+            "file_size, file_mtime_ns, malformed_lines) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[table, f.rel, f.checksum, f.data.num_rows, "loaded" if f.size else "empty",
+              None if f.size else "empty file (0 bytes)", f.encoding, f.size, f.mtime_ns, f.malformed]
+             for f in batch],
         )
         con.execute("commit")
     except BaseException:
@@ -203,6 +339,17 @@ def _commit_batch(
         raise
     rep.files_new += len(batch)
     rep.rows_loaded += incoming.num_rows
+    rep.malformed_lines += sum(f.malformed for f in batch)
+
+
+def _load_file(path: Path, table: str, columns: list[str], rel: str, checksum: str) -> LoadedFile:
+    stat = path.stat()
+    if stat.st_size == 0:  # an empty export: nothing to load, logged so that it is not retried
+        empty = pa.table({c: pa.array([], pa.string()) for c in columns})
+        return LoadedFile(rel, checksum, _conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0)
+    read = _read_file(path, ROW_RULES[table]["required"])
+    return LoadedFile(rel, checksum, _conform(read, columns, rel), read.encoding, stat.st_size,
+                      stat.st_mtime_ns, len(read.malformed))
 
 
 def ingest(
@@ -237,34 +384,46 @@ def ingest(
                 rep.missing_folder = True
                 if table in REQUIRED_TABLES and verbose:
                     print(f"[ingest] WARNING: required folder {folder} is missing: every mart will be empty")
-            known = dict(
-                con.execute(
-                    "select file_path, checksum from raw._load_log where table_name = ? and status = 'loaded'",
+            known = {
+                path: (checksum, size, mtime)
+                for path, checksum, size, mtime in con.execute(
+                    "select file_path, checksum, file_size, file_mtime_ns from raw._load_log "
+                    "where table_name = ? and status in ('loaded', 'empty')",
                     [table],
                 ).fetchall()
-            )
-            pending: list[tuple[str, str, pa.Table]] = []
+            }
+            pending: list[LoadedFile] = []
             for path in list_files(folder):
                 rel = path.relative_to(folder).as_posix()
                 if not file_is_due(path, up_to):
                     continue
+                size = path.stat().st_size
                 if rel in known:
-                    rep.files_skipped += 1
+                    loaded_checksum, loaded_size, loaded_mtime = known[rel]
+                    # a file loaded once never changes: check it by size and modification time,
+                    # and by checksum when either differs
+                    same_stat = loaded_size == size and loaded_mtime == path.stat().st_mtime_ns
+                    if not same_stat and _sha256(path) != loaded_checksum:
+                        rep.problems.append(FileProblem(
+                            str(path), "changed",
+                            f"its checksum differs from the one loaded (sha256 {loaded_checksum[:12]}...)"))
+                    else:
+                        rep.files_skipped += 1
                     continue
                 checksum = _sha256(path)
                 try:
-                    data = _conform(_read_file(path), columns, rel)
+                    pending.append(_load_file(path, table, columns, rel, checksum))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-                    rep.failed.append((str(path), message))
+                    reason = (str(exc) if isinstance(exc, UnreadableFile)
+                              else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
+                    rep.problems.append(FileProblem(str(path), "failed", reason))
                     con.execute(
-                        "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message) "
-                        "values (?, ?, ?, null, 'failed', ?)",
-                        [table, rel, checksum, message],
+                        "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, "
+                        "file_size) values (?, ?, ?, null, 'failed', ?, ?)",
+                        [table, rel, checksum, reason, size],
                     )
                     continue
-                pending.append((rel, checksum, data))
-                if sum(d.num_rows for _, _, d in pending) >= BATCH_ROWS:
+                if sum(f.data.num_rows for f in pending) >= BATCH_ROWS:
                     _commit_batch(con, table, columns, pending, rep, on_batch)
                     pending = []
             _commit_batch(con, table, columns, pending, rep, on_batch)
@@ -273,15 +432,13 @@ def ingest(
                     f"[ingest {time.perf_counter() - t0:6.1f}s] {table:<16} {rep.files_new:>5} new files, "
                     f"{rep.rows_loaded:>10,} rows loaded, {rep.files_skipped:>5} already loaded"
                 )
+                if rep.malformed_lines:
+                    line += f", {rep.malformed_lines} malformed lines (quarantined)"
                 if rep.missing_folder:
                     line += " (no folder: empty table)"
                 print(line, flush=True)
-                for bad_path, message in rep.failed:
-                    print(
-                        f"[ingest] could not read {bad_path}: {message}. Skipped; fix or replace the "
-                        "file (a new name that sorts after it) and it is picked up on the next run.",
-                        flush=True,
-                    )
+                for problem in rep.problems:
+                    print(f"[ingest] ERROR {problem.line()}", flush=True)
     finally:
         con.close()
     return report
@@ -297,8 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", type=Path, default=None, help="DuckDB file (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)")
     args = parser.parse_args(argv)
     report = ingest(args.landing, args.database)
-    print(f"[ingest] {report.rows_loaded:,} rows loaded, {len(report.failed)} files could not be read")
-    return 0
+    print(f"[ingest] {report.rows_loaded:,} rows loaded, {len(report.problems)} files not loaded")
+    return 1 if report.problems else 0
 
 
 if __name__ == "__main__":

@@ -16,10 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.contract import PROJECT_DIR, ROW_RULES, TABLE_COLUMNS
+from orchestration.contract import (
+    DECIMAL_PATTERN,
+    INTEGER_PATTERN,
+    PROJECT_DIR,
+    ROW_RULES,
+    TABLE_COLUMNS,
+    dbt_var,
+)
 
-NUMBER = r"^\s*-?\d+(\.\d+)?\s*$"
-INTEGER = r"^\s*-?\d+\s*$"
 SAMPLE_SIZE = 5
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -150,11 +155,12 @@ def landing_expectations(table: str) -> list:
     exps: list = [gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)]
     exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in rules["required"]]
     exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True]) for c in rules["timestamps"]]
-    for c in rules["non_negative"] + rules["positive"]:
-        exps.append(gxe.ExpectColumnValuesToMatchRegex(column=c, regex=NUMBER))
-    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=INTEGER) for c in rules.get("integers", [])]
+    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__plausible", value_set=[True]) for c in rules["timestamps"]]
+    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=DECIMAL_PATTERN) for c in rules["decimals"]]
+    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=INTEGER_PATTERN) for c in rules["integers"]]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=0) for c in rules["non_negative"]]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=1) for c in rules["positive"]]
+    exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", max_value=m) for c, m in rules["maximum"].items()]
     exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__code", value_set=v) for c, v in rules["allowed"].items()]
     return exps
 
@@ -163,15 +169,18 @@ def landing_frame(table: str, rows) -> pd.DataFrame:
     """A landing batch (Arrow, every column text) as the frame the gate validates: blanks are
     missing, ``<c>__number`` / ``<c>__code`` / ``<c>__parses`` are parsed copies for the rules."""
     df = rows.select(TABLE_COLUMNS[table]).to_pandas()
-    df = df.apply(lambda col: col.where(col.str.strip().ne(""), None))
+    df = df.apply(lambda col: col.str.strip().where(col.str.strip().ne(""), None))
     rules = ROW_RULES[table]
-    for c in rules["non_negative"] + rules["positive"]:
+    for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         df[f"{c}__number"] = pd.to_numeric(df[c], errors="coerce")
     for c in rules["allowed"]:
-        df[f"{c}__code"] = df[c].str.strip().str.lower()
+        df[f"{c}__code"] = df[c].str.lower()
+    earliest = pd.Timestamp(dbt_var("earliest_valid_date"), tz="UTC")
     for c in rules["timestamps"]:
-        parsed = pd.to_datetime(df[c].str.strip(), errors="coerce", utc=True, format="ISO8601")
+        text = df[c].str.replace(r" ?(UTC|GMT|utc|gmt)$", "Z", regex=True)
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
         df[f"{c}__parses"] = df[c].isna() | parsed.notna()
+        df[f"{c}__plausible"] = df[c].isna() | parsed.isna() | (parsed >= earliest)
     return df
 
 
@@ -186,13 +195,18 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
     from pyspark.sql import functions as F
 
     rules = ROW_RULES[table]
-    df = frame.select(*[F.when(F.trim(F.col(c)) == "", None).otherwise(F.col(c)).alias(c) for c in TABLE_COLUMNS[table]])
-    for c in rules["non_negative"] + rules["positive"]:
-        df = df.withColumn(f"{c}__number", F.expr(f"try_cast(trim({c}) as double)"))
+    df = frame.select(*[F.when(F.trim(F.col(c)) == "", None).otherwise(F.trim(F.col(c))).alias(c)
+                        for c in TABLE_COLUMNS[table]])
+    for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
+        df = df.withColumn(f"{c}__number", F.expr(f"try_cast({c} as double)"))
     for c in rules["allowed"]:
-        df = df.withColumn(f"{c}__code", F.lower(F.trim(F.col(c))))
+        df = df.withColumn(f"{c}__code", F.lower(F.col(c)))
+    earliest = dbt_var("earliest_valid_date")
     for c in rules["timestamps"]:
-        df = df.withColumn(f"{c}__parses", F.col(c).isNull() | F.expr(f"try_cast(trim({c}) as timestamp)").isNotNull())
+        parsed = F.expr(f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt)$', 'Z') as timestamp)")
+        df = df.withColumn(f"{c}__parses", F.col(c).isNull() | parsed.isNotNull())
+        df = df.withColumn(f"{c}__plausible", F.col(c).isNull() | parsed.isNull()
+                           | (parsed >= F.lit(earliest).cast("timestamp")))
     context = _context(root)
     name = f"landing_{table}_spark"
     batch = _whole_dataframe_batch(context.data_sources.add_or_update_spark(name="crm_warehouse_spark"), name)

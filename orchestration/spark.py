@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from orchestration.contract import PROJECT_DIR, TABLE_COLUMNS, landing_dir
+from orchestration.contract import PROJECT_DIR, ROW_RULES, TABLE_COLUMNS, landing_dir
 from orchestration.ingest import _conform, _read_file, file_is_due, list_files
 
 
@@ -59,7 +59,7 @@ def session(root: Path | None = None):
 def _raw_columns(table: str) -> list[tuple[str, pa.DataType, str]]:
     """(name, Arrow type, Spark type) of a Spark raw table: contract columns as text plus lineage."""
     return ([(c, pa.string(), "string") for c in TABLE_COLUMNS[table]]
-            + [("_source_file", pa.string(), "string"), ("_row_number", pa.int64(), "bigint"),
+            + [("_malformed_line", pa.string(), "string"), ("_source_file", pa.string(), "string"), ("_row_number", pa.int64(), "bigint"),
                ("_loaded_at", pa.timestamp("us"), "timestamp")])
 
 
@@ -81,7 +81,7 @@ def load_landing(landing: Path | None = None, root: Path | None = None, up_to: d
         for path in files:
             rel = path.relative_to(landing / table).as_posix()
             try:
-                parts.append(_conform(_read_file(path), columns, rel))
+                parts.append(_conform(_read_file(path, ROW_RULES[table]["required"]), columns, rel))
                 log_rows.append((table, rel, parts[-1].num_rows, "loaded", None))
             except Exception as exc:  # noqa: BLE001 - reported and skipped, as in ingest
                 failed.append((str(path), f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))

@@ -1,7 +1,7 @@
 """The same dbt models on DuckDB and on Apache Spark (dbt-spark, local session) give the same marts.
 
 The tiny generated shop is loaded into both engines, built with the same as_of_date, and every
-mart of ../shared/marts.md is compared row by row: keys, counts, text and dates exactly; money and
+mart of docs/marts.md is compared row by row: keys, counts, text and dates exactly; money and
 rates to 1e-9 relative. Spark runs in subprocesses (its Derby metastore allows one JVM at a time).
 """
 

@@ -89,7 +89,7 @@ cumulative as (
         ) as bigint) as count_purchases_to_date,
         cast(sum(coalesce(bucketed.revenue, 0)) over (
             partition by spine.customer_id order by spine.row_date rows between unbounded preceding and current row
-        ) as decimal(18, 2)) as revenue_to_date,
+        ) as {{ money_type() }}) as revenue_to_date,
         max(bucketed.last_purchase_date) over (
             partition by spine.customer_id order by spine.row_date rows between unbounded preceding and current row
         ) as last_purchase_date

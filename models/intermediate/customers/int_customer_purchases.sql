@@ -32,8 +32,8 @@ per_customer as (
         max(case when purchase_number = 1 then order_channel end) as first_purchase_order_channel,
         cast(sum(case when is_purchase then 1 else 0 end) as bigint) as count_purchases,
         cast(count(*) as bigint) as count_orders,
-        cast(coalesce(sum(case when is_purchase then order_total end), 0) as decimal(18, 2)) as lifetime_revenue,
-        cast(coalesce(sum(case when is_purchase then gross_profit end), 0) as decimal(18, 2)) as lifetime_gross_profit
+        cast(coalesce(sum(case when is_purchase then order_total end), 0) as {{ money_type() }}) as lifetime_revenue,
+        cast(coalesce(sum(case when is_purchase then gross_profit end), 0) as {{ money_type() }}) as lifetime_gross_profit
     from orders
     where customer_id is not null
     group by customer_id

@@ -17,7 +17,7 @@ final as (
     select
         spend.spend_date,
         coalesce(channels.channel, 'other') as channel,
-        cast(sum(spend.spend) as decimal(18, 2)) as spend
+        cast(sum(spend.spend) as {{ money_type() }}) as spend
     from spend
     left join channels
         on spend.source_key = channels.source_key

@@ -22,8 +22,8 @@ final as (
         coalesce(products.category, 'unknown') as category,
         items.quantity,
         items.unit_price,
-        cast(items.quantity * items.unit_price as decimal(18, 2)) as line_value,
-        cast(items.quantity * coalesce(products.unit_cost, items.unit_price * {{ var('default_cost_rate') }}) as decimal(18, 2)) as line_cost,
+        cast(items.quantity * items.unit_price as {{ money_type() }}) as line_value,
+        cast(items.quantity * coalesce(products.unit_cost, items.unit_price * {{ var('default_cost_rate') }}) as {{ money_type() }}) as line_cost,
         products.unit_cost is null as is_cost_estimated
     from items
     left join products

@@ -32,7 +32,7 @@ joined as (
         cast(
             orders.order_total - coalesce(orders.shipping_fee, 0)
             - coalesce(lines.items_cost, (orders.order_total - coalesce(orders.shipping_fee, 0)) * {{ var('default_cost_rate') }})
-            as decimal(18, 2)
+            as {{ money_type() }}
         ) as gross_profit
     from orders
     left join lines

@@ -29,7 +29,7 @@ per_customer as (
         min(order_date) as first_purchase_date,
         max(order_date) as last_purchase_date,
         cast(count(*) as bigint) as frequency,
-        cast(sum(order_total) as decimal(18, 2)) as monetary,
+        cast(sum(order_total) as {{ money_type() }}) as monetary,
         cast(sum(case
             when order_date > {{ add_days(as_of_date(), - var('loyalty_window_days')) }} then 1 else 0
         end) as bigint) as purchases_in_window

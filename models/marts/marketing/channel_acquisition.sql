@@ -92,7 +92,7 @@ joined as (
     select
         keys.acquisition_channel,
         keys.cohort_month,
-        cast(coalesce(spend.spend, 0) as decimal(18, 2)) as spend,
+        cast(coalesce(spend.spend, 0) as {{ money_type() }}) as spend,
         coalesce(cohorts.count_new_customers, 0) as count_new_customers,
         case
             when coalesce(cohorts.count_new_customers, 0) = 0 then null

@@ -46,8 +46,8 @@ measured as (
     select
         products.product_id,
         products.category,
-        cast(coalesce(windows.revenue_current, 0) as decimal(18, 2)) as revenue_current,
-        cast(coalesce(windows.revenue_previous, 0) as decimal(18, 2)) as revenue_previous,
+        cast(coalesce(windows.revenue_current, 0) as {{ money_type() }}) as revenue_current,
+        cast(coalesce(windows.revenue_previous, 0) as {{ money_type() }}) as revenue_previous,
         coalesce({{ safe_divide('windows.revenue_current', 'totals.revenue_total') }}, 0) as revenue_share,
         case when windows.revenue_previous > 0
             then cast(windows.revenue_current - windows.revenue_previous as double) / windows.revenue_previous

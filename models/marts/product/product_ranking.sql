@@ -22,7 +22,7 @@ by_period as (
         '{{ grain }}' as period_grain,
         cast({{ dbt.date_trunc(grain, 'order_date') }} as date) as period_start_date,
         product_id,
-        cast(sum(line_value) as decimal(18, 2)) as revenue,
+        cast(sum(line_value) as {{ money_type() }}) as revenue,
         cast(sum(quantity) as bigint) as quantity
     from sales
     group by 1, 2, 3

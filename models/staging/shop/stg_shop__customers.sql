@@ -18,6 +18,8 @@ final as (
                 then {{ channel_key(dbt.split_part('acquisition_source', "'/'", 2)) }}
             else '(empty)'
         end as acquisition_medium_key,
+        email_opt_in,
+        line_opt_in,
         prefecture,
         birth_year,
         updated_at,
