@@ -34,8 +34,8 @@
     Z, UTC or GMT (with or without a space, as BigQuery and GA4 write) is offset zero; any other
     text after the time does not parse. -#}
 {% macro parse_timestamp(col) -%}
-    case when {{ regex_match(clean_text(col), '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?( ?([Zz]|UTC|GMT|utc|gmt|[+-][0-9]{2}(:?[0-9]{2})?))?$') }}
-        then {{ to_business_timestamp("regexp_replace(" ~ clean_text(col) ~ ", ' ?(UTC|GMT|utc|gmt)$', 'Z')") }} end
+    case when {{ regex_match(clean_text(col), '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?( ?([Zz]|UTC|GMT|utc|gmt)|[+-][0-9]{2}(:?[0-9]{2})?)?$') }}
+        then {{ to_business_timestamp("regexp_replace(" ~ clean_text(col) ~ ", ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z')") }} end
 {%- endmacro %}
 
 {% macro parse_boolean(col) -%}

@@ -177,7 +177,7 @@ def landing_frame(table: str, rows) -> pd.DataFrame:
         df[f"{c}__code"] = df[c].str.lower()
     earliest = pd.Timestamp(dbt_var("earliest_valid_date"), tz="UTC")
     for c in rules["timestamps"]:
-        text = df[c].str.replace(r" ?(UTC|GMT|utc|gmt)$", "Z", regex=True)
+        text = df[c].str.replace(r" ?(UTC|GMT|utc|gmt|Z|z)$", "Z", regex=True)
         parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
         df[f"{c}__parses"] = df[c].isna() | parsed.notna()
         df[f"{c}__plausible"] = df[c].isna() | parsed.isna() | (parsed >= earliest)
@@ -203,7 +203,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
         df = df.withColumn(f"{c}__code", F.lower(F.col(c)))
     earliest = dbt_var("earliest_valid_date")
     for c in rules["timestamps"]:
-        parsed = F.expr(f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt)$', 'Z') as timestamp)")
+        parsed = F.expr(f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z') as timestamp)")
         df = df.withColumn(f"{c}__parses", F.col(c).isNull() | parsed.isNotNull())
         df = df.withColumn(f"{c}__plausible", F.col(c).isNull() | parsed.isNull()
                            | (parsed >= F.lit(earliest).cast("timestamp")))
