@@ -10,6 +10,7 @@ warehouse lock and sit in the ``warehouse`` pool (limit 1 in orchestration/dagst
 import json
 import os
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from dagster_dbt import (
 )
 
 from orchestration.contract import TABLE_COLUMNS
+from orchestration.progress import stage
 from orchestration.publish import publish
 from orchestration.resources import WarehouseResource, dbt_project
 
@@ -78,37 +80,43 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
     for table, key in RAW_KEYS.items():
         rep = report.tables[table]
+        not_loaded = [{"path": p.path, "problem": p.kind, "reason": p.reason, "what_to_do": p.what_to_do}
+                      for p in rep.problems]
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
                 "files_loaded": rep.files_new,
                 "rows_loaded": rep.rows_loaded,
+                "malformed_lines": rep.malformed_lines,
                 "files_already_loaded": rep.files_skipped,
-                "files_unreadable": len(rep.failed),
-                "unreadable": json.dumps(rep.failed)[:2000] if rep.failed else "",
+                "files_not_loaded": len(not_loaded),
+                "not_loaded": dg.MetadataValue.json(not_loaded),
                 "folder_missing": rep.missing_folder,
                 "loaded_up_to": str(up_to),
             },
         )
         batches = outcomes[table]
         failing = sum(o.failing_rows for o in batches)
-        metadata = {"batches": len(batches), "rows_checked": sum(o.rows for o in batches), "failing_values": failing}
+        metadata = {"batches": len(batches), "rows_checked": sum(o.rows for o in batches), "failing_values": failing,
+                    "malformed_lines": rep.malformed_lines, "files_not_loaded": dg.MetadataValue.json(not_loaded)}
         for outcome in batches:
             metadata.update(outcome.metadata())
-        if rep.failed and rep.files_new == 0:
-            # the whole batch of this table could not be read: this table stops, the others go on
+        if rep.problems:
+            # a file that cannot be read, or that changed after it was loaded: an error on every run
+            # until the file is fixed or removed; the table's other files load and publish
             yield dg.AssetCheckResult(
                 asset_key=key, check_name="landing_gate", passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                description=f"No {table} file could be read ({len(rep.failed)} files): {rep.failed[0][1]}. "
-                            f"Fix or re-send the files; {table} keeps its previous rows.",
+                description=" ".join(p.line() for p in rep.problems)[:4000],
                 metadata=metadata,
             )
         else:
+            bad = failing + rep.malformed_lines
             yield dg.AssetCheckResult(
-                asset_key=key, check_name="landing_gate", passed=failing == 0,
+                asset_key=key, check_name="landing_gate", passed=bad == 0,
                 severity=dg.AssetCheckSeverity.WARN,
-                description=("All rows follow the contract." if failing == 0 else
-                             f"{failing} values break the contract; those rows are quarantined with their reason."),
+                description=("All rows follow the contract." if bad == 0 else
+                             f"{failing} values break the contract and {rep.malformed_lines} CSV lines are "
+                             "malformed; those rows are quarantined with their reason."),
                 metadata=metadata,
             )
 
@@ -133,24 +141,36 @@ class CrmDbtTranslator(DagsterDbtTranslator):
 dbt_translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _dbt_target_path(run_id: str) -> Path:
-    return dbt_project.project_dir / "target" / "dagster" / run_id
+def _dbt_target_path(run_id: str, attempt: int = 0) -> Path:
+    """dbt's target folder for one attempt of the dbt step of a run (each attempt keeps its own
+    run_results.json, which the next attempt resumes from)."""
+    return dbt_project.project_dir / "target" / "dagster" / (run_id if attempt == 0 else f"{run_id}.retry{attempt}")
 
 
 def _resumable_run(context: dg.AssetExecutionContext) -> Path | None:
-    """The dbt target folder of an earlier failed attempt of this step (a step retry) or of the
-    run this one re-executes (re-execution from failure), if it left run_results.json behind."""
-    candidates = [context.run.run_id] if context.retry_number > 0 else []
+    """The dbt target folder of the attempt to resume: the previous attempt of this step (a step
+    retry) or the last attempt of the run this one re-executes (re-execution from failure), if it
+    left a run_results.json with failed, errored or skipped nodes."""
+    candidates = []
+    if context.retry_number > 0:
+        candidates.append(_dbt_target_path(context.run.run_id, context.retry_number - 1))
     if context.run.parent_run_id:
-        candidates.append(context.run.parent_run_id)
-    for run_id in candidates:
-        path = _dbt_target_path(run_id)
+        attempts = sorted((dbt_project.project_dir / "target" / "dagster").glob(f"{context.run.parent_run_id}*"),
+                          key=lambda p: p.stat().st_mtime)
+        candidates.extend(reversed(attempts[-1:]))
+    for path in candidates:
         results = path / "run_results.json"
         if results.exists():
             statuses = {r.get("status") for r in json.loads(results.read_text()).get("results", [])}
             if statuses & {"error", "fail", "skipped"}:
                 return path
     return None
+
+
+# Resuming: `dbt retry` cannot be used under dagster-dbt, which adds the asset selection
+# (`--select fqn:*`) to every command and `dbt retry` takes no --select. The same effect with
+# state selection: build again, leaving out every node the previous attempt finished well.
+RESUME_EXCLUDE = "result:success result:pass result:warn"
 
 
 if not dbt_project.manifest_path.exists():
@@ -171,19 +191,50 @@ if not dbt_project.manifest_path.exists():
 )
 def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of the whole project as of the partition's day; dbt tests are asset checks.
-    A step retry or a re-execution from failure resumes with `dbt retry` from the failed model."""
+    A step retry or a re-execution from failure resumes from the failed model."""
     as_of = as_of_for(context).isoformat()
     os.environ.update(warehouse.dbt_env())
     previous = _resumable_run(context)
+    args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
+    if previous is not None:
+        context.log.info(f"Resuming the failed dbt build of {previous.name}: nodes that finished are left out.")
+        args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]
+    emitted: set[str] = set()
+    started = last_report = time.perf_counter()
+    target = _dbt_target_path(context.run.run_id, context.retry_number)
+    stage("dbt", f"dbt build as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
+    done, ok = 0, False
     with warehouse.write_lock():
-        if previous is not None:
-            context.log.info(f"Resuming the failed dbt build in {previous} with `dbt retry`.")
-            invocation = dbt.cli(["retry"], context=context, target_path=previous)
-        else:
-            args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
-            invocation = dbt.cli(args, context=context, target_path=_dbt_target_path(context.run.run_id))
-        yield from invocation.stream()
+        invocation = dbt.cli(args, context=context, target_path=target)
+        try:
+            for event in invocation.stream():
+                if isinstance(event, dg.Output):
+                    emitted.add(event.output_name)
+                done += 1
+                if time.perf_counter() - last_report >= 15:
+                    stage("dbt", f"{done} results so far", started)
+                    last_report = time.perf_counter()
+                yield event
+            ok = True
+        finally:
+            stage("dbt", _dbt_outcome(target) + ("" if ok else " FAILED: see the summary"), started)
+    if previous is not None:
+        # the nodes the earlier attempt built are part of this run's result too
+        for name in sorted(set(context.op_execution_context.selected_output_names) - emitted):
+            yield dg.Output(None, output_name=name, metadata={"built_by": f"earlier attempt {previous.name}"})
     _prune_dbt_targets(keep=10)
+
+
+def _dbt_outcome(target: Path) -> str:
+    """``207 nodes: 206 pass, 1 warn`` from a dbt target folder's run_results.json."""
+    results = target / "run_results.json"
+    if not results.exists():
+        return "no dbt results"
+    statuses: dict[str, int] = {}
+    for row in json.loads(results.read_text()).get("results", []):
+        status = {"success": "pass"}.get(row.get("status"), row.get("status"))
+        statuses[status] = statuses.get(status, 0) + 1
+    return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
 
 
 def _prune_dbt_targets(keep: int) -> None:
@@ -215,9 +266,11 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The marts for BI: a read-only DuckDB file and Parquet per mart, swapped in atomically. Runs
     only when every blocking check of the marts passed; otherwise BI keeps the previous marts."""
+    started = time.perf_counter()
     with warehouse.write_lock():
         manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of_for(context).isoformat(),
                            context.run.run_id)
+    stage("publish", f"{len(manifest['row_counts'])} marts published for BI as of {manifest['as_of_date']}", started)
     return dg.MaterializeResult(
         metadata={
             "database": dg.MetadataValue.path(manifest["database"]),

@@ -9,6 +9,7 @@ and the run shows why. WARN checks publish but stay visible.
 
 import json
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.assets import MART_KEYS
+from orchestration.progress import stage
 from orchestration.publish import previous_manifest
 from orchestration.resources import WarehouseResource
 
@@ -114,6 +116,15 @@ def _mart_result(name: str, mart: str, failing: list, outcome, severity, ok_text
 
 @dg.multi_asset_check(specs=CHECK_SPECS, can_subset=True, name="mart_quality_checks")
 def mart_quality_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    started = time.perf_counter()
+    stage("checks", "GX checks of the marts", started)
+    results = list(_mart_quality_results(context, warehouse))
+    bad = [r for r in results if not r.passed]
+    stage("checks", f"{len(results)} GX checks, {len(bad)} not passed", started)
+    yield from results
+
+
+def _mart_quality_results(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     import great_expectations.expectations as gxe
 
     from orchestration.quality import validate

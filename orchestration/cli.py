@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -105,38 +107,76 @@ def ensure_manifest() -> None:
             raise SystemExit("dbt parse failed: read the errors above")
 
 
+def dbt_failures(run_id: str) -> list[str]:
+    """The models and tests that failed in the last dbt attempt of a run, with dbt's own message."""
+    attempts = sorted((PROJECT_DIR / "target" / "dagster").glob(f"{run_id}*"), key=lambda p: p.stat().st_mtime)
+    for attempt in reversed(attempts):
+        results = attempt / "run_results.json"
+        if results.exists():
+            rows = json.loads(results.read_text()).get("results", [])
+            return [f"{r['unique_id']} ({r['status']}): {' '.join(str(r.get('message') or '').split())[:400]}"
+                    for r in rows if r.get("status") in ("error", "fail")]
+    return []
+
+
+def _not_loaded_files(result) -> list[dict]:
+    files = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            entry = materialization.metadata.get("not_loaded")
+            if entry is not None and entry.value:
+                files.extend(entry.value)
+    return files
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.generate import generate
+    from orchestration.progress import output_to, stage
 
     t0 = time.perf_counter()
     landing = landing_dir()
     yesterday = business_today() - timedelta(days=1)
     if not any((landing / t).is_dir() for t in TABLE_COLUMNS):
         start = yesterday - timedelta(days=args.days - 1)
-        print(f"[run] no landing data in {landing}: generating sample data "
-              f"({args.customers:,} customers, {start} .. {yesterday})", flush=True)
-        generate(landing, customers=args.customers, start=start, end=yesterday, seed=args.seed)
+        stage("sample", f"no landing data in {landing}: generating a sample shop "
+                        f"({args.customers:,} customers, {start} .. {yesterday})", t0)
+        with contextlib.redirect_stdout(io.StringIO()):
+            generate(landing, customers=args.customers, start=start, end=yesterday, seed=args.seed)
+        stage("sample", f"sample shop written to {landing}", t0)
     partition = args.as_of or yesterday.isoformat()
     dagster_home()
     ensure_manifest()
     os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
 
-    import dagster as dg
+    log_path = PROJECT_DIR / "data" / "logs" / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
+    stage("run", f"Dagster job daily_refresh, partition {partition} (as_of_date); detailed log: {log_path}", t0)
+    with output_to(log_path):
+        import dagster as dg
 
-    from orchestration.definitions import defs
+        from orchestration.definitions import defs
+        from orchestration.recovery import process_tags, recover_crashed_runs
 
-    print(f"[run] Dagster job daily_refresh, partition {partition} (as_of_date), instance {os.environ['DAGSTER_HOME']}",
-          flush=True)
-    result = defs.get_job_def("daily_refresh").execute_in_process(
-        partition_key=partition, instance=dg.DagsterInstance.get(), raise_on_error=False
-    )
+        instance = dg.DagsterInstance.get()
+        recover_crashed_runs(instance, log=lambda text: stage("recover", text, t0))
+        result = defs.get_job_def("daily_refresh").execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False, tags=process_tags(),
+            run_config={"loggers": {"file": {"config": {"path": str(log_path)}}}},
+        )
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [c for c in checks if not c.passed]
     print()
     print(summary())
+    not_loaded = _not_loaded_files(result)
+    if not_loaded:
+        print(f"Files NOT loaded: {len(not_loaded)}")
+        for f in not_loaded:
+            print(f"  {f['path']}: {f['problem']}: {f['reason']}\n    what to do: {f['what_to_do']}")
     print(f"Checks: {len(checks)} evaluated, {len(failed)} not passed")
     for check in failed:
-        print(f"  {check.severity.value:<5} {check.asset_key.to_user_string()} :: {check.check_name}")
+        text = " ".join((check.description or "").split())
+        print(f"  {check.severity.value:<5} {check.asset_key.to_user_string()} :: {check.check_name}"
+              + (f": {text[:300]}" if text and check.check_name != "landing_gate" else ""))
     manifest_path = publish_dir() / "manifest.json"
     if result.success and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -144,13 +184,23 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"and Parquet in {manifest['parquet_dir']}/")
     else:
         for event in result.all_events:
-            if event.event_type_value == "STEP_FAILURE":
-                print(f"FAILED step {event.step_key}: {event.event_specific_data.error.message.strip()[:1500]}")
-        print("The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and run "
-              "again (the dbt step resumes from the failed model when re-executed from the Dagster UI).")
+            if event.event_type_value != "STEP_FAILURE":
+                continue
+            print(f"FAILED step {event.step_key}")
+            if event.step_key and event.step_key.startswith("dbt_warehouse"):
+                for line in dbt_failures(result.run_id) or ["(no dbt result: see the detailed log)"]:
+                    print(f"  dbt: {line}")
+            else:
+                error = event.event_specific_data.error
+                while error.cause is not None and "max_retries" in error.message:
+                    error = error.cause
+                print(f"  {' '.join(error.message.split())[:800]}")
+        print("The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and "
+              "run again; re-executing the run from failure in the Dagster UI resumes dbt from the failed model.")
     docs = Path(os.environ.get("CRM_GX_DIR", PROJECT_DIR / "data" / "gx")) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     if docs.exists():
         print(f"GX Data Docs: {docs}")
+    print(f"Detailed log (Dagster, dbt): {log_path}")
     print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/python -m orchestration.cli ui")
     print(f"Done in {time.perf_counter() - t0:.0f}s.")
     return 0 if result.success else 1

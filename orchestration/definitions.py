@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.assets import dbt_warehouse, landing_to_raw, published_marts
 from orchestration.checks import mart_quality_checks
+from orchestration.logs import LOGGERS
 from orchestration.resources import WarehouseResource, dbt_resource
 from orchestration.schedules import daily_refresh, daily_schedule
 
@@ -15,4 +16,5 @@ defs = dg.Definitions(
     jobs=[daily_refresh],
     schedules=[daily_schedule],
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+    loggers=LOGGERS,
 )

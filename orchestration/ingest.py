@@ -51,6 +51,7 @@ from orchestration.contract import (
     landing_dir,
     warehouse_path,
 )
+from orchestration.progress import stage
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -428,15 +429,15 @@ def ingest(
                     pending = []
             _commit_batch(con, table, columns, pending, rep, on_batch)
             if verbose:
-                line = (
-                    f"[ingest {time.perf_counter() - t0:6.1f}s] {table:<16} {rep.files_new:>5} new files, "
-                    f"{rep.rows_loaded:>10,} rows loaded, {rep.files_skipped:>5} already loaded"
-                )
+                line = (f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "
+                        f"{rep.files_skipped:>5} already loaded")
                 if rep.malformed_lines:
                     line += f", {rep.malformed_lines} malformed lines (quarantined)"
                 if rep.missing_folder:
                     line += " (no folder: empty table)"
-                print(line, flush=True)
+                if rep.problems:
+                    line += f", {len(rep.problems)} files NOT loaded (listed in the summary)"
+                stage("ingest", line, t0)
                 for problem in rep.problems:
                     print(f"[ingest] ERROR {problem.line()}", flush=True)
     finally:

@@ -86,7 +86,8 @@ def test_schedule_runs_yesterday_every_morning_in_tokyo():
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.execution_timezone == "Asia/Tokyo"
     tick = datetime(2025, 7, 1, 6, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-    with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def()) as ctx:
+    with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def(),
+                                   instance=dg.DagsterInstance.ephemeral()) as ctx:
         requests = schedule.evaluate_tick(ctx).run_requests
     assert [r.partition_key for r in requests] == ["2025-06-30"]
 
