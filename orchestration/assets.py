@@ -204,6 +204,14 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     target = _dbt_target_path(context.run.run_id, context.retry_number)
     stage("dbt", f"dbt build as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
     done, ok = 0, False
+    if previous is not None:
+        # the models the earlier attempt built are part of this run's result too (yielded first:
+        # they are upstream of, or beside, everything the resume rebuilds)
+        for key in _built_by(previous):
+            if key in context.selected_asset_keys:
+                name = context.assets_def.get_output_name_for_asset_key(key)
+                emitted.add(name)
+                yield dg.Output(None, output_name=name, metadata={"built_by": f"earlier attempt {previous.name}"})
     with warehouse.write_lock():
         invocation = dbt.cli(args, context=context, target_path=target)
         try:
@@ -218,11 +226,16 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
             ok = True
         finally:
             stage("dbt", _dbt_outcome(target) + ("" if ok else " FAILED: see the summary"), started)
-    if previous is not None:
-        # the nodes the earlier attempt built are part of this run's result too
-        for name in sorted(set(context.op_execution_context.selected_output_names) - emitted):
-            yield dg.Output(None, output_name=name, metadata={"built_by": f"earlier attempt {previous.name}"})
     _prune_dbt_targets(keep=10)
+
+
+def _built_by(attempt: Path) -> list[dg.AssetKey]:
+    """The asset keys of the models and seeds an attempt built, in the order dbt finished them
+    (a topological order: a node starts only once its parents are done)."""
+    rows = json.loads((attempt / "run_results.json").read_text()).get("results", [])
+    return [dbt_translator.get_asset_key(MANIFEST_NODES[r["unique_id"]]) for r in rows
+            if r.get("status") == "success" and r.get("unique_id") in MANIFEST_NODES
+            and MANIFEST_NODES[r["unique_id"]].get("resource_type") in ("model", "seed")]
 
 
 def _dbt_outcome(target: Path) -> str:
@@ -246,9 +259,10 @@ def _prune_dbt_targets(keep: int) -> None:
 
 # ---- publish -------------------------------------------------------------------------------------
 
+MANIFEST_NODES = json.loads(dbt_project.manifest_path.read_text())["nodes"]
 MART_NODES = {
     node["name"]: node
-    for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    for node in MANIFEST_NODES.values()
     if node.get("resource_type") == "model" and node.get("schema") == "marts"
 }
 MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NODES.items()}

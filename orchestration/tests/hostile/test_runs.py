@@ -1,0 +1,163 @@
+"""Runs that are killed, fail or are configured differently: the next run completes on its own,
+a failed dbt step resumes from the failed model, a shop's threshold never breaks the build."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.assets import dbt_warehouse, landing_to_raw, published_marts
+from orchestration.checks import mart_quality_checks
+from orchestration.cli import dbt_failures
+from orchestration.contract import PROJECT_DIR
+from orchestration.generate import generate
+from orchestration.ingest import ingest
+from orchestration.resources import WarehouseResource, dbt_resource
+from orchestration.tests.conftest import dbt, mart_snapshot
+
+AS_OF = "2025-06-30"
+DAGSTER_TARGETS = PROJECT_DIR / "target" / "dagster"
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runs_landing")
+    generate(root, customers=150, start=date(2025, 5, 1), end=date(2025, 6, 30), seed=17)
+    return root
+
+
+def _clean_marts(landing: Path, root: Path) -> dict[str, pd.DataFrame]:
+    db = root / "clean.duckdb"
+    ingest(landing, db, verbose=False)
+    dbt(db, ["build"], {"as_of_date": AS_OF})
+    return mart_snapshot(db)
+
+
+def _assert_same_marts(got: dict, want: dict) -> None:
+    assert got.keys() == want.keys()
+    for name, frame in want.items():
+        pd.testing.assert_frame_equal(got[name], frame, check_exact=True, obj=name)
+
+
+def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing, tmp_path):
+    env = dict(os.environ, CRM_LANDING_DIR=str(landing), CRM_DUCKDB_PATH=str(tmp_path / "w.duckdb"),
+               CRM_DUCKDB_TEMP_DIR=str(tmp_path / "tmp"), CRM_PUBLISH_DIR=str(tmp_path / "published"),
+               CRM_GX_DIR=str(tmp_path / "gx"), DAGSTER_HOME=str(tmp_path / "dagster_home"), CRM_THREADS="2")
+    command = [sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF]
+    started = time.time()
+    first = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    # kill the whole process group (the run and dbt) once dbt has built about a third of the models
+    deadline = time.time() + 300
+    while time.time() < deadline and first.poll() is None:
+        logs = [p for p in DAGSTER_TARGETS.glob("*/dbt.log") if p.stat().st_mtime > started]
+        if logs and logs[0].read_text(errors="replace").count("OK created sql") >= 15:
+            break
+        time.sleep(0.2)
+    assert first.poll() is None, "the first run ended before it could be killed"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    # the same command again: it must finish by itself (before the fix it waited forever for the
+    # pool slot the killed run held)
+    second = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900,
+                            check=False)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    assert "ended without finishing" in second.stdout
+    # the UI shows why the killed run ended
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    runs = instance.get_runs()
+    killed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
+    assert len(killed) == 1 and [r.status for r in runs].count(dg.DagsterRunStatus.SUCCESS) == 1
+    failure = instance.get_records_for_run(killed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    assert "its process (pid" in failure[-1].event_log_entry.dagster_event.message
+    # and the marts are those of a clean run
+    _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
+
+
+def _break_events(db: Path) -> None:
+    """A raw table dbt cannot read (a text column turned into integers): base_shop__events fails,
+    every model outside the events branch still builds."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table raw.events rename to events_saved")
+        con.execute("create table raw.events as select * replace (cast(null as integer) as occurred_at) "
+                    "from raw.events_saved")
+
+
+def _repair_events_after_the_first_attempt(db: Path, since: float, done: threading.Event) -> None:
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if [p for p in DAGSTER_TARGETS.glob("*/run_results.json") if p.stat().st_mtime > since]:
+            try:
+                with duckdb.connect(str(db)) as con:  # dbt has exited and released the file
+                    con.execute("drop table raw.events")
+                    con.execute("alter table raw.events_saved rename to events")
+                done.set()
+                return
+            except duckdb.IOException:
+                pass
+        time.sleep(0.1)
+
+
+def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
+    wh = WarehouseResource(database=str(tmp_path / "w.duckdb"), landing=str(landing),
+                           publish=str(tmp_path / "published"), gx=str(tmp_path / "gx"))
+    ingest(landing, wh.database_path, verbose=False)
+    _break_events(wh.database_path)
+    repaired = threading.Event()
+    repairer = threading.Thread(target=_repair_events_after_the_first_attempt,
+                                args=(wh.database_path, time.time(), repaired), daemon=True)
+    repairer.start()
+    result = dg.materialize([landing_to_raw, dbt_warehouse, published_marts, mart_quality_checks],
+                            partition_key=AS_OF, resources={"warehouse": wh, "dbt": dbt_resource()},
+                            raise_on_error=False)
+    repairer.join(timeout=60)
+    assert repaired.is_set()
+    assert result.success  # the step retry resumed and finished; everything published
+
+    def results(path: Path) -> dict[str, str]:
+        rows = json.loads((path / "run_results.json").read_text())["results"]
+        return {r["unique_id"].split(".", 2)[-1]: r["status"] for r in rows}
+
+    first = results(DAGSTER_TARGETS / result.run_id)
+    retry = results(DAGSTER_TARGETS / f"{result.run_id}.retry1")
+    assert first["base_shop__events.events_first_arrival_wins"] == "error"  # its unit test fails first
+    assert first["base_shop__events"] == "skipped" and first["fct_sessions"] == "skipped"
+    assert first["base_shop__orders"] == "success"
+    assert retry["base_shop__events"] == "success" and retry["fct_sessions"] == "success"
+    assert "base_shop__orders" not in retry  # built by the first attempt: left out of the resume
+    published = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+                 and e.event_specific_data.materialization.asset_key.path == ["published_marts"]]
+    assert published
+    # the run summary names the failed model with dbt's own message
+    failed_copy = DAGSTER_TARGETS / f"failed-{result.run_id}"
+    shutil.copytree(DAGSTER_TARGETS / result.run_id, failed_copy)
+    try:
+        lines = dbt_failures(f"failed-{result.run_id}")
+    finally:
+        shutil.rmtree(failed_copy)
+    assert any(line.startswith("unit_test.crm_warehouse.base_shop__events.events_first_arrival_wins (error):")
+               and "trim(INTEGER)" in line for line in lines), lines
+
+
+def test_a_threshold_a_shop_changes_never_breaks_the_build(hostile, tmp_path):
+    db = tmp_path / "dollars.duckdb"
+    shutil.copy(hostile.db, db)
+    # a shop in dollars: the CPM spend threshold is 251, and every unit test pins its own vars
+    dbt(db, ["build"], {"as_of_date": AS_OF, "cpm_steady_revenue": 251})
+    with duckdb.connect(str(db), read_only=True) as con:
+        lowest_loyal = con.execute("select min(revenue_to_date) from marts.customer_portfolio_monthly "
+                                   "where cpm_segment = 'loyal'").fetchone()[0]
+    assert lowest_loyal is None or lowest_loyal >= 251
