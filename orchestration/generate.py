@@ -166,12 +166,20 @@ def _pick(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
     return rng.choice(n, size=min(k, n), replace=False)
 
 
+def _tri_state(rng: np.random.Generator, n: int, p_true: float, p_false: float) -> pa.Array:
+    """'true' / 'false' / null (unknown) text with the given shares."""
+    draw = rng.random(n)
+    values = np.where(draw < p_true, "true", np.where(draw < p_true + p_false, "false", ""))
+    return pc.if_else(pa.array(values == ""), pa.nulls(n, pa.string()), pa.array(values))
+
+
 class Generator:
     def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float) -> None:
         self.n_customers = customers
         self.start = start
         self.end = end
         self.n_days = (end - start).days + 1
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.bad_share = bad_share
         self.start_epoch = int(datetime(start.year, start.month, start.day).timestamp()) - int(
@@ -380,6 +388,11 @@ class Generator:
         med = np.array([c.medium for c in CHANNELS])[chan]
         acq = np.char.add(np.char.add(src.astype(str), "/"), med.astype(str))
         acq_arr = pc.if_else(pa.array(rng.random(n) < 0.05), pa.nulls(n, pa.string()), pa.array(acq))
+        # consent (own random stream, so the rest of the shop does not change with it): e-mail
+        # opt-in 60% yes / 25% no / 15% unknown; LINE friend 40% yes / 45% no / 15% unknown
+        consent_rng = np.random.default_rng([self.seed, 9])
+        email_opt_in = _tri_state(consent_rng, n, 0.60, 0.25)
+        line_opt_in = _tri_state(consent_rng, n, 0.40, 0.45)
         cust_tbl = pa.table(
             {
                 "customer_id": cust_ids,
@@ -387,6 +400,8 @@ class Generator:
                 "acquisition_source": acq_arr,
                 "email": pc.binary_join_element_wise(cust_ids, pa.scalar("@example.jp"), ""),
                 "full_name": pc.binary_join_element_wise(pa.scalar("顧客 "), cust_ids, ""),
+                "email_opt_in": email_opt_in,
+                "line_opt_in": line_opt_in,
                 "prefecture": pa.array(PREFECTURES[rng.integers(0, len(PREFECTURES), n)]),
                 "birth_year": pc.cast(pa.array(birth), pa.string()),
                 "updated_at": pa.nulls(n, pa.string()),
