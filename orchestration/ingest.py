@@ -110,10 +110,6 @@ class TableReport:
     problems: list[FileProblem] = field(default_factory=list)
     missing_folder: bool = False
 
-    @property
-    def failed(self) -> list[tuple[str, str]]:
-        return [(p.path, f"{p.kind}: {p.reason}") for p in self.problems]
-
 
 @dataclass
 class IngestReport:
@@ -122,10 +118,6 @@ class IngestReport:
     @property
     def rows_loaded(self) -> int:
         return sum(t.rows_loaded for t in self.tables.values())
-
-    @property
-    def failed(self) -> list[tuple[str, str, str]]:
-        return [(t.table, p, m) for t in self.tables.values() for p, m in t.failed]
 
     @property
     def problems(self) -> list[tuple[str, FileProblem]]:

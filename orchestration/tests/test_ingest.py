@@ -52,7 +52,7 @@ def test_unreadable_file_is_reported_and_skipped_not_fatal(tmp_path):
     (landing / "orders" / "2025-01-06.parquet").write_bytes(b"this is not parquet")
     db = tmp_path / "w.duckdb"
     report = ingest(landing, db, verbose=False)
-    assert [p.endswith("2025-01-06.parquet") for _, p, _ in report.failed] == [True]
+    assert [p.path.endswith("2025-01-06.parquet") for _, p in report.problems] == [True]
     assert report.tables["orders"].files_new == 5
     con = duckdb.connect(str(db), read_only=True)
     status = con.execute("select status from raw._load_log where file_path = '2025-01-06.parquet'").fetchone()
