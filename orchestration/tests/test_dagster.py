@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from datetime import date, datetime
@@ -31,6 +32,7 @@ from orchestration.contract import PROJECT_DIR
 from orchestration.definitions import defs
 from orchestration.generate import generate
 from orchestration.publish import publish
+from orchestration.recovery import TAG_HOST, TAG_PID
 from orchestration.resources import WarehouseResource, dbt_resource
 from orchestration.tests.conftest import mart_snapshot, query
 
@@ -86,9 +88,14 @@ def test_schedule_runs_yesterday_every_morning_in_tokyo():
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.execution_timezone == "Asia/Tokyo"
     tick = datetime(2025, 7, 1, 6, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-    with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def(),
-                                   instance=dg.DagsterInstance.ephemeral()) as ctx:
+    with dg.instance_for_test() as instance, dg.build_schedule_context(
+            scheduled_execution_time=tick, repository_def=defs.get_repository_def(), instance=instance) as ctx:
+        # a run whose process died (no such pid on this host) before the tick
+        dead = instance.add_run(dg.DagsterRun(job_name="daily_refresh", status=dg.DagsterRunStatus.STARTED,
+                                              tags={TAG_HOST: socket.gethostname(), TAG_PID: "4194303"}))
         requests = schedule.evaluate_tick(ctx).run_requests
+        # the tick marked it failed, so the new run is not blocked by it
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
     assert [r.partition_key for r in requests] == ["2025-06-30"]
 
 
@@ -231,7 +238,7 @@ def test_an_unreadable_batch_stops_that_table_only(tmp_path):
     checks = _checks(result)
     events = checks[("events", "landing_gate")]
     assert not events.passed and events.severity == dg.AssetCheckSeverity.ERROR
-    assert "could be read" in events.description
+    assert "2025-06-30.parquet could not be read: not a readable Parquet file" in events.description
     assert checks[("orders", "landing_gate")].severity == dg.AssetCheckSeverity.WARN
     assert query(wh.database_path, "select count(*) as n from marts.fct_orders")["n"][0] > 0
     assert (Path(wh.publish) / "crm_marts.duckdb").exists()
