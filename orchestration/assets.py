@@ -22,7 +22,7 @@ from dagster_dbt import (
 )
 
 from orchestration.contract import TABLE_COLUMNS
-from orchestration.publish import publish
+from orchestration.publish import publish, publish_docs
 from orchestration.resources import WarehouseResource, dbt_project
 
 BUSINESS_TIMEZONE = os.environ.get("CRM_BUSINESS_TIMEZONE", "Asia/Tokyo")
@@ -218,10 +218,14 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.write_lock():
         manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of_for(context).isoformat(),
                            context.run.run_id)
+        os.environ.update(warehouse.dbt_env())
+        docs = publish_docs(warehouse.database_path, Path(warehouse.publish), manifest["as_of_date"],
+                            dbt_project.project_dir)
     return dg.MaterializeResult(
         metadata={
             "database": dg.MetadataValue.path(manifest["database"]),
             "parquet": dg.MetadataValue.path(manifest["parquet_dir"]),
+            "docs": dg.MetadataValue.path(str(docs)),
             "as_of_date": manifest["as_of_date"],
             "marts": len(manifest["row_counts"]),
             "rows": sum(manifest["row_counts"].values()),
