@@ -13,7 +13,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import pages  # noqa: E402
+from dashboard import pages
 
 st.set_page_config(page_title="CRM ダッシュボード Dashboard", layout="wide")
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import data
 
-FONT = dict(family="Noto Sans CJK JP, Noto Sans JP, sans-serif")
+FONT = {"family": "Noto Sans CJK JP, Noto Sans JP, sans-serif"}
 
 # CPM segment order (seeds/cpm_states.csv segment_rank): 引上げ = to a higher segment
 SEGMENT_RANK = {"none": 0, "first": 1, "toddler": 2, "steady": 3, "trendy": 3, "loyal": 4}
@@ -34,7 +34,7 @@ def count(x: float | None) -> str:
 
 
 def _show(fig: go.Figure) -> None:
-    fig.update_layout(font=FONT, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(font=FONT, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     st.plotly_chart(fig, use_container_width=True)
 
 
@@ -242,7 +242,7 @@ def channels() -> None:
     fig.add_bar(x=sel["acquisition_channel"], y=sel["gross_profit_per_customer_365d"],
                 name="365日粗利LTV realised LTV (gross profit 365d)")
     fig.add_scatter(x=sel["acquisition_channel"], y=sel["limit_cpo"], mode="lines+markers",
-                    name="限界CPO limit CPO", line=dict(dash="dash", color="red"))
+                    name="限界CPO limit CPO", line={"dash": "dash", "color": "red"})
     fig.update_layout(barmode="group", title=f"CAC と LTV ({chosen})")
     _show(fig)
     st.dataframe(sel[["acquisition_channel", "spend", "count_new_customers", "cac",
