@@ -113,8 +113,9 @@ def rendered(app, browser) -> dict[str, dict]:
     page = browser.new_page()
     out = {}
     for name in PAGES:
-        page.goto(f"{url}/{name}")
+        page.goto(f"{url}/" if name == "kpis" else f"{url}/{name}")  # kpis is the default page, at /
         page.wait_for_selector("h1", timeout=90_000)
+        page.wait_for_selector("#crm-page-ready", state="attached", timeout=90_000)
         page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
                                timeout=90_000)
         page.wait_for_timeout(800)
@@ -126,6 +127,7 @@ def rendered(app, browser) -> dict[str, dict]:
             "metrics": metrics,
             "infos": [a.inner_text() for a in page.query_selector_all('[data-testid="stAlert"]')],
             "exceptions": [e.inner_text() for e in page.query_selector_all('[data-testid="stException"]')],
+            "not_found": "Page not found" in page.inner_text("body"),
             "charts": len(page.query_selector_all(".js-plotly-plot")),
         }
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -136,6 +138,7 @@ def rendered(app, browser) -> dict[str, dict]:
 @pytest.mark.parametrize("name", PAGES)
 def test_page_renders_without_error(rendered, name):
     assert rendered[name]["exceptions"] == [], rendered[name]["exceptions"]
+    assert not rendered[name]["not_found"]
     assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
 
 
