@@ -201,6 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if docs.exists():
         print(f"GX Data Docs: {docs}")
     print(f"Detailed log (Dagster, dbt): {log_path}")
+    docs_site = publish_dir() / "docs" / "index.html"
+    print("Dashboard: .venv/bin/python -m orchestration.cli dashboard  (http://127.0.0.1:8501)"
+          + (f"   Docs: {docs_site}" if docs_site.exists() else ""))
     print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/python -m orchestration.cli ui")
     print(f"Done in {time.perf_counter() - t0:.0f}s.")
     return 0 if result.success else 1
@@ -217,6 +220,24 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=PROJECT_DIR, env=env)
 
 
+def dashboard_command(port: int, headless: bool = True) -> list[str]:
+    """The Streamlit command that serves dashboard/app.py on the published marts, offline."""
+    exe = Path(sys.prefix) / "bin" / "streamlit"
+    return [str(exe), "run", str(PROJECT_DIR / "dashboard" / "app.py"), "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true" if headless else "false",
+            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+            "--client.toolbarMode", "minimal"]
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    env.setdefault("CRM_PUBLISH_DIR", str(publish_dir()))
+    cmd = dashboard_command(args.port)
+    print(f"[dashboard] http://127.0.0.1:{args.port} on {Path(env['CRM_PUBLISH_DIR']) / 'crm_marts.duckdb'}",
+          flush=True)
+    return subprocess.call(cmd, cwd=PROJECT_DIR, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crm", description="CRM analytics warehouse: run and inspect.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+    dash = sub.add_parser("dashboard", help="start the CRM dashboard (Streamlit) on the published marts")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.set_defaults(func=cmd_dashboard)
     summ = sub.add_parser("summary", help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     args = parser.parse_args(argv)

@@ -6,6 +6,11 @@ Layout of the publish directory (``$CRM_PUBLISH_DIR``, default ``data/published`
     crm_marts.duckdb          the marts (schema ``marts``) as of the last successful run
     parquet/ -> parquet.<id>  symlink to the current Parquet generation, one file per mart
     manifest.json             as_of_date, run id, published time, row counts
+    docs/index.html           the dbt docs site (``dbt docs generate --static``) of the build
+
+The DuckDB file is written in an older storage format (``STORAGE_VERSION``, default
+``v1.0.0``, override with ``$CRM_PUBLISH_STORAGE_VERSION``) so that the DuckDB 1.x bundled by BI
+tools (Superset's duckdb-engine, the Metabase driver, Evidence) can open it as well as DuckDB 2.x.
 
 The new DuckDB file is written under a temporary name in the same directory and moved over the old
 one with ``os.replace`` (an atomic rename). A BI tool holding the old file open keeps reading the
@@ -19,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,6 +35,9 @@ import duckdb
 
 PUBLISHED_DB = "crm_marts.duckdb"
 MANIFEST = "manifest.json"
+DOCS_DIR = "docs"
+# the oldest storage format DuckDB 2.x writes that every DuckDB >= 0.10 (so every 1.x) reads
+STORAGE_VERSION = os.environ.get("CRM_PUBLISH_STORAGE_VERSION", "v1.0.0")
 
 
 def mart_names(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
@@ -54,20 +64,23 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
     parquet_dir = publish_dir / f"parquet.{generation}"
     parquet_dir.mkdir()
     t0 = time.perf_counter()
-    con = duckdb.connect(str(tmp_db))
+    con = duckdb.connect()
     try:
+        con.execute(f"attach '{tmp_db}' as published (storage_version '{STORAGE_VERSION}')")
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         marts = mart_names(con, "warehouse")
         if not marts:
             raise RuntimeError(f"no marts in {warehouse}: run the dbt build before publishing")
-        con.execute("create schema marts")
+        con.execute("create schema published.marts")
         counts = {}
         for mart in marts:
-            con.execute(f"create table marts.{mart} as select * from warehouse.marts.{mart}")
-            con.execute(f"copy marts.{mart} to '{parquet_dir / (mart + '.parquet')}' (format parquet, compression zstd)")
-            counts[mart] = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            con.execute(f"create table published.marts.{mart} as select * from warehouse.marts.{mart}")
+            con.execute(f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
+                        "(format parquet, compression zstd)")
+            counts[mart] = con.execute(f"select count(*) from published.marts.{mart}").fetchone()[0]
         con.execute("detach warehouse")
-        con.execute("checkpoint")
+        con.execute("checkpoint published")
+        con.execute("detach published")
     except BaseException:
         con.close()
         tmp_db.unlink(missing_ok=True)
@@ -95,6 +108,7 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": str(publish_dir / PUBLISHED_DB),
         "parquet_dir": str(publish_dir / "parquet"),
+        "storage_version": STORAGE_VERSION,
         "row_counts": counts,
         "seconds": round(time.perf_counter() - t0, 2),
     }
@@ -102,3 +116,28 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
     tmp_manifest.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp_manifest, publish_dir / MANIFEST)
     return manifest
+
+
+def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_dir: Path) -> Path:
+    """``dbt docs generate --static`` against ``warehouse`` (after a successful build), then swap
+    the single-file site into ``publish_dir/docs/index.html`` atomically. Returns its path."""
+    publish_dir = Path(publish_dir)
+    target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ)
+    env.update(CRM_DUCKDB_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.setdefault("DBT_PROFILES_DIR", str(Path(project_dir) / "profiles"))
+    dbt = Path(sys.prefix) / "bin" / "dbt"
+    cmd = [str(dbt), "docs", "generate", "--static", "--quiet", "--target-path", str(target),
+           "--vars", json.dumps({"as_of_date": as_of_date})]
+    try:
+        proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt docs generate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        docs = publish_dir / DOCS_DIR
+        docs.mkdir(parents=True, exist_ok=True)
+        tmp = docs / f".index.html.{uuid.uuid4().hex[:6]}.tmp"
+        shutil.copyfile(target / "static_index.html", tmp)
+        os.replace(tmp, docs / "index.html")
+        return docs / "index.html"
+    finally:
+        shutil.rmtree(target, ignore_errors=True)

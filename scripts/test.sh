@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure_java.sh
+bash scripts/ensure_browser.sh  # Chromium + Japanese fonts for the headless dashboard test
 bash scripts/setup.sh --extra spark
 echo "[test] ruff"
 .venv/bin/ruff check orchestration

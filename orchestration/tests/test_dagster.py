@@ -120,10 +120,12 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert manifest["as_of_date"] == END
     published = mart_snapshot(Path(manifest["database"]))
     assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
-    assert len(published) == 18
+    assert len(published) == 19  # 18 marts and the semantic layer's time spine
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
         assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows
+    # the dbt docs site was published beside the marts
+    assert "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
     # GX Data Docs were written
     assert (Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
 

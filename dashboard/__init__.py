@@ -1,0 +1,1 @@
+"""The CRM dashboard (Streamlit) on the published marts: `python -m orchestration.cli dashboard`."""

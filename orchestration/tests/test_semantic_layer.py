@@ -1,0 +1,75 @@
+"""The metrics layer (MetricFlow) and the docs site, on a published small shop: `mf validate-configs`
+passes (semantics and against the published file), `mf query` of revenue, AOV and CAC by month
+equals kpi_monthly, and the static docs site is published with the exposures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration.contract import PROJECT_DIR
+from orchestration.publish import publish, publish_docs
+from orchestration.tests.conftest import query
+
+MF = Path(sys.prefix) / "bin" / "mf"
+
+
+@pytest.fixture(scope="module")
+def published(warehouse, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("published_semantic")
+    publish(warehouse.db, out, warehouse.as_of)
+    return out
+
+
+def mf(args: list[str], warehouse, published: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(
+        DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        CRM_TARGET="published",
+        CRM_PUBLISH_DIR=str(published),
+        CRM_DUCKDB_PATH=str(warehouse.db),
+    )
+    return subprocess.run([str(MF), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def test_mf_validate_configs_passes_on_the_published_file(warehouse, published):
+    proc = mf(["validate-configs"], warehouse, published)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "Successfully validated the semantics of built manifest (ERRORS: 0" in out, out[-4000:]
+    assert "Successfully validated metrics against data warehouse (ERRORS: 0" in out, out[-4000:]
+
+
+def test_mf_query_revenue_aov_cac_by_month_equals_kpi_monthly(warehouse, published, tmp_path):
+    csv = tmp_path / "mf.csv"
+    proc = mf(["query", "--metrics", "revenue,aov,cac", "--group-by", "metric_time__month", "--csv", str(csv)],
+              warehouse, published)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    got = pd.read_csv(csv)
+    got["month_start_date"] = pd.to_datetime(got["metric_time__month"]).dt.date
+    want = query(published / "crm_marts.duckdb",
+                 "select month_start_date, cast(revenue as double) as revenue, aov, cac from marts.kpi_monthly")
+    want["month_start_date"] = pd.to_datetime(want["month_start_date"]).dt.date
+    merged = want.merge(got, on="month_start_date", how="left", suffixes=("", "_mf"), indicator=True)
+    assert len(want) >= 24 and (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    assert merged["revenue"].sum() > 0
+    for col in ["revenue", "aov", "cac"]:
+        a, b = merged[col], merged[f"{col}_mf"]
+        assert (a.isna() == b.isna()).all(), merged[a.isna() != b.isna()][["month_start_date", col, f"{col}_mf"]]
+        pd.testing.assert_series_equal(a[a.notna()], b[a.notna()], check_names=False, rtol=1e-9)
+
+
+def test_docs_site_is_published_with_the_exposures(warehouse, published):
+    index = publish_docs(warehouse.db, published, warehouse.as_of, PROJECT_DIR)
+    assert index == published / "docs" / "index.html"
+    html = index.read_text()
+    assert len(html) > 100_000  # the single-file site embeds manifest and catalog
+    for name in ["dashboard_kpis", "audience_exports", "metricflow_time_spine", "kpi_monthly"]:
+        assert name in html, name
