@@ -14,7 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TABLE_COLUMNS: dict[str, list[str]] = {
     "orders": [
         "order_id", "customer_id", "ordered_at", "status", "order_total", "discount_total",
-        "shipping_fee", "order_channel", "is_subscription", "updated_at",
+        "shipping_fee", "order_channel", "is_subscription", "subscription_id", "updated_at",
     ],
     "order_items": ["order_id", "line_number", "product_id", "quantity", "unit_price"],
     "customers": [
@@ -27,6 +27,10 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "product_id", "order_id", "utm_source", "utm_medium", "utm_campaign", "device",
     ],
     "marketing_spend": ["spend_date", "utm_source", "utm_medium", "utm_campaign", "spend"],
+    "subscriptions": [
+        "subscription_id", "customer_id", "product_id", "started_at", "interval_days", "status",
+        "cancelled_at", "cancel_reason", "offer_code", "updated_at",
+    ],
 }
 REQUIRED_TABLES = ("orders",)
 PERSONAL_DATA_COLUMNS = ("email", "full_name")
@@ -94,5 +98,13 @@ ROW_RULES: dict[str, dict] = {
         "non_negative": ["spend"],
         "positive": [],
         "allowed": {},
+    },
+    "subscriptions": {
+        "required": ["subscription_id", "customer_id", "product_id", "started_at", "status"],
+        "timestamps": ["started_at", "cancelled_at", "updated_at"],
+        "non_negative": [],
+        "positive": ["interval_days"],
+        "integers": ["interval_days"],
+        "allowed": {"status": ["active", "paused", "cancelled"]},
     },
 }

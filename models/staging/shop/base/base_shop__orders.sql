@@ -18,6 +18,7 @@ parsed as (
         {{ parse_decimal('shipping_fee') }} as shipping_fee,
         {{ clean_code('order_channel') }} as order_channel,
         {{ parse_boolean('is_subscription') }} as is_subscription,
+        {{ clean_text('subscription_id') }} as subscription_id,
         {{ parse_timestamp('updated_at') }} as updated_at,
         case
             when {{ clean_text('order_id') }} is null then 'missing order_id'
