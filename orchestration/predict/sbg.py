@@ -18,7 +18,7 @@ m deliveries (m >= 1):
 
 Parameters are fitted by maximum likelihood (log-parameters, L-BFGS-B, a grid of starts) per
 retention group (start cohort month x acquisition channel x product x offer code, each also `all`,
-exactly the rows of the ``subscription_retention`` mart). A group with fewer subscriptions than the
+pooled over start cohorts). A group with fewer subscriptions than the
 dbt var ``subscription_projection_min_subscriptions`` (or with no observed churn opportunity) gets
 status ``too_little_data`` and no parameters: the mart then shows no projection, never a guess.
 
@@ -36,7 +36,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,10 @@ from scipy.special import betaln
 FIT_SCHEMA = "model_fits"
 FIT_TABLE = "retention_fits"
 GROUP_DIMS = ("cohort_month", "acquisition_channel", "product_id", "offer_code")
+# Fits are pooled over start cohorts (cohort_month = 'all'): each cohort contributes the cycles it
+# has observed (censoring-aware likelihood), and every cohort row of the mart is projected with its
+# channel x product x offer fit; a single young cohort alone is too small to fit.
+FIT_DIMS = ("acquisition_channel", "product_id", "offer_code")
 DEFAULT_MIN_SUBSCRIPTIONS = 30
 DEFAULT_GRACE_DAYS = 7
 
@@ -180,11 +184,12 @@ def _project_vars() -> dict:
 
 
 def fit_groups(frame, min_subscriptions: int) -> list[dict]:
-    """One fit per retention group of a per-subscription frame (pandas) with the GROUP_DIMS,
-    count_deliveries, eligible_deliveries and status columns; every dimension also `all`."""
+    """One fit per group of a per-subscription frame (pandas) with the FIT_DIMS, count_deliveries,
+    eligible_deliveries and status columns: every FIT_DIMS combination, each dimension also `all`;
+    cohort_month is `all` (pooled over start cohorts)."""
     rows: list[dict] = []
-    for mask in range(2 ** len(GROUP_DIMS)):
-        kept = [d for i, d in enumerate(GROUP_DIMS) if not (mask >> i) & 1]
+    for mask in range(2 ** len(FIT_DIMS)):
+        kept = [d for i, d in enumerate(FIT_DIMS) if not (mask >> i) & 1]
         grouped = frame.groupby(kept, dropna=False) if kept else [((), frame)]
         for key, part in grouped:
             key = key if isinstance(key, tuple) else (key,)
@@ -221,7 +226,7 @@ def fit_and_store(database_path: str | Path, as_of_date: date | str | None = Non
                 as_of_date = date.today()
         as_of = date.fromisoformat(str(as_of_date)[:10])
         rows = fit_groups(frame, min_subscriptions) if len(frame) else []
-        fitted_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        fitted_at = datetime.now(UTC).replace(tzinfo=None)
         con.execute("begin")
         con.execute(f"delete from {FIT_SCHEMA}.{FIT_TABLE} where as_of_date = ?", [as_of])
         if rows:
@@ -236,7 +241,7 @@ def fit_and_store(database_path: str | Path, as_of_date: date | str | None = Non
         con.close()
     statuses = {s: sum(1 for r in rows if r["status"] == s) for s in ("fitted", "too_little_data", "failed")}
     return {"as_of_date": str(as_of), "groups": len(rows), **statuses,
-            "count_subscriptions": int(len(frame))}
+            "count_subscriptions": len(frame)}
 
 
 def main(argv: list[str] | None = None) -> int:
