@@ -17,8 +17,9 @@ m deliveries (m >= 1):
     otherwise           : S(min(d, m) - 1)    (right-censored: still alive, or too young to know more)
 
 Parameters are fitted by maximum likelihood (log-parameters, L-BFGS-B, a grid of starts) per
-retention group (start cohort month x acquisition channel x product x offer code, each also `all`,
-pooled over start cohorts). A group with fewer subscriptions than the
+group of acquisition channel x product x offer code (each also `all`), pooled over start cohorts:
+each cohort contributes the cycles it has observed, and every cohort row of
+``subscription_retention`` is projected with its group's curve. A group with fewer subscriptions than the
 dbt var ``subscription_projection_min_subscriptions`` (or with no observed churn opportunity) gets
 status ``too_little_data`` and no parameters: the mart then shows no projection, never a guess.
 
