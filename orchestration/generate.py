@@ -387,7 +387,7 @@ class Generator:
         )
         sub_ids = _ids("S", np.arange(1, n + 1), 7)
         if self.subscription_ids_on_orders:
-            order_tbl = order_tbl.append_column("subscription_id", pc.if_else(
+            order_tbl = order_tbl.add_column(order_tbl.schema.get_field_index("updated_at"), "subscription_id", pc.if_else(
                 pa.array(sub), pc.take(sub_ids, pa.array(np.maximum(cust_of, 0))), pa.nulls(n_ord, pa.string())))
         file_epoch = epoch.copy()
         # late-arriving rows: 1% of orders (with their items) land 1-5 days later
@@ -414,7 +414,7 @@ class Generator:
             3, "status", pa.array(np.full(len(changed), "completed"))
         )
         new_versions = order_tbl.take(pa.array(changed)).set_column(
-            9, "updated_at", _ts_strings(upd_epoch, rng, 0.0)
+            order_tbl.schema.get_field_index("updated_at"), "updated_at", _ts_strings(upd_epoch, rng, 0.0)
         )
         untouched = np.setdiff1d(np.arange(n_ord), changed)
         orders_all = pa.concat_tables(
