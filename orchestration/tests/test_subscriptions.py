@@ -121,7 +121,7 @@ def test_planted_retention_by_channel_from_inferred_orders(inferred_shop: Built,
     assert fct["is_inferred"].all() and (fct["offer_code"] == "none").all()
     # one inferred run per planted contract: monthly gaps never exceed 2 x the interval
     assert len(fct) == planted["subscriptions"]["contracts"]
-    assert fct["interval_days"].between(29, 31).mean() > 0.9
+    assert fct["interval_days"].between(26, 34).all()  # planted 30 +- 3 days
     deep, std, std_line = (_segment(planted, "FIRST80OFF"), _segment(planted, "STANDARD"),
                            _segment(planted, "STANDARD", "line"))
     shares = planted["subscriptions"]["deep_offer_share"]
