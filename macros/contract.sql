@@ -39,6 +39,10 @@
         {%- if column.get('required') %}
         when {{ clean_text(name) }} is null then 'missing {{ name }}'
         {%- endif %}
+        {%- if column.get('required_when') %}
+        when {{ clean_code(column['required_when']['column']) }} = '{{ column['required_when']['equals'] }}'
+            and {{ clean_text(name) }} is null then 'missing {{ name }}'
+        {%- endif %}
         {%- if kind in ('timestamp', 'date', 'decimal', 'integer', 'boolean') %}
         when {{ is_unparseable(name, parsed) }} then 'unparseable {{ name }}'
         {%- endif %}

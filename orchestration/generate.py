@@ -8,7 +8,11 @@ What is planted (and recorded in ``<out>/_planted.json`` so tests can check that
 recover it):
 - eight acquisition channels that differ in cost per new customer (CPA) and in repeat behaviour
   (paid_social buys many cheap customers who rarely come back);
-- subscription (定期) customers who reorder supplements about monthly;
+- subscription (定期) customers who reorder supplements about monthly, each with a contract in
+  ``subscriptions`` (optional table) whose retention is planted per offer code and channel: a deep
+  初回80%OFF offer (mostly bought through paid_social) churns after delivery 1-2, LINE subscribers
+  stay longest; the per-subscriber churn probability is Beta-distributed (the sBG model), so the
+  planted n回目継続率 S(n-1) = B(a, b + n - 1) / B(a, b) is recorded exactly;
 - seasonality (December and March peaks, a summer dip);
 - a web funnel with about 70% cart abandonment, some purchases without a recorded cart event;
 - store and phone orders with no web session, guest checkouts, cancellations and returns (re-sent
@@ -69,6 +73,23 @@ CHANNELS: tuple[Channel, ...] = (
 TRIAL_CHANNEL = 3  # paid_social
 TRIAL_DISCOUNT = 0.75
 
+# 定期 offers: share of each channel's subscribers who start on the deep first-order discount, and
+# the Beta(a, b) of the per-renewal churn probability per (offer, channel) segment ('*' = any).
+SUB_DEEP_OFFER = "FIRST80OFF"
+SUB_STANDARD_OFFER = "STANDARD"
+SUB_DEEP_SHARE = {"paid_social": 0.85, "affiliate": 0.5}
+SUB_DEEP_SHARE_DEFAULT = 0.1
+SUB_CHURN_BETA = {
+    (SUB_DEEP_OFFER, "*"): (3.0, 1.5),
+    (SUB_STANDARD_OFFER, "line"): (2.0, 16.0),
+    (SUB_STANDARD_OFFER, "*"): (2.0, 10.0),
+}
+SUB_INTERVAL_DAYS = 30
+SUB_CANCEL_REASONS = {
+    SUB_DEEP_OFFER: ["初回だけのつもりだった", "価格が高い", "効果を感じない"],
+    SUB_STANDARD_OFFER: ["商品が余っている", "効果を感じない", "価格が高い", "引っ越し"],
+}
+
 # category, price range (JPY), share of products, cost rate
 CATEGORIES = (
     ("skincare", (2200, 8800), 0.34, 0.25),
@@ -106,6 +127,7 @@ BAD_ROW_KINDS = {
     "products": ["missing product_name", "negative unit_cost"],
     "events": ["unknown event_type", "missing session_id", "unparseable occurred_at"],
     "marketing_spend": ["negative spend", "missing utm_source", "unparseable spend_date"],
+    "subscriptions": ["missing customer_id", "unparseable started_at", "unknown status"],
 }
 SECONDS_PER_DAY = 86_400
 
@@ -174,8 +196,12 @@ def _tri_state(rng: np.random.Generator, n: int, p_true: float, p_false: float) 
 
 
 class Generator:
-    def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float) -> None:
+    def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float,
+                 subscription_ids_on_orders: bool = True) -> None:
         self.n_customers = customers
+        self.subscription_ids_on_orders = subscription_ids_on_orders
+        # subscription draws come from their own stream (offer, churn, contract fields)
+        self.sub_rng = np.random.default_rng([seed, 13])
         self.start = start
         self.end = end
         self.n_days = (end - start).days + 1
@@ -235,7 +261,21 @@ class Generator:
         p_repeat = np.array([c.p_repeat for c in CHANNELS])[chan]
         subscriber = buys & (rng.random(n) < 0.09)
         extra = rng.geometric(1 - p_repeat) - 1
-        extra = np.where(subscriber, rng.geometric(0.12, n) - 1, extra)
+        rng.geometric(0.12, n)  # drawn (and unused) to keep the stream of the other customers
+        # 定期: offer by channel, churn probability ~ Beta(a, b) of the (offer, channel) segment,
+        # deliveries ~ geometric(theta): the sBG model, so S(n-1) is the planted n回目継続率
+        srng = self.sub_rng
+        chan_names = np.array([c.name for c in CHANNELS])
+        deep_share = np.array([SUB_DEEP_SHARE.get(c.name, SUB_DEEP_SHARE_DEFAULT) for c in CHANNELS])[chan]
+        sub_offer = np.where(srng.random(n) < deep_share, SUB_DEEP_OFFER, SUB_STANDARD_OFFER)
+        seg_a, seg_b = np.empty(n), np.empty(n)
+        for ci, c in enumerate(CHANNELS):
+            for offer in (SUB_DEEP_OFFER, SUB_STANDARD_OFFER):
+                mask = (chan == ci) & (sub_offer == offer)
+                seg_a[mask], seg_b[mask] = _churn_beta(offer, c.name)
+        theta = srng.beta(seg_a, seg_b)
+        sub_deliveries = srng.geometric(np.clip(theta, 1e-6, 1.0))
+        extra = np.where(subscriber, sub_deliveries - 1, extra)
         extra = np.where(buys, np.minimum(extra, 60), -1)
         n_orders = extra + 1  # 0 for those who never buy
 
@@ -248,7 +288,7 @@ class Generator:
         sub = subscriber[cust_of]
         gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
         same_day = rng.random(total) < 0.01  # two orders on one day
-        gaps = np.where(same_day, rng.integers(600, 7200, total), gaps)
+        gaps = np.where(same_day & ~sub, rng.integers(600, 7200, total), gaps)
         gaps[order_idx_in_cust == 0] = 0
         cum = np.cumsum(gaps)
         starts = np.minimum(np.cumsum(n_orders) - n_orders, max(total - 1, 0))  # non-buyers repeat 0 times
@@ -287,6 +327,9 @@ class Generator:
         recent = epoch > self.end_epoch - 5 * SECONDS_PER_DAY
         status = np.where((status == "pending") & ~recent, "completed", status)
         status = np.where(recent & (rng.random(n_ord) < 0.3), "pending", status)
+        status_drawn = status
+        # a 定期 delivery is never cancelled (its contract is, in the subscriptions table)
+        status = np.where(sub & (status == "cancelled"), "completed", status)
 
         # items: 1-3 lines; the first line from the customer's favourite category
         n_lines = rng.choice([1, 2, 3], size=n_ord, p=[0.62, 0.28, 0.10])
@@ -317,6 +360,8 @@ class Generator:
         discount = np.where(rng.random(n_ord) < 0.15, np.round(subtotal * 0.1 / 10) * 10, 0.0)
         trial = (order_idx_in_cust == 0) & (cust_chan == TRIAL_CHANNEL) & (cust_of >= 0)
         discount = np.where(trial, np.round(subtotal * TRIAL_DISCOUNT / 10) * 10, discount)
+        deep_first = sub & (order_idx_in_cust == 0) & (sub_offer[np.maximum(cust_of, 0)] == SUB_DEEP_OFFER)
+        discount = np.where(deep_first, np.round(subtotal * 0.8 / 10) * 10, discount)  # 初回80%OFF
         shipping = np.where((subtotal - discount) < 5000, 550.0, 0.0)
         shipping = np.where(order_channel == "store", 0.0, shipping)
         order_total = subtotal - discount + shipping
@@ -348,6 +393,10 @@ class Generator:
                 "updated_at": pa.nulls(n_ord, pa.string()),
             }
         )
+        sub_ids = _ids("S", np.arange(1, n + 1), 7)
+        if self.subscription_ids_on_orders:
+            order_tbl = order_tbl.add_column(order_tbl.schema.get_field_index("updated_at"), "subscription_id", pc.if_else(
+                pa.array(sub), pc.take(sub_ids, pa.array(np.maximum(cust_of, 0))), pa.nulls(n_ord, pa.string())))
         file_epoch = epoch.copy()
         # late-arriving rows: 1% of orders (with their items) land 1-5 days later
         late = rng.random(n_ord) < 0.01
@@ -364,7 +413,7 @@ class Generator:
         )
         # returns and cancellations re-sent: the first version was 'completed', a later file
         # carries the new status with a later updated_at.
-        changed = np.flatnonzero(np.isin(status, ["returned", "cancelled"]) & (rng.random(n_ord) < 0.7))
+        changed = np.flatnonzero(np.isin(status_drawn, ["returned", "cancelled"]) & (rng.random(n_ord) < 0.7))
         delay = rng.integers(2, 15, len(changed)) * SECONDS_PER_DAY
         upd_epoch = epoch[changed] + delay
         in_range = upd_epoch < self.end_epoch
@@ -373,7 +422,7 @@ class Generator:
             3, "status", pa.array(np.full(len(changed), "completed"))
         )
         new_versions = order_tbl.take(pa.array(changed)).set_column(
-            9, "updated_at", _ts_strings(upd_epoch, rng, 0.0)
+            order_tbl.schema.get_field_index("updated_at"), "updated_at", _ts_strings(upd_epoch, rng, 0.0)
         )
         untouched = np.setdiff1d(np.arange(n_ord), changed)
         orders_all = pa.concat_tables(
@@ -422,11 +471,74 @@ class Generator:
             "orders": int(n_ord),
             "guest_orders": int(n_guest),
         }
+        subs_tbl, subs_epoch = self._subscriptions(
+            subscriber, sub_offer, chan_names[chan], sub_ids, cust_ids, sub_product, epoch, cust_of, sub, status
+        )
         return cust_tbl, {
             "orders": (orders_all, orders_file_epoch),
             "order_items": (item_tbl, items_file_epoch),
             "customers": (cust_tbl, reg_epoch),
+            "subscriptions": (subs_tbl, subs_epoch),
         }
+
+    # ---- 定期 contracts -----------------------------------------------------------------
+    def _subscriptions(self, subscriber, offer, chan_name, sub_ids, cust_ids, sub_product, epoch, cust_of,
+                       sub, status) -> tuple[pa.Table, np.ndarray]:
+        """One contract per subscriber with a delivery in the period: started at the first
+        delivery, cancelled 5-25 days after the last one when that falls in the period (re-sent as
+        a later version), else active. Records the planted retention per segment."""
+        srng = self.sub_rng
+        n = len(subscriber)
+        delivered = sub & (status != "cancelled")
+        first = np.full(n, np.iinfo(np.int64).max)
+        last = np.full(n, -1, dtype=np.int64)
+        np.minimum.at(first, cust_of[delivered], epoch[delivered])
+        np.maximum.at(last, cust_of[delivered], epoch[delivered])
+        who = np.flatnonzero(subscriber & (last >= 0))
+        k = len(who)
+        cancel_epoch = last[who] + srng.integers(5, 26, k) * SECONDS_PER_DAY
+        cancelled = cancel_epoch < self.end_epoch
+        reasons = np.array([srng.choice(SUB_CANCEL_REASONS[str(o)]) for o in offer[who]]) if k else np.array([])
+        product_ids = _ids("P", np.arange(1, len(self.product_price) + 1), 4)
+        base = pa.table(
+            {
+                "subscription_id": pc.take(sub_ids, pa.array(who)),
+                "customer_id": pc.take(cust_ids, pa.array(who)),
+                "product_id": pc.take(product_ids, pa.array(sub_product[who])),
+                "started_at": _ts_strings(first[who], srng, 0.0),
+                "interval_days": pa.array([str(SUB_INTERVAL_DAYS)] * k, pa.string()),
+                "status": pa.array(["active"] * k, pa.string()),
+                "cancelled_at": pa.nulls(k, pa.string()),
+                "cancel_reason": pa.nulls(k, pa.string()),
+                "offer_code": pa.array(offer[who].astype(str).tolist(), pa.string()),
+                "updated_at": pa.nulls(k, pa.string()),
+            }
+        )
+        c = np.flatnonzero(cancelled)
+        resent = base.take(pa.array(c))
+        resent = resent.set_column(5, "status", pa.array(["cancelled"] * len(c), pa.string()))
+        cancel_ts = _ts_strings(cancel_epoch[c], srng, 0.0)
+        resent = resent.set_column(6, "cancelled_at", cancel_ts)
+        resent = resent.set_column(7, "cancel_reason", pa.array(reasons[c].tolist(), pa.string()))
+        resent = resent.set_column(9, "updated_at", cancel_ts)
+        tbl = pa.concat_tables([base, resent])
+        file_epoch = np.concatenate([first[who], cancel_epoch[c]])
+        segments = {}
+        for (seg_offer, seg_chan), (a, b) in SUB_CHURN_BETA.items():
+            segments[f"{seg_offer}|{seg_chan}"] = {
+                "offer_code": seg_offer, "acquisition_channel": seg_chan, "alpha": a, "beta": b,
+                "retention": [float(x) for x in _sbg_retention(a, b, 13)],
+            }
+        self.planted["subscriptions"] = {
+            "contracts": int(k),
+            "cancelled": len(c),
+            "interval_days": SUB_INTERVAL_DAYS,
+            "deep_offer": SUB_DEEP_OFFER,
+            "deep_offer_share": {**{ch.name: SUB_DEEP_SHARE.get(ch.name, SUB_DEEP_SHARE_DEFAULT) for ch in CHANNELS}},
+            "segments": segments,
+            "churn_beta_rule": "(offer, channel) else (offer, '*')",
+        }
+        return tbl, file_epoch
 
     # ---- events ----------------------------------------------------------------
     def events(self) -> tuple[pa.Table, np.ndarray]:
@@ -625,7 +737,21 @@ _BAD_EDITS = {
     "negative spend": ("spend", None),
     "missing utm_source": ("utm_source", None),
     "unparseable spend_date": ("spend_date", "2025/02/30"),
+    "unparseable started_at": ("started_at", "next month"),
 }
+
+
+def _churn_beta(offer: str, channel: str) -> tuple[float, float]:
+    return SUB_CHURN_BETA.get((offer, channel), SUB_CHURN_BETA[(offer, "*")])
+
+
+def _sbg_retention(a: float, b: float, max_delivery: int) -> list[float]:
+    """Planted share reaching delivery n = 1..max_delivery: prod_{i<n} (b + i - 1) / (a + b + i - 1)."""
+    out, s = [], 1.0
+    for n in range(1, max_delivery + 1):
+        out.append(s)
+        s *= (b + n - 1) / (a + b + n - 1)
+    return out
 
 
 def write_partitioned(tbl: pa.Table, file_epoch: np.ndarray, out_dir: Path, fmt: str, grain: str) -> int:
@@ -659,12 +785,13 @@ def generate(
     grain: str = "day",
     bad_share: float = 0.002,
     tables: tuple[str, ...] = tuple(TABLE_COLUMNS),
+    subscription_ids_on_orders: bool = True,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
-    gen = Generator(customers, start, end, seed, bad_share)
+    gen = Generator(customers, start, end, seed, bad_share, subscription_ids_on_orders)
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
     _, parts = gen.customers_and_orders()
@@ -727,6 +854,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="one file per day (default) or per month")
     parser.add_argument("--bad-share", type=float, default=0.002,
                         help="share of rows of each bad kind (default 0.002)")
+    parser.add_argument("--no-subscription-ids", action="store_false", dest="subscription_ids_on_orders",
+                        help="do not write subscription_id on orders (deliveries then matched by customer+product)")
     parser.add_argument("--tables", default=",".join(TABLE_COLUMNS),
                         help="comma-separated tables to write (orders is the only required one)")
     args = parser.parse_args(argv)
@@ -735,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; choose from {list(TABLE_COLUMNS)}")
     generate(args.out, args.customers, args.start, args.end, args.seed, args.format, args.grain,
-             args.bad_share, tables)
+             args.bad_share, tables, args.subscription_ids_on_orders)
     return 0
 
 

@@ -1,9 +1,10 @@
 -- One row per raw table: rows read = kept + quarantined + superseded + pending.
 -- `pending` rows are valid versions dated after as_of_date (not known yet on that date); it is 0
 -- in a run for today. The data test assert_quarantine_reconciles fails when a row is unaccounted.
-{%- set tables = ['orders', 'order_items', 'customers', 'products', 'events', 'marketing_spend'] %}
+{%- set tables = ['orders', 'order_items', 'customers', 'products', 'events', 'marketing_spend', 'subscriptions'] %}
 {%- set staging = {'orders': 'stg_shop__orders', 'order_items': 'stg_shop__order_items', 'customers': 'stg_shop__customers',
-                   'products': 'stg_shop__products', 'events': 'stg_shop__events', 'marketing_spend': 'stg_shop__marketing_spends'} %}
+                   'products': 'stg_shop__products', 'events': 'stg_shop__events', 'marketing_spend': 'stg_shop__marketing_spends',
+                   'subscriptions': 'stg_shop__subscriptions'} %}
 with
 {% for t in tables %}
 read_{{ t }} as (

@@ -35,6 +35,8 @@ MARTS = [
     "portfolio_transitions", "f2_conversion", "second_purchase_timing", "fct_sessions", "funnel_daily",
     "abandoned_carts", "channel_acquisition", "product_affinity", "next_product", "product_ranking",
     "product_portfolio", "kpi_daily", "kpi_monthly", "metricflow_time_spine",
+    "fct_subscriptions", "subscription_retention", "subscription_conversion", "subscription_cancel_reasons",
+    "subscription_ltv",
 ]
 
 

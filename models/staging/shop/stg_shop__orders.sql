@@ -19,6 +19,7 @@ final as (
         shipping_fee,
         coalesce(order_channel, 'unknown') as order_channel,
         is_subscription,
+        subscription_id,
         updated_at,
         _source_file
     from base

@@ -1,0 +1,1 @@
+"""Predictive models fitted outside dbt (their parameters are read back as dbt sources)."""

@@ -1,0 +1,264 @@
+"""Shifted-beta-geometric (sBG) retention model, Fader & Hardie (2007), "How to project customer
+retention", Journal of Interactive Marketing 21(1).
+
+Each subscriber has a constant churn probability theta per renewal; theta ~ Beta(alpha, beta) across
+subscribers. With T = the renewal at which a subscriber churns (T = 1, 2, ...):
+
+    P(T = 1) = alpha / (alpha + beta)
+    P(T = t) = P(T = t - 1) * (beta + t - 2) / (alpha + beta + t - 1)         t >= 2
+    S(t)     = P(T > t) = S(t - 1) - P(T = t),  S(0) = 1
+             = prod_{i=1..t} (beta + i - 1) / (alpha + beta + i - 1)
+
+A 定期 subscription that reached delivery n has survived n - 1 renewals, so the n回目継続率 is
+S(n - 1). The likelihood of one subscription with d deliveries that was old enough to have reached
+m deliveries (m >= 1):
+
+    cancelled and d < m : P(T = d)            (it stopped after delivery d, though it could have had d+1)
+    otherwise           : S(min(d, m) - 1)    (right-censored: still alive, or too young to know more)
+
+Parameters are fitted by maximum likelihood (log-parameters, L-BFGS-B, a grid of starts) per
+group of acquisition channel x product x offer code (each also `all`), pooled over start cohorts:
+each cohort contributes the cycles it has observed, and every cohort row of
+``subscription_retention`` is projected with its group's curve. A group with fewer subscriptions than the
+dbt var ``subscription_projection_min_subscriptions`` (or with no observed churn opportunity) gets
+status ``too_little_data`` and no parameters: the mart then shows no projection, never a guess.
+
+The fits are written to ``model_fits.retention_fits`` (declared in dbt as a source tagged
+``fitted_parameters``); ``subscription_retention`` reads it. CLI::
+
+    python -m orchestration.predict.sbg fit [--database PATH] [--as-of YYYY-MM-DD]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import betaln
+
+FIT_SCHEMA = "model_fits"
+FIT_TABLE = "retention_fits"
+GROUP_DIMS = ("cohort_month", "acquisition_channel", "product_id", "offer_code")
+# Fits are pooled over start cohorts (cohort_month = 'all'): each cohort contributes the cycles it
+# has observed (censoring-aware likelihood), and every cohort row of the mart is projected with its
+# channel x product x offer fit; a single young cohort alone is too small to fit.
+FIT_DIMS = ("acquisition_channel", "product_id", "offer_code")
+DEFAULT_MIN_SUBSCRIPTIONS = 30
+DEFAULT_GRACE_DAYS = 7
+
+FIT_COLUMNS = (
+    ("as_of_date", "date"),
+    ("cohort_month", "string"),
+    ("acquisition_channel", "string"),
+    ("product_id", "string"),
+    ("offer_code", "string"),
+    ("status", "string"),
+    ("status_reason", "string"),
+    ("count_subscriptions", "bigint"),
+    ("alpha", "double"),
+    ("beta", "double"),
+    ("log_likelihood", "double"),
+    ("fitted_at", "timestamp"),
+)
+
+
+# ---- the model ------------------------------------------------------------------------------
+
+
+def churn_probabilities(alpha: float, beta: float, t_max: int) -> np.ndarray:
+    """P(T = t) for t = 1..t_max (index 0 is t = 1)."""
+    t = np.arange(1, t_max + 1)
+    return np.exp(betaln(alpha + 1, beta + t - 1) - betaln(alpha, beta))
+
+
+def survival(alpha: float, beta: float, t_max: int) -> np.ndarray:
+    """S(t) = P(T > t) for t = 0..t_max (index 0 is S(0) = 1)."""
+    t = np.arange(0, t_max + 1)
+    return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
+
+
+def retention_by_delivery(alpha: float, beta: float, max_delivery: int = 13) -> np.ndarray:
+    """Share of subscriptions that reach delivery n, n = 1..max_delivery: S(n - 1)."""
+    return survival(alpha, beta, max_delivery - 1)
+
+
+def log_likelihood(alpha: float, beta: float, churned_at: np.ndarray, censored_at: np.ndarray) -> float:
+    """Log-likelihood of subscriptions that churned at renewal t (counts ``churned_at[t-1]``) and
+    subscriptions right-censored after surviving t renewals (counts ``censored_at[t]``, t >= 0)."""
+    ll = 0.0
+    if len(churned_at):
+        ll += float(np.dot(churned_at, np.log(churn_probabilities(alpha, beta, len(churned_at)))))
+    if len(censored_at):
+        ll += float(np.dot(censored_at, np.log(survival(alpha, beta, len(censored_at) - 1))))
+    return ll
+
+
+@dataclass(frozen=True)
+class Fit:
+    status: str  # fitted | too_little_data | failed
+    status_reason: str | None
+    count_subscriptions: int
+    alpha: float | None = None
+    beta: float | None = None
+    log_likelihood: float | None = None
+
+
+def fit_counts(churned_at: Sequence[float], censored_at: Sequence[float], count_subscriptions: int | None = None,
+               min_subscriptions: int = 1) -> Fit:
+    """Maximum-likelihood sBG fit on churn and censoring counts (see ``log_likelihood``)."""
+    churned = np.asarray(churned_at, dtype=float)
+    censored = np.asarray(censored_at, dtype=float)
+    n = int(count_subscriptions if count_subscriptions is not None else churned.sum() + censored.sum())
+    if n < min_subscriptions:
+        return Fit("too_little_data", f"{n} subscriptions, fewer than {min_subscriptions}", n)
+    at_risk = churned.sum() + censored[1:].sum()  # subscriptions observed through at least one renewal
+    if at_risk == 0:
+        return Fit("too_little_data", "no subscription is old enough for a second delivery", n)
+
+    def objective(x: np.ndarray) -> float:
+        a, b = math.exp(x[0]), math.exp(x[1])
+        value = -log_likelihood(a, b, churned, censored)
+        return value if math.isfinite(value) else 1e300
+
+    best = None
+    for x0 in itertools.product((-1.0, 0.0, 1.0), (-1.0, 0.5, 2.0)):
+        res = minimize(objective, np.array(x0), method="L-BFGS-B", bounds=[(-9.0, 9.0), (-9.0, 9.0)])
+        if best is None or res.fun < best.fun:
+            best = res
+    assert best is not None
+    if not np.isfinite(best.fun):
+        return Fit("failed", f"optimiser found no finite likelihood: {best.message}", n)
+    a, b = math.exp(best.x[0]), math.exp(best.x[1])
+    if max(abs(best.x[0]), abs(best.x[1])) > 8.99:
+        return Fit("failed", f"estimate on the parameter bound (alpha={a:.3g}, beta={b:.3g})", n)
+    return Fit("fitted", None, n, a, b, -float(best.fun))
+
+
+def fit_survivors(survivors: Sequence[float]) -> Fit:
+    """Fit on a cohort's survivors at the start and after each period (Fader & Hardie's data:
+    1000, 631, 468, ...): churned in period t = s[t-1] - s[t], censored after the last period."""
+    s = np.asarray(survivors, dtype=float)
+    churned = s[:-1] - s[1:]
+    censored = np.zeros(len(s))
+    censored[-1] = s[-1]
+    return fit_counts(churned, censored, int(s[0]))
+
+
+def subscription_counts(deliveries: np.ndarray, eligible: np.ndarray, cancelled: np.ndarray,
+                        max_t: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """Churn and censoring counts from per-subscription deliveries d, deliveries it is old enough for
+    m, and whether it is cancelled (the per-subscription likelihood in the module docstring)."""
+    d = np.minimum(np.asarray(deliveries, dtype=int), max_t)
+    m = np.minimum(np.asarray(eligible, dtype=int), max_t)
+    keep = (m >= 1) & (d >= 1)
+    d, m, c = d[keep], m[keep], np.asarray(cancelled, dtype=bool)[keep]
+    churn = c & (d < m)
+    churned_at = np.bincount(d[churn], minlength=max_t + 1)[1:]
+    censored_after = np.minimum(d[~churn], m[~churn]) - 1
+    censored_at = np.bincount(censored_after, minlength=max_t + 1)
+    return churned_at.astype(float), censored_at.astype(float)
+
+
+# ---- the warehouse side -----------------------------------------------------------------------
+
+
+def _create_fit_table(con) -> None:
+    cols = ", ".join(f"{name} {'varchar' if kind == 'string' else kind}" for name, kind in FIT_COLUMNS)
+    con.execute(f"create schema if not exists {FIT_SCHEMA}")
+    con.execute(f"create table if not exists {FIT_SCHEMA}.{FIT_TABLE} ({cols})")
+
+
+def _project_vars() -> dict:
+    import yaml
+
+    from orchestration.contract import PROJECT_DIR
+
+    return (yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text()) or {}).get("vars", {})
+
+
+def fit_groups(frame, min_subscriptions: int) -> list[dict]:
+    """One fit per group of a per-subscription frame (pandas) with the FIT_DIMS, count_deliveries,
+    eligible_deliveries and status columns: every FIT_DIMS combination, each dimension also `all`;
+    cohort_month is `all` (pooled over start cohorts)."""
+    rows: list[dict] = []
+    for mask in range(2 ** len(FIT_DIMS)):
+        kept = [d for i, d in enumerate(FIT_DIMS) if not (mask >> i) & 1]
+        grouped = frame.groupby(kept, dropna=False) if kept else [((), frame)]
+        for key, part in grouped:
+            key = key if isinstance(key, tuple) else (key,)
+            labels = dict(zip(kept, key, strict=True))
+            churned, censored = subscription_counts(
+                part["count_deliveries"].to_numpy(), part["eligible_deliveries"].to_numpy(),
+                (part["status"] == "cancelled").to_numpy(),
+            )
+            fit = fit_counts(churned, censored, len(part), min_subscriptions)
+            rows.append({**{d: labels.get(d, "all") for d in GROUP_DIMS}, **fit.__dict__})
+    return rows
+
+
+def fit_and_store(database_path: str | Path, as_of_date: date | str | None = None,
+                  min_subscriptions: int | None = None) -> dict:
+    """Fit the sBG per retention group on ``marts.fct_subscriptions`` of a built DuckDB warehouse
+    and replace that as_of_date's rows of ``model_fits.retention_fits``. Returns a summary."""
+    import duckdb
+
+    variables = _project_vars()
+    if min_subscriptions is None:
+        min_subscriptions = int(variables.get("subscription_projection_min_subscriptions", DEFAULT_MIN_SUBSCRIPTIONS))
+    con = duckdb.connect(str(database_path))
+    try:
+        _create_fit_table(con)
+        frame = con.execute(
+            "select as_of_date, cohort_month, acquisition_channel, product_id, offer_code, status, "
+            "count_deliveries, eligible_deliveries from marts.fct_subscriptions"
+        ).df()
+        if as_of_date is None:
+            if len(frame):
+                as_of_date = frame["as_of_date"].iloc[0]
+            else:
+                as_of_date = date.today()
+        as_of = date.fromisoformat(str(as_of_date)[:10])
+        rows = fit_groups(frame, min_subscriptions) if len(frame) else []
+        fitted_at = datetime.now(UTC).replace(tzinfo=None)
+        con.execute("begin")
+        con.execute(f"delete from {FIT_SCHEMA}.{FIT_TABLE} where as_of_date = ?", [as_of])
+        if rows:
+            con.executemany(
+                f"insert into {FIT_SCHEMA}.{FIT_TABLE} values ({', '.join('?' * len(FIT_COLUMNS))})",
+                [[as_of, r["cohort_month"], r["acquisition_channel"], r["product_id"], r["offer_code"],
+                  r["status"], r["status_reason"], r["count_subscriptions"], r["alpha"], r["beta"],
+                  r["log_likelihood"], fitted_at] for r in rows],
+            )
+        con.execute("commit")
+    finally:
+        con.close()
+    statuses = {s: sum(1 for r in rows if r["status"] == s) for s in ("fitted", "too_little_data", "failed")}
+    return {"as_of_date": str(as_of), "groups": len(rows), **statuses,
+            "count_subscriptions": len(frame)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from orchestration.contract import warehouse_path
+
+    parser = argparse.ArgumentParser(prog="python -m orchestration.predict.sbg",
+                                     description="Fit the sBG retention model per subscription group.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="fit on marts.fct_subscriptions and store model_fits.retention_fits")
+    fit.add_argument("--database", type=Path, default=None, help="DuckDB warehouse (default CRM_DUCKDB_PATH)")
+    fit.add_argument("--as-of", default=None, help="YYYY-MM-DD (default: the as_of_date of fct_subscriptions)")
+    args = parser.parse_args(argv)
+    summary = fit_and_store(args.database or warehouse_path(), args.as_of)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
