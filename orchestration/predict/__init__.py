@@ -1,0 +1,1 @@
+"""Predictive models fitted in Python on inputs the dbt project builds."""
