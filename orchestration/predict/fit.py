@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -133,7 +133,7 @@ def _fit_and_score(inputs: pd.DataFrame, fit: str, horizons: dict[str, float],
     return outcome
 
 
-def fit_warehouse(database: str | Path, as_of: date | None = None, horizon_years: float = 3.0) -> list[FitOutcome]:
+def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOutcome]:
     """Read int_clv_inputs, fit ``full`` and ``calibration``, write model_fits.clv_fits and
     model_fits.clv_scores (replacing the previous run's rows). Returns both outcomes."""
     with duckdb.connect(str(database)) as con:
@@ -147,17 +147,18 @@ def fit_warehouse(database: str | Path, as_of: date | None = None, horizon_years
         if as_of is None:
             raise RuntimeError(f"{INPUTS_RELATION} is empty and no --as-of was given")
         built_as_of = as_of
-        holdout, min_repeat, min_history = 180, 1, 1
+        holdout, min_repeat, min_history, horizon_days = 180, 1, 1, 3 * 365
     else:
         built_as_of = pd.Timestamp(inputs.as_of_date.iloc[0]).date()
         holdout = int(inputs.holdout_days.iloc[0])
         min_repeat = int(inputs.min_repeat_customers.iloc[0])
         min_history = float(inputs.min_history_days.iloc[0])
+        horizon_days = int(inputs.ltv_horizon_days.iloc[0])
     if as_of is not None and as_of != built_as_of:
         raise RuntimeError(f"{INPUTS_RELATION} was built as of {built_as_of}, not {as_of}: "
                            f"run `dbt build --vars '{{as_of_date: {as_of}}}'` first")
     horizon = {"expected_purchases_30d": 30, "expected_purchases_90d": 90, "expected_purchases_365d": 365,
-               "expected_purchases_horizon": 365.25 * horizon_years}
+               "expected_purchases_horizon": horizon_days}
     full_inputs = inputs[["customer_id", "x", "t_x", "big_t", "mean_repeat_value"]].astype(
         {"x": float, "t_x": float, "big_t": float, "mean_repeat_value": float})
     cal = inputs[inputs.in_calibration.astype(bool)] if len(inputs) else inputs
@@ -172,7 +173,7 @@ def fit_warehouse(database: str | Path, as_of: date | None = None, horizon_years
 
 
 def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for o in outcomes:
         r, alpha, a, b = o.bgnbd or (None,) * 4
