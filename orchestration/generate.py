@@ -174,12 +174,14 @@ def _tri_state(rng: np.random.Generator, n: int, p_true: float, p_false: float) 
 
 
 class Generator:
-    def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float) -> None:
+    def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float,
+                 dropouts: int = 0) -> None:
         self.n_customers = customers
         self.start = start
         self.end = end
         self.n_days = (end - start).days + 1
         self.seed = seed
+        self.dropouts = dropouts
         self.rng = np.random.default_rng(seed)
         self.bad_share = bad_share
         self.start_epoch = int(datetime(start.year, start.month, start.day).timestamp()) - int(
@@ -237,6 +239,16 @@ class Generator:
         extra = rng.geometric(1 - p_repeat) - 1
         extra = np.where(subscriber, rng.geometric(0.12, n) - 1, extra)
         extra = np.where(buys, np.minimum(extra, 60), -1)
+        # planted dropouts (off by default, so the default output is unchanged): frequent buyers
+        # who make 6 purchases about 20 days apart and then never buy again, the last at least
+        # 365 days before the end; a separate random stream picks them
+        drop_rng = np.random.default_rng([self.seed, 10])
+        eligible = np.flatnonzero(buys & ~subscriber
+                                  & (first_epoch < self.end_epoch - (365 + 160) * SECONDS_PER_DAY))
+        dropout = np.zeros(n, dtype=bool)
+        if self.dropouts > 0:
+            dropout[drop_rng.choice(eligible, size=min(self.dropouts, len(eligible)), replace=False)] = True
+            extra = np.where(dropout, 5, extra)
         n_orders = extra + 1  # 0 for those who never buy
 
         cust_of = np.repeat(np.arange(n), n_orders)
@@ -247,6 +259,8 @@ class Generator:
         gaps = rng.gamma(2.0, mean_gap / 2.0) * SECONDS_PER_DAY
         sub = subscriber[cust_of]
         gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
+        if self.dropouts > 0:
+            gaps = np.where(dropout[cust_of], (20 + drop_rng.integers(-4, 5, total)) * SECONDS_PER_DAY, gaps)
         same_day = rng.random(total) < 0.01  # two orders on one day
         gaps = np.where(same_day, rng.integers(600, 7200, total), gaps)
         gaps[order_idx_in_cust == 0] = 0
@@ -422,6 +436,12 @@ class Generator:
             "orders": int(n_ord),
             "guest_orders": int(n_guest),
         }
+        if self.dropouts > 0:
+            self.planted["dropouts"] = {
+                "customer_ids": [f"C{i + 1:07d}" for i in np.flatnonzero(dropout)],
+                "purchases": 6,
+                "last_purchase_at_least_days_before_end": 365,
+            }
         return cust_tbl, {
             "orders": (orders_all, orders_file_epoch),
             "order_items": (item_tbl, items_file_epoch),
@@ -659,12 +679,13 @@ def generate(
     grain: str = "day",
     bad_share: float = 0.002,
     tables: tuple[str, ...] = tuple(TABLE_COLUMNS),
+    dropouts: int = 0,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
-    gen = Generator(customers, start, end, seed, bad_share)
+    gen = Generator(customers, start, end, seed, bad_share, dropouts)
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
     _, parts = gen.customers_and_orders()
@@ -729,13 +750,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of rows of each bad kind (default 0.002)")
     parser.add_argument("--tables", default=",".join(TABLE_COLUMNS),
                         help="comma-separated tables to write (orders is the only required one)")
+    parser.add_argument("--dropouts", type=int, default=0,
+                        help="plant this many customers who buy 6 times ~20 days apart, then stop (default 0)")
     args = parser.parse_args(argv)
     tables = tuple(t.strip() for t in args.tables.split(",") if t.strip())
     unknown = set(tables) - set(TABLE_COLUMNS)
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; choose from {list(TABLE_COLUMNS)}")
     generate(args.out, args.customers, args.start, args.end, args.seed, args.format, args.grain,
-             args.bad_share, tables)
+             args.bad_share, tables, args.dropouts)
     return 0
 
 
