@@ -86,12 +86,33 @@ def expected_purchases(params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: Arr
     t = np.asarray(t, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
     big_t = np.asarray(big_t, dtype=float)
+    if a + b > QUADRATURE_ABOVE:
+        return expected_purchases_quadrature(params, t, x, t_x, big_t)
     z = t / (alpha + big_t + t)
     log_1mz = np.log(alpha + big_t) - np.log(alpha + big_t + t)
     hyp = special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     bracket = 1.0 - np.exp((a - 1) * log_1mz) * hyp
     numerator = (a + b + x - 1) / (a - 1) * bracket
     return numerator * p_alive(params, x, t_x, big_t)
+
+
+def expected_purchases_quadrature(params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike,
+                                  big_t: ArrayLike, nodes: int = 64) -> np.ndarray:
+    """E[Y(t) | x, t_x, T] as P(alive) x E[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p] over the
+    posterior p ~ Beta(a, b+x) of an alive customer, by Gauss-Jacobi quadrature (one rule per
+    distinct x). Used when a + b is large, where the hypergeometric form loses its precision."""
+    alpha, a, b = params.alpha, params.a, params.b
+    x, t, t_x, big_t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t, t_x, big_t)))
+    out = np.empty(x.shape, dtype=float)
+    for xv in np.unique(x):
+        sel = x == xv
+        u, w = special.roots_jacobi(nodes, b + xv - 1, a - 1)  # weight (1-u)^(b+x-1) (1+u)^(a-1)
+        p = (1 + u) / 2
+        w = w / w.sum()
+        scale = (alpha + big_t[sel])[:, None]
+        f = -np.expm1(-(params.r + xv) * np.log1p(p[None, :] * t[sel][:, None] / scale)) / p[None, :]
+        out[sel] = f @ w
+    return out * p_alive(params, x, t_x, big_t) if out.ndim else float(out) * p_alive(params, x, t_x, big_t)
 
 
 def expected_purchases_new(params: BgNbdParams, t: ArrayLike) -> np.ndarray:
@@ -108,43 +129,88 @@ def posterior_rate(params: BgNbdParams, x: ArrayLike, big_t: ArrayLike) -> np.nd
     return (params.r + np.asarray(x, float)) / (params.alpha + np.asarray(big_t, float))
 
 
-def _minimize(neg_ll, start: np.ndarray, what: str) -> FitResult:
-    """Minimise over log-parameters: Nelder-Mead to get close, then L-BFGS-B to polish."""
-    with np.errstate(all="ignore"):
-        try:
-            first = optimize.minimize(neg_ll, start, method="Nelder-Mead",
-                                      options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20000, "maxfev": 40000})
-            best = optimize.minimize(neg_ll, first.x, method="L-BFGS-B",
-                                     options={"maxiter": 5000, "ftol": 1e-13, "gtol": 1e-8})
-        except (ValueError, FloatingPointError, OverflowError) as err:
-            return FitResult(False, None, None, f"{what} fit failed: {err}")
-    res = best if best.fun <= first.fun else first
+KAPPA_MAX = 1e3  # a + b (BG/NBD) stops here: a dropout probability with no spread (a point mass)
+GG_MAX = 1e5     # p, q (Gamma-Gamma) beyond this: the values show no spread to fit
+QUADRATURE_ABOVE = 100.0  # a + b above this: E[Y(t)] by Gauss-Jacobi quadrature, not 2F1
+
+
+def _polish(neg_ll, start: np.ndarray, bounds: list[tuple[float, float]]) -> optimize.OptimizeResult:
+    """L-BFGS-B from ``start``, restarted from its own optimum until the objective stops moving
+    (numerical gradients make a single run stop early on flat ridges)."""
+    best = optimize.minimize(neg_ll, start, method="L-BFGS-B", bounds=bounds,
+                             options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
+    for _ in range(20):
+        again = optimize.minimize(neg_ll, best.x, method="L-BFGS-B", bounds=bounds,
+                                  options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
+        improved = best.fun - again.fun
+        if again.fun <= best.fun:
+            best = again
+        if improved < 1e-9:
+            break
+    return best
+
+
+def _converged(neg_ll, res: optimize.OptimizeResult, bounds: list[tuple[float, float]], what: str) -> str | None:
+    """None when ``res`` is a maximum: finite, and the objective's slope is flat in every free
+    direction (a parameter at its bound may slope outwards); else the reason it is not."""
     if not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
-        return FitResult(False, None, None, f"{what} likelihood is not finite at the optimum")
-    if not (first.success or best.success):
-        return FitResult(False, None, None, f"{what} fit did not converge: {best.message}")
-    params = np.exp(res.x)
-    if np.any(params > 1e6) or np.any(params < 1e-6):
-        return FitResult(False, None, None, f"{what} parameters ran to a boundary: {np.round(params, 6).tolist()}")
-    return FitResult(True, tuple(float(v) for v in params), float(-res.fun), "converged")
+        return f"{what} likelihood is not finite at the optimum"
+    scale = max(1.0, abs(res.fun))
+    for i, (lo, hi) in enumerate(bounds):
+        h = 1e-5
+        up, down = res.x.copy(), res.x.copy()
+        up[i] = min(hi, up[i] + h)
+        down[i] = max(lo, down[i] - h)
+        slope = (neg_ll(up) - neg_ll(down)) / max(up[i] - down[i], 1e-12)
+        at_upper, at_lower = res.x[i] >= hi - 1e-6, res.x[i] <= lo + 1e-6
+        if (at_upper and slope <= 0) or (at_lower and slope >= 0):
+            continue
+        if abs(slope) > 1e-4 * scale:
+            return f"{what} fit did not converge: slope {slope:.3g} in parameter {i} ({res.message})"
+    return None
 
 
 def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike, weights: ArrayLike | None = None) -> FitResult:
-    """Maximum-likelihood BG/NBD on rows (x, t_x, T), each standing for ``weights`` customers."""
+    """Maximum-likelihood BG/NBD on rows (x, t_x, T), each standing for ``weights`` customers.
+
+    Optimised over (log r, log alpha, logit a/(a+b), log(a+b)) with L-BFGS-B. When the data show
+    no spread in the dropout probability the likelihood rises towards a + b -> infinity; a + b
+    then stops at KAPPA_MAX (a point mass at p = a/(a+b)) and the reason says so.
+    """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
     big_t = np.asarray(big_t, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    scale = float(np.mean(big_t[w > 0])) if np.any(w > 0) else 1.0
+    scale = float(np.average(big_t, weights=w)) if np.sum(w) > 0 else 1.0
 
-    def neg_ll(log_params: np.ndarray) -> float:
-        r, alpha, a, b = np.exp(log_params)
-        ll = bgnbd_log_likelihood(BgNbdParams(r, alpha, a, b), x, t_x, big_t)
-        total = float(np.dot(w, ll))
+    def unpack(theta: np.ndarray) -> BgNbdParams:
+        mu, kappa = special.expit(theta[2]), np.exp(theta[3])
+        return BgNbdParams(float(np.exp(theta[0])), float(np.exp(theta[1])), float(mu * kappa), float((1 - mu) * kappa))
+
+    def neg_ll(theta: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            total = float(np.dot(w, bgnbd_log_likelihood(unpack(theta), x, t_x, big_t)))
         return -total if np.isfinite(total) else 1e300
 
-    start = np.log([1.0, max(scale, 1e-3), 1.0, 1.0])
-    return _minimize(neg_ll, start, "BG/NBD")
+    bounds = [(-20.0, 20.0), (-20.0, 25.0), (-20.0, 20.0), (-10.0, float(np.log(KAPPA_MAX)))]
+    start = np.array([0.0, np.log(max(scale, 1e-3)), 0.0, np.log(2.0)])
+    try:
+        res = _polish(neg_ll, start, bounds)
+        if res.x[3] > np.log(100.0):
+            # on the flat ridge towards a point mass: try the end of the ridge too
+            edge = _polish(neg_ll, np.append(res.x[:3], np.log(KAPPA_MAX)), bounds)
+            res = edge if edge.fun < res.fun else res
+    except (ValueError, FloatingPointError, OverflowError) as err:
+        return FitResult(False, None, None, f"BG/NBD fit failed: {err}")
+    problem = _converged(neg_ll, res, bounds, "BG/NBD")
+    if problem:
+        return FitResult(False, None, None, problem)
+    params = unpack(res.x)
+    reason = "converged"
+    if res.x[3] >= np.log(KAPPA_MAX) - 1e-3:
+        reason = (f"converged at a + b = {KAPPA_MAX:g}: the data show no spread in the dropout "
+                  f"probability (a point mass at p = {params.a / (params.a + params.b):.4f})")
+    return FitResult(True, (params.r, params.alpha, params.a, params.b), -float(res.fun), reason)
 
 
 # ---- Gamma-Gamma ---------------------------------------------------------------------------------
@@ -172,10 +238,21 @@ def fit_gamma_gamma(x: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | No
 
     def neg_ll(log_params: np.ndarray) -> float:
         p, q, g = np.exp(log_params)
-        total = float(np.dot(w, gamma_gamma_log_likelihood(GammaGammaParams(p, q, g), x, m)))
+        with np.errstate(all="ignore"):
+            total = float(np.dot(w, gamma_gamma_log_likelihood(GammaGammaParams(p, q, g), x, m)))
         return -total if np.isfinite(total) else 1e300
 
-    return _minimize(neg_ll, np.log([1.0, 2.0, max(scale, 1e-3)]), "Gamma-Gamma")
+    bounds = [(-10.0, float(np.log(GG_MAX))), (-10.0, float(np.log(GG_MAX))), (-20.0, 40.0)]
+    try:
+        res = _polish(neg_ll, np.log([1.0, 2.0, max(scale, 1e-3)]), bounds)
+    except (ValueError, FloatingPointError, OverflowError) as err:
+        return FitResult(False, None, None, f"Gamma-Gamma fit failed: {err}")
+    problem = _converged(neg_ll, res, bounds, "Gamma-Gamma")
+    if problem:
+        return FitResult(False, None, None, problem)
+    if np.any(res.x[:2] >= np.log(GG_MAX) - 1e-6):
+        return FitResult(False, None, None, "Gamma-Gamma p or q ran to its bound: the values show no spread to fit")
+    return FitResult(True, tuple(float(v) for v in np.exp(res.x)), -float(res.fun), "converged")
 
 
 def expected_value(params: GammaGammaParams, x: ArrayLike, mean_value: ArrayLike) -> np.ndarray:

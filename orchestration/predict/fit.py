@@ -98,7 +98,8 @@ def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: flo
             outcome.bgnbd, outcome.log_likelihood = bg.params, bg.log_likelihood
             outcome.gamma_gamma, outcome.gg_log_likelihood = gg.params, gg.log_likelihood
             outcome.reason = (f"BG/NBD on {n} customers ({len(rows)} distinct rows), Gamma-Gamma on "
-                              f"{len(valued)} repeat customers with a value")
+                              f"{len(valued)} repeat customers with a value"
+                              + ("" if bg.reason == "converged" else f"; BG/NBD {bg.reason}"))
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -128,6 +129,11 @@ def _fit_and_score(inputs: pd.DataFrame, fit: str, horizons: dict[str, float],
     outcome = fit_inputs(inputs, min_repeat, min_history, fit)
     started = time.perf_counter()
     scored = score(outcome, inputs, horizons)
+    numbers = scored[["p_alive", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
+    if not np.all(np.isfinite(numbers)):
+        outcome.status, outcome.reason = "failed", "predictions are not finite for some customers"
+        outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = None
+        scored = scored.iloc[0:0]
     outcome.scores = scored
     outcome.seconds += time.perf_counter() - started
     return outcome

@@ -118,3 +118,44 @@ def test_gamma_gamma_refuses_zero_values():
     params = bgnbd.GammaGammaParams(6.25, 3.74, 15.44)
     # E[M | x, m] = p (gamma + x m) / (p x + q - 1) by hand: 6.25 (15.44 + 2 x 30) / 15.24
     assert float(bgnbd.expected_value(params, 2, 30.0)) == pytest.approx(6.25 * 75.44 / 15.24)
+
+
+@pytest.mark.parametrize("kappa", [50.0, 99.0])
+def test_quadrature_agrees_with_the_hypergeometric_form(kappa):
+    params = bgnbd.BgNbdParams(0.357, 29.19, 0.2428 * kappa, 0.7572 * kappa)
+    t = np.array([30.0, 365.0, 3650.0, 365.0])
+    x = np.array([0.0, 5.0, 200.0, 60.0])
+    t_x = np.array([0.0, 300.0, 3600.0, 100.0])
+    big_t = np.array([10.0, 400.0, 3650.0, 700.0])
+    closed = bgnbd.expected_purchases(params, t, x, t_x, big_t)
+    quad = bgnbd.expected_purchases_quadrature(params, t, x, t_x, big_t)
+    np.testing.assert_allclose(quad, closed, rtol=1e-8, atol=1e-300)
+
+
+def test_no_spread_in_dropout_stops_at_the_bound_and_predicts_finite_values():
+    # every customer drops out with the same p = 0.25 after each purchase: the MLE runs to
+    # a + b -> infinity; the fit stops at KAPPA_MAX, says so, and recovers p
+    rng = np.random.default_rng(5)
+    n, horizon = 3000, 700.0
+    lam = rng.gamma(0.5, 1 / 10.0, n)
+    first = rng.uniform(0, 300, n)
+    xs, txs, ts = [], [], []
+    for i in range(n):
+        t_now, last, k = first[i], first[i], 0
+        while True:
+            t_now += rng.exponential(1 / lam[i])
+            if t_now > horizon:
+                break
+            k, last = k + 1, t_now
+            if rng.random() < 0.25:
+                break
+        xs.append(k)
+        txs.append(last - first[i])
+        ts.append(horizon - first[i])
+    fit = bgnbd.fit_bgnbd(np.array(xs), np.array(txs), np.array(ts))
+    assert fit.converged and "point mass" in fit.reason
+    _, _, a, b = fit.params
+    assert a + b == pytest.approx(bgnbd.KAPPA_MAX, rel=1e-3)
+    assert a / (a + b) == pytest.approx(0.25, abs=0.03)
+    got = bgnbd.expected_purchases(bgnbd.BgNbdParams(*fit.params), 3650, np.array(xs), np.array(txs), np.array(ts))
+    assert np.all(np.isfinite(got))
