@@ -19,7 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--as-of", type=date.fromisoformat, default=None,
                      help="as_of_date the inputs must have been built for (default: theirs)")
     fit.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
+    copy = sub.add_parser("copy-to-spark", help="copy the DuckDB fits tables into the local Spark warehouse")
+    copy.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
     args = parser.parse_args(argv)
+    if args.command == "copy-to-spark":
+        from orchestration.predict.spark_io import copy_fits_to_spark
+
+        print(copy_fits_to_spark(args.database))
+        return 0
     try:
         outcomes = fit_warehouse(args.database, args.as_of)
     except RuntimeError as err:
