@@ -141,27 +141,21 @@ class CrmDbtTranslator(DagsterDbtTranslator):
 dbt_translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _dbt_target_root(step: str = "") -> Path:
-    """Where the dbt steps keep their target folders: one root per dbt step (the step that builds
-    the models fed by fitted parameters keeps its own, so resuming never mixes the two)."""
-    return dbt_project.project_dir / "target" / ("dagster" if not step else f"dagster_{step}")
-
-
-def _dbt_target_path(run_id: str, attempt: int = 0, step: str = "") -> Path:
+def _dbt_target_path(run_id: str, attempt: int = 0) -> Path:
     """dbt's target folder for one attempt of the dbt step of a run (each attempt keeps its own
     run_results.json, which the next attempt resumes from)."""
-    return _dbt_target_root(step) / (run_id if attempt == 0 else f"{run_id}.retry{attempt}")
+    return dbt_project.project_dir / "target" / "dagster" / (run_id if attempt == 0 else f"{run_id}.retry{attempt}")
 
 
-def _resumable_run(context: dg.AssetExecutionContext, step: str = "") -> Path | None:
+def _resumable_run(context: dg.AssetExecutionContext) -> Path | None:
     """The dbt target folder of the attempt to resume: the previous attempt of this step (a step
     retry) or the last attempt of the run this one re-executes (re-execution from failure), if it
     left a run_results.json with failed, errored or skipped nodes."""
     candidates = []
     if context.retry_number > 0:
-        candidates.append(_dbt_target_path(context.run.run_id, context.retry_number - 1, step))
+        candidates.append(_dbt_target_path(context.run.run_id, context.retry_number - 1))
     if context.run.parent_run_id:
-        attempts = sorted(_dbt_target_root(step).glob(f"{context.run.parent_run_id}*"),
+        attempts = sorted((dbt_project.project_dir / "target" / "dagster").glob(f"{context.run.parent_run_id}*"),
                           key=lambda p: p.stat().st_mtime)
         candidates.extend(reversed(attempts[-1:]))
     for path in candidates:
@@ -186,28 +180,29 @@ if not dbt_project.manifest_path.exists():
     )
 
 
-# The models fed by parameters fitted in Python (sources tagged `fitted_parameters`, e.g.
-# model_fits.clv_fits) are built by a second dbt step after the fit assets; everything else by the
-# first. Both steps resume from their own failed model.
-FITTED_SELECTOR = "tag:fitted_parameters+"
-
-
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-               step: str = ""):
-    """`dbt build` of the step's selection as of the partition's day; dbt tests are asset checks.
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=dbt_translator,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
+    pool=WAREHOUSE_POOL,
+)
+def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of the whole project as of the partition's day; dbt tests are asset checks.
     A step retry or a re-execution from failure resumes from the failed model."""
     as_of = as_of_for(context).isoformat()
     os.environ.update(warehouse.dbt_env())
-    previous = _resumable_run(context, step)
+    previous = _resumable_run(context)
     args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
     if previous is not None:
         context.log.info(f"Resuming the failed dbt build of {previous.name}: nodes that finished are left out.")
         args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]
     emitted: set[str] = set()
     started = last_report = time.perf_counter()
-    target = _dbt_target_path(context.run.run_id, context.retry_number, step)
-    label = "dbt" if not step else f"dbt {step}"
-    stage(label, f"dbt build as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
+    target = _dbt_target_path(context.run.run_id, context.retry_number)
+    stage("dbt", f"dbt build as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
     done, ok = 0, False
     if previous is not None:
         # the models the earlier attempt built are part of this run's result too (yielded first:
@@ -225,46 +220,13 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                     emitted.add(event.output_name)
                 done += 1
                 if time.perf_counter() - last_report >= 15:
-                    stage(label, f"{done} results so far", started)
+                    stage("dbt", f"{done} results so far", started)
                     last_report = time.perf_counter()
                 yield event
             ok = True
         finally:
-            stage(label, _dbt_outcome(target) + ("" if ok else " FAILED: see the summary"), started)
-    _prune_dbt_targets(keep=10, step=step)
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=dbt_translator,
-    exclude=FITTED_SELECTOR,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
-    pool=WAREHOUSE_POOL,
-)
-def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` of every model not fed by fitted parameters, as of the partition's day; dbt
-    tests are asset checks. A step retry or a re-execution from failure resumes from the failed model."""
-    yield from _dbt_build(context, dbt, warehouse)
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=dbt_translator,
-    select=FITTED_SELECTOR,
-    name="dbt_fitted",
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
-    pool=WAREHOUSE_POOL,
-)
-def dbt_fitted(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` of the models that read fitted parameters (customer_predictions, clv_model,
-    clv_model_validation, dim_customers and what follows them), after the fit assets."""
-    yield from _dbt_build(context, dbt, warehouse, step="fitted")
+            stage("dbt", _dbt_outcome(target) + ("" if ok else " FAILED: see the summary"), started)
+    _prune_dbt_targets(keep=10)
 
 
 def _built_by(attempt: Path) -> list[dg.AssetKey]:
@@ -288,74 +250,16 @@ def _dbt_outcome(target: Path) -> str:
     return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
 
 
-def _prune_dbt_targets(keep: int, step: str = "") -> None:
+def _prune_dbt_targets(keep: int) -> None:
     """Keep the dbt target folders of the last ``keep`` runs (what `dbt retry` may need)."""
-    runs = sorted(_dbt_target_root(step).glob("*"), key=lambda p: p.stat().st_mtime)
+    runs = sorted((dbt_project.project_dir / "target" / "dagster").glob("*"), key=lambda p: p.stat().st_mtime)
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-# ---- fits (Python models between the dbt steps) ---------------------------------------------------
-
-MANIFEST_NODES = json.loads(dbt_project.manifest_path.read_text())["nodes"]
-CLV_INPUTS_KEY = dbt_translator.get_asset_key(MANIFEST_NODES["model.crm_warehouse.int_clv_inputs"])
-CLV_FITS_KEY = dg.AssetKey(["model_fits", "clv_fits"])
-CLV_SCORES_KEY = dg.AssetKey(["model_fits", "clv_scores"])
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(CLV_FITS_KEY, deps=[CLV_INPUTS_KEY], group_name="model_fits", kinds={"python", "scipy"},
-                     description="BG/NBD + Gamma-Gamma maximum-likelihood fits (full, calibration) on "
-                                 "int_clv_inputs: status, reason, counts, parameters."),
-        dg.AssetSpec(CLV_SCORES_KEY, deps=[CLV_INPUTS_KEY], group_name="model_fits", kinds={"python", "scipy"},
-                     description="Per-customer P(alive), expected purchases and expected value of each fitted fit."),
-    ],
-    check_specs=[
-        dg.AssetCheckSpec("clv_fit_converged", asset=CLV_FITS_KEY,
-                          description="ERROR when a fit failed (did not converge): the prediction marts carry "
-                                      "no numbers and clv_model shows the reason; too_little_data is not an error."),
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
-    can_subset=False,
-)
-def clv_fit(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Fit BG/NBD + Gamma-Gamma as of the partition's day (orchestration/predict/fit.py)."""
-    from orchestration.predict.fit import fit_warehouse
-
-    started = time.perf_counter()
-    with warehouse.write_lock():
-        outcomes = fit_warehouse(warehouse.database_path, as_of_for(context))
-    stage("fit", "; ".join(f"clv {o.fit}: {o.status}" for o in outcomes), started)
-    summary = {o.fit: {"status": o.status, "reason": o.reason, "customers": o.count_customers,
-                       "repeat_customers": o.count_repeat_customers, "bgnbd": o.bgnbd,
-                       "log_likelihood": o.log_likelihood, "gamma_gamma": o.gamma_gamma,
-                       "seconds": round(o.seconds, 3)} for o in outcomes}
-    yield dg.MaterializeResult(asset_key=CLV_FITS_KEY, metadata={
-        "fits": dg.MetadataValue.json(summary),
-        **{f"{o.fit}_status": o.status for o in outcomes}})
-    yield dg.MaterializeResult(asset_key=CLV_SCORES_KEY, metadata={
-        "rows": sum(0 if o.scores is None else len(o.scores) for o in outcomes)})
-    failed = [o for o in outcomes if o.status == "failed"]
-    yield dg.AssetCheckResult(
-        asset_key=CLV_FITS_KEY, check_name="clv_fit_converged", passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=("Every fit is fitted or has too little data (with the reason)." if not failed else
-                     " ".join(f"{o.fit}: {o.reason}." for o in failed)
-                     + " No predictions are published for this day; the other marts are."),
-        metadata={"statuses": dg.MetadataValue.json({o.fit: o.status for o in outcomes})},
-    )
-
-
-# The Python fits that sit between the two dbt steps (the sBG retention fit joins this list).
-FIT_ASSETS = [clv_fit]
-
-
 # ---- publish -------------------------------------------------------------------------------------
 
+MANIFEST_NODES = json.loads(dbt_project.manifest_path.read_text())["nodes"]
 MART_NODES = {
     node["name"]: node
     for node in MANIFEST_NODES.values()

@@ -19,10 +19,8 @@ import pandas as pd
 import pytest
 
 from orchestration.assets import (
-    FIT_ASSETS,
     _dbt_target_path,
     _resumable_run,
-    dbt_fitted,
     dbt_warehouse,
     landing_to_raw,
     published_marts,
@@ -37,7 +35,7 @@ from orchestration.resources import WarehouseResource, dbt_resource
 from orchestration.tests.conftest import mart_snapshot, query
 
 END = "2025-06-30"
-ALL = [landing_to_raw, dbt_warehouse, *FIT_ASSETS, dbt_fitted, published_marts, mart_quality_checks]
+ALL = [landing_to_raw, dbt_warehouse, published_marts, mart_quality_checks]
 
 
 def _warehouse(root: Path, landing: Path) -> WarehouseResource:
