@@ -35,11 +35,7 @@ MARTS = [
     "portfolio_transitions", "f2_conversion", "second_purchase_timing", "fct_sessions", "funnel_daily",
     "abandoned_carts", "channel_acquisition", "product_affinity", "next_product", "product_ranking",
     "product_portfolio", "kpi_daily", "kpi_monthly",
-    "customer_predictions", "clv_model", "clv_model_validation",
 ]
-# a 3-month shop: a 30-day holdout and small minimums so the CLV model fits (marts not empty)
-VARS = {"as_of_date": AS_OF, "clv_holdout_days": 30, "clv_min_repeat_customers": 5, "clv_min_history_days": 30}
-FITTED = ["build", "--select", "tag:fitted_parameters+"]
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +46,7 @@ def engines(tmp_path_factory):
     # DuckDB
     duck = root / "warehouse.duckdb"
     ingest(landing, duck, verbose=False)
-    dbt(duck, ["build"], VARS)
-    # the CLV fit (Python) between the two dbt steps; Spark reads the same fitted rows
-    from orchestration.predict.fit import fit_warehouse
-
-    assert {o.status for o in fit_warehouse(duck)} == {"fitted"}
-    dbt(duck, FITTED, VARS)
+    dbt(duck, ["build"], {"as_of_date": AS_OF})
     # Spark: load (with the GX gate on Spark dataframes), then dbt build --target spark
     spark_dir = root / "spark"
     env = dict(os.environ, CRM_SPARK_DIR=str(spark_dir), CRM_GX_DIR=str(root / "gx"),
@@ -68,17 +59,9 @@ def engines(tmp_path_factory):
     assert load.returncode == 0, load.stdout[-3000:] + load.stderr[-3000:]
     build = subprocess.run([str(Path(sys.prefix) / "bin" / "dbt"), "build", "--target", "spark",
                             "--target-path", str(root / "target"), "--project-dir", str(PROJECT_DIR),
-                            "--vars", json.dumps(VARS)],
+                            "--vars", json.dumps({"as_of_date": AS_OF})],
                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stdout[-6000:]
-    copy = subprocess.run([sys.executable, "-m", "orchestration.predict", "copy-to-spark", "--database", str(duck)],
-                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
-    assert copy.returncode == 0, copy.stdout[-3000:] + copy.stderr[-3000:]
-    fitted = subprocess.run([str(Path(sys.prefix) / "bin" / "dbt"), *FITTED, "--target", "spark",
-                             "--target-path", str(root / "target"), "--project-dir", str(PROJECT_DIR),
-                             "--vars", json.dumps(VARS)],
-                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
-    assert fitted.returncode == 0, fitted.stdout[-6000:]
     from orchestration.spark import read_marts_files
 
     return {
