@@ -113,7 +113,7 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert manifest["as_of_date"] == END
     published = mart_snapshot(Path(manifest["database"]))
     assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
-    assert len(published) == 18
+    assert len(published) == 21  # 18 + customer_predictions, clv_model, clv_model_validation (#10)
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
         assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows
