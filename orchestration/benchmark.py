@@ -65,6 +65,34 @@ def _run(cmd: list[str], env: dict) -> tuple[float, float]:
     return seconds, peak / 2**20
 
 
+def clv_benchmark(customers: int, years: int) -> int:
+    """Time the BG/NBD + Gamma-Gamma fit and the per-customer prediction (orchestration/predict)
+    on customers simulated from known parameters, as the warehouse's int_clv_inputs (days)."""
+    import time
+
+    from orchestration.predict.bgnbd import BgNbdParams, GammaGammaParams
+    from orchestration.predict.fit import fit_inputs, score
+    from orchestration.predict.simulate import simulate_inputs
+
+    truth = BgNbdParams(0.25, 30.0, 0.8, 2.5)
+    started = time.perf_counter()
+    inputs = simulate_inputs(customers, truth, GammaGammaParams(6.0, 4.0, 15000.0), 365 * years, seed=1)
+    simulate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    outcome = fit_inputs(inputs, min_repeat_customers=30, min_history=90)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    scored = score(outcome, inputs, {"expected_purchases_30d": 30, "expected_purchases_90d": 90,
+                                     "expected_purchases_365d": 365, "expected_purchases_horizon": 3 * 365})
+    predict_s = time.perf_counter() - started
+    print(f"customers {customers:,}, {years} years: simulate {simulate_s:.1f} s")
+    print(f"clv fit      {fit_s:8.2f} s  ({outcome.status}: {outcome.reason})")
+    print(f"  BG/NBD r, alpha, a, b = {outcome.bgnbd} (truth {truth})")
+    print(f"  Gamma-Gamma p, q, gamma = {outcome.gamma_gamma}")
+    print(f"clv predict  {predict_s:8.2f} s  ({len(scored):,} customers)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crm-benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -73,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, from {STAGES}")
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "data" / "benchmark")
     parser.add_argument("--files-per", choices=["day", "month"], default="month")
+    parser.add_argument("--clv", action="store_true",
+                        help="only time the CLV fit and prediction on --customers simulated customers")
     args = parser.parse_args(argv)
+    if args.clv:
+        return clv_benchmark(args.customers, args.years)
     stages = [s for s in args.stages.split(",") if s]
     end = date(2025, 12, 31)
     start = end - timedelta(days=365 * args.years - 1)

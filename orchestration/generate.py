@@ -197,7 +197,7 @@ def _tri_state(rng: np.random.Generator, n: int, p_true: float, p_false: float) 
 
 class Generator:
     def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float,
-                 subscription_ids_on_orders: bool = True) -> None:
+                 subscription_ids_on_orders: bool = True, dropouts: int = 0) -> None:
         self.n_customers = customers
         self.subscription_ids_on_orders = subscription_ids_on_orders
         # subscription draws come from their own stream (offer, churn, contract fields)
@@ -206,6 +206,7 @@ class Generator:
         self.end = end
         self.n_days = (end - start).days + 1
         self.seed = seed
+        self.dropouts = dropouts
         self.rng = np.random.default_rng(seed)
         self.bad_share = bad_share
         self.start_epoch = int(datetime(start.year, start.month, start.day).timestamp()) - int(
@@ -277,6 +278,16 @@ class Generator:
         sub_deliveries = srng.geometric(np.clip(theta, 1e-6, 1.0))
         extra = np.where(subscriber, sub_deliveries - 1, extra)
         extra = np.where(buys, np.minimum(extra, 60), -1)
+        # planted dropouts (off by default, so the default output is unchanged): frequent buyers
+        # who make 6 purchases about 20 days apart and then never buy again, the last at least
+        # 365 days before the end; a separate random stream picks them
+        drop_rng = np.random.default_rng([self.seed, 10])
+        eligible = np.flatnonzero(buys & ~subscriber
+                                  & (first_epoch < self.end_epoch - (365 + 160) * SECONDS_PER_DAY))
+        dropout = np.zeros(n, dtype=bool)
+        if self.dropouts > 0:
+            dropout[drop_rng.choice(eligible, size=min(self.dropouts, len(eligible)), replace=False)] = True
+            extra = np.where(dropout, 5, extra)
         n_orders = extra + 1  # 0 for those who never buy
 
         cust_of = np.repeat(np.arange(n), n_orders)
@@ -287,6 +298,8 @@ class Generator:
         gaps = rng.gamma(2.0, mean_gap / 2.0) * SECONDS_PER_DAY
         sub = subscriber[cust_of]
         gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
+        if self.dropouts > 0:
+            gaps = np.where(dropout[cust_of], (20 + drop_rng.integers(-4, 5, total)) * SECONDS_PER_DAY, gaps)
         same_day = rng.random(total) < 0.01  # two orders on one day
         gaps = np.where(same_day & ~sub, rng.integers(600, 7200, total), gaps)
         gaps[order_idx_in_cust == 0] = 0
@@ -474,6 +487,12 @@ class Generator:
         subs_tbl, subs_epoch = self._subscriptions(
             subscriber, sub_offer, chan_names[chan], sub_ids, cust_ids, sub_product, epoch, cust_of, sub, status
         )
+        if self.dropouts > 0:
+            self.planted["dropouts"] = {
+                "customer_ids": [f"C{i + 1:07d}" for i in np.flatnonzero(dropout)],
+                "purchases": 6,
+                "last_purchase_at_least_days_before_end": 365,
+            }
         return cust_tbl, {
             "orders": (orders_all, orders_file_epoch),
             "order_items": (item_tbl, items_file_epoch),
@@ -786,12 +805,13 @@ def generate(
     bad_share: float = 0.002,
     tables: tuple[str, ...] = tuple(TABLE_COLUMNS),
     subscription_ids_on_orders: bool = True,
+    dropouts: int = 0,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
-    gen = Generator(customers, start, end, seed, bad_share, subscription_ids_on_orders)
+    gen = Generator(customers, start, end, seed, bad_share, subscription_ids_on_orders, dropouts)
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
     _, parts = gen.customers_and_orders()
@@ -858,13 +878,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not write subscription_id on orders (deliveries then matched by customer+product)")
     parser.add_argument("--tables", default=",".join(TABLE_COLUMNS),
                         help="comma-separated tables to write (orders is the only required one)")
+    parser.add_argument("--dropouts", type=int, default=0,
+                        help="plant this many customers who buy 6 times ~20 days apart, then stop (default 0)")
     args = parser.parse_args(argv)
     tables = tuple(t.strip() for t in args.tables.split(",") if t.strip())
     unknown = set(tables) - set(TABLE_COLUMNS)
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; choose from {list(TABLE_COLUMNS)}")
     generate(args.out, args.customers, args.start, args.end, args.seed, args.format, args.grain,
-             args.bad_share, tables, args.subscription_ids_on_orders)
+             args.bad_share, tables, args.subscription_ids_on_orders, args.dropouts)
     return 0
 
 

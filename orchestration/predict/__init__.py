@@ -1,1 +1,2 @@
-"""Predictive models fitted outside dbt (their parameters are read back as dbt sources)."""
+"""Predictive models fitted in Python on inputs the dbt project builds; their parameters and
+scores are read back as dbt sources (schema model_fits)."""

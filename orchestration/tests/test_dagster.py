@@ -120,7 +120,7 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert manifest["as_of_date"] == END
     published = mart_snapshot(Path(manifest["database"]))
     assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
-    assert len(published) == 24  # 18 marts, the semantic layer's time spine and the five 定期 marts
+    assert len(published) == 27  # 18 marts, the time spine, five 定期 marts and three prediction marts
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
         assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows

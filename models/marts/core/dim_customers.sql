@@ -26,6 +26,13 @@ portfolio as (
 
 ),
 
+predictions as (
+
+    select customer_id, p_alive, churn_risk, predicted_clv
+    from {{ ref('customer_predictions') }}
+
+),
+
 -- contact timing (text 004): the hour and weekday a customer usually orders (purchases when they
 -- have any, else all orders); ties go to the earliest hour / weekday
 order_times as (
@@ -100,7 +107,10 @@ final as (
         portfolio.cpm_state,
         portfolio.cpm_state_ja,
         preferred_hours.order_hour as preferred_order_hour,
-        preferred_weekdays.order_weekday as preferred_order_weekday
+        preferred_weekdays.order_weekday as preferred_order_weekday,
+        predictions.p_alive,
+        predictions.churn_risk,
+        predictions.predicted_clv
     from purchases
     left join customers
         on purchases.customer_id = customers.customer_id
@@ -114,6 +124,8 @@ final as (
     left join preferred_weekdays
         on purchases.customer_id = preferred_weekdays.customer_id
         and preferred_weekdays.weekday_rank = 1
+    left join predictions
+        on purchases.customer_id = predictions.customer_id
 
 )
 

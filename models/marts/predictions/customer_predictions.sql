@@ -1,0 +1,92 @@
+-- One row per customer with a purchase on or before as_of_date, when the `full` fit of this
+-- as_of_date is `fitted`; empty otherwise (clv_model says why). Scores come from the Python fit
+-- (source model_fits.clv_scores); CLV and dates are derived here.
+with inputs as (
+
+    select * from {{ ref('int_clv_inputs') }}
+
+),
+
+fits as (
+
+    select * from {{ source('model_fits', 'clv_fits') }}
+    where fit = 'full' and status = 'fitted' and as_of_date = {{ as_of_date() }}
+
+),
+
+scores as (
+
+    select * from {{ source('model_fits', 'clv_scores') }}
+    where fit = 'full' and as_of_date = {{ as_of_date() }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_orders_enriched') }}
+
+),
+
+-- the shop's gross margin over every purchase known by as_of_date
+margin as (
+
+    select
+        {{ safe_divide('sum(gross_profit)', 'sum(order_total)') }} as gross_margin
+    from orders
+    where is_purchase
+
+),
+
+scored as (
+
+    select
+        inputs.customer_id,
+        inputs.as_of_date,
+        inputs.x as repeat_purchase_days,
+        inputs.t_x as days_first_to_last,
+        inputs.big_t as days_since_first,
+        scores.p_alive,
+        scores.expected_purchases_30d,
+        scores.expected_purchases_90d,
+        scores.expected_purchases_365d,
+        scores.expected_order_value,
+        scores.expected_purchases_horizon * scores.expected_order_value as predicted_clv_value,
+        scores.expected_days_between_purchases
+    from inputs
+    inner join scores
+        on inputs.customer_id = scores.customer_id
+    cross join (select count(*) as n from fits) as fitted
+    where fitted.n = 1
+
+),
+
+final as (
+
+    select
+        scored.customer_id,
+        scored.as_of_date,
+        scored.repeat_purchase_days,
+        scored.days_first_to_last,
+        scored.days_since_first,
+        scored.p_alive,
+        scored.expected_purchases_30d,
+        scored.expected_purchases_90d,
+        scored.expected_purchases_365d,
+        cast(scored.expected_order_value as {{ money_type() }}) as expected_order_value,
+        cast(scored.predicted_clv_value as {{ money_type() }}) as predicted_clv,
+        cast(scored.predicted_clv_value * margin.gross_margin as {{ money_type() }}) as predicted_gross_profit_clv,
+        case
+            when scored.p_alive >= {{ var('clv_churn_high_below') }}
+                then {{ add_days('scored.as_of_date', 'cast(ceil(scored.expected_days_between_purchases) as integer)') }}
+        end as expected_next_purchase_date,
+        case
+            when scored.p_alive < {{ var('clv_churn_high_below') }} then 'high'
+            when scored.p_alive < {{ var('clv_churn_medium_below') }} then 'medium'
+            else 'low'
+        end as churn_risk
+    from scored
+    cross join margin
+
+)
+
+select * from final

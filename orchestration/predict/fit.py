@@ -1,0 +1,230 @@
+"""Fit BG/NBD + Gamma-Gamma on the warehouse's int_clv_inputs and write the parameters and the
+per-customer scores to the tables the dbt project reads as sources (model_fits.clv_fits,
+model_fits.clv_scores). Used by the Dagster asset and by ``python -m orchestration.predict fit``.
+
+Two fits per run: ``full`` (data to as_of) and ``calibration`` (data to as_of - holdout, for the
+validation mart). A fit is ``fitted``, ``too_little_data`` (with the reason, no numbers) or
+``failed`` (the optimiser did not converge: no numbers, never default parameters).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from orchestration.predict import bgnbd
+
+FITS_SCHEMA = "model_fits"
+FITS_TABLE = "clv_fits"
+SCORES_TABLE = "clv_scores"
+INPUTS_RELATION = "intermediate.int_clv_inputs"
+HOW_TO_FIT = "run `python -m orchestration.cli run` or `python -m orchestration.predict fit`"
+
+# DDL shared with the dbt on-run-start hook (macros/model_fits.sql): the same columns and types
+FITS_COLUMNS = {
+    "as_of_date": "date", "fit": "string", "status": "string", "status_reason": "string",
+    "count_customers": "bigint", "count_repeat_customers": "bigint",
+    "r": "double", "alpha": "double", "a": "double", "b": "double", "log_likelihood": "double",
+    "gg_p": "double", "gg_q": "double", "gg_gamma": "double", "gg_log_likelihood": "double",
+    "fit_seconds": "double", "fitted_at": "timestamp",
+}
+SCORES_COLUMNS = {
+    "as_of_date": "date", "fit": "string", "customer_id": "string", "p_alive": "double",
+    "expected_purchases_30d": "double", "expected_purchases_90d": "double",
+    "expected_purchases_365d": "double", "expected_purchases_holdout": "double",
+    "expected_purchases_horizon": "double", "expected_order_value": "double",
+    "expected_days_between_purchases": "double",
+}
+
+
+@dataclass
+class FitOutcome:
+    """One fit: status and reason, counts, and parameters only when fitted."""
+
+    fit: str
+    status: str
+    reason: str
+    count_customers: int
+    count_repeat_customers: int
+    bgnbd: tuple[float, ...] | None = None
+    log_likelihood: float | None = None
+    gamma_gamma: tuple[float, ...] | None = None
+    gg_log_likelihood: float | None = None
+    seconds: float = 0.0
+    scores: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: float,
+               fit: str = "full") -> FitOutcome:
+    """Fit both models on per-customer inputs (columns x, t_x, big_t, mean_repeat_value)."""
+    started = time.perf_counter()
+    n = len(inputs)
+    repeat = inputs[inputs.x > 0]
+    history = float(inputs.big_t.max()) if n else 0.0
+    outcome = FitOutcome(fit, "fitted", "converged", n, len(repeat))
+    if len(repeat) < min_repeat_customers:
+        outcome.status, outcome.reason = "too_little_data", (
+            f"{len(repeat)} customers with a repeat purchase; the model needs at least "
+            f"{min_repeat_customers} (var clv_min_repeat_customers)")
+    elif history < min_history:
+        outcome.status, outcome.reason = "too_little_data", (
+            f"{history:g} days from the first purchase to the cut-off; the model needs at least "
+            f"{min_history:g} (var clv_min_history_days)")
+    if outcome.status != "fitted":
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+    rows = inputs.groupby(["x", "t_x", "big_t"], as_index=False).size()
+    bg = bgnbd.fit_bgnbd(rows.x, rows.t_x, rows.big_t, rows["size"])
+    valued = repeat[np.isfinite(repeat.mean_repeat_value) & (repeat.mean_repeat_value > 0)]
+    if not bg.converged:
+        outcome.status, outcome.reason = "failed", bg.reason
+    elif len(valued) == 0:
+        outcome.status, outcome.reason = "failed", "Gamma-Gamma: no repeat customer has a positive value"
+    else:
+        vrows = valued.groupby(["x", "mean_repeat_value"], as_index=False).size()
+        gg = bgnbd.fit_gamma_gamma(vrows.x, vrows.mean_repeat_value, vrows["size"])
+        if not gg.converged:
+            outcome.status, outcome.reason = "failed", gg.reason
+        elif gg.params[1] <= 1:
+            outcome.status, outcome.reason = "failed", (
+                f"Gamma-Gamma q = {gg.params[1]:.3f} <= 1: the expected value is infinite")
+        else:
+            outcome.bgnbd, outcome.log_likelihood = bg.params, bg.log_likelihood
+            outcome.gamma_gamma, outcome.gg_log_likelihood = gg.params, gg.log_likelihood
+            outcome.reason = (f"BG/NBD on {n} customers ({len(rows)} distinct rows), Gamma-Gamma on "
+                              f"{len(valued)} repeat customers with a value"
+                              + ("" if bg.reason == "converged" else f"; BG/NBD {bg.reason}"))
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def score(outcome: FitOutcome, inputs: pd.DataFrame, horizons: dict[str, float]) -> pd.DataFrame:
+    """Per-customer predictions of a fitted outcome, computed once per distinct (x, t_x, T) row.
+    ``horizons`` maps an output column to a horizon in the inputs' time unit."""
+    if outcome.status != "fitted":
+        return inputs.iloc[0:0].assign(p_alive=[], **{k: [] for k in horizons})
+    params = bgnbd.BgNbdParams(*outcome.bgnbd)
+    gg = bgnbd.GammaGammaParams(*outcome.gamma_gamma)
+    rows = inputs[["x", "t_x", "big_t"]].drop_duplicates()
+    x, t_x, big_t = rows.x.to_numpy(float), rows.t_x.to_numpy(float), rows.big_t.to_numpy(float)
+    alive = bgnbd.p_alive(params, x, t_x, big_t)
+    rows = rows.assign(p_alive=alive,
+                       expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t))
+    for column, t in horizons.items():
+        rows[column] = bgnbd.expected_purchases(params, t, x, t_x, big_t)
+    out = inputs.merge(rows, on=["x", "t_x", "big_t"], how="left")
+    out["expected_order_value"] = bgnbd.expected_value(gg, out.x.to_numpy(float),
+                                                       out.mean_repeat_value.to_numpy(float))
+    return out
+
+
+def _fit_and_score(inputs: pd.DataFrame, fit: str, horizons: dict[str, float],
+                   min_repeat: int, min_history: float) -> FitOutcome:
+    outcome = fit_inputs(inputs, min_repeat, min_history, fit)
+    started = time.perf_counter()
+    scored = score(outcome, inputs, horizons)
+    numbers = scored[["p_alive", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
+    if not np.all(np.isfinite(numbers)):
+        outcome.status, outcome.reason = "failed", "predictions are not finite for some customers"
+        outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = None
+        scored = scored.iloc[0:0]
+    outcome.scores = scored
+    outcome.seconds += time.perf_counter() - started
+    return outcome
+
+
+def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOutcome]:
+    """Read int_clv_inputs, fit ``full`` and ``calibration``, write model_fits.clv_fits and
+    model_fits.clv_scores (replacing the previous run's rows). Returns both outcomes."""
+    with duckdb.connect(str(database)) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'intermediate' "
+            "and table_name = 'int_clv_inputs'").fetchone()[0]
+        if not exists:
+            raise RuntimeError(f"{INPUTS_RELATION} is missing: run `dbt build` first")
+        inputs = con.execute(f"select * from {INPUTS_RELATION}").df()
+    if len(inputs) == 0:
+        if as_of is None:
+            raise RuntimeError(f"{INPUTS_RELATION} is empty and no --as-of was given")
+        built_as_of = as_of
+        holdout, min_repeat, min_history, horizon_days = 180, 1, 1, 3 * 365
+    else:
+        built_as_of = pd.Timestamp(inputs.as_of_date.iloc[0]).date()
+        holdout = int(inputs.holdout_days.iloc[0])
+        min_repeat = int(inputs.min_repeat_customers.iloc[0])
+        min_history = float(inputs.min_history_days.iloc[0])
+        horizon_days = int(inputs.ltv_horizon_days.iloc[0])
+    if as_of is not None and as_of != built_as_of:
+        raise RuntimeError(f"{INPUTS_RELATION} was built as of {built_as_of}, not {as_of}: "
+                           f"run `dbt build --vars '{{as_of_date: {as_of}}}'` first")
+    horizon = {"expected_purchases_30d": 30, "expected_purchases_90d": 90, "expected_purchases_365d": 365,
+               "expected_purchases_horizon": horizon_days}
+    full_inputs = inputs[["customer_id", "x", "t_x", "big_t", "mean_repeat_value"]].astype(
+        {"x": float, "t_x": float, "big_t": float, "mean_repeat_value": float})
+    cal = inputs[inputs.in_calibration.astype(bool)] if len(inputs) else inputs
+    cal_inputs = pd.DataFrame({
+        "customer_id": cal.customer_id, "x": cal.cal_x.astype(float), "t_x": cal.cal_t_x.astype(float),
+        "big_t": cal.cal_big_t.astype(float), "mean_repeat_value": cal.cal_mean_repeat_value.astype(float)})
+    full = _fit_and_score(full_inputs, "full", horizon, min_repeat, min_history)
+    calibration = _fit_and_score(cal_inputs, "calibration", {"expected_purchases_holdout": holdout},
+                                 min_repeat, min_history)
+    write_outcomes(database, built_as_of, [full, calibration])
+    return [full, calibration]
+
+
+def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for o in outcomes:
+        r, alpha, a, b = o.bgnbd or (None,) * 4
+        p, q, g = o.gamma_gamma or (None,) * 3
+        rows.append({"as_of_date": as_of, "fit": o.fit, "status": o.status, "status_reason": o.reason,
+                     "count_customers": o.count_customers, "count_repeat_customers": o.count_repeat_customers,
+                     "r": r, "alpha": alpha, "a": a, "b": b, "log_likelihood": o.log_likelihood,
+                     "gg_p": p, "gg_q": q, "gg_gamma": g, "gg_log_likelihood": o.gg_log_likelihood,
+                     "fit_seconds": o.seconds, "fitted_at": now})
+    return pd.DataFrame(rows, columns=list(FITS_COLUMNS))
+
+
+def _scores_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
+    parts = []
+    for o in outcomes:
+        if o.scores is None or len(o.scores) == 0:
+            continue
+        part = o.scores.assign(as_of_date=as_of, fit=o.fit)
+        parts.append(part.reindex(columns=list(SCORES_COLUMNS)))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORES_COLUMNS})
+    return pd.concat(parts, ignore_index=True)
+
+
+def create_tables_sql() -> list[str]:
+    """The DDL that makes the fits tables exist (empty) before any fit."""
+    def cols(spec: dict[str, str]) -> str:
+        return ", ".join(f"{name} {kind}" for name, kind in spec.items())
+    return [f"create schema if not exists {FITS_SCHEMA}",
+            f"create table if not exists {FITS_SCHEMA}.{FITS_TABLE} ({cols(FITS_COLUMNS)})",
+            f"create table if not exists {FITS_SCHEMA}.{SCORES_TABLE} ({cols(SCORES_COLUMNS)})"]
+
+
+def write_outcomes(database: str | Path, as_of: date, outcomes: list[FitOutcome]) -> None:
+    """Replace the fits and scores tables' rows with this run's, in one transaction."""
+    fits = _fits_frame(as_of, outcomes)
+    scores = _scores_frame(as_of, outcomes)
+    with duckdb.connect(str(database)) as con:
+        for sql in create_tables_sql():
+            con.execute(sql)
+        con.execute("begin")
+        con.execute(f"delete from {FITS_SCHEMA}.{FITS_TABLE}")
+        con.execute(f"delete from {FITS_SCHEMA}.{SCORES_TABLE}")
+        con.register("fits_df", fits)
+        con.register("scores_df", scores)
+        con.execute(f"insert into {FITS_SCHEMA}.{FITS_TABLE} select {', '.join(FITS_COLUMNS)} from fits_df")
+        con.execute(f"insert into {FITS_SCHEMA}.{SCORES_TABLE} select {', '.join(SCORES_COLUMNS)} from scores_df")
+        con.execute("commit")
