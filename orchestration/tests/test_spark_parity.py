@@ -88,6 +88,8 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
             col = col.astype("datetime64[us]")
         elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_integer_dtype(col):
             col = col.astype("Int64") if not pd.api.types.is_bool_dtype(col) else col.astype("boolean")
+        if len(col) and col.isna().all():  # an all-null column: None from DuckDB, NaN from Spark's Parquet
+            col = pd.Series([None] * len(col), index=col.index, dtype=object)
         out[name] = col
     return out
 
