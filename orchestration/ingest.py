@@ -29,6 +29,7 @@ import argparse
 import csv
 import hashlib
 import io
+import os
 import re
 import sys
 import time
@@ -335,8 +336,8 @@ def _commit_batch(
     rep.malformed_lines += sum(f.malformed for f in batch)
 
 
-def _load_file(path: Path, table: str, columns: list[str], rel: str, checksum: str) -> LoadedFile:
-    stat = path.stat()
+def _load_file(path: Path, stat: os.stat_result, table: str, columns: list[str], rel: str,
+               checksum: str) -> LoadedFile:
     if stat.st_size == 0:  # an empty export: nothing to load, logged so that it is not retried
         empty = pa.table({c: pa.array([], pa.string()) for c in columns})
         return LoadedFile(rel, checksum, _conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0)
@@ -390,12 +391,13 @@ def ingest(
                 rel = path.relative_to(folder).as_posix()
                 if not file_is_due(path, up_to):
                     continue
-                size = path.stat().st_size
+                stat = path.stat()
+                size = stat.st_size
                 if rel in known:
                     loaded_checksum, loaded_size, loaded_mtime = known[rel]
                     # a file loaded once never changes: check it by size and modification time,
                     # and by checksum when either differs
-                    same_stat = loaded_size == size and loaded_mtime == path.stat().st_mtime_ns
+                    same_stat = loaded_size == size and loaded_mtime == stat.st_mtime_ns
                     if not same_stat and _sha256(path) != loaded_checksum:
                         rep.problems.append(FileProblem(
                             str(path), "changed",
@@ -405,7 +407,7 @@ def ingest(
                     continue
                 checksum = _sha256(path)
                 try:
-                    pending.append(_load_file(path, table, columns, rel, checksum))
+                    pending.append(_load_file(path, stat, table, columns, rel, checksum))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
                     reason = (str(exc) if isinstance(exc, UnreadableFile)
                               else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
