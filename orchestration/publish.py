@@ -54,9 +54,14 @@ def previous_manifest(publish_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "") -> dict:
+def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "",
+            hold_back: dict[str, str] | None = None) -> dict:
     """Copy every mart of ``warehouse`` into a new read-only DuckDB file and Parquet files, then
-    swap them in atomically. Returns the manifest written."""
+    swap them in atomically. Returns the manifest written.
+
+    ``hold_back`` (mart -> why) names marts not to take from this build: their previously published
+    version is published again (the manifest says so), or, when there is none, they are left out."""
+    hold_back = hold_back or {}
     publish_dir = Path(publish_dir)
     publish_dir.mkdir(parents=True, exist_ok=True)
     generation = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -71,14 +76,27 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         marts = mart_names(con, "warehouse")
         if not marts:
             raise RuntimeError(f"no marts in {warehouse}: run the dbt build before publishing")
+        previous_db = publish_dir / PUBLISHED_DB
+        kept: list[str] = []
+        attached_previous = bool(set(hold_back) & set(marts)) and previous_db.exists()
+        if attached_previous:
+            con.execute(f"attach '{previous_db}' as previous (read_only)")
+            kept = [m for m in mart_names(con, "previous") if m in hold_back]
+        held = {m: {"reason": hold_back[m], "published": "previous version" if m in kept else "not published"}
+                for m in marts if m in hold_back}
         con.execute("create schema published.marts")
         counts = {}
         for mart in marts:
-            con.execute(f"create table published.marts.{mart} as select * from warehouse.marts.{mart}")
+            if mart in hold_back and mart not in kept:
+                continue
+            source = "previous" if mart in kept else "warehouse"
+            con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
             con.execute(f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
                         "(format parquet, compression zstd)")
             counts[mart] = con.execute(f"select count(*) from published.marts.{mart}").fetchone()[0]
         con.execute("detach warehouse")
+        if attached_previous:
+            con.execute("detach previous")
         con.execute("checkpoint published")
         con.execute("detach published")
     except BaseException:
@@ -110,6 +128,7 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         "parquet_dir": str(publish_dir / "parquet"),
         "storage_version": STORAGE_VERSION,
         "row_counts": counts,
+        "held_back": held,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     tmp_manifest = publish_dir / f".{MANIFEST}.{generation}.tmp"
