@@ -40,6 +40,11 @@ RATE_COLUMNS = {
     "product_affinity": ["support", "confidence", "customer_support", "customer_confidence"],
     "next_product": ["share"],
     "product_portfolio": ["revenue_share"],
+    "subscription_retention": ["retention_rate", "projected_retention_rate"],
+    "subscription_conversion": ["conversion_rate_30d", "conversion_rate_90d", "conversion_rate_180d"],
+    "subscription_cancel_reasons": ["share_of_cancellations"],
+    "customer_predictions": ["p_alive"],
+    "clv_model_validation": ["top_decile_revenue_share"],
 }
 ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
 

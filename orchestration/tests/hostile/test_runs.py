@@ -26,7 +26,7 @@ from orchestration.contract import PROJECT_DIR
 from orchestration.generate import generate
 from orchestration.ingest import ingest
 from orchestration.resources import WarehouseResource, dbt_resource
-from orchestration.tests.conftest import dbt, mart_snapshot
+from orchestration.tests.conftest import build_with_fits, dbt, mart_snapshot
 
 AS_OF = "2025-06-30"
 DAGSTER_TARGETS = PROJECT_DIR / "target" / "dagster"
@@ -42,7 +42,7 @@ def landing(tmp_path_factory) -> Path:
 def _clean_marts(landing: Path, root: Path) -> dict[str, pd.DataFrame]:
     db = root / "clean.duckdb"
     ingest(landing, db, verbose=False)
-    dbt(db, ["build"], {"as_of_date": AS_OF})
+    build_with_fits(db, AS_OF)  # as the run does: dbt build, the fits, the models that read them
     return mart_snapshot(db)
 
 
