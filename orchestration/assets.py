@@ -367,6 +367,51 @@ def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     )
 
 
+# ---- audience exports (One-to-One activation) ---------------------------------------------------
+
+def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
+    """Where `audience_exports` writes the day's files for `published_marts` to publish."""
+    return Path(warehouse.publish) / ".exports-staging" / as_of
+
+
+@dg.asset(
+    name="audience_exports",
+    key_prefix=["activation"],
+    deps=[_model_key("customer_audiences")],
+    group_name="activation",
+    kinds={"csv", "parquet"},
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=transient_retry,
+    pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec(
+        "exports_respect_consent", asset=dg.AssetKey(["activation", "audience_exports"]), blocking=True,
+        description="ERROR (blocks publishing) when an export would carry a guest, a customer without "
+                    "consent for its channel, a held-out customer or a column that is not allowed.")],
+)
+def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """The day's audience files for LINE / e-mail tools (orchestration/activation.py), staged for
+    `published_marts`, which publishes them with the marts."""
+    from orchestration.activation import audit_exports, write_exports
+
+    as_of = as_of_for(context).isoformat()
+    started = time.perf_counter()
+    out = exports_staging(warehouse, as_of)
+    shutil.rmtree(out, ignore_errors=True)
+    counts = write_exports(warehouse.database_path, out, as_of)
+    problems = audit_exports(warehouse.database_path, out)
+    stage("exports", f"{sum(counts.values())} customers to contact in {len(counts)} audience files"
+                     + (f"; {len(problems)} problems: not published" if problems else ""), started)
+    yield dg.MaterializeResult(metadata={"staged_in": dg.MetadataValue.path(str(out)),
+                                         "rows": dg.MetadataValue.json(counts)})
+    yield dg.AssetCheckResult(
+        check_name="exports_respect_consent", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+        description=" ".join(problems)[:4000] if problems else
+        "Every row is a known customer's entry with consent for its channel; no other columns.",
+        metadata={"problems": len(problems)},
+    )
+
+
 # ---- publish -------------------------------------------------------------------------------------
 
 MART_NODES = {
@@ -378,7 +423,7 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
 
 
 @dg.asset(
-    deps=list(MART_KEYS.values()),
+    deps=[*MART_KEYS.values(), audience_exports],
     group_name="publish",
     kinds={"duckdb", "parquet"},
     partitions_def=daily_partitions,
@@ -394,8 +439,11 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
     started = time.perf_counter()
     with warehouse.write_lock():
-        manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of_for(context).isoformat(),
-                           context.run.run_id, hold_back=failed_fit_marts(warehouse.database_path))
+        as_of = as_of_for(context).isoformat()
+        staged = exports_staging(warehouse, as_of)
+        manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of, context.run.run_id,
+                           hold_back=failed_fit_marts(warehouse.database_path),
+                           exports_dir=staged if staged.exists() else None)
         docs = None
         if os.environ.get("CRM_PUBLISH_DOCS", "1") != "0":  # the dbt docs site, ~30 s on 2 cores
             os.environ.update(warehouse.dbt_env())
@@ -420,4 +468,4 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 # in the order a run executes them (Dagster orders them by their dependencies anyway)
-PIPELINE_ASSETS = [landing_to_raw, dbt_warehouse, model_fits, dbt_predictions, published_marts]
+PIPELINE_ASSETS = [landing_to_raw, dbt_warehouse, model_fits, dbt_predictions, audience_exports, published_marts]

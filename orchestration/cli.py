@@ -184,6 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         manifest = json.loads(manifest_path.read_text())
         print(f"Published for BI (as of {manifest['as_of_date']}): {manifest['database']} "
               f"and Parquet in {manifest['parquet_dir']}/")
+        if manifest.get("exports_dir"):
+            exported = json.loads((Path(manifest["exports_dir"]) / "exports.json").read_text())["rows"]
+            print(f"Audience exports for LINE / e-mail tools: {manifest['exports_dir']}/ "
+                  f"({sum(exported.values())} customers to contact: "
+                  + ", ".join(f"{a} {n}" for a, n in exported.items() if n) + ")")
         for mart, held in manifest.get("held_back", {}).items():
             print(f"  held back: {mart} ({held['published']}): {held['reason'][:300]}")
     else:

@@ -23,6 +23,7 @@ from orchestration.assets import (
     PIPELINE_ASSETS,
     _dbt_target_path,
     _resumable_run,
+    audience_exports,
     dbt_predictions,
     model_fits,
     published_marts,
@@ -122,11 +123,18 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert manifest["as_of_date"] == END
     published = mart_snapshot(Path(manifest["database"]))
     assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
-    assert len(published) == 27  # 18 marts, the time spine, five 定期 marts and three prediction marts
+    assert len(published) == 30  # 18 marts, the time spine, five 定期, three prediction, three activation marts
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
         assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows
     assert manifest["held_back"] == {}
+    # the day's audience exports were published with the marts, after their consent check passed
+    assert checks[("audience_exports", "exports_respect_consent")].passed
+    exports = Path(manifest["exports_dir"])
+    entries = published["customer_audiences"].query("is_entry and not is_holdout and channel.notna()", engine="python")
+    assert sum(len(pd.read_parquet(p)) for p in exports.glob("*.parquet")) == len(entries)
+    assert {p.stem for p in exports.glob("*.csv")} == set(published["customer_audiences"].audience) | {
+        p.stem for p in exports.glob("*.parquet")}
     # the model fits ran between the two dbt steps: dim_customers and the predictions carry them
     fit_check = checks[("clv_fits", "clv_fit_converged")]
     assert fit_check.passed and fit_check.severity == dg.AssetCheckSeverity.ERROR
@@ -228,6 +236,30 @@ def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(p
     assert model["status_reason"].str.contains("planted by the test").all()
     assert after["dim_customers"]["p_alive"].isna().all()  # no prediction today is shown as none
     assert after.keys() == before.keys()
+
+
+def test_an_export_without_consent_blocks_publishing(pipeline, tmp_path):
+    root = tmp_path / "consent"
+    shutil.copytree(pipeline.root, root, symlinks=True, ignore=shutil.ignore_patterns("*.lock"))
+    wh = _warehouse(root, Path(pipeline.wh.landing))
+    before = json.loads((root / "published" / "manifest.json").read_text())
+    with duckdb.connect(wh.database) as con:  # a bug that puts a customer without consent on LINE
+        victim = con.execute("""
+            select c.customer_id from staging.stg_shop__customers as c
+            where c.line_opt_in is distinct from true and c.customer_id not in
+                (select customer_id from marts.customer_audiences)
+            order by 1 limit 1""").fetchone()[0]
+        con.execute("""insert into marts.customer_audiences (customer_id, as_of_date, audience, priority,
+            is_entry, is_holdout, send_date, send_hour, send_weekday, channel, reason)
+            values (?, date '2025-06-30', 'win_back', 5, true, false, date '2025-07-01', 10, 2, 'line', 'x')""",
+                    [victim])
+    selection = dg.AssetSelection.assets(audience_exports, published_marts)
+    result = _materialize(wh, END, assets=ALL, selection=selection)
+    check = _checks(result)[("audience_exports", "exports_respect_consent")]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "win_back.parquet: 1 rows whose customer has no consent for its channel" in check.description
+    assert victim in check.description
+    assert json.loads((root / "published" / "manifest.json").read_text()) == before  # nothing published
 
 
 def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tmp_path):

@@ -36,7 +36,7 @@ MARTS = [
     "abandoned_carts", "channel_acquisition", "product_affinity", "next_product", "product_ranking",
     "product_portfolio", "kpi_daily", "kpi_monthly", "metricflow_time_spine",
     "fct_subscriptions", "subscription_retention", "subscription_conversion", "subscription_cancel_reasons",
-    "subscription_ltv",
+    "subscription_ltv", "customer_offers", "customer_audiences", "audience_lift",
 ]
 
 
