@@ -123,7 +123,9 @@ scored as (
     select
         customer_id,
         product_id,
-        sum(points) as score,
+        -- summed as exact decimals: a double sum depends on the order rows arrive in, and a
+        -- rerun must give the same score to the last digit
+        cast(sum(cast(points as decimal(38, 12))) as double) as score,
         max(points) as best_points
     from evidence
     group by customer_id, product_id
