@@ -38,6 +38,15 @@ transient_retry = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXP
 
 RAW_KEYS = {table: dg.AssetKey(["shop", table]) for table in TABLE_COLUMNS}
 
+# every step that writes the warehouse: one run per day (a backfilled range in one run), retried
+# on a lock or a transient I/O error, one at a time in the `warehouse` pool
+DAILY_WRITER = {
+    "partitions_def": daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "retry_policy": transient_retry,
+    "pool": WAREHOUSE_POOL,
+}
+
 
 def as_of_for(context: dg.AssetExecutionContext) -> date:
     """The partition's day, or the last day of a backfilled range run as one."""
@@ -59,10 +68,7 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
                                       "Failing rows are quarantined downstream with their reason.")
         for key in RAW_KEYS.values()
     ],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
+    **DAILY_WRITER,
     can_subset=False,
 )
 def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -233,10 +239,8 @@ _DBT_STEP = {
     "manifest": dbt_project.manifest_path,
     "project": dbt_project,
     "dagster_dbt_translator": dbt_translator,
-    "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-    "retry_policy": dg.RetryPolicy(max_retries=1, delay=5),
-    "pool": WAREHOUSE_POOL,
+    **DAILY_WRITER,
+    "retry_policy": dg.RetryPolicy(max_retries=1, delay=5),  # then resume from the failed model
 }
 
 
@@ -316,10 +320,7 @@ FIT_KEYS = {table: dg.AssetKey(["model_fits", table]) for table in ("clv_fits", 
         dg.AssetCheckSpec("retention_fits_converged", asset=FIT_KEYS["retention_fits"],
                           description="WARN when an sBG group fit failed: that group's projections stay null."),
     ],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
+    **DAILY_WRITER,
     can_subset=False,
 )
 def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -380,10 +381,7 @@ def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
     deps=[_model_key("customer_audiences")],
     group_name="activation",
     kinds={"csv", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
+    **DAILY_WRITER,
     check_specs=[dg.AssetCheckSpec(
         "exports_respect_consent", asset=dg.AssetKey(["activation", "audience_exports"]), blocking=True,
         description="ERROR (blocks publishing) when an export would carry a guest, a customer without "
@@ -426,10 +424,7 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
     deps=[*MART_KEYS.values(), audience_exports],
     group_name="publish",
     kinds={"duckdb", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
+    **DAILY_WRITER,
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The marts for BI: a read-only DuckDB file and Parquet per mart, swapped in atomically. Runs
