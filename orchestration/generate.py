@@ -165,7 +165,13 @@ def _ts_strings(epoch_seconds: np.ndarray, rng: np.random.Generator, offset_shar
     return pc.if_else(pa.array((pick >= offset_share / 2) & (pick < offset_share)), plus9, out)
 
 
+_IDS_CHUNK = 8_000_000  # utf8_lpad sizes its output for 4-byte characters: keep it under 2 GiB
+
+
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    if len(numbers) > _IDS_CHUNK:  # an event-heavy shop: pad in pieces, then one array again
+        return pa.concat_arrays([_ids(prefix, numbers[i:i + _IDS_CHUNK], width)
+                                 for i in range(0, len(numbers), _IDS_CHUNK)])
     return pc.binary_join_element_wise(
         pa.scalar(prefix), pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0"), ""
     )
