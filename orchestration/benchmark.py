@@ -125,6 +125,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
     day_before = end - timedelta(days=1)
     py = sys.executable
     summary: dict[int, dict] = {}
+    failed: dict[int, str] = {}
     for customers in sizes:
         work = workdir / f"scale-{customers}"
         base_env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
@@ -149,37 +150,57 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                 "day_dbt": dbt_command(["build", *target], {"as_of_date": str(end)}),
             }
             for step, cmd in steps.items():
-                rows[step].append(_run(cmd, env, work / f"{step}.log"))
+                try:
+                    rows[step].append(_run(cmd, env, work / f"{step}.log"))
+                except SystemExit as failure:  # report it with what was measured, stop this size
+                    failed[customers] = f"{step}: {str(failure).splitlines()[-1]}"
+                    print(f"[benchmark] {customers:,} customers {step} FAILED "
+                          f"(see {work / f'{step}.log'})", flush=True)
+                    break
                 if step == "floor":  # the reads alone, not the interpreter's start
                     rows[step][-1] = (json.loads((work / "floor.json").read_text())["_seconds"],
                                       rows[step][-1][1])
                 print(f"[benchmark] {customers:,} customers run {attempt + 1}/{repeat} {step:<12} "
                       f"{rows[step][-1][0]:8.1f} s  peak RSS {rows[step][-1][1]:8.0f} MiB", flush=True)
+            if customers in failed:
+                break
             for total, parts in (("full", ("full_ingest", "full_dbt")), ("day", ("day_ingest", "day_dbt"))):
                 rows[total].append((sum(rows[p][-1][0] for p in parts), max(rows[p][-1][1] for p in parts)))
+        if customers in failed:  # one failed attempt: the steps of that attempt, nothing derived
+            rows = {k: v for k, v in rows.items() if v and k not in ("full", "day")}
+            if "full_dbt" in rows:
+                rows["full"] = [(rows["full_ingest"][-1][0] + rows["full_dbt"][-1][0],
+                                 max(rows["full_ingest"][-1][1], rows["full_dbt"][-1][1]))]
         med = {k: statistics.median(s for s, _ in v) for k, v in rows.items()}
         peak = {k: max(r for _, r in v) for k, v in rows.items()}
         events = planted["rows"]["events"]
         summary[customers] = {"events": events, "median_s": med, "peak_rss_mib": peak,
-                              "full_over_floor": med["full"] / med["floor"],
-                              "day_over_full": med["day"] / med["full"],
-                              "full_s_per_million_events": med["full"] / (events / 1e6)}
+                              "failed": failed.get(customers)}
+        if "full" in med:
+            summary[customers]["full_over_floor"] = med["full"] / med["floor"]
+            summary[customers]["full_s_per_million_events"] = med["full"] / (events / 1e6)
+        if "day" in med:
+            summary[customers]["day_over_full"] = med["day"] / med["full"]
         print()
         print(f"customers {customers:,}, {years} years, {events:,} events, {repeat} runs, "
               f"{os.cpu_count()} cores (medians)")
         print(f"{'step':<14}{'median s':>10}{'x floor':>9}{'peak RSS MiB':>14}")
         for step in rows:
             print(f"{step:<14}{med[step]:>10.1f}{med[step] / med['floor']:>9.1f}{peak[step]:>14.0f}")
-        print(f"one-day refresh / full build: {summary[customers]['day_over_full']:.1%}", flush=True)
-    if len(sizes) > 1:
+        if "day" in med:
+            print(f"one-day refresh / full build: {summary[customers]['day_over_full']:.1%}", flush=True)
+        if customers in failed:
+            print(f"FAILED at {failed[customers]}", flush=True)
+    measured = [c for c in sizes if "full_s_per_million_events" in summary[c]]
+    if len(measured) > 1:
         print()
         print("cost linearity (full build seconds per million events):")
-        base = summary[sizes[0]]["full_s_per_million_events"]
-        for customers in sizes:
+        base = summary[measured[0]]["full_s_per_million_events"]
+        for customers in measured:
             per = summary[customers]["full_s_per_million_events"]
             print(f"  {customers:>10,} customers: {per:8.2f} s  ({per / base:.2f}x the smallest)")
     (workdir / "scale_results.json").write_text(json.dumps(summary, indent=2, default=str))
-    return 0
+    return 1 if failed else 0
 
 
 def clv_benchmark(customers: int, years: int) -> int:
