@@ -96,3 +96,10 @@
         {%- if not loop.last %} cross join{% endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- a hexadecimal text (at most 15 digits) as a bigint -#}
+{% macro hex_to_bigint(expr) -%}
+    {{ return(adapter.dispatch('hex_to_bigint', 'crm_warehouse')(expr)) }}
+{%- endmacro %}
+{% macro default__hex_to_bigint(expr) -%}cast(('0x' || {{ expr }}) as bigint){%- endmacro %}
+{% macro spark__hex_to_bigint(expr) -%}cast(conv({{ expr }}, 16, 10) as bigint){%- endmacro %}

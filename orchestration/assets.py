@@ -38,6 +38,15 @@ transient_retry = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXP
 
 RAW_KEYS = {table: dg.AssetKey(["shop", table]) for table in TABLE_COLUMNS}
 
+# every step that writes the warehouse: one run per day (a backfilled range in one run), retried
+# on a lock or a transient I/O error, one at a time in the `warehouse` pool
+DAILY_WRITER = {
+    "partitions_def": daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "retry_policy": transient_retry,
+    "pool": WAREHOUSE_POOL,
+}
+
 
 def as_of_for(context: dg.AssetExecutionContext) -> date:
     """The partition's day, or the last day of a backfilled range run as one."""
@@ -59,10 +68,7 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
                                       "Failing rows are quarantined downstream with their reason.")
         for key in RAW_KEYS.values()
     ],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
+    **DAILY_WRITER,
     can_subset=False,
 )
 def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -141,21 +147,31 @@ class CrmDbtTranslator(DagsterDbtTranslator):
 dbt_translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _dbt_target_path(run_id: str, attempt: int = 0) -> Path:
-    """dbt's target folder for one attempt of the dbt step of a run (each attempt keeps its own
+# The dbt project is built in two steps around the Python model fits: everything the fits read
+# (int_clv_inputs, fct_subscriptions) and everything else first, then the fits, then the models
+# that read the fitted parameters (`tag:fitted_parameters+`: the prediction marts, dim_customers,
+# the 定期 projections). Tests run with dbt's `buildable` indirect selection, so a test whose
+# parents span both steps (fct_orders -> dim_customers) waits for the second step.
+FITTED = "tag:fitted_parameters+"
+INDIRECT_SELECTION = "buildable"
+
+
+def _dbt_target_path(run_id: str, step: str, attempt: int = 0) -> Path:
+    """dbt's target folder for one attempt of one dbt step of a run (each attempt keeps its own
     run_results.json, which the next attempt resumes from)."""
-    return dbt_project.project_dir / "target" / "dagster" / (run_id if attempt == 0 else f"{run_id}.retry{attempt}")
+    return dbt_project.project_dir / "target" / "dagster" / run_id / (
+        step if attempt == 0 else f"{step}.retry{attempt}")
 
 
-def _resumable_run(context: dg.AssetExecutionContext) -> Path | None:
+def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
     """The dbt target folder of the attempt to resume: the previous attempt of this step (a step
-    retry) or the last attempt of the run this one re-executes (re-execution from failure), if it
-    left a run_results.json with failed, errored or skipped nodes."""
+    retry) or the last attempt of this step in the run this one re-executes (re-execution from
+    failure), if it left a run_results.json with failed, errored or skipped nodes."""
     candidates = []
     if context.retry_number > 0:
-        candidates.append(_dbt_target_path(context.run.run_id, context.retry_number - 1))
+        candidates.append(_dbt_target_path(context.run.run_id, step, context.retry_number - 1))
     if context.run.parent_run_id:
-        attempts = sorted((dbt_project.project_dir / "target" / "dagster").glob(f"{context.run.parent_run_id}*"),
+        attempts = sorted((dbt_project.project_dir / "target" / "dagster" / context.run.parent_run_id).glob(f"{step}*"),
                           key=lambda p: p.stat().st_mtime)
         candidates.extend(reversed(attempts[-1:]))
     for path in candidates:
@@ -180,44 +196,34 @@ if not dbt_project.manifest_path.exists():
     )
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=dbt_translator,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
-    pool=WAREHOUSE_POOL,
-)
-def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` of the whole project as of the partition's day; dbt tests are asset checks.
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+               step: str):
+    """`dbt build` of this step's models as of the partition's day; dbt tests are asset checks.
     A step retry or a re-execution from failure resumes from the failed model."""
     as_of = as_of_for(context).isoformat()
     os.environ.update(warehouse.dbt_env())
-    previous = _resumable_run(context)
+    os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
+    previous = _resumable_run(context, step)
     args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
     if previous is not None:
-        context.log.info(f"Resuming the failed dbt build of {previous.name}: nodes that finished are left out.")
+        context.log.info(f"Resuming the failed dbt build of {previous}: nodes that finished are left out.")
         args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]
-    emitted: set[str] = set()
     started = last_report = time.perf_counter()
-    target = _dbt_target_path(context.run.run_id, context.retry_number)
-    stage("dbt", f"dbt build as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
+    target = _dbt_target_path(context.run.run_id, step, context.retry_number)
+    label = {"dbt_warehouse": "dbt build", "dbt_predictions": "dbt build of the fitted models"}[step]
+    stage("dbt", f"{label} as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
     done, ok = 0, False
     if previous is not None:
         # the models the earlier attempt built are part of this run's result too (yielded first:
         # they are upstream of, or beside, everything the resume rebuilds)
         for key in _built_by(previous):
             if key in context.selected_asset_keys:
-                name = context.assets_def.get_output_name_for_asset_key(key)
-                emitted.add(name)
-                yield dg.Output(None, output_name=name, metadata={"built_by": f"earlier attempt {previous.name}"})
+                yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                                metadata={"built_by": f"earlier attempt {previous.name}"})
     with warehouse.write_lock():
         invocation = dbt.cli(args, context=context, target_path=target)
         try:
             for event in invocation.stream():
-                if isinstance(event, dg.Output):
-                    emitted.add(event.output_name)
                 done += 1
                 if time.perf_counter() - last_report >= 15:
                     stage("dbt", f"{done} results so far", started)
@@ -227,6 +233,30 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
         finally:
             stage("dbt", _dbt_outcome(target) + ("" if ok else " FAILED: see the summary"), started)
     _prune_dbt_targets(keep=10)
+
+
+_DBT_STEP = {
+    "manifest": dbt_project.manifest_path,
+    "project": dbt_project,
+    "dagster_dbt_translator": dbt_translator,
+    **DAILY_WRITER,
+    "retry_policy": dg.RetryPolicy(max_retries=1, delay=5),  # then resume from the failed model
+}
+
+
+MANIFEST_NODES = json.loads(dbt_project.manifest_path.read_text())["nodes"]
+
+
+@dbt_assets(name="dbt_warehouse", exclude=FITTED, **_DBT_STEP)
+def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of every model that does not read fitted parameters, as of the partition's day."""
+    yield from _dbt_build(context, dbt, warehouse, "dbt_warehouse")
+
+
+@dbt_assets(name="dbt_predictions", select=FITTED, **_DBT_STEP)
+def dbt_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of the models that read the fitted parameters (`tag:fitted_parameters+`)."""
+    yield from _dbt_build(context, dbt, warehouse, "dbt_predictions")
 
 
 def _built_by(attempt: Path) -> list[dg.AssetKey]:
@@ -257,9 +287,131 @@ def _prune_dbt_targets(keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+# ---- model fits (between the two dbt steps) ---------------------------------------------------
+
+def _model_key(name: str) -> dg.AssetKey:
+    return dbt_translator.get_asset_key(next(
+        n for n in MANIFEST_NODES.values() if n.get("resource_type") == "model" and n["name"] == name))
+
+
+# the tables of the dbt source `model_fits` (macros/model_fits.sql), keyed as the source declares
+FIT_KEYS = {table: dg.AssetKey(["model_fits", table]) for table in ("clv_fits", "clv_scores", "retention_fits")}
+
+
+@dg.multi_asset(
+    name="model_fits",
+    specs=[
+        dg.AssetSpec(FIT_KEYS["clv_fits"], deps=[_model_key("int_clv_inputs")], group_name="model_fits",
+                     kinds={"python", "duckdb"},
+                     description="BG/NBD + Gamma-Gamma fitted by maximum likelihood (orchestration/predict/fit.py): "
+                                 "`full` on data to as_of, `calibration` on data to as_of - holdout."),
+        dg.AssetSpec(FIT_KEYS["clv_scores"], deps=[_model_key("int_clv_inputs")], group_name="model_fits",
+                     kinds={"python", "duckdb"},
+                     description="Per-customer P(alive), expected purchases and order value of each fitted model."),
+        dg.AssetSpec(FIT_KEYS["retention_fits"], deps=[_model_key("fct_subscriptions")], group_name="model_fits",
+                     kinds={"python", "duckdb"},
+                     description="Shifted-beta-geometric retention per channel x product x offer "
+                                 "(orchestration/predict/sbg.py), for the 定期 projections."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("clv_fit_converged", asset=FIT_KEYS["clv_fits"],
+                          description="ERROR when a BG/NBD or Gamma-Gamma fit failed: its prediction marts are "
+                                      "not published (BI keeps the previous ones), every other mart is."),
+        dg.AssetCheckSpec("retention_fits_converged", asset=FIT_KEYS["retention_fits"],
+                          description="WARN when an sBG group fit failed: that group's projections stay null."),
+    ],
+    **DAILY_WRITER,
+    can_subset=False,
+)
+def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Fit the customer models on the first dbt step's output and write their parameters and
+    scores for the second. A fit that cannot be made says so in its status; it never fails the run."""
+    from orchestration.predict import sbg
+    from orchestration.predict.fit import MARTS_OF_FIT, fit_warehouse
+
+    as_of = as_of_for(context)
+    started = time.perf_counter()
+    with warehouse.write_lock():
+        clv = fit_warehouse(warehouse.database_path, as_of)
+        retention = sbg.fit_and_store(warehouse.database_path, as_of)
+    by_fit = {o.fit: o for o in clv}
+    stage("fit", "; ".join(f"{o.fit} {o.status}" for o in clv)
+          + f"; 定期 retention: {retention['fitted']} of {retention['groups']} groups fitted", started)
+    fits = [{"fit": o.fit, "status": o.status, "reason": o.reason, "customers": o.count_customers,
+             "repeat_customers": o.count_repeat_customers, "seconds": round(o.seconds, 2),
+             **(dict(zip(("r", "alpha", "a", "b"), o.bgnbd, strict=True)) if o.bgnbd else {}),
+             **(dict(zip(("p", "q", "gamma"), o.gamma_gamma, strict=True)) if o.gamma_gamma else {})}
+            for o in clv]
+    yield dg.MaterializeResult(asset_key=FIT_KEYS["clv_fits"], metadata={
+        "as_of_date": str(as_of), "fits": dg.MetadataValue.json(fits),
+        **{f"{o.fit}_status": o.status for o in clv}})
+    yield dg.MaterializeResult(asset_key=FIT_KEYS["clv_scores"], metadata={
+        "customers_scored": sum(len(o.scores) for o in clv if o.scores is not None)})
+    yield dg.MaterializeResult(asset_key=FIT_KEYS["retention_fits"], metadata=retention)
+    failed = [o for o in clv if o.status == "failed"]
+    yield dg.AssetCheckResult(
+        asset_key=FIT_KEYS["clv_fits"], check_name="clv_fit_converged", passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(" ".join(f"The {o.fit} fit failed: {o.reason}." for o in failed)
+                     + f" Not published today: {', '.join(m for o in failed for m in MARTS_OF_FIT[o.fit])}; "
+                       "BI keeps the previous "
+                       "ones, every other mart is published." if failed else
+                     "; ".join(f"{o.fit}: {o.status} ({o.reason})" for o in by_fit.values())),
+        metadata={"fits": dg.MetadataValue.json(fits)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=FIT_KEYS["retention_fits"], check_name="retention_fits_converged",
+        passed=retention["failed"] == 0, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{retention['fitted']} fitted, {retention['too_little_data']} with too few subscriptions, "
+                    f"{retention['failed']} failed (their projections stay null).",
+        metadata=retention,
+    )
+
+
+# ---- audience exports (One-to-One activation) ---------------------------------------------------
+
+def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
+    """Where `audience_exports` writes the day's files for `published_marts` to publish."""
+    return Path(warehouse.publish) / ".exports-staging" / as_of
+
+
+@dg.asset(
+    name="audience_exports",
+    key_prefix=["activation"],
+    deps=[_model_key("customer_audiences")],
+    group_name="activation",
+    kinds={"csv", "parquet"},
+    **DAILY_WRITER,
+    check_specs=[dg.AssetCheckSpec(
+        "exports_respect_consent", asset=dg.AssetKey(["activation", "audience_exports"]), blocking=True,
+        description="ERROR (blocks publishing) when an export would carry a guest, a customer without "
+                    "consent for its channel, a held-out customer or a column that is not allowed.")],
+)
+def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """The day's audience files for LINE / e-mail tools (orchestration/activation.py), staged for
+    `published_marts`, which publishes them with the marts."""
+    from orchestration.activation import audit_exports, write_exports
+
+    as_of = as_of_for(context).isoformat()
+    started = time.perf_counter()
+    out = exports_staging(warehouse, as_of)
+    shutil.rmtree(out, ignore_errors=True)
+    counts = write_exports(warehouse.database_path, out, as_of)
+    problems = audit_exports(warehouse.database_path, out)
+    stage("exports", f"{sum(counts.values())} customers to contact in {len(counts)} audience files"
+                     + (f"; {len(problems)} problems: not published" if problems else ""), started)
+    yield dg.MaterializeResult(metadata={"staged_in": dg.MetadataValue.path(str(out)),
+                                         "rows": dg.MetadataValue.json(counts)})
+    yield dg.AssetCheckResult(
+        check_name="exports_respect_consent", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+        description=" ".join(problems)[:4000] if problems else
+        "Every row is a known customer's entry with consent for its channel; no other columns.",
+        metadata={"problems": len(problems)},
+    )
+
+
 # ---- publish -------------------------------------------------------------------------------------
 
-MANIFEST_NODES = json.loads(dbt_project.manifest_path.read_text())["nodes"]
 MART_NODES = {
     node["name"]: node
     for node in MANIFEST_NODES.values()
@@ -269,28 +421,33 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
 
 
 @dg.asset(
-    deps=list(MART_KEYS.values()),
+    deps=[*MART_KEYS.values(), audience_exports],
     group_name="publish",
     kinds={"duckdb", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=transient_retry,
-    pool=WAREHOUSE_POOL,
+    **DAILY_WRITER,
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The marts for BI: a read-only DuckDB file and Parquet per mart, swapped in atomically. Runs
-    only when every blocking check of the marts passed; otherwise BI keeps the previous marts."""
+    only when every blocking check of the marts passed; otherwise BI keeps the previous marts. The
+    marts of a failed model fit are held back (their previous version stays published)."""
+    from orchestration.predict.fit import failed_fit_marts
+
     started = time.perf_counter()
     with warehouse.write_lock():
-        manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of_for(context).isoformat(),
-                           context.run.run_id)
+        as_of = as_of_for(context).isoformat()
+        staged = exports_staging(warehouse, as_of)
+        manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of, context.run.run_id,
+                           hold_back=failed_fit_marts(warehouse.database_path),
+                           exports_dir=staged if staged.exists() else None)
         docs = None
         if os.environ.get("CRM_PUBLISH_DOCS", "1") != "0":  # the dbt docs site, ~30 s on 2 cores
             os.environ.update(warehouse.dbt_env())
             docs = publish_docs(warehouse.database_path, Path(warehouse.publish), manifest["as_of_date"],
                                 dbt_project.project_dir)
     stage("publish", f"{len(manifest['row_counts'])} marts published for BI as of {manifest['as_of_date']}"
-                     + (", docs site built" if docs else ""), started)
+                     + (", docs site built" if docs else "")
+                     + (f"; held back: {', '.join(manifest['held_back'])}" if manifest["held_back"] else ""),
+          started)
     return dg.MaterializeResult(
         metadata={
             "database": dg.MetadataValue.path(manifest["database"]),
@@ -300,5 +457,10 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "marts": len(manifest["row_counts"]),
             "rows": sum(manifest["row_counts"].values()),
             "row_counts": dg.MetadataValue.json(manifest["row_counts"]),
+            "held_back": dg.MetadataValue.json(manifest["held_back"]),
         }
     )
+
+
+# in the order a run executes them (Dagster orders them by their dependencies anyway)
+PIPELINE_ASSETS = [landing_to_raw, dbt_warehouse, model_fits, dbt_predictions, audience_exports, published_marts]

@@ -1,5 +1,10 @@
 """Great Expectations checks on the marts after the build, as Dagster asset checks.
 
+Two check steps, one per dbt step (orchestration/assets.py): `mart_quality_checks` on the marts of
+`dbt_warehouse`, `fitted_mart_quality_checks` on those of `dbt_predictions`. One step over both
+would be a cycle: a blocking check on customer_rfm must run before dim_customers is built, and a
+check on dim_customers after. A check reads only marts of its own step.
+
 Each check reads marts through a read-only DuckDB connection into pandas and validates them with a
 GX suite (orchestration/quality.py); results carry failing counts and a sample. ERROR checks are
 blocking: when one fails, `published_marts` does not run in that run, BI keeps the previous marts
@@ -16,7 +21,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.assets import MART_KEYS
+from orchestration.assets import MART_KEYS, dbt_predictions
 from orchestration.progress import stage
 from orchestration.publish import previous_manifest
 from orchestration.resources import WarehouseResource
@@ -35,6 +40,11 @@ RATE_COLUMNS = {
     "product_affinity": ["support", "confidence", "customer_support", "customer_confidence"],
     "next_product": ["share"],
     "product_portfolio": ["revenue_share"],
+    "subscription_retention": ["retention_rate", "projected_retention_rate"],
+    "subscription_conversion": ["conversion_rate_30d", "conversion_rate_90d", "conversion_rate_180d"],
+    "subscription_cancel_reasons": ["share_of_cancellations"],
+    "customer_predictions": ["p_alive"],
+    "clv_model_validation": ["top_decile_revenue_share"],
 }
 ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
 
@@ -87,7 +97,9 @@ CHECK_SPECS = (
         dg.AssetCheckSpec("spend_reconciles_with_raw", asset=MART_KEYS["channel_acquisition"], blocking=True,
                           description="GX: spend in channel_acquisition and kpi_daily equals the valid raw spend."),
     ]
-    + [dg.AssetCheckSpec("row_count_stable", asset=key,
+    # blocking so that publishing waits for it (it compares with the last published counts); its
+    # severity is WARN, and a WARN failure never blocks
+    + [dg.AssetCheckSpec("row_count_stable", asset=key, blocking=True,
                          description=f"GX: row count within x{ROW_COUNT_MAX_RATIO:g} of the last published run (warning).")
        for key in MART_KEYS.values()]
 )
@@ -114,14 +126,26 @@ def _mart_result(name: str, mart: str, failing: list, outcome, severity, ok_text
     )
 
 
-@dg.multi_asset_check(specs=CHECK_SPECS, can_subset=True, name="mart_quality_checks")
-def mart_quality_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    stage("checks", "GX checks of the marts", started)
-    results = list(_mart_quality_results(context, warehouse))
-    bad = [r for r in results if not r.passed]
-    stage("checks", f"{len(results)} GX checks, {len(bad)} not passed", started)
-    yield from results
+FITTED_KEYS = set(dbt_predictions.keys)
+
+
+def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(specs=specs, can_subset=True, name=name)
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        started = time.perf_counter()
+        stage("checks", f"GX checks ({name})", started)
+        results = list(_mart_quality_results(context, warehouse))
+        bad = [r for r in results if not r.passed]
+        stage("checks", f"{len(results)} GX checks, {len(bad)} not passed", started)
+        yield from results
+
+    return _checks
+
+
+mart_quality_checks = _check_step("mart_quality_checks", [s for s in CHECK_SPECS if s.asset_key not in FITTED_KEYS])
+fitted_mart_quality_checks = _check_step("fitted_mart_quality_checks",
+                                         [s for s in CHECK_SPECS if s.asset_key in FITTED_KEYS])
+MART_CHECKS = [mart_quality_checks, fitted_mart_quality_checks]
 
 
 def _mart_quality_results(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
@@ -161,7 +185,9 @@ def _mart_quality_results(context: dg.AssetCheckExecutionContext, warehouse: War
 
     if wanted("one_tier_per_customer", "customer_rfm"):
         df = _read(warehouse, "select customer_id, loyalty_tier from marts.customer_rfm")
-        purchasers = int(_read(warehouse, "select count(*) as n from marts.dim_customers where count_purchases > 0")["n"][0])
+        # purchasers from the model dim_customers is built on (dim_customers comes after the fits)
+        purchasers = int(_read(warehouse, "select count(*) as n from intermediate.int_customer_purchases "
+                                          "where count_purchases > 0")["n"][0])
         outcome = validate("mart_customer_rfm_tiers", df, [
             gxe.ExpectColumnValuesToBeUnique(column="customer_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="loyalty_tier"),

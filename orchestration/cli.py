@@ -108,15 +108,17 @@ def ensure_manifest() -> None:
 
 
 def dbt_failures(run_id: str) -> list[str]:
-    """The models and tests that failed in the last dbt attempt of a run, with dbt's own message."""
-    attempts = sorted((PROJECT_DIR / "target" / "dagster").glob(f"{run_id}*"), key=lambda p: p.stat().st_mtime)
-    for attempt in reversed(attempts):
-        results = attempt / "run_results.json"
-        if results.exists():
-            rows = json.loads(results.read_text()).get("results", [])
-            return [f"{r['unique_id']} ({r['status']}): {' '.join(str(r.get('message') or '').split())[:400]}"
-                    for r in rows if r.get("status") in ("error", "fail")]
-    return []
+    """The models and tests that failed in the last attempt of each dbt step of a run, with dbt's
+    own message (target/dagster/<run_id>/<step>[.retryN]/run_results.json)."""
+    attempts = sorted((PROJECT_DIR / "target" / "dagster" / run_id).glob("*/run_results.json"),
+                      key=lambda p: p.stat().st_mtime)
+    last_by_step = {p.parent.name.split(".retry")[0]: p for p in attempts}
+    lines = []
+    for results in last_by_step.values():
+        rows = json.loads(results.read_text()).get("results", [])
+        lines += [f"{r['unique_id']} ({r['status']}): {' '.join(str(r.get('message') or '').split())[:400]}"
+                  for r in rows if r.get("status") in ("error", "fail")]
+    return lines
 
 
 def _not_loaded_files(result) -> list[dict]:
@@ -182,12 +184,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         manifest = json.loads(manifest_path.read_text())
         print(f"Published for BI (as of {manifest['as_of_date']}): {manifest['database']} "
               f"and Parquet in {manifest['parquet_dir']}/")
+        if manifest.get("exports_dir"):
+            exported = json.loads((Path(manifest["exports_dir"]) / "exports.json").read_text())["rows"]
+            print(f"Audience exports for LINE / e-mail tools: {manifest['exports_dir']}/ "
+                  f"({sum(exported.values())} customers to contact: "
+                  + ", ".join(f"{a} {n}" for a, n in exported.items() if n) + ")")
+        for mart, held in manifest.get("held_back", {}).items():
+            print(f"  held back: {mart} ({held['published']}): {held['reason'][:300]}")
     else:
         for event in result.all_events:
             if event.event_type_value != "STEP_FAILURE":
                 continue
             print(f"FAILED step {event.step_key}")
-            if event.step_key and event.step_key.startswith("dbt_warehouse"):
+            if event.step_key and event.step_key.startswith(("dbt_warehouse", "dbt_predictions")):
                 for line in dbt_failures(result.run_id) or ["(no dbt result: see the detailed log)"]:
                     print(f"  dbt: {line}")
             else:

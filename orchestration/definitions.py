@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets import dbt_warehouse, landing_to_raw, published_marts
-from orchestration.checks import mart_quality_checks
+from orchestration.assets import PIPELINE_ASSETS
+from orchestration.checks import MART_CHECKS
 from orchestration.logs import LOGGERS
 from orchestration.resources import WarehouseResource, dbt_resource
 from orchestration.schedules import daily_refresh, daily_schedule
 
 defs = dg.Definitions(
-    assets=[landing_to_raw, dbt_warehouse, published_marts],
-    asset_checks=[mart_quality_checks],
+    assets=PIPELINE_ASSETS,
+    asset_checks=MART_CHECKS,
     jobs=[daily_refresh],
     schedules=[daily_schedule],
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},

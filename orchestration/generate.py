@@ -204,7 +204,7 @@ def _tri_state(rng: np.random.Generator, n: int, p_true: float, p_false: float) 
 class Generator:
     def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float,
                  subscription_ids_on_orders: bool = True, dropouts: int = 0,
-                 browse_per_order: float = 2.0) -> None:
+                 browse_per_order: float = 2.0, campaign_response: float = 0.0) -> None:
         self.n_customers = customers
         # browse-only sessions (no cart) per web order; 2.0 is the default shop, a larger value
         # makes an event-heavy shop (the scale benchmark) without changing anything else's shape
@@ -217,6 +217,7 @@ class Generator:
         self.n_days = (end - start).days + 1
         self.seed = seed
         self.dropouts = dropouts
+        self.campaign_response = campaign_response
         self.rng = np.random.default_rng(seed)
         self.bad_share = bad_share
         self.start_epoch = int(datetime(start.year, start.month, start.day).timestamp()) - int(
@@ -447,12 +448,24 @@ class Generator:
         new_versions = order_tbl.take(pa.array(changed)).set_column(
             order_tbl.schema.get_field_index("updated_at"), "updated_at", _ts_strings(upd_epoch, rng, 0.0)
         )
+        # consent (own random stream, so the rest of the shop does not change with it): e-mail
+        # opt-in 60% yes / 25% no / 15% unknown; LINE friend 40% yes / 45% no / 15% unknown
+        consent_rng = np.random.default_rng([self.seed, 9])
+        email_opt_in = _tri_state(consent_rng, n, 0.60, 0.25)
+        line_opt_in = _tri_state(consent_rng, n, 0.40, 0.45)
         untouched = np.setdiff1d(np.arange(n_ord), changed)
         orders_all = pa.concat_tables(
             [order_tbl.take(pa.array(untouched)), first_versions, new_versions]
         )
         orders_file_epoch = np.concatenate([file_epoch[untouched], file_epoch[changed], upd_epoch])
         items_file_epoch = file_epoch[line_order]
+        if self.campaign_response > 0:  # off by default: the default shop is unchanged
+            extra_orders, extra_items, extra_epoch = self._campaign_orders(
+                epoch, cust_of, status, fav_cat, cust_ids, email_opt_in, line_opt_in, order_tbl.schema, n_ord)
+            orders_all = pa.concat_tables([orders_all, extra_orders])
+            orders_file_epoch = np.concatenate([orders_file_epoch, extra_epoch])
+            item_tbl = pa.concat_tables([item_tbl, extra_items])
+            items_file_epoch = np.concatenate([items_file_epoch, extra_epoch])
 
         # customers: registered within the period; a few update their prefecture later
         birth = rng.integers(1950, 2006, n)
@@ -460,11 +473,6 @@ class Generator:
         med = np.array([c.medium for c in CHANNELS])[chan]
         acq = np.char.add(np.char.add(src.astype(str), "/"), med.astype(str))
         acq_arr = pc.if_else(pa.array(rng.random(n) < 0.05), pa.nulls(n, pa.string()), pa.array(acq))
-        # consent (own random stream, so the rest of the shop does not change with it): e-mail
-        # opt-in 60% yes / 25% no / 15% unknown; LINE friend 40% yes / 45% no / 15% unknown
-        consent_rng = np.random.default_rng([self.seed, 9])
-        email_opt_in = _tri_state(consent_rng, n, 0.60, 0.25)
-        line_opt_in = _tri_state(consent_rng, n, 0.40, 0.45)
         cust_tbl = pa.table(
             {
                 "customer_id": cust_ids,
@@ -494,6 +502,8 @@ class Generator:
             "orders": int(n_ord),
             "guest_orders": int(n_guest),
         }
+        if self.campaign_response > 0:
+            self.planted["campaign"] = self.campaign_planted
         subs_tbl, subs_epoch = self._subscriptions(
             subscriber, sub_offer, chan_names[chan], sub_ids, cust_ids, sub_product, epoch, cust_of, sub, status
         )
@@ -509,6 +519,74 @@ class Generator:
             "customers": (cust_tbl, reg_epoch),
             "subscriptions": (subs_tbl, subs_epoch),
         }
+
+    # ---- a planted campaign response (One-to-One activation) ------------------------------------
+
+    def _campaign_orders(self, epoch, cust_of, status, fav_cat, cust_ids, email_opt_in, line_opt_in,
+                         order_schema: pa.Schema, n_ord: int):
+        """Customers who enter the second-purchase nurture audience (one completed purchase, none
+        in the 7 days after it: the audience's rule) with a consented channel and outside the
+        holdout (orchestration/activation.py::holdout_bucket) buy once more, with probability
+        ``campaign_response``, 1-6 days after their entry day; held-out customers do not. One order
+        of one line per buyer, numbered after every other order; its own random stream."""
+        from orchestration.activation import holdout_bucket
+
+        crng = np.random.default_rng([self.seed, 11])
+        audience = "second_purchase_nurture"
+        day = epoch // SECONDS_PER_DAY
+        pos = np.flatnonzero(cust_of >= 0)
+        ordered = pos[np.lexsort((epoch[pos], cust_of[pos]))]  # by customer, then time
+        by_cust = cust_of[ordered]
+        starts = np.flatnonzero(np.r_[True, by_cust[1:] != by_cust[:-1]])
+        custs, first = by_cust[starts], ordered[starts]
+        has_next = np.diff(np.r_[starts, len(ordered)]) > 1
+        second = ordered[np.minimum(starts + 1, len(ordered) - 1)]
+        next_day = np.where(has_next, day[second], np.iinfo(np.int64).max)
+        entry_day = day[first] + 7
+        consent = np.array([(line_opt_in[c].as_py() == "true") or (email_opt_in[c].as_py() == "true") for c in custs])
+        ids = [cust_ids[c].as_py() for c in custs]
+        held_out = np.array([holdout_bucket(i, audience) < 1000 for i in ids])
+        enters = (status[first] == "completed") & (next_day > entry_day) \
+            & (entry_day * SECONDS_PER_DAY < self.end_epoch)
+        buys = crng.random(len(custs)) < self.campaign_response
+        buy_epoch = (entry_day + crng.integers(1, 7, len(custs))) * SECONDS_PER_DAY + crng.integers(10, 21, len(custs)) * 3600
+        chosen = np.flatnonzero(enters & consent & ~held_out & buys & (buy_epoch < self.end_epoch))
+        self.campaign_planted = {
+            "audience": audience, "response_probability": self.campaign_response, "window_days": 7,
+            "entries_with_consent": int((enters & consent).sum()),
+            "held_out_with_consent": int((enters & consent & held_out).sum()),
+            "extra_orders": len(chosen),
+        }
+        k = len(chosen)
+        numbers = np.arange(n_ord + 1, n_ord + 1 + k)
+        order_ids = _ids("O", numbers, 9)
+        prod_by_cat = [np.flatnonzero(self.product_cat == c) for c in range(len(CATEGORIES))]
+        product = np.array([prod_by_cat[fav_cat[custs[i]]][crng.integers(0, len(prod_by_cat[fav_cat[custs[i]]]))]
+                            for i in chosen], dtype=np.int64)
+        price = self.product_price[product] if k else np.zeros(0)
+        shipping = np.where(price < 5000, 550.0, 0.0)
+        columns = {
+            "order_id": order_ids,
+            "customer_id": pa.array(ids[i] for i in chosen) if k else pa.array([], pa.string()),
+            "ordered_at": _ts_strings(buy_epoch[chosen], crng, 0.0),
+            "status": pa.array(["completed"] * k, pa.string()),
+            "order_total": _money(price + shipping),
+            "discount_total": pa.nulls(k, pa.string()),
+            "shipping_fee": _money(shipping),
+            "order_channel": pa.array(["web"] * k, pa.string()),
+            "is_subscription": pa.array(["false"] * k, pa.string()),
+            "subscription_id": pa.nulls(k, pa.string()),
+            "updated_at": pa.nulls(k, pa.string()),
+        }
+        orders = pa.table({f.name: columns[f.name] for f in order_schema})
+        items = pa.table({
+            "order_id": order_ids,
+            "line_number": pa.array(["1"] * k, pa.string()),
+            "product_id": pc.take(_ids("P", np.arange(1, len(self.product_price) + 1), 4), pa.array(product)),
+            "quantity": pa.array(["1"] * k, pa.string()),
+            "unit_price": _money(price),
+        })
+        return orders, items, buy_epoch[chosen]
 
     # ---- 定期 contracts -----------------------------------------------------------------
     def _subscriptions(self, subscriber, offer, chan_name, sub_ids, cust_ids, sub_product, epoch, cust_of,
@@ -817,13 +895,14 @@ def generate(
     subscription_ids_on_orders: bool = True,
     dropouts: int = 0,
     browse_per_order: float = 2.0,
+    campaign_response: float = 0.0,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
     gen = Generator(customers, start, end, seed, bad_share, subscription_ids_on_orders, dropouts,
-                    browse_per_order)
+                    browse_per_order=browse_per_order, campaign_response=campaign_response)
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
     _, parts = gen.customers_and_orders()
@@ -895,6 +974,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browse-per-order", type=float, default=2.0,
                         help="browse-only web sessions per web order (default 2.0; the scale "
                         "benchmark uses more to reach ~50 events per customer)")
+    parser.add_argument("--campaign-response", type=float, default=0.0,
+                        help="plant a campaign effect: contacted second-purchase-nurture entries (not held out, "
+                             "with consent) buy again within 7 days with this probability (default 0: none)")
     args = parser.parse_args(argv)
     tables = tuple(t.strip() for t in args.tables.split(",") if t.strip())
     unknown = set(tables) - set(TABLE_COLUMNS)
@@ -902,7 +984,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown tables {sorted(unknown)}; choose from {list(TABLE_COLUMNS)}")
     generate(args.out, args.customers, args.start, args.end, args.seed, args.format, args.grain,
              args.bad_share, tables, args.subscription_ids_on_orders, args.dropouts,
-             args.browse_per_order)
+             browse_per_order=args.browse_per_order, campaign_response=args.campaign_response)
     return 0
 
 

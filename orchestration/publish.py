@@ -54,9 +54,15 @@ def previous_manifest(publish_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "") -> dict:
+def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "",
+            hold_back: dict[str, str] | None = None, exports_dir: Path | None = None) -> dict:
     """Copy every mart of ``warehouse`` into a new read-only DuckDB file and Parquet files, then
-    swap them in atomically. Returns the manifest written."""
+    swap them in atomically. Returns the manifest written.
+
+    ``hold_back`` (mart -> why) names marts not to take from this build: their previously published
+    version is published again (the manifest says so), or, when there is none, they are left out.
+    ``exports_dir``: files (the audience exports) published as ``exports/`` in the same swap."""
+    hold_back = hold_back or {}
     publish_dir = Path(publish_dir)
     publish_dir.mkdir(parents=True, exist_ok=True)
     generation = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -71,14 +77,27 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         marts = mart_names(con, "warehouse")
         if not marts:
             raise RuntimeError(f"no marts in {warehouse}: run the dbt build before publishing")
+        previous_db = publish_dir / PUBLISHED_DB
+        kept: list[str] = []
+        attached_previous = bool(set(hold_back) & set(marts)) and previous_db.exists()
+        if attached_previous:
+            con.execute(f"attach '{previous_db}' as previous (read_only)")
+            kept = [m for m in mart_names(con, "previous") if m in hold_back]
+        held = {m: {"reason": hold_back[m], "published": "previous version" if m in kept else "not published"}
+                for m in marts if m in hold_back}
         con.execute("create schema published.marts")
         counts = {}
         for mart in marts:
-            con.execute(f"create table published.marts.{mart} as select * from warehouse.marts.{mart}")
+            if mart in hold_back and mart not in kept:
+                continue
+            source = "previous" if mart in kept else "warehouse"
+            con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
             con.execute(f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
                         "(format parquet, compression zstd)")
             counts[mart] = con.execute(f"select count(*) from published.marts.{mart}").fetchone()[0]
         con.execute("detach warehouse")
+        if attached_previous:
+            con.execute("detach previous")
         con.execute("checkpoint published")
         con.execute("detach published")
     except BaseException:
@@ -88,19 +107,15 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         raise
     con.close()
 
-    # swap: the DuckDB file by rename, the Parquet generation by replacing the symlink
+    exports = None
+    if exports_dir is not None:  # the day's audience exports, swapped in with the marts
+        exports = _copy_generation(Path(exports_dir), publish_dir / f"exports.{generation}")
+
+    # swap: the DuckDB file by rename, the Parquet (and exports) generation by replacing symlinks
     os.replace(tmp_db, publish_dir / PUBLISHED_DB)
-    link_tmp = publish_dir / f".parquet.{generation}.link"
-    link_tmp.symlink_to(parquet_dir.name)
-    current = publish_dir / "parquet"
-    if current.is_dir() and not current.is_symlink():
-        # a plain folder (e.g. copied without its symlink): move it aside, the next publish removes it
-        current.rename(publish_dir / f"parquet.moved-{generation}")
-    old_target = os.readlink(current) if current.is_symlink() else None
-    os.replace(link_tmp, publish_dir / "parquet")
-    for stale in publish_dir.glob("parquet.*"):
-        if stale.name not in (parquet_dir.name, old_target):
-            shutil.rmtree(stale, ignore_errors=True)
+    _swap_link(publish_dir, "parquet", parquet_dir.name, generation)
+    if exports is not None:
+        _swap_link(publish_dir, "exports", exports.name, generation)
 
     manifest = {
         "as_of_date": as_of_date,
@@ -110,12 +125,35 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         "parquet_dir": str(publish_dir / "parquet"),
         "storage_version": STORAGE_VERSION,
         "row_counts": counts,
+        "held_back": held,
+        "exports_dir": str(publish_dir / "exports") if exports is not None else None,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     tmp_manifest = publish_dir / f".{MANIFEST}.{generation}.tmp"
     tmp_manifest.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp_manifest, publish_dir / MANIFEST)
     return manifest
+
+
+def _copy_generation(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def _swap_link(publish_dir: Path, name: str, target_name: str, generation: str) -> None:
+    """Point the symlink ``publish_dir/name`` at ``target_name`` atomically; remove generations
+    older than the one it pointed to (readers may still be in that one)."""
+    link_tmp = publish_dir / f".{name}.{generation}.link"
+    link_tmp.symlink_to(target_name)
+    current = publish_dir / name
+    if current.is_dir() and not current.is_symlink():
+        # a plain folder (e.g. copied without its symlink): move it aside, the next publish removes it
+        current.rename(publish_dir / f"{name}.moved-{generation}")
+    old_target = os.readlink(current) if current.is_symlink() else None
+    os.replace(link_tmp, current)
+    for stale in publish_dir.glob(f"{name}.*"):
+        if stale.name not in (target_name, old_target):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_dir: Path) -> Path:

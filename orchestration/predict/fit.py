@@ -24,6 +24,9 @@ FITS_SCHEMA = "model_fits"
 FITS_TABLE = "clv_fits"
 SCORES_TABLE = "clv_scores"
 INPUTS_RELATION = "intermediate.int_clv_inputs"
+# the marts each fit fills: while a fit is `failed` they are not published (BI keeps the previous
+# ones; the Dagster check `clv_fit_converged` is an ERROR); every other mart publishes
+MARTS_OF_FIT = {"full": ("customer_predictions",), "calibration": ("clv_model_validation",)}
 HOW_TO_FIT = "run `python -m orchestration.cli run` or `python -m orchestration.predict fit`"
 
 # DDL shared with the dbt on-run-start hook (macros/model_fits.sql): the same columns and types
@@ -228,3 +231,15 @@ def write_outcomes(database: str | Path, as_of: date, outcomes: list[FitOutcome]
         con.execute(f"insert into {FITS_SCHEMA}.{FITS_TABLE} select {', '.join(FITS_COLUMNS)} from fits_df")
         con.execute(f"insert into {FITS_SCHEMA}.{SCORES_TABLE} select {', '.join(SCORES_COLUMNS)} from scores_df")
         con.execute("commit")
+
+
+def failed_fit_marts(database: str | Path) -> dict[str, str]:
+    """The marts not to publish, each with why: those of the last run's fits that failed
+    (model_fits.clv_fits). Empty when every fit is fitted or too_little_data, or nothing was fitted."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [FITS_SCHEMA, FITS_TABLE]).fetchone()[0]
+        rows = con.execute(f"select fit, status_reason from {FITS_SCHEMA}.{FITS_TABLE} "
+                           "where status = 'failed'").fetchall() if exists else []
+    return {mart: f"the {fit} fit failed: {reason}" for fit, reason in rows for mart in MARTS_OF_FIT.get(fit, ())}

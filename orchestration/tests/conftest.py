@@ -80,5 +80,18 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     planted = generate(landing, customers=1200, start=START, end=END, seed=7, bad_share=0.003)
     db = root / "warehouse.duckdb"
     ingest(landing, db, verbose=False)
-    dbt(db, ["build"], {"as_of_date": AS_OF})
+    build_with_fits(db, AS_OF)
     return Warehouse(root, landing, db, planted, AS_OF)
+
+
+def build_with_fits(db: Path, as_of: str, extra_vars: dict | None = None) -> None:
+    """What the Dagster job does, without Dagster: dbt build, the model fits, then the models that
+    read them (`python -m orchestration.predict fit` between two dbt builds)."""
+    from orchestration.predict.fit import fit_warehouse
+    from orchestration.predict.sbg import fit_and_store
+
+    vars_ = {"as_of_date": as_of, **(extra_vars or {})}
+    dbt(db, ["build"], vars_)
+    fit_warehouse(db, date.fromisoformat(as_of))
+    fit_and_store(db, as_of)
+    dbt(db, ["build", "--select", "tag:fitted_parameters+"], vars_)

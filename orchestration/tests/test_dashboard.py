@@ -166,6 +166,19 @@ def test_portfolio_figures_equal_marts(app, rendered):
     assert rendered["portfolio"]["charts"] == 3  # states over time, heatmap, projection
 
 
+def test_prediction_and_subscription_figures_equal_marts(app, rendered):
+    _, db = app
+    # the shared test warehouse runs the model fits (conftest.build_with_fits), as the daily job does
+    scored = query(db, "select count(*) as n from marts.customer_predictions")["n"][0]
+    assert scored > 0
+    assert rendered["predictions"]["metrics"]["予測対象 Customers scored"] == f"{int(scored):,}"
+    assert rendered["predictions"]["charts"] == 2  # churn-risk bands, holdout calibration
+    second = query(db, "select retention_rate from marts.subscription_retention where cohort_month = 'all' and "
+                       "acquisition_channel = 'all' and product_id = 'all' and offer_code = 'all' "
+                       "and delivery_number = 2")["retention_rate"][0]
+    assert rendered["subscriptions"]["metrics"]["2回目継続率 Retention to delivery 2"] == f"{second * 100:.1f}%"
+
+
 def test_f2_channel_funnel_loyalty_product_figures_equal_marts(app, rendered):
     _, db = app
     f2 = query(db, "select * from marts.f2_conversion where cohort_month = 'all' and acquisition_channel = 'all' "

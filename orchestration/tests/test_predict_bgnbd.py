@@ -159,3 +159,20 @@ def test_no_spread_in_dropout_stops_at_the_bound_and_predicts_finite_values():
     assert a / (a + b) == pytest.approx(0.25, abs=0.03)
     got = bgnbd.expected_purchases(bgnbd.BgNbdParams(*fit.params), 3650, np.array(xs), np.array(txs), np.array(ts))
     assert np.all(np.isfinite(got))
+
+
+@pytest.mark.parametrize("theta", [[np.log(0.243), np.log(4.414), 0.0, np.log(3.2)],
+                                   [np.log(2.0), np.log(30.0), -1.5, np.log(50.0)],
+                                   [np.log(0.05), np.log(400.0), 2.0, np.log(0.5)]])
+def test_the_analytic_gradient_equals_finite_differences(theta):
+    inputs, _ = _cdnow_inputs()
+    rows = inputs.groupby(["x", "t_x", "big_t"], as_index=False).size()
+    objective, _ = bgnbd.bgnbd_objective(rows.x.to_numpy(float), rows.t_x.to_numpy(float),
+                                         rows.big_t.to_numpy(float), rows["size"].to_numpy(float))
+    theta = np.array(theta)
+    value, grad = objective(theta)
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-6
+        numeric = (objective(theta + step)[0] - objective(theta - step)[0]) / 2e-6
+        assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-4), (i, value)

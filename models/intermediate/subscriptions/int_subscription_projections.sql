@@ -11,7 +11,7 @@ with fits as (
         offer_code,
         alpha,
         beta
-    from {{ source('subscription_fits', 'retention_fits') }}
+    from {{ source('model_fits', 'retention_fits') }}
     where as_of_date = {{ as_of_date() }}
         and status = 'fitted'
         and cohort_month = 'all'

@@ -28,14 +28,8 @@ classified as (
 
     select
         *,
-        case
-            when count_purchases_to_date = 1 then 'first'
-            when tenure_days < {{ var('cpm_toddler_tenure_days') }} then 'toddler'
-            when revenue_to_date < {{ var('cpm_steady_revenue') }} then 'steady'
-            when tenure_days < {{ var('cpm_trendy_tenure_days') }} then 'trendy'
-            else 'loyal'
-        end as cpm_segment,
-        case when lapse_days < {{ var('cpm_lapse_days') }} then 'active' else 'lapsed' end as cpm_status
+        {{ cpm_segment('count_purchases_to_date', 'tenure_days', 'revenue_to_date') }} as cpm_segment,
+        {{ cpm_status('lapse_days') }} as cpm_status
     from measured
 
 ),

@@ -110,12 +110,7 @@ tiered as (
         f_score,
         m_score,
         coalesce(rfm_segment, 'unsegmented') as rfm_segment,
-        case
-            when frequency = 1 then 'nurture'
-            when purchases_in_window >= {{ var('loyalty_loyal_min_purchases') }} then 'loyal'
-            when purchases_in_window >= {{ var('loyalty_semi_loyal_min_purchases') }} then 'semi_loyal'
-            else 'general'
-        end as loyalty_tier,
+        {{ loyalty_tier('frequency', 'purchases_in_window') }} as loyalty_tier,
         -- LTV = AOV x purchases per year x horizon; purchases per year = frequency / max(1, years
         -- from first purchase to as_of), years = days / 365
         cast(monetary as double) / frequency

@@ -79,11 +79,7 @@ final as (
             when scored.p_alive >= {{ var('clv_churn_high_below') }}
                 then {{ add_days('scored.as_of_date', 'cast(ceil(scored.expected_days_between_purchases) as integer)') }}
         end as expected_next_purchase_date,
-        case
-            when scored.p_alive < {{ var('clv_churn_high_below') }} then 'high'
-            when scored.p_alive < {{ var('clv_churn_medium_below') }} then 'medium'
-            else 'low'
-        end as churn_risk
+        {{ churn_risk_band('scored.p_alive') }} as churn_risk
     from scored
     cross join margin
 

@@ -19,14 +19,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.assets import dbt_warehouse, landing_to_raw, published_marts
-from orchestration.checks import mart_quality_checks
+from orchestration.assets import PIPELINE_ASSETS
+from orchestration.checks import MART_CHECKS
 from orchestration.cli import dbt_failures
 from orchestration.contract import PROJECT_DIR
 from orchestration.generate import generate
 from orchestration.ingest import ingest
 from orchestration.resources import WarehouseResource, dbt_resource
-from orchestration.tests.conftest import dbt, mart_snapshot
+from orchestration.tests.conftest import build_with_fits, dbt, mart_snapshot
 
 AS_OF = "2025-06-30"
 DAGSTER_TARGETS = PROJECT_DIR / "target" / "dagster"
@@ -42,7 +42,7 @@ def landing(tmp_path_factory) -> Path:
 def _clean_marts(landing: Path, root: Path) -> dict[str, pd.DataFrame]:
     db = root / "clean.duckdb"
     ingest(landing, db, verbose=False)
-    dbt(db, ["build"], {"as_of_date": AS_OF})
+    build_with_fits(db, AS_OF)  # as the run does: dbt build, the fits, the models that read them
     return mart_snapshot(db)
 
 
@@ -63,7 +63,7 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     # kill the whole process group (the run and dbt) once dbt has built about a third of the models
     deadline = time.time() + 300
     while time.time() < deadline and first.poll() is None:
-        logs = [p for p in DAGSTER_TARGETS.glob("*/dbt.log") if p.stat().st_mtime > started]
+        logs = [p for p in DAGSTER_TARGETS.glob("*/*/dbt.log") if p.stat().st_mtime > started]
         if logs and logs[0].read_text(errors="replace").count("OK created sql") >= 15:
             break
         time.sleep(0.2)
@@ -99,7 +99,7 @@ def _break_events(db: Path) -> None:
 def _repair_events_after_the_first_attempt(db: Path, since: float, done: threading.Event) -> None:
     deadline = time.time() + 600
     while time.time() < deadline:
-        if [p for p in DAGSTER_TARGETS.glob("*/run_results.json") if p.stat().st_mtime > since]:
+        if [p for p in DAGSTER_TARGETS.glob("*/*/run_results.json") if p.stat().st_mtime > since]:
             try:
                 with duckdb.connect(str(db)) as con:  # dbt has exited and released the file
                     con.execute("drop table raw.events")
@@ -120,7 +120,7 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
     repairer = threading.Thread(target=_repair_events_after_the_first_attempt,
                                 args=(wh.database_path, time.time(), repaired), daemon=True)
     repairer.start()
-    result = dg.materialize([landing_to_raw, dbt_warehouse, published_marts, mart_quality_checks],
+    result = dg.materialize([*PIPELINE_ASSETS, *MART_CHECKS],
                             partition_key=AS_OF, resources={"warehouse": wh, "dbt": dbt_resource()},
                             raise_on_error=False)
     repairer.join(timeout=60)
@@ -131,8 +131,8 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
         rows = json.loads((path / "run_results.json").read_text())["results"]
         return {r["unique_id"].split(".", 2)[-1]: r["status"] for r in rows}
 
-    first = results(DAGSTER_TARGETS / result.run_id)
-    retry = results(DAGSTER_TARGETS / f"{result.run_id}.retry1")
+    first = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse")
+    retry = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse.retry1")
     assert first["base_shop__events.events_first_arrival_wins"] == "error"  # its unit test fails first
     assert first["base_shop__events"] == "skipped" and first["fct_sessions"] == "skipped"
     assert first["base_shop__orders"] == "success"
@@ -143,7 +143,7 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
     assert published
     # the run summary names the failed model with dbt's own message
     failed_copy = DAGSTER_TARGETS / f"failed-{result.run_id}"
-    shutil.copytree(DAGSTER_TARGETS / result.run_id, failed_copy)
+    shutil.copytree(DAGSTER_TARGETS / result.run_id / "dbt_warehouse", failed_copy / "dbt_warehouse")
     try:
         lines = dbt_failures(f"failed-{result.run_id}")
     finally:

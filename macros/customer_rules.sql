@@ -1,0 +1,67 @@
+{#- Customer rules used in more than one model, each written once (domain.md).
+    Callers pass column expressions; thresholds are the vars of dbt_project.yml. -#}
+
+{#- Text 002's four tiers (domain.md "RFM"): customer_rfm (as of as_of_date) and
+    int_activation_features (as of each day of the activation window). -#}
+{% macro loyalty_tier(purchases, purchases_in_window) -%}
+    case
+        when {{ purchases }} = 1 then 'nurture'
+        when {{ purchases_in_window }} >= {{ var('loyalty_loyal_min_purchases') }} then 'loyal'
+        when {{ purchases_in_window }} >= {{ var('loyalty_semi_loyal_min_purchases') }} then 'semi_loyal'
+        else 'general'
+    end
+{%- endmacro %}
+
+{#- CPM segment and status (domain.md "Customer portfolio management"): customer_portfolio_monthly
+    and int_activation_features. -#}
+{% macro cpm_segment(purchases, tenure_days, revenue) -%}
+    case
+        when {{ purchases }} = 1 then 'first'
+        when {{ tenure_days }} < {{ var('cpm_toddler_tenure_days') }} then 'toddler'
+        when {{ revenue }} < {{ var('cpm_steady_revenue') }} then 'steady'
+        when {{ tenure_days }} < {{ var('cpm_trendy_tenure_days') }} then 'trendy'
+        else 'loyal'
+    end
+{%- endmacro %}
+
+{% macro cpm_status(lapse_days) -%}
+    case when {{ lapse_days }} < {{ var('cpm_lapse_days') }} then 'active' else 'lapsed' end
+{%- endmacro %}
+
+{#- Churn-risk band from P(alive) (domain.md "Predicted lifetime value and churn"):
+    customer_predictions and int_activation_features. -#}
+{% macro churn_risk_band(p_alive) -%}
+    case
+        when {{ p_alive }} < {{ var('clv_churn_high_below') }} then 'high'
+        when {{ p_alive }} < {{ var('clv_churn_medium_below') }} then 'medium'
+        else 'low'
+    end
+{%- endmacro %}
+
+{#- BG/NBD P(alive | x, t_x, T) (Fader, Hardie & Lee 2005, eq. 11): 1 when x = 0. The reference
+    implementation is orchestration/predict/bgnbd.py::p_alive (the Python fit scores as_of);
+    this closed form scores the earlier days of the activation window with the same parameters. -#}
+{% macro bgnbd_p_alive(r, alpha, a, b, x, t_x, big_t) -%}
+    case
+        when {{ x }} = 0 then 1.0
+        else 1.0 / (1.0 + ({{ a }} / ({{ b }} + {{ x }} - 1.0))
+                          * power(({{ alpha }} + {{ big_t }}) / ({{ alpha }} + {{ t_x }}), {{ r }} + {{ x }}))
+    end
+{%- endmacro %}
+
+{#- A stable bucket 0..9999 of a text (md5, first 7 hex digits): the same on DuckDB, Spark and in
+    Python (orchestration/activation.py::holdout_bucket). -#}
+{% macro stable_bucket(text_expr) -%}
+    ({{ hex_to_bigint('substr(' ~ dbt.hash(text_expr) ~ ', 1, 7)') }} % 10000)
+{%- endmacro %}
+
+{#- The channel a customer may be contacted on (domain.md "Consent and privacy"): LINE when they
+    consented to it, else e-mail, else null. Unknown (null) consent is consent only when var
+    activation_unknown_consent_is_consent is true. -#}
+{% macro consent_channel(line_opt_in, email_opt_in) -%}
+    {%- set unknown = 'true' if var('activation_unknown_consent_is_consent') else 'false' -%}
+    case
+        when coalesce({{ line_opt_in }}, {{ unknown }}) then 'line'
+        when coalesce({{ email_opt_in }}, {{ unknown }}) then 'email'
+    end
+{%- endmacro %}

@@ -1,0 +1,31 @@
+-- Conditions of the seed activation_audience_rules that the rule evaluation
+-- (int_audience_membership) could not apply as written; each failing row names the audience,
+-- the condition and what to change. A number feature needs a number and takes = != < <= > >=;
+-- a text feature takes = != in.
+with rules as (
+
+    select * from {{ ref('activation_audience_rules') }}
+
+),
+
+final as (
+
+    select
+        audience,
+        rule_group,
+        feature,
+        operator,
+        value,
+        case
+            when feature in ('{{ var("activation_number_features") | join("', '") }}')
+                and operator = 'in' then 'a number feature takes = != < <= > >=, not in'
+            when feature in ('{{ var("activation_number_features") | join("', '") }}')
+                and {{ parse_decimal('value') }} is null then 'a number feature needs a number as its value'
+            when feature in ('{{ var("activation_text_features") | join("', '") }}')
+                and operator in ('<', '<=', '>', '>=') then 'a text feature takes =, != or in'
+        end as what_to_change
+    from rules
+
+)
+
+select * from final where what_to_change is not null
