@@ -2,6 +2,13 @@
 
     python -m orchestration.benchmark --customers 100000 --years 3 --repeat 3
     python -m orchestration.benchmark --customers 1000000 --years 3 --repeat 1 --stages generate
+    python -m orchestration.benchmark --scale 100000,1000000 --years 3
+
+--scale makes (or reuses, cached under --workdir) one event-heavy shop per size (one file per day,
+~48 events per customer), then measures in one run: the floor (DuckDB reading every column of
+every landing file once), a full build (ingest + ``dbt build`` of every day but the last) and a
+one-day refresh (the last day's files ingested and ``dbt build`` run on top of the built shop), and
+prints seconds, ratios to the floor and peak memory, and the cost per million events across sizes.
 
 Each stage runs in a fresh subprocess (so peak RSS is that stage's), on data it makes itself under
 --workdir. Figures are medians over --repeat runs; machines are noisy, so compare ratios between
@@ -49,10 +56,11 @@ def _tree_rss(root_pid: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-def _run(cmd: list[str], env: dict) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB, the process and its children, sampled every 0.2 s) of a command."""
+def _run(cmd: list[str], env: dict, log: Path | None = None) -> tuple[float, float]:
+    """Seconds and peak RSS (MiB, the process and its children, sampled every 0.2 s) of a command;
+    its output goes to ``log`` when given."""
     t0 = time.perf_counter()
-    with open(os.devnull, "w") as sink, subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=sink,
+    with open(log or os.devnull, "w") as sink, subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=sink,
                                                           stderr=subprocess.PIPE, text=True) as proc:
         peak = 0
         while proc.poll() is None:
@@ -61,8 +69,138 @@ def _run(cmd: list[str], env: dict) -> tuple[float, float]:
         errors = proc.stderr.read() if proc.stderr else ""
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"benchmark step failed: {' '.join(cmd)}\n{errors[-3000:]}")
+        raise SystemExit(f"benchmark step failed: {' '.join(cmd)}\n{errors[-3000:]}"
+                         + (f"\n(its output: {log})" if log else ""))
     return seconds, peak / 2**20
+
+
+SCALE_BROWSE_PER_ORDER = 12.0  # ~48 events per customer: ~50M events at 1M customers
+
+
+def read_floor(landing: Path) -> dict[str, float]:
+    """Read every column of every landing file once with DuckDB (the floor no build can beat);
+    returns the rows per table and, under ``_seconds``, the time the reads took (without the
+    interpreter's start)."""
+    import duckdb
+
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    rows: dict[str, float] = {}
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        parquet, csv = list(folder.glob("*.parquet")), list(folder.glob("*.csv"))
+        sources = []
+        if parquet:
+            sources.append(f"read_parquet('{folder}/*.parquet', union_by_name = true)")
+        if csv:
+            sources.append(f"read_csv('{folder}/*.csv', all_varchar = true, union_by_name = true)")
+        total = 0
+        for source in sources:
+            columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+            aggregates = ", ".join(f'max("{c}")' for c in columns)
+            total += con.execute(f"select count(*), {aggregates} from {source}").fetchone()[0]
+        rows[folder.name] = total
+    rows["_seconds"] = time.perf_counter() - t0
+    con.close()
+    return rows
+
+
+def _shop(workdir: Path, customers: int, years: int, end: date, env: dict) -> tuple[Path, dict]:
+    """The cached event-heavy shop of this size (generated once, reused while its files exist)."""
+    shop = workdir / f"shop-{customers}-{years}y"
+    planted = shop / "_planted.json"
+    if not planted.exists():
+        shutil.rmtree(shop, ignore_errors=True)
+        start = end - timedelta(days=365 * years - 1)
+        seconds, rss = _run([sys.executable, "-m", "orchestration.generate", "--out", str(shop),
+                             "--customers", str(customers), "--start", str(start), "--end", str(end),
+                             "--files-per", "day", "--browse-per-order", str(SCALE_BROWSE_PER_ORDER)],
+                            env)
+        print(f"[benchmark] generated {shop} in {seconds:.1f} s (peak RSS {rss:.0f} MiB)", flush=True)
+    return shop, json.loads(planted.read_text())
+
+
+def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) -> int:
+    """Floor, full build and one-day refresh per shop size; prints ratios and peaks."""
+    end = date(2025, 12, 31)
+    day_before = end - timedelta(days=1)
+    py = sys.executable
+    summary: dict[int, dict] = {}
+    failed: dict[int, str] = {}
+    for customers in sizes:
+        work = workdir / f"scale-{customers}"
+        base_env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+                        DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+        shop, planted = _shop(workdir, customers, years, end, base_env)
+        rows: dict[str, list[tuple[float, float]]] = {
+            k: [] for k in ("floor", "full_ingest", "full_dbt", "full", "day_ingest", "day_dbt", "day")}
+        for attempt in range(repeat):
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            db = work / "warehouse.duckdb"
+            env = dict(base_env, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(work / "tmp"))
+            target = ["--target-path", str(work / "target")]
+            steps = {
+                "floor": [py, "-m", "orchestration.benchmark", "--floor", str(shop), "--floor-out",
+                          str(work / "floor.json")],
+                "full_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
+                                str(db), "--up-to", str(day_before)],
+                "full_dbt": dbt_command(["build", *target], {"as_of_date": str(day_before)}),
+                "day_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
+                               str(db), "--up-to", str(end)],
+                "day_dbt": dbt_command(["build", *target], {"as_of_date": str(end)}),
+            }
+            for step, cmd in steps.items():
+                try:
+                    rows[step].append(_run(cmd, env, work / f"{step}.log"))
+                except SystemExit as failure:  # report it with what was measured, stop this size
+                    failed[customers] = f"{step}: {str(failure).splitlines()[-1]}"
+                    print(f"[benchmark] {customers:,} customers {step} FAILED "
+                          f"(see {work / f'{step}.log'})", flush=True)
+                    break
+                if step == "floor":  # the reads alone, not the interpreter's start
+                    rows[step][-1] = (json.loads((work / "floor.json").read_text())["_seconds"],
+                                      rows[step][-1][1])
+                print(f"[benchmark] {customers:,} customers run {attempt + 1}/{repeat} {step:<12} "
+                      f"{rows[step][-1][0]:8.1f} s  peak RSS {rows[step][-1][1]:8.0f} MiB", flush=True)
+            if customers in failed:
+                break
+            for total, parts in (("full", ("full_ingest", "full_dbt")), ("day", ("day_ingest", "day_dbt"))):
+                rows[total].append((sum(rows[p][-1][0] for p in parts), max(rows[p][-1][1] for p in parts)))
+        if customers in failed:  # one failed attempt: the steps of that attempt, nothing derived
+            rows = {k: v for k, v in rows.items() if v and k not in ("full", "day")}
+            if "full_dbt" in rows:
+                rows["full"] = [(rows["full_ingest"][-1][0] + rows["full_dbt"][-1][0],
+                                 max(rows["full_ingest"][-1][1], rows["full_dbt"][-1][1]))]
+        med = {k: statistics.median(s for s, _ in v) for k, v in rows.items()}
+        peak = {k: max(r for _, r in v) for k, v in rows.items()}
+        events = planted["rows"]["events"]
+        summary[customers] = {"events": events, "median_s": med, "peak_rss_mib": peak,
+                              "failed": failed.get(customers)}
+        if "full" in med:
+            summary[customers]["full_over_floor"] = med["full"] / med["floor"]
+            summary[customers]["full_s_per_million_events"] = med["full"] / (events / 1e6)
+        if "day" in med:
+            summary[customers]["day_over_full"] = med["day"] / med["full"]
+        print()
+        print(f"customers {customers:,}, {years} years, {events:,} events, {repeat} runs, "
+              f"{os.cpu_count()} cores (medians)")
+        print(f"{'step':<14}{'median s':>10}{'x floor':>9}{'peak RSS MiB':>14}")
+        for step in rows:
+            print(f"{step:<14}{med[step]:>10.1f}{med[step] / med['floor']:>9.1f}{peak[step]:>14.0f}")
+        if "day" in med:
+            print(f"one-day refresh / full build: {summary[customers]['day_over_full']:.1%}", flush=True)
+        if customers in failed:
+            print(f"FAILED at {failed[customers]}", flush=True)
+    measured = [c for c in sizes if "full_s_per_million_events" in summary[c]]
+    if len(measured) > 1:
+        print()
+        print("cost linearity (full build seconds per million events):")
+        base = summary[measured[0]]["full_s_per_million_events"]
+        for customers in measured:
+            per = summary[customers]["full_s_per_million_events"]
+            print(f"  {customers:>10,} customers: {per:8.2f} s  ({per / base:.2f}x the smallest)")
+    (workdir / "scale_results.json").write_text(json.dumps(summary, indent=2, default=str))
+    return 1 if failed else 0
 
 
 def clv_benchmark(customers: int, years: int) -> int:
@@ -103,7 +241,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files-per", choices=["day", "month"], default="month")
     parser.add_argument("--clv", action="store_true",
                         help="only time the CLV fit and prediction on --customers simulated customers")
+    parser.add_argument("--scale", default=None, metavar="N[,N...]",
+                        help="floor, full build and one-day refresh on cached shops of these sizes")
+    parser.add_argument("--floor", type=Path, default=None, metavar="LANDING",
+                        help="only read every column of every file in LANDING once (the floor)")
+    parser.add_argument("--floor-out", type=Path, default=None, help="write the --floor result here")
     args = parser.parse_args(argv)
+    if args.floor:
+        floor = read_floor(args.floor)
+        print(floor)
+        if args.floor_out:
+            args.floor_out.write_text(json.dumps(floor))
+        return 0
+    if args.scale:
+        sizes = [int(n.replace("_", "")) for n in args.scale.split(",") if n]
+        return scale_benchmark(sizes, args.years, args.repeat, args.workdir)
     if args.clv:
         return clv_benchmark(args.customers, args.years)
     stages = [s for s in args.stages.split(",") if s]

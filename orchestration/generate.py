@@ -165,7 +165,13 @@ def _ts_strings(epoch_seconds: np.ndarray, rng: np.random.Generator, offset_shar
     return pc.if_else(pa.array((pick >= offset_share / 2) & (pick < offset_share)), plus9, out)
 
 
+_IDS_CHUNK = 8_000_000  # utf8_lpad sizes its output for 4-byte characters: keep it under 2 GiB
+
+
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    if len(numbers) > _IDS_CHUNK:  # an event-heavy shop: pad in pieces, then one array again
+        return pa.concat_arrays([_ids(prefix, numbers[i:i + _IDS_CHUNK], width)
+                                 for i in range(0, len(numbers), _IDS_CHUNK)])
     return pc.binary_join_element_wise(
         pa.scalar(prefix), pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0"), ""
     )
@@ -198,8 +204,11 @@ def _tri_state(rng: np.random.Generator, n: int, p_true: float, p_false: float) 
 class Generator:
     def __init__(self, customers: int, start: date, end: date, seed: int, bad_share: float,
                  subscription_ids_on_orders: bool = True, dropouts: int = 0,
-                 campaign_response: float = 0.0) -> None:
+                 browse_per_order: float = 2.0, campaign_response: float = 0.0) -> None:
         self.n_customers = customers
+        # browse-only sessions (no cart) per web order; 2.0 is the default shop, a larger value
+        # makes an event-heavy shop (the scale benchmark) without changing anything else's shape
+        self.browse_per_order = browse_per_order
         self.subscription_ids_on_orders = subscription_ids_on_orders
         # subscription draws come from their own stream (offer, churn, contract fields)
         self.sub_rng = np.random.default_rng([seed, 13])
@@ -659,7 +668,7 @@ class Generator:
 
         # abandoned sessions (cart but no purchase): about 70% of carts are abandoned
         n_ab = int(n_buy * 2.35)
-        n_browse = int(n_buy * 2.0)
+        n_browse = int(n_buy * self.browse_per_order)
         n_extra = n_ab + n_browse
         any_cust = rng.integers(0, self.n_customers, n_extra)
         known = rng.random(n_extra) < 0.55
@@ -885,13 +894,15 @@ def generate(
     tables: tuple[str, ...] = tuple(TABLE_COLUMNS),
     subscription_ids_on_orders: bool = True,
     dropouts: int = 0,
+    browse_per_order: float = 2.0,
     campaign_response: float = 0.0,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
     if end < start:
         raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
-    gen = Generator(customers, start, end, seed, bad_share, subscription_ids_on_orders, dropouts, campaign_response)
+    gen = Generator(customers, start, end, seed, bad_share, subscription_ids_on_orders, dropouts,
+                    browse_per_order=browse_per_order, campaign_response=campaign_response)
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
     _, parts = gen.customers_and_orders()
@@ -960,6 +971,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated tables to write (orders is the only required one)")
     parser.add_argument("--dropouts", type=int, default=0,
                         help="plant this many customers who buy 6 times ~20 days apart, then stop (default 0)")
+    parser.add_argument("--browse-per-order", type=float, default=2.0,
+                        help="browse-only web sessions per web order (default 2.0; the scale "
+                        "benchmark uses more to reach ~50 events per customer)")
     parser.add_argument("--campaign-response", type=float, default=0.0,
                         help="plant a campaign effect: contacted second-purchase-nurture entries (not held out, "
                              "with consent) buy again within 7 days with this probability (default 0: none)")
@@ -969,7 +983,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; choose from {list(TABLE_COLUMNS)}")
     generate(args.out, args.customers, args.start, args.end, args.seed, args.format, args.grain,
-             args.bad_share, tables, args.subscription_ids_on_orders, args.dropouts, args.campaign_response)
+             args.bad_share, tables, args.subscription_ids_on_orders, args.dropouts,
+             browse_per_order=args.browse_per_order, campaign_response=args.campaign_response)
     return 0
 
 
