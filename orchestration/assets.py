@@ -156,10 +156,13 @@ FITTED = "tag:fitted_parameters+"
 INDIRECT_SELECTION = "buildable"
 
 
+DBT_TARGETS = dbt_project.project_dir / "target" / "dagster"  # one folder per run, one per dbt step in it
+
+
 def _dbt_target_path(run_id: str, step: str, attempt: int = 0) -> Path:
     """dbt's target folder for one attempt of one dbt step of a run (each attempt keeps its own
     run_results.json, which the next attempt resumes from)."""
-    return dbt_project.project_dir / "target" / "dagster" / run_id / (
+    return DBT_TARGETS / run_id / (
         step if attempt == 0 else f"{step}.retry{attempt}")
 
 
@@ -171,7 +174,7 @@ def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
     if context.retry_number > 0:
         candidates.append(_dbt_target_path(context.run.run_id, step, context.retry_number - 1))
     if context.run.parent_run_id:
-        attempts = sorted((dbt_project.project_dir / "target" / "dagster" / context.run.parent_run_id).glob(f"{step}*"),
+        attempts = sorted((DBT_TARGETS / context.run.parent_run_id).glob(f"{step}*"),
                           key=lambda p: p.stat().st_mtime)
         candidates.extend(reversed(attempts[-1:]))
     for path in candidates:
@@ -282,7 +285,7 @@ def _dbt_outcome(target: Path) -> str:
 
 def _prune_dbt_targets(keep: int) -> None:
     """Keep the dbt target folders of the last ``keep`` runs (what `dbt retry` may need)."""
-    runs = sorted((dbt_project.project_dir / "target" / "dagster").glob("*"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(DBT_TARGETS.glob("*"), key=lambda p: p.stat().st_mtime)
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -327,14 +330,13 @@ def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Fit the customer models on the first dbt step's output and write their parameters and
     scores for the second. A fit that cannot be made says so in its status; it never fails the run."""
     from orchestration.predict import sbg
-    from orchestration.predict.fit import MARTS_OF_FIT, fit_warehouse
+    from orchestration.predict.fit import fit_warehouse, held_back_marts
 
     as_of = as_of_for(context)
     started = time.perf_counter()
     with warehouse.write_lock():
         clv = fit_warehouse(warehouse.database_path, as_of)
         retention = sbg.fit_and_store(warehouse.database_path, as_of)
-    by_fit = {o.fit: o for o in clv}
     stage("fit", "; ".join(f"{o.fit} {o.status}" for o in clv)
           + f"; 定期 retention: {retention['fitted']} of {retention['groups']} groups fitted", started)
     fits = [{"fit": o.fit, "status": o.status, "reason": o.reason, "customers": o.count_customers,
@@ -353,10 +355,9 @@ def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         asset_key=FIT_KEYS["clv_fits"], check_name="clv_fit_converged", passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(" ".join(f"The {o.fit} fit failed: {o.reason}." for o in failed)
-                     + f" Not published today: {', '.join(m for o in failed for m in MARTS_OF_FIT[o.fit])}; "
-                       "BI keeps the previous "
-                       "ones, every other mart is published." if failed else
-                     "; ".join(f"{o.fit}: {o.status} ({o.reason})" for o in by_fit.values())),
+                     + f" Not published today: {', '.join(held_back_marts([(o.fit, o.reason) for o in failed]))}; "
+                       "BI keeps the previous ones, every other mart is published." if failed else
+                     "; ".join(f"{o.fit}: {o.status} ({o.reason})" for o in clv)),
         metadata={"fits": dg.MetadataValue.json(fits)},
     )
     yield dg.AssetCheckResult(

@@ -109,7 +109,7 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
 
     exports = None
     if exports_dir is not None:  # the day's audience exports, swapped in with the marts
-        exports = _copy_generation(Path(exports_dir), publish_dir / f"exports.{generation}")
+        exports = Path(shutil.copytree(exports_dir, publish_dir / f"exports.{generation}"))
 
     # swap: the DuckDB file by rename, the Parquet (and exports) generation by replacing symlinks
     os.replace(tmp_db, publish_dir / PUBLISHED_DB)
@@ -133,11 +133,6 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
     tmp_manifest.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp_manifest, publish_dir / MANIFEST)
     return manifest
-
-
-def _copy_generation(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target)
-    return target
 
 
 def _swap_link(publish_dir: Path, name: str, target_name: str, generation: str) -> None:

@@ -242,4 +242,9 @@ def failed_fit_marts(database: str | Path) -> dict[str, str]:
             [FITS_SCHEMA, FITS_TABLE]).fetchone()[0]
         rows = con.execute(f"select fit, status_reason from {FITS_SCHEMA}.{FITS_TABLE} "
                            "where status = 'failed'").fetchall() if exists else []
-    return {mart: f"the {fit} fit failed: {reason}" for fit, reason in rows for mart in MARTS_OF_FIT.get(fit, ())}
+    return held_back_marts(rows)
+
+
+def held_back_marts(failed: list[tuple[str, str]]) -> dict[str, str]:
+    """mart -> why, for failed fits given as (fit, reason) pairs (MARTS_OF_FIT)."""
+    return {mart: f"the {fit} fit failed: {reason}" for fit, reason in failed for mart in MARTS_OF_FIT.get(fit, ())}
