@@ -25,6 +25,13 @@
     {%- endfor %}
 {%- endmacro %}
 
+{#- the names of those columns, comma-separated (a select list that keeps them as parsed) -#}
+{% macro contract_column_names(table_name) -%}
+    {%- for column in shop_contract(table_name)['columns'] if column['type'] != 'personal' -%}
+        {{ column['name'] }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
 {#- The first rule a row breaks, column by column in contract order, as `case ... end`:
     missing, unparseable, unknown / negative / non-positive, implausible. A CSV line that could not
     be split into fields comes first. -#}

@@ -119,6 +119,16 @@ def _shop(workdir: Path, customers: int, years: int, end: date, env: dict) -> tu
     return shop, json.loads(planted.read_text())
 
 
+def _slowest(run_results: Path, count: int = 6) -> str:
+    """The ``count`` slowest nodes of a dbt run, `name seconds` (models, tests, unit tests)."""
+    try:
+        results = json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return "(no run_results.json)"
+    top = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)[:count]
+    return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}" for r in top)
+
+
 def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) -> int:
     """Floor, full build and one-day refresh per shop size; prints ratios and peaks."""
     end = date(2025, 12, 31)
@@ -157,6 +167,8 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     print(f"[benchmark] {customers:,} customers {step} FAILED "
                           f"(see {work / f'{step}.log'})", flush=True)
                     break
+                if step.endswith("_dbt"):  # where the build's time went
+                    print(f"[benchmark]   slowest: {_slowest(work / 'target' / 'run_results.json')}", flush=True)
                 if step == "floor":  # the reads alone, not the interpreter's start
                     rows[step][-1] = (json.loads((work / "floor.json").read_text())["_seconds"],
                                       rows[step][-1][1])

@@ -241,6 +241,26 @@ def _conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> 
     return pa.table(arrays)
 
 
+class WarehouseTooNew(RuntimeError):
+    """The warehouse file was written by a newer DuckDB than this project's (decision log 76)."""
+
+
+def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing; a file written by DuckDB 2.x (this project used 2.0 before it
+    pinned 1.5, decision log 76) is reported with what to do instead of DuckDB's storage error."""
+    try:
+        return duckdb.connect(str(database))
+    except duckdb.IOException as exc:
+        if "version number" not in str(exc):
+            raise
+        raise WarehouseTooNew(
+            f"{database} was written by a newer DuckDB than this project's {duckdb.__version__} "
+            "(releases before the DuckDB pin used 2.0). It is rebuilt from the landing files: move it aside "
+            f"(`mv {database} {database}.duckdb2`) and run again; if loaded landing files were removed "
+            "since, export it first with DuckDB 2 (`EXPORT DATABASE`) and import the raw schema with this one."
+        ) from None
+
+
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create schema raw, the load log and every contract table (empty, typed) if missing."""
     con.execute("create schema if not exists raw")
@@ -367,7 +387,7 @@ def ingest(
             f"landing directory {landing} does not exist: generate sample data with "
             f"`crm-generate --out {landing}` or set CRM_LANDING_DIR to your shop's files"
         )
-    con = duckdb.connect(str(database))
+    con = connect_warehouse(database)
     try:
         ensure_raw_tables(con)
         for table in tables or list(TABLE_COLUMNS):

@@ -10,7 +10,7 @@ Layout of the publish directory (``$CRM_PUBLISH_DIR``, default ``data/published`
 
 The DuckDB file is written in an older storage format (``STORAGE_VERSION``, default
 ``v1.0.0``, override with ``$CRM_PUBLISH_STORAGE_VERSION``) so that the DuckDB 1.x bundled by BI
-tools (Superset's duckdb-engine, the Metabase driver, Evidence) can open it as well as DuckDB 2.x.
+tools (Superset's duckdb-engine, the Metabase driver, Evidence) can open it as well as newer DuckDBs.
 
 The new DuckDB file is written under a temporary name in the same directory and moved over the old
 one with ``os.replace`` (an atomic rename). A BI tool holding the old file open keeps reading the
@@ -36,7 +36,7 @@ import duckdb
 PUBLISHED_DB = "crm_marts.duckdb"
 MANIFEST = "manifest.json"
 DOCS_DIR = "docs"
-# the oldest storage format DuckDB 2.x writes that every DuckDB >= 0.10 (so every 1.x) reads
+# the oldest storage format DuckDB writes that every DuckDB >= 0.10 (so every 1.x) reads
 STORAGE_VERSION = os.environ.get("CRM_PUBLISH_STORAGE_VERSION", "v1.0.0")
 
 

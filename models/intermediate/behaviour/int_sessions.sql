@@ -1,8 +1,20 @@
--- One row per web/app session: landing event, channel, device, the funnel steps it reached, the
--- order it purchased and the known customer. A session reached a step if it had that event or a
--- later one (a purchase with no recorded cart still reached the cart). The customer is the one
--- the session's events name, else the one customer its anonymous_id was ever seen with.
-with events as (
+-- One row per web/app session that started by as_of_date: landing event, channel, device, the
+-- funnel steps it reached, the order it purchased and the known customer. A session reached a
+-- step if it had that event or a later one (a purchase with no recorded cart still reached the
+-- cart). The customer is the one the session's events name, else the one customer its
+-- anonymous_id was ever seen with by as_of_date.
+-- Sessions come summarised from int_session_summaries (incremental, every event loaded); a
+-- session with events after as_of_date (a backfilled day, a session across the as_of midnight) is
+-- summarised again from its events known by as_of_date, so the result is the same as summarising
+-- stg_shop__events whole.
+with summaries as (
+
+    select * from {{ ref('int_session_summaries') }}
+    where started_at < {{ as_of_end() }}
+
+),
+
+events as (
 
     select * from {{ ref('stg_shop__events') }}
 
@@ -14,32 +26,18 @@ channels as (
 
 ),
 
-sequenced as (
+partial_events as (
 
-    select
-        *,
-        row_number() over (partition by session_id order by occurred_at, event_id) as event_sequence
-    from events
+    select * from events
+    where session_id in (select session_id from summaries where ended_at >= {{ as_of_end() }})
 
 ),
 
-landing as (
+summarised as (
 
-    select
-        sequenced.session_id,
-        sequenced.occurred_at as started_at,
-        sequenced.occurred_date as session_date,
-        sequenced.anonymous_id,
-        sequenced.device,
-        sequenced.utm_source,
-        sequenced.utm_medium,
-        sequenced.utm_campaign,
-        coalesce(channels.channel, 'other') as channel
-    from sequenced
-    left join channels
-        on sequenced.source_key = channels.source_key
-        and sequenced.medium_key = channels.medium_key
-    where sequenced.event_sequence = 1
+    select * from summaries where ended_at < {{ as_of_end() }}
+    union all
+    {{ summarise_sessions('partial_events') }}
 
 ),
 
@@ -56,50 +54,34 @@ known_devices as (
 
 ),
 
-steps as (
-
-    select
-        session_id,
-        max(customer_id) as customer_id,
-        max(case when event_type = 'product_view' then 1 else 0 end) as had_product_view,
-        max(case when event_type = 'add_to_cart' then 1 else 0 end) as had_add_to_cart,
-        max(case when event_type = 'checkout_start' then 1 else 0 end) as had_checkout_start,
-        max(case when event_type = 'purchase' then 1 else 0 end) as had_purchase,
-        max(case when event_type = 'purchase' then order_id end) as order_id,
-        max(occurred_at) as ended_at,
-        cast(count(*) as bigint) as count_events
-    from events
-    group by session_id
-
-),
-
 final as (
 
     select
-        landing.session_id,
-        landing.started_at,
-        steps.ended_at,
-        landing.session_date,
-        landing.channel,
-        landing.device,
-        landing.utm_source,
-        landing.utm_medium,
-        landing.utm_campaign,
-        coalesce(steps.customer_id, known_devices.customer_id) as customer_id,
-        steps.customer_id is null and known_devices.customer_id is not null as is_customer_stitched,
-        steps.had_product_view + steps.had_add_to_cart + steps.had_checkout_start + steps.had_purchase > 0 as has_product_view,
-        steps.had_add_to_cart + steps.had_checkout_start + steps.had_purchase > 0 as has_add_to_cart,
-        steps.had_checkout_start + steps.had_purchase > 0 as has_checkout_start,
-        steps.had_purchase > 0 as has_purchase,
-        steps.had_add_to_cart + steps.had_checkout_start + steps.had_purchase > 0
-            and steps.had_purchase = 0 as is_cart_abandoned,
-        steps.order_id,
-        steps.count_events
-    from landing
-    inner join steps
-        on landing.session_id = steps.session_id
+        summarised.session_id,
+        summarised.started_at,
+        summarised.ended_at,
+        summarised.session_date,
+        coalesce(channels.channel, 'other') as channel,
+        summarised.device,
+        summarised.utm_source,
+        summarised.utm_medium,
+        summarised.utm_campaign,
+        coalesce(summarised.customer_id, known_devices.customer_id) as customer_id,
+        summarised.customer_id is null and known_devices.customer_id is not null as is_customer_stitched,
+        summarised.had_product_view + summarised.had_add_to_cart + summarised.had_checkout_start + summarised.had_purchase > 0 as has_product_view,
+        summarised.had_add_to_cart + summarised.had_checkout_start + summarised.had_purchase > 0 as has_add_to_cart,
+        summarised.had_checkout_start + summarised.had_purchase > 0 as has_checkout_start,
+        summarised.had_purchase > 0 as has_purchase,
+        summarised.had_add_to_cart + summarised.had_checkout_start + summarised.had_purchase > 0
+            and summarised.had_purchase = 0 as is_cart_abandoned,
+        summarised.order_id,
+        summarised.count_events
+    from summarised
+    left join channels
+        on summarised.source_key = channels.source_key
+        and summarised.medium_key = channels.medium_key
     left join known_devices
-        on landing.anonymous_id = known_devices.anonymous_id
+        on summarised.anonymous_id = known_devices.anonymous_id
 
 )
 

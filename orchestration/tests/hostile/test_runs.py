@@ -88,7 +88,7 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
 
 
 def _break_events(db: Path) -> None:
-    """A raw table dbt cannot read (a text column turned into integers): base_shop__events fails,
+    """A raw table dbt cannot read (a text column turned into integers): base_shop__event_arrivals fails,
     every model outside the events branch still builds."""
     with duckdb.connect(str(db)) as con:
         con.execute("alter table raw.events rename to events_saved")
@@ -133,10 +133,10 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
 
     first = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse")
     retry = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse.retry1")
-    assert first["base_shop__events.events_first_arrival_wins"] == "error"  # its unit test fails first
-    assert first["base_shop__events"] == "skipped" and first["fct_sessions"] == "skipped"
+    assert first["base_shop__event_arrivals.events_first_arrival_wins"] == "error"  # its unit test fails first
+    assert first["base_shop__event_arrivals"] == "skipped" and first["fct_sessions"] == "skipped"
     assert first["base_shop__orders"] == "success"
-    assert retry["base_shop__events"] == "success" and retry["fct_sessions"] == "success"
+    assert retry["base_shop__event_arrivals"] == "success" and retry["fct_sessions"] == "success"
     assert "base_shop__orders" not in retry  # built by the first attempt: left out of the resume
     published = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
                  and e.event_specific_data.materialization.asset_key.path == ["published_marts"]]
@@ -148,7 +148,7 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
         lines = dbt_failures(f"failed-{result.run_id}")
     finally:
         shutil.rmtree(failed_copy)
-    assert any(line.startswith("unit_test.crm_warehouse.base_shop__events.events_first_arrival_wins (error):")
+    assert any(line.startswith("unit_test.crm_warehouse.base_shop__event_arrivals.events_first_arrival_wins (error):")
                and "trim(INTEGER)" in line for line in lines), lines
 
 

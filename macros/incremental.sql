@@ -1,0 +1,13 @@
+{#- Incremental models (decision log 77). On DuckDB a model built from append-only inputs adds only
+    what arrived since its last run; on Spark the same SQL is built whole (materialized table): the
+    `is_incremental()` branches are skipped there, so one SQL serves both engines and a full
+    rebuild (`dbt build --full-refresh`, or a fresh database) always gives the same rows. -#}
+{% macro incremental_materialization() -%}
+    {{- return('incremental' if target.type == 'duckdb' else 'table') -}}
+{%- endmacro %}
+
+{#- The newest `column` already in this model's table (the incremental watermark), or a time before
+    any data when the table is empty. Only inside `{% if is_incremental() %}`. -#}
+{% macro incremental_watermark(column) -%}
+    (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }})
+{%- endmacro %}

@@ -1,0 +1,73 @@
+{#- Events and sessions: each rule written once, used by the as_of_date models (stg_shop__events,
+    int_sessions) and by the incremental session summaries (int_session_summaries). -#}
+
+{#- A kept event's staged columns, from a base events relation's parsed columns. -#}
+{% macro staged_event_columns() -%}
+        event_id,
+        session_id,
+        anonymous_id,
+        customer_id,
+        event_type,
+        occurred_at,
+        cast(occurred_at as date) as occurred_date,
+        product_id,
+        order_id,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        {{ channel_key('utm_source') }} as source_key,
+        {{ channel_key('utm_medium') }} as medium_key,
+        coalesce(device, 'unknown') as device,
+        _source_file,
+        _loaded_at
+{%- endmacro %}
+
+{#- One row per session of `events` (a relation or CTE of staged event columns): the landing event
+    (first by occurred_at, then event_id), the funnel events it had, the customer its own events
+    name, the purchased order, the last event and the newest load it holds. A session reached a
+    step if it had that event or a later one: that rule is applied by int_sessions. -#}
+{% macro summarise_sessions(events) -%}
+    select
+        steps.session_id,
+        landing.occurred_at as started_at,
+        steps.ended_at,
+        landing.occurred_date as session_date,
+        landing.anonymous_id,
+        landing.device,
+        landing.utm_source,
+        landing.utm_medium,
+        landing.utm_campaign,
+        landing.source_key,
+        landing.medium_key,
+        steps.customer_id,
+        steps.had_product_view,
+        steps.had_add_to_cart,
+        steps.had_checkout_start,
+        steps.had_purchase,
+        steps.order_id,
+        steps.count_events,
+        steps.last_loaded_at
+    from (
+        select
+            session_id,
+            max(customer_id) as customer_id,
+            max(case when event_type = 'product_view' then 1 else 0 end) as had_product_view,
+            max(case when event_type = 'add_to_cart' then 1 else 0 end) as had_add_to_cart,
+            max(case when event_type = 'checkout_start' then 1 else 0 end) as had_checkout_start,
+            max(case when event_type = 'purchase' then 1 else 0 end) as had_purchase,
+            max(case when event_type = 'purchase' then order_id end) as order_id,
+            max(occurred_at) as ended_at,
+            cast(count(*) as bigint) as count_events,
+            max(_loaded_at) as last_loaded_at
+        from {{ events }}
+        group by session_id
+    ) as steps
+    inner join (
+        select
+            *,
+            row_number() over (partition by session_id order by occurred_at, event_id) as event_sequence
+        from {{ events }}
+    ) as landing
+        on steps.session_id = landing.session_id
+        and landing.event_sequence = 1
+{%- endmacro %}

@@ -1,0 +1,176 @@
+"""An incremental day equals a full rebuild (issue #14, decision log 77).
+
+A small generated shop is run day by day as the schedule runs it (ingest the day's files, dbt
+build, the model fits, the fitted models) for three days, on top of a warehouse built up to the
+first. Between the days the shop sends what shops send: a late events file (half of an earlier
+day's events, so sessions built days ago receive events), a re-sent copy of events already loaded
+(under a name that sorts before the originals), a re-sent order that changes its status, and an
+order whose lines arrived a day before it (an orphan in quarantine, released the next day). The
+incremental warehouse must equal, table by table and row by row:
+- the same warehouse rebuilt with `dbt build --full-refresh` (same raw rows: every model, the
+  incremental ones included), and
+- a fresh warehouse that loaded all the files at once and was built once (the marts and quarantine).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.generate import generate
+from orchestration.ingest import ingest
+from orchestration.tests.conftest import dbt
+
+DAYS = ["2025-06-28", "2025-06-29", "2025-06-30"]
+RESENT_ORDER_STATUS = "cancelled"
+LATE_ORDER = "OLATE0001"
+
+
+def _plant(landing: Path, held: Path) -> dict:
+    """Write the hostile files; those that arrive on 06-29 go to ``held`` (moved in that morning)."""
+    planted = {}
+    # a late file: every other row of 06-20's events arrives only on 06-29
+    day = landing / "events" / "2025-06-20.parquet"
+    events = pq.read_table(day)
+    keep = [i for i in range(events.num_rows) if i % 2 == 0]
+    late = [i for i in range(events.num_rows) if i % 2 == 1]
+    pq.write_table(events.take(keep), day)
+    (held / "events").mkdir(parents=True)
+    pq.write_table(events.take(late), held / "events" / "2025-06-20_late.parquet")
+    planted["late_sessions"] = set(events.take(late).column("session_id").to_pylist()) & set(
+        events.take(keep).column("session_id").to_pylist())
+    # a re-sent copy of 50 events of 06-27, under a name that sorts before the originals
+    copy = pq.read_table(landing / "events" / "2025-06-27.parquet").slice(0, 50)
+    pq.write_table(copy, held / "events" / "2025-06-19_copy.parquet")
+    planted["copied_events"] = copy.num_rows
+    # a re-sent order: an order of 06-10 cancelled on 06-29
+    order = pq.read_table(landing / "orders" / "2025-06-10.parquet").slice(0, 1).to_pylist()[0]
+    (held / "orders").mkdir(parents=True)
+    (held / "orders" / "2025-06-29_resend.csv").write_text(
+        "order_id,customer_id,ordered_at,status,order_total,updated_at\n"
+        f"{order['order_id']},{order['customer_id']},{order['ordered_at']},{RESENT_ORDER_STATUS},"
+        f"{order['order_total']},2025-06-29 09:00:00\n")
+    planted["resent_order"] = order["order_id"]
+    # an orphan: the lines of an order of 06-28 arrive on 06-28, the order itself on 06-29
+    product = pq.read_table(landing / "order_items" / "2025-06-10.parquet").column("product_id")[0].as_py()
+    (landing / "order_items" / "2025-06-28_early.csv").write_text(
+        f"order_id,line_number,product_id,quantity,unit_price\n{LATE_ORDER},1,{product},2,1500\n")
+    (held / "orders" / "2025-06-28_late.csv").write_text(
+        "order_id,customer_id,ordered_at,status,order_total\n"
+        f"{LATE_ORDER},{order['customer_id']},2025-06-28 15:00:00,completed,3000\n")
+    return planted
+
+
+def _build(db: Path, as_of: str, full_refresh: bool = False) -> str:
+    """What the daily job does: dbt build, the model fits, the models that read them."""
+    from orchestration.predict.fit import fit_warehouse
+    from orchestration.predict.sbg import fit_and_store
+
+    flags = ["--full-refresh"] if full_refresh else []
+    out = dbt(db, ["build", *flags], {"as_of_date": as_of}).stdout
+    fit_warehouse(db, date.fromisoformat(as_of))
+    fit_and_store(db, as_of)
+    dbt(db, ["build", "--select", "tag:fitted_parameters+", *flags], {"as_of_date": as_of})
+    return out
+
+
+def _tables(db: Path, schemas: tuple[str, ...], drop: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+    """Every table and view of ``schemas`` without the columns ``drop``, rows sorted by every column."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            f"where table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1").fetchall()
+        out = {}
+        for (name,) in names:
+            df = con.execute(f"select * from {name}").df()
+            df = df.drop(columns=[c for c in drop if c in df.columns])
+            out[name] = df.sort_values(list(df.columns)).reset_index(drop=True)
+    return out
+
+
+def _assert_same(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], what: str) -> None:
+    assert got.keys() == expected.keys()
+    for name, frame in expected.items():
+        try:
+            pd.testing.assert_frame_equal(got[name], frame, check_dtype=False)
+        except AssertionError as exc:
+            raise AssertionError(f"{name} differs from {what}: {exc}") from None
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental")
+    landing, held = root / "landing", root / "held"
+    generate(landing, customers=500, start=date(2025, 3, 1), end=date(2025, 6, 30), seed=11, bad_share=0.003)
+    planted = _plant(landing, held)
+
+    daily = root / "daily.duckdb"
+    logs = {}
+    for day in DAYS:
+        if day == "2025-06-29":  # the files that arrive this morning
+            for path in held.rglob("*.*"):
+                target = landing / path.relative_to(held)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(path, target)
+        ingest(landing, daily, verbose=False, up_to=date.fromisoformat(day))
+        logs[day] = _build(daily, day)
+        if day == "2025-06-28":
+            with duckdb.connect(str(daily), read_only=True) as con:
+                planted["orphan_on_first_day"] = con.execute(
+                    "select reject_reason from quarantine.quarantine_order_items where order_id = ?",
+                    [LATE_ORDER]).fetchall()
+
+    rebuilt = root / "rebuilt.duckdb"  # the same raw rows, every model rebuilt whole
+    shutil.copy(daily, rebuilt)
+    _build(rebuilt, DAYS[-1], full_refresh=True)
+
+    once = root / "once.duckdb"  # every file loaded at once, built once
+    ingest(landing, once, verbose=False, up_to=date.fromisoformat(DAYS[-1]))
+    _build(once, DAYS[-1])
+    return {"daily": daily, "rebuilt": rebuilt, "once": once, "planted": planted, "logs": logs}
+
+
+def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
+    first, second = runs["logs"][DAYS[0]], runs["logs"][DAYS[1]]
+    # the first run built the incremental models whole, the next ones added to them
+    for model in ("staging.base_shop__event_arrivals", "intermediate.int_session_summaries"):
+        assert f"sql incremental model {model}" in second, second[-3000:]
+    assert first.count("sql incremental model") >= 2
+    assert runs["planted"]["orphan_on_first_day"] == [("orphan: order_id not among valid orders",)]
+    assert runs["planted"]["late_sessions"], "the late file splits no session: nothing to test"
+    with duckdb.connect(str(runs["daily"]), read_only=True) as con:
+        status = con.execute("select status from marts.fct_orders where order_id = ?",
+                             [runs["planted"]["resent_order"]]).fetchone()
+        assert status == (RESENT_ORDER_STATUS,)
+        assert con.execute("select count(*) from marts.fct_orders where order_id = ?", [LATE_ORDER]).fetchone() == (1,)
+        assert con.execute("select count(*) from quarantine.quarantine_order_items where order_id = ?",
+                           [LATE_ORDER]).fetchone() == (0,)
+        superseded = con.execute("select count(*) from staging.base_shop__event_arrivals "
+                                 "where arrival_outcome = 'superseded' and _source_file = '2025-06-19_copy.parquet'"
+                                 ).fetchone()[0]
+        assert superseded == runs["planted"]["copied_events"]  # the first arrival stays kept
+        # sessions the late file touched are summarised from both files' events
+        late = sorted(runs["planted"]["late_sessions"])[:20]
+        got = con.execute(
+            "select s.session_id, s.count_events, count(*) from intermediate.int_sessions s "
+            "join staging.stg_shop__events e using (session_id) "
+            f"where s.session_id in ({', '.join('?' for _ in late)}) group by 1, 2", late).fetchall()
+        assert got and all(count_events == events for _, count_events, events in got)
+
+
+def test_an_incremental_day_equals_a_full_refresh_of_the_same_raw_rows(runs):
+    schemas = ("staging", "intermediate", "quarantine", "marts")
+    _assert_same(_tables(runs["daily"], schemas), _tables(runs["rebuilt"], schemas), "dbt build --full-refresh")
+
+
+def test_an_incremental_day_equals_one_build_of_every_file(runs):
+    # the load times differ (one load, not three); nothing else may
+    schemas, drop = ("marts", "quarantine"), ("_loaded_at",)
+    _assert_same(_tables(runs["daily"], schemas, drop), _tables(runs["once"], schemas, drop),
+                 "a warehouse that loaded every file at once")
