@@ -133,7 +133,9 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
 
     first = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse")
     retry = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse.retry1")
-    assert first["base_shop__event_arrivals.events_first_arrival_wins"] == "error"  # its unit test fails first
+    # its unit tests fail first (one errors; dbt may skip the other once one has failed)
+    unit_tests = {k: v for k, v in first.items() if k.startswith("base_shop__event_arrivals.")}
+    assert "error" in unit_tests.values() and set(unit_tests.values()) <= {"error", "skipped"}, unit_tests
     assert first["base_shop__event_arrivals"] == "skipped" and first["fct_sessions"] == "skipped"
     assert first["base_shop__orders"] == "success"
     assert retry["base_shop__event_arrivals"] == "success" and retry["fct_sessions"] == "success"
@@ -148,8 +150,8 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
         lines = dbt_failures(f"failed-{result.run_id}")
     finally:
         shutil.rmtree(failed_copy)
-    assert any(line.startswith("unit_test.crm_warehouse.base_shop__event_arrivals.events_first_arrival_wins (error):")
-               and "trim(INTEGER)" in line for line in lines), lines
+    assert any(line.startswith("unit_test.crm_warehouse.base_shop__event_arrivals.events_")
+               and "(error):" in line and "trim(INTEGER)" in line for line in lines), lines
 
 
 def test_a_threshold_a_shop_changes_never_breaks_the_build(hostile, tmp_path):
