@@ -80,12 +80,25 @@ held as (
 
 ),
 
+group_sizes as (
+
+    select audience, rule_group, count(*) as count_conditions
+    from rules
+    group by audience, rule_group
+
+),
+
+-- a rule group matches when every one of its conditions holds: only the conditions that hold are
+-- counted (most do not, and counting them all cost most of the model)
 matched_groups as (
 
-    select customer_id, feature_date, audience
+    select held.customer_id, held.feature_date, held.audience
     from held
-    group by customer_id, feature_date, audience, rule_group
-    having min(case when condition_holds then 1 else 0 end) = 1
+    inner join group_sizes
+        on held.audience = group_sizes.audience and held.rule_group = group_sizes.rule_group
+    where held.condition_holds
+    group by held.customer_id, held.feature_date, held.audience, held.rule_group, group_sizes.count_conditions
+    having count(*) = group_sizes.count_conditions
 
 ),
 

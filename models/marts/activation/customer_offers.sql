@@ -117,7 +117,6 @@ evidence as (
 
 ),
 
--- the strongest single piece of evidence names the reason
 scored as (
 
     select
@@ -125,19 +124,9 @@ scored as (
         product_id,
         -- summed as exact decimals: a double sum depends on the order rows arrive in, and a
         -- rerun must give the same score to the last digit
-        cast(sum(cast(points as decimal(38, 12))) as double) as score,
-        max(points) as best_points
+        cast(sum(cast(points as decimal(18, 12))) as double) as score
     from evidence
     group by customer_id, product_id
-
-),
-
-best_evidence as (
-
-    select evidence.customer_id, evidence.product_id, evidence.because_of, evidence.kind,
-           row_number() over (partition by evidence.customer_id, evidence.product_id
-                              order by evidence.points desc, evidence.because_of, evidence.kind) as evidence_rank
-    from evidence
 
 ),
 
@@ -159,8 +148,7 @@ fallback as (
     select preferred_category.customer_id, ranking.product_id,
            -- below any evidence: evidence scores are shares / confidences > 0
            0.0 as score,
-           ranking.revenue as fallback_revenue,
-           preferred_category.category as because_of
+           ranking.revenue as fallback_revenue
     from preferred_category
     inner join ranking on preferred_category.category = ranking.category
 
@@ -168,16 +156,12 @@ fallback as (
 
 candidates as (
 
-    select scored.customer_id, scored.product_id, scored.score, cast(null as double) as fallback_revenue,
-           best_evidence.because_of, best_evidence.kind
+    select customer_id, product_id, score, cast(null as double) as fallback_revenue
     from scored
-    inner join best_evidence
-        on scored.customer_id = best_evidence.customer_id and scored.product_id = best_evidence.product_id
-        and best_evidence.evidence_rank = 1
 
     union all
 
-    select customer_id, product_id, score, cast(fallback_revenue as double), because_of, 'ranking' as kind
+    select customer_id, product_id, score, cast(fallback_revenue as double)
     from fallback
 
 ),
@@ -227,23 +211,57 @@ ranked as (
 
 ),
 
+offered as (
+
+    select * from ranked where offer_rank <= 2
+
+),
+
+-- the strongest single piece of evidence names the reason; looked up for the two offers only (the
+-- evidence of every candidate is customers x owned x pairs rows: ranking it all cost most of the model)
+best_evidence as (
+
+    select evidence.customer_id, evidence.product_id, evidence.because_of, evidence.kind,
+           row_number() over (partition by evidence.customer_id, evidence.product_id
+                              order by evidence.points desc, evidence.because_of, evidence.kind) as evidence_rank
+    from evidence
+    inner join offered
+        on evidence.customer_id = offered.customer_id and evidence.product_id = offered.product_id
+        and offered.fallback_revenue is null
+
+),
+
+explained as (
+
+    select
+        offered.*,
+        coalesce(best_evidence.kind, 'ranking') as kind,
+        coalesce(best_evidence.because_of, preferred_category.category) as because_of
+    from offered
+    left join best_evidence
+        on offered.customer_id = best_evidence.customer_id and offered.product_id = best_evidence.product_id
+        and best_evidence.evidence_rank = 1
+    left join preferred_category
+        on offered.customer_id = preferred_category.customer_id
+
+),
+
 final as (
 
     select
-        ranked.customer_id,
+        explained.customer_id,
         {{ as_of_date() }} as as_of_date,
-        cast(ranked.offer_rank as integer) as offer_rank,
-        ranked.product_id,
-        ranked.category,
-        cast(ranked.score as double) as score,
-        case ranked.kind
+        cast(explained.offer_rank as integer) as offer_rank,
+        explained.product_id,
+        explained.category,
+        cast(explained.score as double) as score,
+        case explained.kind
             when 'next' then 'customers who bought ' || because.product_name || ' bought this next'
             when 'together' then 'often bought together with ' || because.product_name
-            else 'a best seller of the last four weeks in ' || ranked.because_of || ', the category you buy most'
+            else 'a best seller of the last four weeks in ' || explained.because_of || ', the category you buy most'
         end as reason
-    from ranked
-    left join products as because on ranked.because_of = because.product_id
-    where ranked.offer_rank <= 2
+    from explained
+    left join products as because on explained.because_of = because.product_id
 
 )
 
