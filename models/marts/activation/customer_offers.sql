@@ -101,19 +101,7 @@ cycles as (
 
 evidence as (
 
-    select owned_weighted.customer_id, next_products.next_product_id as product_id,
-           owned_weighted.product_id as because_of, owned_weighted.weight * next_products.share as points,
-           'next' as kind
-    from owned_weighted
-    inner join next_products on owned_weighted.product_id = next_products.product_id
-
-    union all
-
-    select owned_weighted.customer_id, affinity.paired_product_id as product_id,
-           owned_weighted.product_id as because_of, owned_weighted.weight * affinity.customer_confidence as points,
-           'together' as kind
-    from owned_weighted
-    inner join affinity on owned_weighted.product_id = affinity.product_id
+    {{ offer_evidence('owned_weighted', 'next_products', 'affinity') }}
 
 ),
 
@@ -161,8 +149,12 @@ candidates as (
 
     union all
 
-    select customer_id, product_id, score, cast(fallback_revenue as double)
+    -- a product reached by evidence and by the ranking keeps its evidence
+    select fallback.customer_id, fallback.product_id, fallback.score, cast(fallback.fallback_revenue as double)
     from fallback
+    left join scored
+        on fallback.customer_id = scored.customer_id and fallback.product_id = scored.product_id
+    where scored.customer_id is null
 
 ),
 
@@ -202,12 +194,7 @@ ranked as (
             partition by allowed.customer_id
             order by allowed.score desc, allowed.fallback_revenue desc, allowed.product_id
         ) as offer_rank
-    from (
-        -- a product reached by evidence and by the ranking keeps its evidence
-        select *, row_number() over (partition by customer_id, product_id order by score desc) as copy_rank
-        from allowed
-    ) as allowed
-    where allowed.copy_rank = 1
+    from allowed
 
 ),
 
@@ -217,17 +204,20 @@ offered as (
 
 ),
 
+offered_by_evidence as (
+
+    select customer_id, product_id from offered where fallback_revenue is null
+
+),
+
 -- the strongest single piece of evidence names the reason; looked up for the two offers only (the
 -- evidence of every candidate is customers x owned x pairs rows: ranking it all cost most of the model)
 best_evidence as (
 
-    select evidence.customer_id, evidence.product_id, evidence.because_of, evidence.kind,
-           row_number() over (partition by evidence.customer_id, evidence.product_id
-                              order by evidence.points desc, evidence.because_of, evidence.kind) as evidence_rank
-    from evidence
-    inner join offered
-        on evidence.customer_id = offered.customer_id and evidence.product_id = offered.product_id
-        and offered.fallback_revenue is null
+    select customer_id, product_id, because_of, kind,
+           row_number() over (partition by customer_id, product_id
+                              order by points desc, because_of, kind) as evidence_rank
+    from ({{ offer_evidence('owned_weighted', 'next_products', 'affinity', offered='offered_by_evidence') }}) as evidence
 
 ),
 
