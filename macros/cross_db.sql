@@ -8,6 +8,12 @@
 {%- endmacro %}
 {% macro default__try_cast(expr, data_type) -%}try_cast({{ expr }} as {{ data_type }}){%- endmacro %}
 
+{#- Sum of a double whose digits do not depend on the order rows arrive in. A parallel engine adds
+    doubles in whatever order its threads finish, so a plain sum can change in the last digit from
+    one run to the next; each value is held as a decimal with 18 places first (exact addition),
+    then the total is a double again. Decision log 81. -#}
+{% macro exact_sum(expr) -%}cast(sum(cast({{ expr }} as decimal(38, 18))) as double){%- endmacro %}
+
 {#- true when text matches a regular expression -#}
 {% macro regex_match(expr, pattern) -%}
     {{ return(adapter.dispatch('regex_match', 'crm_warehouse')(expr, pattern)) }}

@@ -46,7 +46,7 @@ final as (
         fits.product_id,
         fits.offer_code,
         cast(delivery_numbers.delivery_number as integer) as delivery_number,
-        cast(exp(coalesce(sum(fit_terms.log_term), 0)) as double) as projected_retention_rate
+        cast(exp(coalesce({{ exact_sum('fit_terms.log_term') }}, 0)) as double) as projected_retention_rate
     from fits
     cross join delivery_numbers
     left join fit_terms

@@ -57,7 +57,7 @@ per_bucket as (
         frequency_bucket,
         count(*) as count_customers,
         sum(holdout_purchases) as actual_purchases_holdout,
-        sum(expected_purchases_holdout) as predicted_purchases_holdout
+        {{ exact_sum('expected_purchases_holdout') }} as predicted_purchases_holdout
     from customers
     group by frequency_bucket
 
@@ -67,7 +67,7 @@ per_bucket as (
         'all' as frequency_bucket,
         count(*) as count_customers,
         sum(holdout_purchases) as actual_purchases_holdout,
-        sum(expected_purchases_holdout) as predicted_purchases_holdout
+        {{ exact_sum('expected_purchases_holdout') }} as predicted_purchases_holdout
     from customers
 
 ),

@@ -55,7 +55,7 @@ projected as (
     select
         acquisition_channel,
         offer_code,
-        sum(projected_retention_rate) as projected_deliveries
+        {{ exact_sum('projected_retention_rate') }} as projected_deliveries
     from projections
     where product_id = 'all'
         and delivery_number <= {{ horizon }}
