@@ -172,58 +172,57 @@ subscribed as (
 
 ),
 
-alive as (
+-- P(alive) on the row itself (a join back on customer x day cost a second pass over the grid)
+scored as (
 
     select
-        measured.customer_id,
-        measured.feature_date,
-        {{ bgnbd_p_alive('fit.r', 'fit.alpha', 'fit.a', 'fit.b',
-                         'cast(measured.purchase_days - 1 as double)',
-                         'cast(measured.tenure_days as double)',
-                         'cast(measured.days_since_first_purchase as double)') }} as p_alive
+        measured.*,
+        case when measured.purchases > 0 and fit.r is not null then
+            {{ bgnbd_p_alive('fit.r', 'fit.alpha', 'fit.a', 'fit.b',
+                             'cast(measured.purchase_days - 1 as double)',
+                             'cast(measured.tenure_days as double)',
+                             'cast(measured.days_since_first_purchase as double)') }}
+        end as p_alive
     from measured
-    cross join fit
-    where measured.purchases > 0
+    left join fit on 1 = 1
 
 ),
 
 final as (
 
     select
-        measured.customer_id,
-        measured.feature_date,
-        cast(measured.purchases as bigint) as purchases,
-        measured.days_since_first_purchase,
-        measured.days_since_last_purchase,
-        cast(measured.purchases_in_loyalty_window as bigint) as purchases_in_loyalty_window,
-        cast(coalesce(measured.lifetime_revenue, 0) as {{ money_type() }}) as lifetime_revenue,
-        case when measured.purchases > 0
-            then {{ loyalty_tier('measured.purchases', 'measured.purchases_in_loyalty_window') }}
+        scored.customer_id,
+        scored.feature_date,
+        cast(scored.purchases as bigint) as purchases,
+        scored.days_since_first_purchase,
+        scored.days_since_last_purchase,
+        cast(scored.purchases_in_loyalty_window as bigint) as purchases_in_loyalty_window,
+        cast(coalesce(scored.lifetime_revenue, 0) as {{ money_type() }}) as lifetime_revenue,
+        case when scored.purchases > 0
+            then {{ loyalty_tier('scored.purchases', 'scored.purchases_in_loyalty_window') }}
         end as loyalty_tier,
-        case when measured.purchases > 0
-            then {{ cpm_segment('measured.purchases', 'measured.tenure_days', 'measured.lifetime_revenue') }}
+        case when scored.purchases > 0
+            then {{ cpm_segment('scored.purchases', 'scored.tenure_days', 'scored.lifetime_revenue') }}
         end as cpm_segment,
-        case when measured.purchases > 0 then {{ cpm_status('measured.days_since_last_purchase') }} end as cpm_status,
-        alive.p_alive,
-        case when alive.p_alive is not null then {{ churn_risk_band('alive.p_alive') }} end as churn_risk,
+        case when scored.purchases > 0 then {{ cpm_status('scored.days_since_last_purchase') }} end as cpm_status,
+        scored.p_alive,
+        case when scored.p_alive is not null then {{ churn_risk_band('scored.p_alive') }} end as churn_risk,
         -- a cart abandoned yesterday, and no purchase since
         case when carts.customer_id is not null
-                and (measured.last_purchase_date is null
-                     or measured.last_purchase_date < {{ add_days('measured.feature_date', -1) }})
+                and (scored.last_purchase_date is null
+                     or scored.last_purchase_date < {{ add_days('scored.feature_date', -1) }})
             then 1 else 0
         end as abandoned_cart_yesterday,
         case when subscribed.customer_id is not null then 1 else 0 end as is_subscribed,
-        case when subscribable_lines.first_bought_date <= measured.feature_date then 1 else 0 end
+        case when subscribable_lines.first_bought_date <= scored.feature_date then 1 else 0 end
             as bought_subscribable_product
-    from measured
+    from scored
     left join carts
-        on measured.customer_id = carts.customer_id
-        and carts.session_date = {{ add_days('measured.feature_date', -1) }}
+        on scored.customer_id = carts.customer_id
+        and carts.session_date = {{ add_days('scored.feature_date', -1) }}
     left join subscribed
-        on measured.customer_id = subscribed.customer_id and measured.feature_date = subscribed.feature_date
-    left join alive
-        on measured.customer_id = alive.customer_id and measured.feature_date = alive.feature_date
-    left join subscribable_lines on measured.customer_id = subscribable_lines.customer_id
+        on scored.customer_id = subscribed.customer_id and scored.feature_date = subscribed.feature_date
+    left join subscribable_lines on scored.customer_id = subscribable_lines.customer_id
 
 )
 

@@ -15,7 +15,11 @@ rules as (
     select
         *,
         -- the condition's value as a number, for numeric features (exact parsing, null otherwise)
-        cast({{ parse_decimal('value') }} as double) as value_number
+        cast({{ parse_decimal('value') }} as double) as value_number,
+        -- one bit per condition: a rule group matches when the bits of its conditions are all set
+        -- (at most 62 conditions, checked by tests/assert_audience_rules_are_well_formed.sql)
+        cast(power(2, row_number() over (order by audience, rule_group, feature, operator, value) - 1) as bigint)
+            as condition_bit
     from {{ ref('activation_audience_rules') }}
 
 ),
@@ -31,8 +35,7 @@ evaluated as (
     select
         features.customer_id,
         features.feature_date,
-        rules.audience,
-        rules.rule_group,
+        rules.condition_bit,
         rules.operator,
         rules.value,
         rules.value_number,
@@ -56,8 +59,7 @@ held as (
     select
         customer_id,
         feature_date,
-        audience,
-        rule_group,
+        condition_bit,
         case
             when text_value is not null then case operator
                 when '=' then text_value = value
@@ -80,48 +82,43 @@ held as (
 
 ),
 
-group_sizes as (
+-- per customer x day, the bits of the conditions that hold: one group per customer x day (grouping
+-- per rule group instead held ~4 groups per customer x day and ran out of memory at 1M customers,
+-- decision log 83)
+held_masks as (
 
-    select audience, rule_group, count(*) as count_conditions
+    select customer_id, feature_date, sum(condition_bit) as held_mask
+    from held
+    where condition_holds
+    group by customer_id, feature_date
+
+),
+
+group_masks as (
+
+    select audience, rule_group, sum(condition_bit) as group_mask
     from rules
     group by audience, rule_group
 
 ),
 
--- a rule group matches when every one of its conditions holds: only the conditions that hold are
--- counted (most do not, and counting them all cost most of the model)
-matched_groups as (
+-- the matching audience of lowest priority (priorities are unique: the seed's tests)
+matched as (
 
-    select held.customer_id, held.feature_date, held.audience
-    from held
-    inner join group_sizes
-        on held.audience = group_sizes.audience and held.rule_group = group_sizes.rule_group
-    where held.condition_holds
-    group by held.customer_id, held.feature_date, held.audience, held.rule_group, group_sizes.count_conditions
-    having count(*) = group_sizes.count_conditions
-
-),
-
-ranked as (
-
-    select
-        matched.customer_id,
-        matched.feature_date,
-        matched.audience,
-        audiences.priority,
-        row_number() over (
-            partition by matched.customer_id, matched.feature_date order by audiences.priority
-        ) as audience_rank
-    from (select distinct customer_id, feature_date, audience from matched_groups) as matched
-    inner join audiences on matched.audience = audiences.audience
+    select held_masks.customer_id, held_masks.feature_date, min(audiences.priority) as priority
+    from held_masks
+    cross join group_masks
+    inner join audiences on group_masks.audience = audiences.audience
+    where (held_masks.held_mask & group_masks.group_mask) = group_masks.group_mask
+    group by held_masks.customer_id, held_masks.feature_date
 
 ),
 
 final as (
 
-    select customer_id, feature_date, audience, priority
-    from ranked
-    where audience_rank = 1
+    select matched.customer_id, matched.feature_date, audiences.audience, matched.priority
+    from matched
+    inner join audiences on matched.priority = audiences.priority
 
 )
 
