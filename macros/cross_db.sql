@@ -14,6 +14,14 @@
     then the total is a double again. Decision log 81. -#}
 {% macro exact_sum(expr) -%}cast(sum(cast({{ expr }} as decimal(38, 18))) as double){%- endmacro %}
 
+{#- The values of a group joined in sorted order: the same text for the same set of values whatever
+    order the rows arrive in (dbt.listagg cannot sort on Spark). -#}
+{% macro sorted_string_agg(expr, delimiter) -%}
+    {{ return(adapter.dispatch('sorted_string_agg', 'crm_warehouse')(expr, delimiter)) }}
+{%- endmacro %}
+{% macro default__sorted_string_agg(expr, delimiter) -%}string_agg({{ expr }}, '{{ delimiter }}' order by {{ expr }}){%- endmacro %}
+{% macro spark__sorted_string_agg(expr, delimiter) -%}array_join(array_sort(collect_list({{ expr }})), '{{ delimiter }}'){%- endmacro %}
+
 {#- true when text matches a regular expression -#}
 {% macro regex_match(expr, pattern) -%}
     {{ return(adapter.dispatch('regex_match', 'crm_warehouse')(expr, pattern)) }}

@@ -99,22 +99,161 @@ cycles as (
 
 ),
 
-evidence as (
+-- (customer, product) pairs the customer owns and bought within the product's usual cycle
+within_cycle as (
 
-    {{ offer_evidence('owned_weighted', 'next_products', 'affinity') }}
+    select owned.customer_id, owned.product_id
+    from owned
+    left join cycles on owned.product_id = cycles.product_id
+    where {{ days_between('owned.last_bought_date', as_of_date()) }}
+          < coalesce(cycles.cycle_days, {{ var('offer_default_cycle_days') }})
 
 ),
 
-scored as (
+-- The evidence depends only on which products a customer owns and which came with their last
+-- purchase (the weight): customers with the same basket profile share it, so it is scored once
+-- per profile (decision log 84). The key spells out the profile (length-prefixed product ids, `*`
+-- for the last purchase's products), so two profiles never share a key.
+basket_profiles as (
 
     select
         customer_id,
+        {{ sorted_string_agg("cast(length(product_id) as " ~ dbt.type_string() ~ ") || ':' || product_id"
+                             ~ " || case when weight = 2.0 then '*' else '' end", ',') }} as profile_key,
+        count(*) as owned_products
+    from owned_weighted
+    group by customer_id
+
+),
+
+-- one row per profile, numbered (a short key for the joins and groups below)
+profiles as (
+
+    select
+        row_number() over (order by profile_key) as profile_id,
+        profile_key,
+        representative_id,
+        owned_products
+    from (
+        select profile_key, min(customer_id) as representative_id, max(owned_products) as owned_products
+        from basket_profiles
+        group by profile_key
+    ) as distinct_profiles
+
+),
+
+customer_profiles as (
+
+    select basket_profiles.customer_id, profiles.profile_id
+    from basket_profiles
+    inner join profiles on basket_profiles.profile_key = profiles.profile_key
+
+),
+
+profile_owned as (
+
+    select profiles.profile_id, owned_weighted.product_id, owned_weighted.weight
+    from profiles
+    inner join owned_weighted on profiles.representative_id = owned_weighted.customer_id
+
+),
+
+-- the evidence one owned product, at each weight it is owned with, gives each product it leads
+-- to (a few thousand rows at most: products x products x 2)
+weighted_products as (
+
+    select distinct product_id, weight from profile_owned
+
+),
+
+evidence_pieces as (
+
+    select evidence.*, {{ evidence_piece_key('weight', 'because_of', 'product_id') }} as piece_key
+    from ({{ offer_evidence('weighted_products', 'next_products', 'affinity', key='weight') }}) as evidence
+
+),
+
+-- next and together added up per owned product x weight, as exact decimals: a double sum depends
+-- on the order rows arrive in, and a rerun must give the same score to the last digit
+pair_points as (
+
+    select
+        weight,
+        because_of as owned_product_id,
         product_id,
-        -- summed as exact decimals: a double sum depends on the order rows arrive in, and a
-        -- rerun must give the same score to the last digit
-        cast(sum(cast(points as decimal(18, 12))) as double) as score
-    from evidence
-    group by customer_id, product_id
+        sum(cast(points as decimal(18, 12))) as points
+    from evidence_pieces
+    group by weight, because_of, product_id
+
+),
+
+profile_scored as (
+
+    select
+        profile_owned.profile_id,
+        pair_points.product_id,
+        cast(sum(pair_points.points) as double) as score
+    from profile_owned
+    inner join pair_points
+        on profile_owned.product_id = pair_points.owned_product_id
+        and profile_owned.weight = pair_points.weight
+    group by profile_owned.profile_id, pair_points.product_id
+
+),
+
+-- the one-off categories a profile owns (a product's category is the products table's)
+profile_one_off as (
+
+    select distinct profiles.profile_id, lines.category
+    from profiles
+    inner join lines on profiles.representative_id = lines.customer_id
+    where lines.category in (select category from one_off)
+
+),
+
+-- A profile's evidence candidates in offer order, never a one-off category it owns. Only the
+-- products a customer owns can still drop out (inside their cycle), so a customer's two offers by
+-- evidence are among the profile's first owned_products + 2.
+profile_ranked as (
+
+    select profile_id, product_id, score, category
+    from (
+        select
+            profile_scored.profile_id,
+            profile_scored.product_id,
+            profile_scored.score,
+            products.category,
+            profiles.owned_products,
+            row_number() over (
+                partition by profile_scored.profile_id
+                order by profile_scored.score desc, profile_scored.product_id
+            ) as profile_rank
+        from profile_scored
+        inner join profiles on profile_scored.profile_id = profiles.profile_id
+        inner join products on profile_scored.product_id = products.product_id
+        left join profile_one_off
+            on profile_scored.profile_id = profile_one_off.profile_id
+            and products.category = profile_one_off.category
+        where profile_one_off.profile_id is null
+    ) as ranked_in_profile
+    where profile_rank <= owned_products + 2
+
+),
+
+evidence_allowed as (
+
+    select
+        customer_profiles.customer_id,
+        profile_ranked.product_id,
+        profile_ranked.score,
+        cast(null as double) as fallback_revenue,
+        profile_ranked.category
+    from customer_profiles
+    inner join profile_ranked on customer_profiles.profile_id = profile_ranked.profile_id
+    left join within_cycle
+        on customer_profiles.customer_id = within_cycle.customer_id
+        and profile_ranked.product_id = within_cycle.product_id
+    where within_cycle.customer_id is null
 
 ),
 
@@ -131,58 +270,55 @@ preferred_category as (
 
 ),
 
-fallback as (
+-- Without two offers by evidence (scores are shares / confidences > 0), the best sellers of the
+-- customer's category fill in, below any evidence (score 0); a product evidence reached keeps its
+-- evidence, even when the customer's cycle keeps it out.
+short_of_evidence as (
 
-    select preferred_category.customer_id, ranking.product_id,
-           -- below any evidence: evidence scores are shares / confidences > 0
-           0.0 as score,
-           ranking.revenue as fallback_revenue
-    from preferred_category
+    select customer_profiles.customer_id, customer_profiles.profile_id
+    from customer_profiles
+    left join (
+        select customer_id, count(*) as offers_by_evidence
+        from evidence_allowed
+        where score > 0
+        group by customer_id
+    ) as counted on customer_profiles.customer_id = counted.customer_id
+    where coalesce(counted.offers_by_evidence, 0) < 2
+
+),
+
+fallback_allowed as (
+
+    select
+        short_of_evidence.customer_id,
+        ranking.product_id,
+        0.0 as score,
+        cast(ranking.revenue as double) as fallback_revenue,
+        products.category
+    from short_of_evidence
+    inner join preferred_category on short_of_evidence.customer_id = preferred_category.customer_id
     inner join ranking on preferred_category.category = ranking.category
-
-),
-
-candidates as (
-
-    select customer_id, product_id, score, cast(null as double) as fallback_revenue
-    from scored
-
-    union all
-
-    -- a product reached by evidence and by the ranking keeps its evidence
-    select fallback.customer_id, fallback.product_id, fallback.score, cast(fallback.fallback_revenue as double)
-    from fallback
-    left join scored
-        on fallback.customer_id = scored.customer_id and fallback.product_id = scored.product_id
-    where scored.customer_id is null
-
-),
-
-owned_one_off as (
-
-    select distinct customer_id, category
-    from lines
-    where category in (select category from one_off)
+    inner join products on ranking.product_id = products.product_id
+    left join profile_scored
+        on short_of_evidence.profile_id = profile_scored.profile_id
+        and ranking.product_id = profile_scored.product_id
+    left join profile_one_off
+        on short_of_evidence.profile_id = profile_one_off.profile_id
+        and products.category = profile_one_off.category
+    left join within_cycle
+        on short_of_evidence.customer_id = within_cycle.customer_id
+        and ranking.product_id = within_cycle.product_id
+    where profile_scored.profile_id is null
+        and profile_one_off.profile_id is null
+        and within_cycle.customer_id is null
 
 ),
 
 allowed as (
 
-    select candidates.*, products.category
-    from candidates
-    inner join products on candidates.product_id = products.product_id
-    left join owned
-        on candidates.customer_id = owned.customer_id and candidates.product_id = owned.product_id
-    left join cycles on candidates.product_id = cycles.product_id
-    left join owned_one_off
-        on candidates.customer_id = owned_one_off.customer_id and products.category = owned_one_off.category
-    where
-        -- never a one-off category the customer already owns
-        owned_one_off.customer_id is null
-        -- never inside the product's usual repurchase cycle for this customer
-        and (owned.last_bought_date is null
-             or {{ days_between('owned.last_bought_date', as_of_date()) }}
-                >= coalesce(cycles.cycle_days, {{ var('offer_default_cycle_days') }}))
+    select * from evidence_allowed
+    union all
+    select * from fallback_allowed
 
 ),
 
@@ -204,20 +340,34 @@ offered as (
 
 ),
 
-offered_by_evidence as (
-
-    select customer_id, product_id from offered where fallback_revenue is null
-
-),
-
--- the strongest single piece of evidence names the reason; looked up for the two offers only (the
--- evidence of every candidate is customers x owned x pairs rows: ranking it all cost most of the model)
+-- the strongest single piece of evidence names the reason, looked up for the two offers only: the
+-- customer's owned products (and their weights) against the pieces for the offered product, by one
+-- key, so the lookup never spreads every owned product over every piece
 best_evidence as (
 
-    select customer_id, product_id, because_of, kind,
-           row_number() over (partition by customer_id, product_id
-                              order by points desc, because_of, kind) as evidence_rank
-    from ({{ offer_evidence('owned_weighted', 'next_products', 'affinity', offered='offered_by_evidence') }}) as evidence
+    select customer_id, product_id, because_of, kind
+    from (
+        select
+            offered.customer_id,
+            offered.product_id,
+            evidence_pieces.because_of,
+            evidence_pieces.kind,
+            row_number() over (
+                partition by offered.customer_id, offered.product_id
+                order by evidence_pieces.points desc, evidence_pieces.because_of, evidence_pieces.kind
+            ) as evidence_rank
+        from (
+            select
+                offered.customer_id,
+                offered.product_id,
+                {{ evidence_piece_key('owned_weighted.weight', 'owned_weighted.product_id', 'offered.product_id') }} as piece_key
+            from offered
+            inner join owned_weighted on offered.customer_id = owned_weighted.customer_id
+            where offered.fallback_revenue is null
+        ) as offered
+        inner join evidence_pieces on offered.piece_key = evidence_pieces.piece_key
+    ) as ranked_evidence
+    where evidence_rank = 1
 
 ),
 
@@ -230,7 +380,6 @@ explained as (
     from offered
     left join best_evidence
         on offered.customer_id = best_evidence.customer_id and offered.product_id = best_evidence.product_id
-        and best_evidence.evidence_rank = 1
     left join preferred_category
         on offered.customer_id = preferred_category.customer_id
 
