@@ -20,10 +20,10 @@
     inner join {{ affinity }} on {{ owned }}.product_id = {{ affinity }}.product_id
 {%- endmacro %}
 
-{#- One text naming a piece of evidence: the weight its owned product counts with, the owned
-    product and the product it is evidence for (length-prefixed, so two pieces never share it). -#}
-{% macro evidence_piece_key(weight, owned_product_id, product_id) -%}
+{#- One text naming an owned product and the weight it counts with (a flag, then the length-prefixed
+    id, so no two pairs share it): joined in order it keys a basket profile; followed by a product
+    id it keys a piece of evidence. -#}
+{% macro owned_product_key(weight, product_id) -%}
     case when {{ weight }} = 2.0 then '2' else '1' end
-    || cast(length({{ owned_product_id }}) as {{ dbt.type_string() }}) || ':' || {{ owned_product_id }}
-    || {{ product_id }}
+    || cast(length({{ product_id }}) as {{ dbt.type_string() }}) || ':' || {{ product_id }}
 {%- endmacro %}

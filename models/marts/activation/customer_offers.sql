@@ -112,14 +112,13 @@ within_cycle as (
 
 -- The evidence depends only on which products a customer owns and which came with their last
 -- purchase (the weight): customers with the same basket profile share it, so it is scored once
--- per profile (decision log 84). The key spells out the profile (length-prefixed product ids, `*`
--- for the last purchase's products), so two profiles never share a key.
+-- per profile (decision log 84). The key spells out the profile (its owned products and weights,
+-- macro owned_product_key), so two profiles never share a key.
 basket_profiles as (
 
     select
         customer_id,
-        {{ sorted_string_agg("cast(length(product_id) as " ~ dbt.type_string() ~ ") || ':' || product_id"
-                             ~ " || case when weight = 2.0 then '*' else '' end", ',') }} as profile_key,
+        {{ sorted_string_agg(owned_product_key('weight', 'product_id'), ',') }} as profile_key,
         count(*) as owned_products
     from owned_weighted
     group by customer_id
@@ -168,7 +167,7 @@ weighted_products as (
 
 evidence_pieces as (
 
-    select evidence.*, {{ evidence_piece_key('weight', 'because_of', 'product_id') }} as piece_key
+    select evidence.*, {{ owned_product_key('weight', 'because_of') }} || product_id as piece_key
     from ({{ offer_evidence('weighted_products', 'next_products', 'affinity', key='weight') }}) as evidence
 
 ),
@@ -348,24 +347,25 @@ best_evidence as (
     select customer_id, product_id, because_of, kind
     from (
         select
-            offered.customer_id,
-            offered.product_id,
+            offered_owned.customer_id,
+            offered_owned.product_id,
             evidence_pieces.because_of,
             evidence_pieces.kind,
             row_number() over (
-                partition by offered.customer_id, offered.product_id
+                partition by offered_owned.customer_id, offered_owned.product_id
                 order by evidence_pieces.points desc, evidence_pieces.because_of, evidence_pieces.kind
             ) as evidence_rank
         from (
             select
                 offered.customer_id,
                 offered.product_id,
-                {{ evidence_piece_key('owned_weighted.weight', 'owned_weighted.product_id', 'offered.product_id') }} as piece_key
+                {{ owned_product_key('owned_weighted.weight', 'owned_weighted.product_id') }} || offered.product_id
+                    as piece_key
             from offered
             inner join owned_weighted on offered.customer_id = owned_weighted.customer_id
             where offered.fallback_revenue is null
-        ) as offered
-        inner join evidence_pieces on offered.piece_key = evidence_pieces.piece_key
+        ) as offered_owned
+        inner join evidence_pieces on offered_owned.piece_key = evidence_pieces.piece_key
     ) as ranked_evidence
     where evidence_rank = 1
 
