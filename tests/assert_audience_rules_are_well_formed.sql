@@ -23,8 +23,8 @@ final as (
                 and {{ parse_decimal('value') }} is null then 'a number feature needs a number as its value'
             when feature in ('{{ var("activation_text_features") | join("', '") }}')
                 and operator in ('<', '<=', '>', '>=') then 'a text feature takes =, != or in'
-            when count(*) over () > 62
-                then 'at most 62 conditions in all (the evaluation keeps one bit per condition): merge or drop some'
+            when count(*) over () > {{ audience_max_conditions() }}
+                then 'at most {{ audience_max_conditions() }} conditions in all (the evaluation keeps one bit per condition): merge or drop some'
         end as what_to_change
     from rules
 

@@ -5,6 +5,10 @@
 -- registered customer (guests have no customer_id). The rules for tier, CPM and churn band are the
 -- macros the marts use (macros/customer_rules.sql). P(alive) of an earlier day uses the parameters
 -- fitted as of as_of_date (the `full` fit; null without one).
+-- A view (decision log 86): int_audience_membership reads it once, in one pass, so its 61 days x
+-- customers rows (58M at 1M customers) are never written.
+{{ config(materialized='view') }}
+
 with customers as (
 
     select customer_id, registered_date from {{ ref('stg_shop__customers') }}
@@ -28,11 +32,14 @@ purchases as (
 
 ),
 
-carts as (
+-- the window's days after a known customer's abandoned cart
+carts_yesterday as (
 
-    select distinct customer_id, session_date
+    select distinct customer_id, {{ add_days('session_date', 1) }} as feature_date
     from {{ ref('abandoned_carts') }}
     where customer_id is not null
+        and session_date >= {{ add_days(as_of_date(), - var('activation_lookback_days') - 1) }}
+        and session_date < {{ as_of_date() }}
 
 ),
 
@@ -60,11 +67,13 @@ fit as (
 ),
 
 {#- A customer's purchase history changes inside the window only on a purchase day and on the day a
-    purchase leaves the loyalty window (its date + loyalty_window_days). Between two such days every
-    count, date and sum below is constant, so it is computed once per segment (from all purchases
-    up to the segment's first day) and spread over the segment's days, instead of joining every
-    customer x day to all earlier purchases (customers x 61 days x purchases: the model's cost at
-    1M customers, decision log 82). -#}
+    purchase leaves the loyalty window (its date + loyalty_window_days); the cart and subscription
+    flags only on the day after a cart, the day after that, a subscription's start and
+    cancellation, and the first purchase of a subscribable product. Between two such days every count, date, sum and flag below is constant, so it is
+    computed once per segment (from all purchases up to the segment's first day) and spread over
+    the segment's days, instead of joining every customer x day to all earlier purchases
+    (customers x 61 days x purchases: the model's cost at 1M customers, decision log 82) or to the
+    carts and subscriptions (a hash join over the 61M-row grid at 1M customers, decision log 86). -#}
 {%- set window_start = add_days(as_of_date(), - var('activation_lookback_days')) %}
 {%- set loyalty_days = var('loyalty_window_days') %}
 
@@ -88,6 +97,26 @@ change_dates as (
     from purchase_days
     where {{ add_days('order_date', loyalty_days) }} > {{ window_start }}
         and {{ add_days('order_date', loyalty_days) }} <= {{ as_of_date() }}
+    union
+    select customer_id, feature_date as valid_from
+    from carts_yesterday
+    where feature_date > {{ window_start }}
+    union
+    select customer_id, {{ add_days('feature_date', 1) }} as valid_from
+    from carts_yesterday
+    where {{ add_days('feature_date', 1) }} <= {{ as_of_date() }}
+    union
+    select customer_id, started_date as valid_from
+    from subscriptions
+    where started_date > {{ window_start }} and started_date <= {{ as_of_date() }}
+    union
+    select customer_id, cancelled_date as valid_from
+    from subscriptions
+    where cancelled_date > {{ window_start }} and cancelled_date <= {{ as_of_date() }}
+    union
+    select customer_id, first_bought_date as valid_from
+    from subscribable_lines
+    where first_bought_date > {{ window_start }} and first_bought_date <= {{ as_of_date() }}
 
 ),
 
@@ -106,6 +135,29 @@ segments as (
 
 ),
 
+-- a segment starts on each day after a cart, so the flag holds on the segment's first day or not at all
+segment_carts as (
+
+    select segments.customer_id, segments.valid_from
+    from segments
+    inner join carts_yesterday
+        on segments.customer_id = carts_yesterday.customer_id
+        and segments.valid_from = carts_yesterday.feature_date
+
+),
+
+segment_subscribed as (
+
+    select segments.customer_id, segments.valid_from
+    from segments
+    inner join subscriptions
+        on segments.customer_id = subscriptions.customer_id
+        and subscriptions.started_date <= segments.valid_from
+        and (subscriptions.cancelled_date is null or subscriptions.cancelled_date > segments.valid_from)
+    group by segments.customer_id, segments.valid_from
+
+),
+
 segment_history as (
 
     select
@@ -113,6 +165,10 @@ segment_history as (
         segments.registered_date,
         segments.valid_from,
         segments.valid_to,
+        max(case when segment_carts.customer_id is not null then 1 else 0 end) as had_cart_yesterday,
+        max(case when segment_subscribed.customer_id is not null then 1 else 0 end) as is_subscribed,
+        max(case when subscribable_lines.first_bought_date <= segments.valid_from then 1 else 0 end)
+            as bought_subscribable_product,
         coalesce(sum(purchase_days.purchases), 0) as purchases,
         count(purchase_days.order_date) as purchase_days,
         min(purchase_days.order_date) as first_purchase_date,
@@ -126,6 +182,12 @@ segment_history as (
     left join purchase_days
         on segments.customer_id = purchase_days.customer_id
         and purchase_days.order_date <= segments.valid_from
+    left join segment_carts
+        on segments.customer_id = segment_carts.customer_id and segments.valid_from = segment_carts.valid_from
+    left join segment_subscribed
+        on segments.customer_id = segment_subscribed.customer_id
+        and segments.valid_from = segment_subscribed.valid_from
+    left join subscribable_lines on segments.customer_id = subscribable_lines.customer_id
     group by segments.customer_id, segments.registered_date, segments.valid_from, segments.valid_to
 
 ),
@@ -140,7 +202,10 @@ history as (
         segment_history.first_purchase_date,
         segment_history.last_purchase_date,
         segment_history.lifetime_revenue,
-        segment_history.purchases_in_loyalty_window
+        segment_history.purchases_in_loyalty_window,
+        segment_history.had_cart_yesterday,
+        segment_history.is_subscribed,
+        segment_history.bought_subscribable_product
     from segment_history
     inner join days
         on days.feature_date >= segment_history.valid_from
@@ -157,18 +222,6 @@ measured as (
         {{ days_between('history.last_purchase_date', 'history.feature_date') }} as days_since_last_purchase,
         {{ days_between('history.first_purchase_date', 'history.last_purchase_date') }} as tenure_days
     from history
-
-),
-
-subscribed as (
-
-    select history.customer_id, history.feature_date
-    from history
-    inner join subscriptions
-        on history.customer_id = subscriptions.customer_id
-        and subscriptions.started_date <= history.feature_date
-        and (subscriptions.cancelled_date is null or subscriptions.cancelled_date > history.feature_date)
-    group by history.customer_id, history.feature_date
 
 ),
 
@@ -208,21 +261,14 @@ final as (
         scored.p_alive,
         case when scored.p_alive is not null then {{ churn_risk_band('scored.p_alive') }} end as churn_risk,
         -- a cart abandoned yesterday, and no purchase since
-        case when carts.customer_id is not null
+        case when scored.had_cart_yesterday = 1
                 and (scored.last_purchase_date is null
                      or scored.last_purchase_date < {{ add_days('scored.feature_date', -1) }})
             then 1 else 0
         end as abandoned_cart_yesterday,
-        case when subscribed.customer_id is not null then 1 else 0 end as is_subscribed,
-        case when subscribable_lines.first_bought_date <= scored.feature_date then 1 else 0 end
-            as bought_subscribable_product
+        scored.is_subscribed,
+        scored.bought_subscribable_product
     from scored
-    left join carts
-        on scored.customer_id = carts.customer_id
-        and carts.session_date = {{ add_days('scored.feature_date', -1) }}
-    left join subscribed
-        on scored.customer_id = subscribed.customer_id and scored.feature_date = subscribed.feature_date
-    left join subscribable_lines on scored.customer_id = subscribable_lines.customer_id
 
 )
 

@@ -3,24 +3,16 @@
 -- activation_audience_rules: an audience matches when every condition of one of its rule groups
 -- holds. Features are a closed list (vars activation_number_features, activation_text_features,
 -- checked by the seed's tests and tests/assert_audience_rules_are_well_formed.sql); a null
--- feature never holds.
+-- feature never holds (macro audience_condition_holds).
+-- One pass over the features, no grouping (decision log 86): the seed's conditions (at most
+-- audience_max_conditions(), one bit each) and rule groups (in priority order) are laid side by
+-- side in one row, each customer x day sets the bits of the conditions that hold, and the first
+-- rule group whose bits are all set is the audience.
+{%- set max_conditions = audience_max_conditions() | int %}
+
 with features as (
 
     select * from {{ ref('int_activation_features') }}
-
-),
-
-rules as (
-
-    select
-        *,
-        -- the condition's value as a number, for numeric features (exact parsing, null otherwise)
-        cast({{ parse_decimal('value') }} as double) as value_number,
-        -- one bit per condition: a rule group matches when the bits of its conditions are all set
-        -- (at most 62 conditions, checked by tests/assert_audience_rules_are_well_formed.sql)
-        cast(power(2, row_number() over (order by audience, rule_group, feature, operator, value) - 1) as bigint)
-            as condition_bit
-    from {{ ref('activation_audience_rules') }}
 
 ),
 
@@ -30,87 +22,109 @@ audiences as (
 
 ),
 
-evaluated as (
+rules as (
+
+    select
+        *,
+        -- the condition's value as a number, for numeric features (exact parsing, null otherwise)
+        cast({{ parse_decimal('value') }} as double) as value_number,
+        row_number() over (order by audience, rule_group, feature, operator, value) as condition_number
+    from {{ ref('activation_audience_rules') }}
+
+),
+
+-- condition k: its feature, operator and value (null past the seed's last condition)
+conditions as (
+
+    select
+        {%- for k in range(1, max_conditions + 1) %}
+        max(case when condition_number = {{ k }} then feature end) as feature_{{ k }},
+        max(case when condition_number = {{ k }} then operator end) as operator_{{ k }},
+        max(case when condition_number = {{ k }} then value end) as value_{{ k }},
+        max(case when condition_number = {{ k }} then value_number end) as value_number_{{ k }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from rules
+
+),
+
+-- a rule group's mask: the bits of its conditions (condition k is bit k - 1); an audience
+-- without a row in activation_audiences never matches
+rule_groups as (
+
+    select
+        rules.audience,
+        rules.rule_group,
+        audiences.priority,
+        sum(cast(power(2, rules.condition_number - 1) as bigint)) as group_mask
+    from rules
+    inner join audiences on rules.audience = audiences.audience
+    group by rules.audience, rules.rule_group, audiences.priority
+
+),
+
+-- rule group g in priority order (priorities are unique: the seed's tests), so the first group
+-- that matches is the audience of lowest priority
+numbered_groups as (
+
+    select
+        *,
+        row_number() over (order by priority, rule_group) as group_number
+    from rule_groups
+
+),
+
+groups_in_order as (
+
+    select
+        {%- for g in range(1, max_conditions + 1) %}
+        max(case when group_number = {{ g }} then group_mask end) as group_mask_{{ g }},
+        max(case when group_number = {{ g }} then priority end) as priority_{{ g }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from numbered_groups
+
+),
+
+-- the bits of the conditions that hold, by blocks of 8 conditions: conditions are numbered without
+-- gaps, so a block whose first condition is null (past the seed's last one) is skipped whole
+held as (
 
     select
         features.customer_id,
         features.feature_date,
-        rules.condition_bit,
-        rules.operator,
-        rules.value,
-        rules.value_number,
-        case rules.feature
-            {%- for feature in var('activation_number_features') %}
-            when '{{ feature }}' then cast(features.{{ feature }} as double)
+        {%- for block in range(0, max_conditions, 8) %}
+        case when conditions.feature_{{ block + 1 }} is null then cast(0 as bigint) else
+            {%- for k in range(block + 1, [block + 8, max_conditions] | min + 1) %}
+            case when {{ audience_condition_holds('features', 'conditions', k) | indent(16) }}
+                then cast({{ 2 ** (k - 1) }} as bigint) else cast(0 as bigint) end
+            {{- ' +' if not loop.last }}
             {%- endfor %}
-        end as number_value,
-        case rules.feature
-            {%- for feature in var('activation_text_features') %}
-            when '{{ feature }}' then features.{{ feature }}
-            {%- endfor %}
-        end as text_value
+        end
+        {{- ' +' if not loop.last }}
+        {%- endfor %}
+            as held_mask
     from features
-    cross join rules
+    cross join conditions
 
 ),
 
-held as (
-
-    select
-        customer_id,
-        feature_date,
-        condition_bit,
-        case
-            when text_value is not null then case operator
-                when '=' then text_value = value
-                when '!=' then text_value <> value
-                when 'in' then ('|' || value || '|') like ('%|' || text_value || '|%')
-                else false
-            end
-            when number_value is not null then case operator
-                when '=' then number_value = value_number
-                when '!=' then number_value <> value_number
-                when '<' then number_value < value_number
-                when '<=' then number_value <= value_number
-                when '>' then number_value > value_number
-                when '>=' then number_value >= value_number
-                else false
-            end
-            else false
-        end as condition_holds
-    from evaluated
-
-),
-
--- per customer x day, the bits of the conditions that hold: one group per customer x day (grouping
--- per rule group instead held ~4 groups per customer x day and ran out of memory at 1M customers,
--- decision log 83)
-held_masks as (
-
-    select customer_id, feature_date, sum(condition_bit) as held_mask
-    from held
-    where condition_holds
-    group by customer_id, feature_date
-
-),
-
-group_masks as (
-
-    select audience, rule_group, sum(condition_bit) as group_mask
-    from rules
-    group by audience, rule_group
-
-),
-
--- the matching audience of lowest priority (priorities are unique: the seed's tests)
+-- the first rule group (in priority order) whose conditions all hold; groups are numbered without
+-- gaps, so the first null group ends the search
 matched as (
 
-    select held_masks.customer_id, held_masks.feature_date, min(audiences.priority) as priority
-    from held_masks
-    cross join group_masks
-    inner join audiences on group_masks.audience = audiences.audience
-    where (held_masks.held_mask & group_masks.group_mask) = group_masks.group_mask
-    group by held_masks.customer_id, held_masks.feature_date
+    select
+        held.customer_id,
+        held.feature_date,
+        case
+            {%- for g in range(1, max_conditions + 1) %}
+            when groups_in_order.group_mask_{{ g }} is null then null
+            when (held.held_mask & groups_in_order.group_mask_{{ g }}) = groups_in_order.group_mask_{{ g }}
+                then groups_in_order.priority_{{ g }}
+            {%- endfor %}
+        end as priority
+    from held
+    cross join groups_in_order
 
 ),
 
