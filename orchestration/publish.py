@@ -3,7 +3,8 @@ atomically.
 
 Layout of the publish directory (``$CRM_PUBLISH_DIR``, default ``data/published``):
 
-    crm_marts.duckdb          the marts (schema ``marts``) as of the last successful run
+    crm_marts.duckdb          the marts (schema ``marts``) as of the last successful run, each a
+                              table (a mart built as a view in the warehouse is copied as a table)
     parquet/ -> parquet.<id>  symlink to the current Parquet generation, one file per mart
     manifest.json             as_of_date, run id, published time, row counts
     docs/index.html           the dbt docs site (``dbt docs generate --static``) of the build
@@ -41,9 +42,11 @@ STORAGE_VERSION = os.environ.get("CRM_PUBLISH_STORAGE_VERSION", "v1.0.0")
 
 
 def mart_names(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    """Every mart of ``catalog``: the tables and the views of schema ``marts`` (a mart built as a
+    view, e.g. fct_sessions, is published as a table; decision log 85)."""
     rows = con.execute(
         "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'marts' "
-        "and table_type = 'BASE TABLE' order by 1",
+        "and table_type in ('BASE TABLE', 'VIEW') order by 1",
         [catalog],
     ).fetchall()
     return [r[0] for r in rows]
@@ -91,7 +94,17 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
             if mart in hold_back and mart not in kept:
                 continue
             source = "previous" if mart in kept else "warehouse"
-            con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
+            try:
+                con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
+            except duckdb.BinderException as exc:
+                # a view that names its inputs with the warehouse file's catalog does not resolve
+                # when the file is attached under the alias `warehouse`
+                if "Catalog" not in str(exc):
+                    raise
+                raise RuntimeError(
+                    f"marts.{mart} of {warehouse} does not resolve with the warehouse attached as "
+                    f"`{source}`: a view mart must name its inputs without the catalog, "
+                    f"{{{{ ref(...).include(database=false) }}}} ({exc})") from exc
             con.execute(f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
                         "(format parquet, compression zstd)")
             counts[mart] = con.execute(f"select count(*) from published.marts.{mart}").fetchone()[0]

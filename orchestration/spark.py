@@ -2,6 +2,7 @@
 datasource, for the `spark` dbt target (profiles/profiles.yml).
 
     python -m orchestration.spark load --landing data/landing     # then: dbt build --target spark
+    python -m orchestration.spark export-views   # the rows of the marts built as views, as Parquet
 
 The local session uses the same settings as the dbt-spark `session` target: a Hive metastore
 (Derby) and warehouse folder under ``$CRM_SPARK_DIR`` (default data/spark), sessions in UTC. Only
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -112,13 +114,41 @@ def load_landing(landing: Path | None = None, root: Path | None = None, up_to: d
     return report
 
 
+def views_dir(root: Path | None = None) -> Path:
+    """Where ``export_views`` writes the rows of the views of a database, one folder per view."""
+    return Path(root or spark_dir()) / "views"
+
+
+def export_views(database: str = "marts", root: Path | None = None) -> dict[str, int]:
+    """Write the rows of every view of the Spark ``database`` (a mart built as a view, e.g.
+    fct_sessions: decision log 85) as Parquet under ``views_dir(root)/<database>/<view>``, so that
+    ``read_marts_files`` reads them like the tables, without a JVM. Returns rows per view."""
+    spark = session(root)
+    out = views_dir(root) / database
+    shutil.rmtree(out, ignore_errors=True)  # no rows of a view that is gone (or became a table)
+    counts = {}
+    for row in spark.sql(f"show views in {database}").collect():
+        if row["isTemporary"]:
+            continue
+        frame = spark.table(f"{database}.{row['viewName']}")
+        frame.write.mode("overwrite").parquet(str(out / row["viewName"]))
+        counts[row["viewName"]] = spark.read.parquet(str(out / row["viewName"])).count()
+    return counts
+
+
 def read_marts_files(root: Path | None = None) -> dict:
     """Every table of the Spark `marts` database as pandas, read from its Parquet files directly
-    (no JVM: usable while, or after, another process holds the metastore)."""
+    (no JVM: usable while, or after, another process holds the metastore), and every view of it
+    that ``export_views`` wrote (a view has no files of its own: run
+    ``python -m orchestration.spark export-views`` after the build, or its marts are missing)."""
     import pandas as pd
 
-    folder = Path(root or spark_dir()) / "warehouse" / "marts.db"
-    return {path.name: pd.read_parquet(path) for path in sorted(folder.iterdir()) if path.is_dir()}
+    folders = [Path(root or spark_dir()) / "warehouse" / "marts.db", views_dir(root) / "marts"]
+    out = {}
+    for folder in folders:
+        if folder.is_dir():
+            out.update({path.name: pd.read_parquet(path) for path in sorted(folder.iterdir()) if path.is_dir()})
+    return dict(sorted(out.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--up-to", type=date.fromisoformat, default=None, help="only files named for this day or earlier")
     load.add_argument("--no-gate", action="store_true", help="skip the GX landing gate")
     load.add_argument("--report", type=Path, default=None, help="write rows, unreadable files and gate results as JSON")
+    views = sub.add_parser("export-views", help="write the rows of every view of a database as Parquet "
+                                                 "(read_marts_files reads them with the tables)")
+    views.add_argument("--database", default="marts")
     args = parser.parse_args(argv)
+    if args.command == "export-views":
+        print(json.dumps(export_views(args.database)))
+        return 0
     report = load_landing(args.landing, up_to=args.up_to, gate=not args.no_gate)
     if args.report:
         args.report.write_text(json.dumps({

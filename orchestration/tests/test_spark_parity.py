@@ -105,6 +105,11 @@ def engines(tmp_path_factory):
                             "--vars", json.dumps(VARS)],
                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
     assert refit.returncode == 0, refit.stdout[-6000:]
+    # the marts built as views (fct_sessions) have no files of their own: their rows as Parquet
+    views = subprocess.run([sys.executable, "-m", "orchestration.spark", "export-views"], cwd=PROJECT_DIR,
+                           env=env, capture_output=True, text=True, check=False)
+    assert views.returncode == 0, views.stdout[-3000:] + views.stderr[-3000:]
+    assert "fct_sessions" in json.loads(views.stdout.strip().splitlines()[-1]), views.stdout[-3000:]
     from orchestration.spark import read_marts_files
 
     return {
