@@ -6,32 +6,51 @@
 62
 {%- endmacro %}
 
--- Whether condition `k` of the one-row `conditions` relation (feature_k, operator_k, value_k,
--- value_number_k) holds on the row of `features`. A number feature takes = != < <= > >= against
--- the value as a number, a text feature takes = != and `in` (a |-separated list). A null feature,
--- an unknown feature or operator never holds (null or false).
+-- The operators, written once as what a condition's feature value must be against its value:
+-- below it, equal to it, above it, or (text features, operator `in`) one of its |-separated items.
+-- A number feature takes = != < <= > >=, a text feature = != in; anything else never holds (all 0).
+{% macro audience_operator_flags(feature, operator) -%}
+{%- set is_number -%} {{ feature }} in ('{{ var("activation_number_features") | join("', '") }}') {%- endset -%}
+{%- set is_text -%} {{ feature }} in ('{{ var("activation_text_features") | join("', '") }}') {%- endset -%}
+case
+    when {{ is_number }} and {{ operator }} in ('<', '<=', '!=') then 1
+    when {{ is_text }} and {{ operator }} = '!=' then 1
+    else 0
+end as if_below,
+case
+    when {{ is_number }} and {{ operator }} in ('=', '<=', '>=') then 1
+    when {{ is_text }} and {{ operator }} = '=' then 1
+    else 0
+end as if_equal,
+case
+    when {{ is_number }} and {{ operator }} in ('>', '>=', '!=') then 1
+    when {{ is_text }} and {{ operator }} = '!=' then 1
+    else 0
+end as if_above,
+case when {{ is_text }} and {{ operator }} = 'in' then 1 else 0 end as if_listed
+{%- endmacro %}
+
+-- Whether condition `k` of the one-row `conditions` relation (feature_k, value_k, value_number_k
+-- and the flags of audience_operator_flags) holds on the row of `features`: number features are
+-- compared with the value as a number, text features with the text. A null feature, or a
+-- condition slot past the seed's last condition, never holds (null or false).
 {% macro audience_condition_holds(features, conditions, k) -%}
-case when {{ conditions }}.feature_{{ k }} is null then false  {#- past the seed's last condition: checked first, so the rest is skipped #}
-else case {{ conditions }}.feature_{{ k }}
+{%- set c = conditions -%}
+case when {{ c }}.feature_{{ k }} is null then false
+else case {{ c }}.feature_{{ k }}
     {%- for feature in var('activation_number_features') %}
-    when '{{ feature }}' then case {{ conditions }}.operator_{{ k }}
-        when '=' then cast({{ features }}.{{ feature }} as double) = {{ conditions }}.value_number_{{ k }}
-        when '!=' then cast({{ features }}.{{ feature }} as double) <> {{ conditions }}.value_number_{{ k }}
-        when '<' then cast({{ features }}.{{ feature }} as double) < {{ conditions }}.value_number_{{ k }}
-        when '<=' then cast({{ features }}.{{ feature }} as double) <= {{ conditions }}.value_number_{{ k }}
-        when '>' then cast({{ features }}.{{ feature }} as double) > {{ conditions }}.value_number_{{ k }}
-        when '>=' then cast({{ features }}.{{ feature }} as double) >= {{ conditions }}.value_number_{{ k }}
-        else false
-    end
+    when '{{ feature }}' then {{ audience_compare('cast(' ~ features ~ '.' ~ feature ~ ' as double)', c ~ '.value_number_' ~ k, c, k) }}
     {%- endfor %}
     {%- for feature in var('activation_text_features') %}
-    when '{{ feature }}' then case {{ conditions }}.operator_{{ k }}
-        when '=' then {{ features }}.{{ feature }} = {{ conditions }}.value_{{ k }}
-        when '!=' then {{ features }}.{{ feature }} <> {{ conditions }}.value_{{ k }}
-        when 'in' then ('|' || {{ conditions }}.value_{{ k }} || '|') like ('%|' || {{ features }}.{{ feature }} || '|%')
-        else false
-    end
+    when '{{ feature }}' then case when {{ c }}.if_listed_{{ k }} = 1
+        then ('|' || {{ c }}.value_{{ k }} || '|') like ('%|' || {{ features }}.{{ feature }} || '|%')
+        else {{ audience_compare(features ~ '.' ~ feature, c ~ '.value_' ~ k, c, k) }} end
     {%- endfor %}
     else false
 end end
+{%- endmacro %}
+
+{% macro audience_compare(x, v, c, k) -%}
+case when {{ x }} < {{ v }} then {{ c }}.if_below_{{ k }} = 1 when {{ x }} > {{ v }} then {{ c }}.if_above_{{ k }} = 1
+    when {{ x }} = {{ v }} then {{ c }}.if_equal_{{ k }} = 1 end
 {%- endmacro %}

@@ -28,21 +28,25 @@ rules as (
         *,
         -- the condition's value as a number, for numeric features (exact parsing, null otherwise)
         cast({{ parse_decimal('value') }} as double) as value_number,
-        row_number() over (order by audience, rule_group, feature, operator, value) as condition_number
+        row_number() over (order by audience, rule_group, feature, operator, value) as condition_number,
+        {{ audience_operator_flags('feature', 'operator') | indent(8) }}
     from {{ ref('activation_audience_rules') }}
 
 ),
 
--- condition k: its feature, operator and value (null past the seed's last condition)
+-- condition k: its feature, value and operator flags (null past the seed's last condition)
 conditions as (
 
     select
         {%- for k in range(1, max_conditions + 1) %}
         max(case when condition_number = {{ k }} then feature end) as feature_{{ k }},
-        max(case when condition_number = {{ k }} then operator end) as operator_{{ k }},
         max(case when condition_number = {{ k }} then value end) as value_{{ k }},
-        max(case when condition_number = {{ k }} then value_number end) as value_number_{{ k }}
-        {{- ',' if not loop.last }}
+        max(case when condition_number = {{ k }} then value_number end) as value_number_{{ k }},
+        {%- set last_condition = loop.last %}
+        {%- for flag in ['if_below', 'if_equal', 'if_above', 'if_listed'] %}
+        max(case when condition_number = {{ k }} then {{ flag }} end) as {{ flag }}_{{ k }}
+        {{- ',' if not (loop.last and last_condition) }}
+        {%- endfor %}
         {%- endfor %}
     from rules
 
