@@ -6,12 +6,23 @@
 62
 {%- endmacro %}
 
+-- Whether a feature (a column name of int_activation_features) is a number or a text feature
+-- (vars activation_number_features, activation_text_features); used by the evaluation and by
+-- tests/assert_audience_rules_are_well_formed.sql.
+{% macro audience_is_number_feature(feature) -%}
+{{ feature }} in ('{{ var("activation_number_features") | join("', '") }}')
+{%- endmacro %}
+
+{% macro audience_is_text_feature(feature) -%}
+{{ feature }} in ('{{ var("activation_text_features") | join("', '") }}')
+{%- endmacro %}
+
 -- The operators, written once as what a condition's feature value must be against its value:
 -- below it, equal to it, above it, or (text features, operator `in`) one of its |-separated items.
 -- A number feature takes = != < <= > >=, a text feature = != in; anything else never holds (all 0).
 {% macro audience_operator_flags(feature, operator) -%}
-{%- set is_number -%} {{ feature }} in ('{{ var("activation_number_features") | join("', '") }}') {%- endset -%}
-{%- set is_text -%} {{ feature }} in ('{{ var("activation_text_features") | join("', '") }}') {%- endset -%}
+{%- set is_number = audience_is_number_feature(feature) -%}
+{%- set is_text = audience_is_text_feature(feature) -%}
 case
     when {{ is_number }} and {{ operator }} in ('<', '<=', '!=') then 1
     when {{ is_text }} and {{ operator }} = '!=' then 1

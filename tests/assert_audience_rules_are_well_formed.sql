@@ -17,11 +17,11 @@ final as (
         operator,
         value,
         case
-            when feature in ('{{ var("activation_number_features") | join("', '") }}')
+            when {{ audience_is_number_feature('feature') }}
                 and operator = 'in' then 'a number feature takes = != < <= > >=, not in'
-            when feature in ('{{ var("activation_number_features") | join("', '") }}')
+            when {{ audience_is_number_feature('feature') }}
                 and {{ parse_decimal('value') }} is null then 'a number feature needs a number as its value'
-            when feature in ('{{ var("activation_text_features") | join("', '") }}')
+            when {{ audience_is_text_feature('feature') }}
                 and operator in ('<', '<=', '>', '>=') then 'a text feature takes =, != or in'
             when count(*) over () > {{ audience_max_conditions() }}
                 then 'at most {{ audience_max_conditions() }} conditions in all (the evaluation keeps one bit per condition): merge or drop some'

@@ -8,6 +8,7 @@
 -- A view (decision log 86): int_audience_membership reads it once, in one pass, so its 61 days x
 -- customers rows (58M at 1M customers) are never written.
 {{ config(materialized='view') }}
+{%- set window_start = add_days(as_of_date(), - var('activation_lookback_days')) %}
 
 with customers as (
 
@@ -19,8 +20,7 @@ days as (
 
     select date_day as feature_date
     from {{ ref('int_calendar_days') }}
-    where date_day > {{ add_days(as_of_date(), - var('activation_lookback_days') - 1) }}
-        and date_day <= {{ as_of_date() }}
+    where date_day >= {{ window_start }} and date_day <= {{ as_of_date() }}
 
 ),
 
@@ -38,8 +38,8 @@ carts_yesterday as (
     select distinct customer_id, {{ add_days('session_date', 1) }} as feature_date
     from {{ ref('abandoned_carts') }}
     where customer_id is not null
-        and session_date >= {{ add_days(as_of_date(), - var('activation_lookback_days') - 1) }}
-        and session_date < {{ as_of_date() }}
+        and {{ add_days('session_date', 1) }} >= {{ window_start }}
+        and {{ add_days('session_date', 1) }} <= {{ as_of_date() }}
 
 ),
 
@@ -74,7 +74,6 @@ fit as (
     the segment's days, instead of joining every customer x day to all earlier purchases
     (customers x 61 days x purchases: the model's cost at 1M customers, decision log 82) or to the
     carts and subscriptions (a hash join over the 61M-row grid at 1M customers, decision log 86). -#}
-{%- set window_start = add_days(as_of_date(), - var('activation_lookback_days')) %}
 {%- set loyalty_days = var('loyalty_window_days') %}
 
 purchase_days as (
