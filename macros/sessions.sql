@@ -22,7 +22,8 @@
         _loaded_at
 {%- endmacro %}
 
-{#- One row per session of `events` (a relation or CTE of staged event columns): the landing event
+{#- One row per session of `events` (a relation, or a subquery `(select ...) as events`, of staged
+    event columns; it is read twice, so not a CTE: DuckDB would materialise it, decision log 87): the landing event
     (first by occurred_at, then event_id), the funnel events it had, the customer its own events
     name, the purchased order, the last event and the newest load it holds. A session reached a
     step if it had that event or a later one: that rule is applied by int_sessions. -#}

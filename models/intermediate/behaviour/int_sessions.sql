@@ -7,37 +7,34 @@
 -- session with events after as_of_date (a backfilled day, a session across the as_of midnight) is
 -- summarised again from its events known by as_of_date, so the result is the same as summarising
 -- stg_shop__events whole.
-with summaries as (
+{#- Each input is read where it is used, not through a shared CTE: DuckDB materialises a CTE
+    that is read twice (decision log 87), which here copied 48M events or 21M sessions. -#}
+{%- set partial_events -%}
+    (
+        select * from {{ ref('stg_shop__events') }}
+        where session_id in (
+            select session_id from {{ ref('int_session_summaries') }}
+            where started_at < {{ as_of_end() }}
+                and ended_at >= {{ as_of_end() }}
+        )
+    ) as partial_events
+{%- endset %}
 
-    select * from {{ ref('int_session_summaries') }}
-    where started_at < {{ as_of_end() }}
-
-),
-
-events as (
-
-    select * from {{ ref('stg_shop__events') }}
-
-),
-
-channels as (
+with channels as (
 
     select * from {{ ref('int_channel_mapping') }}
 
 ),
 
-partial_events as (
-
-    select * from events
-    where session_id in (select session_id from summaries where ended_at >= {{ as_of_end() }})
-
-),
-
+-- sessions that started by as_of_date: summarised already when they ended by then; summarised
+-- again from the events known by as_of_date when they have later events
 summarised as (
 
-    select * from summaries where ended_at < {{ as_of_end() }}
+    select * from {{ ref('int_session_summaries') }}
+    where started_at < {{ as_of_end() }}
+        and ended_at < {{ as_of_end() }}
     union all
-    {{ summarise_sessions('partial_events') }}
+    {{ summarise_sessions(partial_events) }}
 
 ),
 
@@ -47,7 +44,7 @@ known_devices as (
     select
         anonymous_id,
         max(customer_id) as customer_id
-    from events
+    from {{ ref('stg_shop__events') }}
     where customer_id is not null
     group by anonymous_id
     having count(distinct customer_id) = 1
