@@ -21,6 +21,27 @@
   error on every run; its new content is not loaded (re-send it under a new name that sorts later).
 - An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``), not retried.
 - A missing optional table folder becomes an empty table of the right shape.
+- Parquet is read by DuckDB itself: one ``read_parquet`` per batch and schema (files are grouped by
+  their exact Parquet schema, so folders whose exports changed layout load), streamed in parallel
+  into the raw table. Each column is written in SQL as the same text the Python path writes
+  (``_read_file`` + ``_conform``, which CSV and Spark still use): names lower-cased and trimmed
+  (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null, extra columns ignored;
+  a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the column's unit]``, a
+  zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the session TimeZone
+  does not matter), booleans ``true``/``false``, integers, dates and decimals as DuckDB's
+  plain text (equal to pyarrow's), floats through pyarrow's own cast (an Arrow UDF: same shortest
+  digits and exponents). ``_row_number`` is ``file_row_number + 1``.
+- A Parquet file whose column kinds or names have no SQL spelling here (zone-aware nanoseconds,
+  binary, nested, names equal once normalised), or that DuckDB reads with other types than pyarrow
+  (INT96 timestamps), is read by the Python path instead: the raw text never depends on the reader.
+- A Parquet file DuckDB cannot read fails its group's read; the batch is then staged file by file in
+  a temporary table, and a file neither DuckDB nor pyarrow reads is reported as ``failed``.
+- ``on_batch`` (the landing gate) sees each batch as a pyarrow table before it is committed: the
+  batch is staged in a temporary table and handed over as Arrow. Without it, Parquet batches go
+  straight into the raw table in batches of up to ``NATIVE_BATCH_ROWS`` (streamed, not held in
+  memory); batches read in Python (CSV) or seen by the gate hold up to ``BATCH_ROWS``.
+- A row is identified by ``_source_file`` and ``_row_number`` (staging orders by them), not by its
+  position: a batch's files are appended in parallel, in no particular order.
 """
 
 from __future__ import annotations
@@ -306,18 +327,169 @@ def file_is_due(path: Path, up_to: date | None) -> bool:
         return True
 
 
-BATCH_ROWS = 2_000_000
+BATCH_ROWS = 2_000_000  # rows held in memory per batch (CSV, or what the landing gate sees)
+# Parquet that DuckDB streams into the raw table (no gate) is not held in memory: bigger batches,
+# fewer statements (each statement ends on one thread while its last row groups are written)
+NATIVE_BATCH_ROWS = 8_000_000
+
+
+# Parquet is read by DuckDB itself (read_parquet over a batch's files, in parallel) and every column
+# is written as the same text the Python path (``_read_file`` + ``_conform``) writes; a column kind
+# not listed here, or a file DuckDB reads differently from pyarrow, goes through the Python path.
+_INTEGER_TYPES = {
+    pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
+    pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT",
+}
+# pc.strftime's %S carries the fraction in the column's unit; DuckDB spells it %g / %f / %n
+_FRACTION = {"s": "", "ms": ".%g", "us": ".%f", "ns": ".%n"}
+# pyarrow's float -> text (shortest digits, exponent above 1e10) has no DuckDB spelling: Arrow UDFs
+_FLOAT_UDFS = {"DOUBLE": "_ingest_double_text", "FLOAT": "_ingest_float_text"}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text_sql(name: str, kind: pa.DataType) -> tuple[str, str] | None:
+    """(DuckDB type read_parquet must report for a column pyarrow reads as ``kind``, SQL writing it
+    as ``_to_text`` does), or None when only the Python path writes it."""
+    col = _quote(name)
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "VARCHAR", col
+    if pa.types.is_timestamp(kind):
+        fmt = "%Y-%m-%dT%H:%M:%S" + _FRACTION[kind.unit]
+        if kind.tz is None:  # naive wall-clock text, read in the business time zone by staging
+            return ("TIMESTAMP_NS" if kind.unit == "ns" else "TIMESTAMP"), f"strftime({col}, '{fmt}')"
+        if kind.unit == "ns":  # DuckDB holds zone-aware time in microseconds
+            return None
+        # the instant in UTC with 'Z', whatever the session's TimeZone
+        return "TIMESTAMP WITH TIME ZONE", f"strftime(timezone('UTC', {col}), '{fmt}Z')"
+    if pa.types.is_boolean(kind):
+        return "BOOLEAN", f"case when {col} then 'true' when not {col} then 'false' end"
+    if kind in _INTEGER_TYPES:
+        return _INTEGER_TYPES[kind], f"cast({col} as varchar)"
+    if pa.types.is_date32(kind):
+        return "DATE", f"cast({col} as varchar)"
+    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= kind.precision <= 38:
+        return f"DECIMAL({kind.precision},{kind.scale})", f"cast({col} as varchar)"
+    if pa.types.is_float64(kind):
+        return "DOUBLE", f"{_FLOAT_UDFS['DOUBLE']}({col})"
+    if pa.types.is_float32(kind):
+        return "FLOAT", f"{_FLOAT_UDFS['FLOAT']}({col})"
+    if pa.types.is_null(kind):
+        return "", "cast(null as varchar)"
+    return None
+
+
+@dataclass
+class ParquetPlan:
+    """How DuckDB reads one Parquet file: files with the same ``key`` (the same schema) are read by
+    one read_parquet call."""
+
+    key: tuple
+    types: dict[str, str]     # original column name -> DuckDB type read_parquet must report
+    select: list[str]         # SQL per contract column, as text
+
+
+def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, int]:
+    """(the native read of a Parquet file, its row count); the plan is None when a column kind or a
+    column name needs the Python path. Raises UnreadableFile when the footer cannot be read."""
+    try:
+        with pq.ParquetFile(path) as parquet:
+            schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
+    normalised = [name.lstrip("\ufeff").strip().lower() for name in schema.names]
+    if len(set(normalised)) < len(normalised) or {"filename", "file_row_number"} & set(normalised):
+        return None, rows
+    by_name = dict(zip(normalised, schema, strict=True))
+    types, select = {}, []
+    for column in columns:
+        if column not in by_name:
+            select.append("cast(null as varchar)")
+            continue
+        found = by_name[column]
+        sql = _text_sql(found.name, found.type)
+        if sql is None:
+            return None, rows
+        types[found.name], expression = sql
+        select.append(expression)
+    key = tuple((f.name, str(f.type)) for f in schema)
+    return ParquetPlan(key, types, select), rows
 
 
 @dataclass
 class LoadedFile:
     rel: str
     checksum: str
-    data: pa.Table
+    data: pa.Table | None           # conformed rows read in Python (CSV, empty file, odd Parquet)
     encoding: str | None
     size: int
     mtime_ns: int
     malformed: int
+    path: Path | None = None
+    plan: ParquetPlan | None = None  # Parquet read by DuckDB (data is None)
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        if self.data is not None:
+            self.rows = self.data.num_rows
+
+
+def _register_float_udfs(con: duckdb.DuckDBPyConnection) -> None:
+    """pyarrow's own float -> text (what the Python path writes), callable from SQL."""
+    from duckdb.sqltypes import DOUBLE, FLOAT, VARCHAR
+
+    def as_text(values):
+        return values.cast(pa.string())
+
+    for duck_type, name in _FLOAT_UDFS.items():
+        try:
+            con.remove_function(name)
+        except duckdb.InvalidInputException:
+            pass
+        con.create_function(name, as_text, [DOUBLE if duck_type == "DOUBLE" else FLOAT], VARCHAR,
+                            type="arrow", null_handling="special", side_effects=False)
+
+
+def _native_select(files: list[LoadedFile], folder_prefix: str) -> tuple[str, list[str]]:
+    """SQL reading Parquet files of one plan as raw rows, and its parameter (the paths)."""
+    select = ", ".join(files[0].plan.select)
+    return (
+        f"select {select}, cast(null as varchar), substr(filename, {len(folder_prefix) + 1}), "
+        "file_row_number + 1 from read_parquet(?, filename = true, file_row_number = true)"
+    ), [[str(f.path) for f in files]]
+
+
+def _check_native_types(con: duckdb.DuckDBPyConnection, path: Path, plan: ParquetPlan) -> bool:
+    """True when DuckDB reads the plan's columns with the types its text SQL was written for (else
+    files of that schema are read in Python)."""
+    try:
+        described = dict(con.execute("select column_name, column_type from (describe select * from "
+                                     "read_parquet(?))", [str(path)]).fetchall())
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return False
+    return all(name in described and (not expected or described[name] == expected)
+               for name, expected in plan.types.items())
+
+
+def _groups(batch: list[LoadedFile]) -> dict[tuple, list[LoadedFile]]:
+    groups: dict[tuple, list[LoadedFile]] = {}
+    for f in batch:
+        if f.plan is not None:
+            groups.setdefault(f.plan.key, []).append(f)
+    return groups
+
+
+def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
+    """Turn a Parquet file DuckDB does not read as planned into rows read by the Python path."""
+    read = _read_file(f.path, ROW_RULES[table]["required"])
+    f.data, f.plan = _conform(read, columns, f.rel), None
+    f.rows = f.data.num_rows
 
 
 def _commit_batch(
@@ -327,43 +499,160 @@ def _commit_batch(
     batch: list[LoadedFile],
     rep: TableReport,
     on_batch: Callable[[str, pa.Table], None] | None = None,
+    folder: Path | None = None,
 ) -> None:
-    """Insert a batch of files and their load-log rows in one transaction (all or nothing)."""
+    """Insert a batch of files and their load-log rows in one transaction (all or nothing).
+
+    Parquet files are read by DuckDB, one read_parquet per schema. Without ``on_batch`` they are
+    inserted straight into the raw table; when a read fails (or ``on_batch`` must see the rows) the
+    batch is staged in a temporary table first, a failing group file by file, so that an unreadable
+    file is found, reported and left out."""
     if not batch:
         return
-    incoming = pa.concat_tables([f.data for f in batch])
-    if on_batch is not None:  # the gate sees the rows that split into fields
-        on_batch(table, incoming.filter(pc.is_null(incoming.column("_malformed_line"))))
+    folder_prefix = f"{folder}{os.sep}"
     names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
-    con.execute("begin transaction")
-    try:
-        con.register("incoming", incoming)
-        con.execute(f"insert into raw.{table} ({names}) select {names} from incoming")
-        con.unregister("incoming")
-        con.executemany(
-            "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, encoding, "
-            "file_size, file_mtime_ns, malformed_lines) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[table, f.rel, f.checksum, f.data.num_rows, "loaded" if f.size else "empty",
-              None if f.size else "empty file (0 bytes)", f.encoding, f.size, f.mtime_ns, f.malformed]
-             for f in batch],
-        )
+    failed: list[tuple[LoadedFile, str]] = []
+    groups = _groups(batch)
+
+    def python_rows(files: list[LoadedFile]) -> pa.Table | None:
+        parts = [f.data for f in files if f.data is not None]
+        return pa.concat_tables(parts) if parts else None
+
+    def log_and_commit(loaded: list[LoadedFile]) -> None:
+        log = pa.table({  # one insert for the batch's log rows (executemany costs ~1 ms a row)
+            "table_name": pa.array([table] * len(loaded), pa.string()),
+            "file_path": pa.array([f.rel for f in loaded], pa.string()),
+            "checksum": pa.array([f.checksum for f in loaded], pa.string()),
+            "row_count": pa.array([f.rows for f in loaded], pa.int64()),
+            "status": pa.array(["loaded" if f.size else "empty" for f in loaded], pa.string()),
+            "message": pa.array([None if f.size else "empty file (0 bytes)" for f in loaded], pa.string()),
+            "encoding": pa.array([f.encoding for f in loaded], pa.string()),
+            "file_size": pa.array([f.size for f in loaded], pa.int64()),
+            "file_mtime_ns": pa.array([f.mtime_ns for f in loaded], pa.int64()),
+            "malformed_lines": pa.array([f.malformed for f in loaded], pa.int64()),
+        })
+        con.register("incoming_log", log)
+        con.execute(f"insert into raw._load_log ({', '.join(log.column_names)}) "
+                    f"select {', '.join(log.column_names)} from incoming_log")
+        con.unregister("incoming_log")
         con.execute("commit")
-    except BaseException:
+        rep.files_new += len(loaded)
+        rep.rows_loaded += sum(f.rows for f in loaded)
+        rep.malformed_lines += sum(f.malformed for f in loaded)
+
+    if on_batch is None:
+        # the common case: straight from the files into the raw table
+        con.execute("begin transaction")
+        try:
+            try:
+                for files in groups.values():
+                    sql, params = _native_select(files, folder_prefix)
+                    con.execute(f"insert into raw.{table} ({names}) {sql}", params)
+                read = True
+            except duckdb.InterruptException:
+                raise
+            except duckdb.Error:  # a file DuckDB cannot read: stage the batch to find it
+                read = False
+            if read:
+                incoming = python_rows(batch)
+                if incoming is not None:
+                    con.register("incoming", incoming)
+                    con.execute(f"insert into raw.{table} ({names}) select {names} from incoming")
+                    con.unregister("incoming")
+                log_and_commit(batch)
+                return
+        except BaseException:
+            con.execute("rollback")
+            raise
         con.execute("rollback")
-        raise
-    rep.files_new += len(batch)
-    rep.rows_loaded += incoming.num_rows
-    rep.malformed_lines += sum(f.malformed for f in batch)
+
+    staged = "_ingest_batch"
+    cols = ", ".join(f"{c} varchar" for c in [*columns, "_malformed_line", "_source_file"])
+    con.execute(f"create or replace temp table {staged} ({cols}, _row_number bigint)")
+    try:
+        for files in groups.values():
+            try:
+                sql, params = _native_select(files, folder_prefix)
+                con.execute(f"insert into {staged} {sql}", params)
+                continue
+            except duckdb.InterruptException:
+                raise
+            except duckdb.Error:
+                pass
+            for f in files:  # one of them is unreadable: which one
+                try:
+                    sql, params = _native_select([f], folder_prefix)
+                    con.execute(f"insert into {staged} {sql}", params)
+                except duckdb.InterruptException:
+                    raise
+                except duckdb.Error as duck_error:
+                    try:  # read as the Python path would, or report why it cannot be read
+                        _read_in_python(f, table, columns)
+                    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
+                        reason = _reason(exc) if isinstance(exc, UnreadableFile) else _reason(
+                            UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})"))
+                        failed.append((f, reason))
+        incoming = python_rows(batch)
+        if incoming is not None:
+            con.register("incoming", incoming)
+            con.execute(f"insert into {staged} select {names} from incoming")
+            con.unregister("incoming")
+        bad = {id(f) for f, _ in failed}
+        loaded = [f for f in batch if id(f) not in bad]
+        if loaded and on_batch is not None:  # the gate sees the rows that split into fields
+            rows = con.execute(f"select {names} from {staged} where _malformed_line is null").to_arrow_table()
+            on_batch(table, rows.cast(_batch_schema(columns)))
+        if loaded:
+            con.execute("begin transaction")
+            try:
+                con.execute(f"insert into raw.{table} ({names}) select {names} from {staged}")
+                log_and_commit(loaded)
+            except BaseException:
+                con.execute("rollback")
+                raise
+    finally:
+        con.execute(f"drop table if exists {staged}")
+    for f, reason in failed:
+        _record_failed(con, rep, table, f.path, f.rel, f.checksum, f.size, reason)
+
+
+def _batch_schema(columns: list[str]) -> pa.Schema:
+    return pa.schema([(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]]
+                     + [("_row_number", pa.int64())])
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc) if isinstance(exc, UnreadableFile) else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
 
 
 def _load_file(path: Path, stat: os.stat_result, table: str, columns: list[str], rel: str,
-               checksum: str) -> LoadedFile:
+               checksum: str, con: duckdb.DuckDBPyConnection | None = None,
+               native: dict[tuple, bool] | None = None) -> LoadedFile:
+    """A new landing file: Parquet planned for DuckDB's reader (given ``con``: ``native`` remembers
+    per schema whether DuckDB reads it with the planned types), anything else read in Python."""
     if stat.st_size == 0:  # an empty export: nothing to load, logged so that it is not retried
         empty = pa.table({c: pa.array([], pa.string()) for c in columns})
         return LoadedFile(rel, checksum, _conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0)
+    if con is not None and path.suffix.lower() == ".parquet":
+        plan, rows = _plan_parquet(path, columns)
+        if plan is not None and native is not None and plan.key not in native:
+            native[plan.key] = _check_native_types(con, path, plan)
+        if plan is not None and (native is None or native[plan.key]):
+            return LoadedFile(rel, checksum, None, None, stat.st_size, stat.st_mtime_ns, 0,
+                              path=path, plan=plan, rows=rows)
     read = _read_file(path, ROW_RULES[table]["required"])
     return LoadedFile(rel, checksum, _conform(read, columns, rel), read.encoding, stat.st_size,
                       stat.st_mtime_ns, len(read.malformed))
+
+
+def _record_failed(con: duckdb.DuckDBPyConnection, rep: TableReport, table: str, path: Path, rel: str,
+                   checksum: str, size: int, reason: str) -> None:
+    rep.problems.append(FileProblem(str(path), "failed", reason))
+    con.execute(
+        "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, "
+        "file_size) values (?, ?, ?, null, 'failed', ?, ?)",
+        [table, rel, checksum, reason, size],
+    )
 
 
 def ingest(
@@ -388,8 +677,14 @@ def ingest(
             f"`crm-generate --out {landing}` or set CRM_LANDING_DIR to your shop's files"
         )
     con = connect_warehouse(database)
+    # Rows are told apart by (_source_file, _row_number), which staging orders by, never by their
+    # position: DuckDB may append a batch's files in parallel without keeping their order (~20% less
+    # time for events). A global setting: put back as it was for other connections to the file.
+    preserve_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("set preserve_insertion_order = false")
     try:
         ensure_raw_tables(con)
+        _register_float_udfs(con)
         for table in tables or list(TABLE_COLUMNS):
             columns = TABLE_COLUMNS[table]
             rep = report.tables.setdefault(table, TableReport(table))
@@ -407,6 +702,9 @@ def ingest(
                 ).fetchall()
             }
             pending: list[LoadedFile] = []
+            pending_rows = native_rows = 0  # rows of the batch held in memory / streamed by DuckDB
+            native: dict[tuple, bool] = {}  # Parquet schema -> DuckDB reads it as planned
+
             for path in list_files(folder):
                 rel = path.relative_to(folder).as_posix()
                 if not file_is_due(path, up_to):
@@ -427,21 +725,18 @@ def ingest(
                     continue
                 checksum = _sha256(path)
                 try:
-                    pending.append(_load_file(path, stat, table, columns, rel, checksum))
+                    pending.append(_load_file(path, stat, table, columns, rel, checksum, con, native))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                    reason = (str(exc) if isinstance(exc, UnreadableFile)
-                              else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
-                    rep.problems.append(FileProblem(str(path), "failed", reason))
-                    con.execute(
-                        "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, "
-                        "file_size) values (?, ?, ?, null, 'failed', ?, ?)",
-                        [table, rel, checksum, reason, size],
-                    )
+                    _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc))
                     continue
-                if sum(f.data.num_rows for f in pending) >= BATCH_ROWS:
-                    _commit_batch(con, table, columns, pending, rep, on_batch)
-                    pending = []
-            _commit_batch(con, table, columns, pending, rep, on_batch)
+                if pending[-1].plan is not None and on_batch is None:
+                    native_rows += pending[-1].rows
+                else:
+                    pending_rows += pending[-1].rows
+                if pending_rows >= BATCH_ROWS or native_rows >= NATIVE_BATCH_ROWS:
+                    _commit_batch(con, table, columns, pending, rep, on_batch, folder)
+                    pending, pending_rows, native_rows = [], 0, 0
+            _commit_batch(con, table, columns, pending, rep, on_batch, folder)
             if verbose:
                 line = (f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "
                         f"{rep.files_skipped:>5} already loaded")
@@ -455,7 +750,10 @@ def ingest(
                 for problem in rep.problems:
                     print(f"[ingest] ERROR {problem.line()}", flush=True)
     finally:
-        con.close()
+        try:
+            con.execute(f"set preserve_insertion_order = {str(bool(preserve_order)).lower()}")
+        finally:
+            con.close()
     return report
 
 
