@@ -182,8 +182,8 @@ def test_gx_gate_on_spark_dataframes_reports_the_planted_bad_rows(engines):
 
 ENGINE_SPECIFIC = {
     r"::": "`::` casts (use cast(x as t))",
-    r"\b(strftime|regexp_matches|quantile_cont|isodow|timezone|epoch_ms|list_value|string_agg|date_diff)\s*\(": "DuckDB-only function",
-    r"\b(date_format|from_utc_timestamp|percentile|collect_list|collect_set|weekday|rlike)\b": "Spark-only function",
+    r"\b(strftime|regexp_matches|quantile_cont|isodow|timezone|epoch_ms|list_value|string_agg|date_diff|struct_pack|struct_extract|arg_min|arg_max)\s*\(": "DuckDB-only function",
+    r"\b(date_format|from_utc_timestamp|percentile|collect_list|collect_set|weekday|rlike|named_struct)\b": "Spark-only function",
     r"\btry_cast\s*\(": "try_cast outside the dispatched macro",
     r"\bgroup\s+by\s+all\b|\bqualify\b|\bilike\b": "dialect-only syntax",
 }

@@ -28,7 +28,7 @@
                     and _loaded_at > {{ incremental_watermark('last_loaded_at') }}
             )
         {% endif %}
-    ) as events
+    )
 {%- endset %}
 
 with final as (

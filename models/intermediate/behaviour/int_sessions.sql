@@ -17,7 +17,7 @@
             where started_at < {{ as_of_end() }}
                 and ended_at >= {{ as_of_end() }}
         )
-    ) as partial_events
+    )
 {%- endset %}
 
 with channels as (
