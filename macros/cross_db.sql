@@ -118,14 +118,13 @@
 {% macro default__hex_to_bigint(expr) -%}cast(('0x' || {{ expr }}) as bigint){%- endmacro %}
 {% macro spark__hex_to_bigint(expr) -%}cast(conv({{ expr }}, 16, 10) as bigint){%- endmacro %}
 
-{#- The row of a group that sorts first: `first_row(by, columns)` is an aggregate whose value is a
-    struct of the `by` columns (names, compared in order; together they must identify one row of
-    the group) and then `columns`, taken from the row with the smallest `by`; read a field with
+{#- The smallest row of a group by `by` (a list of column names compared in order; together they
+    must identify one row of the group), as an aggregate: a struct of those columns, read with
     `struct_field(<expr>, '<column>')`. One pass of a group-by instead of ranking every row with a
     window (decision log 88). Structs compare field by field on both engines (DuckDB and Spark
     order them lexicographically). -#}
-{% macro first_row(by, columns=[]) -%}
-    min({{ adapter.dispatch('make_struct', 'crm_warehouse')(by + columns) }})
+{% macro first_row(by) -%}
+    min({{ adapter.dispatch('make_struct', 'crm_warehouse')(by) }})
 {%- endmacro %}
 {% macro default__make_struct(names) -%}
     struct_pack({% for name in names %}{{ name }} := {{ name }}{{ ', ' if not loop.last }}{% endfor %})
