@@ -71,3 +71,43 @@
     inner join {{ events }} as landing
         on steps.landing_event_id = landing.event_id
 {%- endmacro %}
+
+{#- int_sessions' incremental state (decision log 89). A fingerprint of what maps a session's
+    summary to its row besides the data: the seed channel_rules, int_channel_mapping and int_sessions
+    itself (dbt's checksums of their files). A row written under another fingerprint makes the next
+    run redo every session. Changes to the macros of this file need `--full-refresh`, as for every
+    incremental model. -#}
+{% macro sessions_rules_checksum() -%}
+    {%- set parts = [] -%}
+    {%- if execute -%}
+        {%- for node in (graph.get('nodes') or {}).values()
+                if node.resource_type in ['seed', 'model'] and node.package_name == project_name
+                and node.name in ['channel_rules', 'int_channel_mapping', 'int_sessions'] -%}
+            {%- do parts.append(node.name ~ ':' ~ node.checksum.checksum) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(local_md5(parts | sort | join('|'))) -}}
+{%- endmacro %}
+
+{#- int_sessions' first pre-hook: a table built before it was incremental lacks the state columns;
+    added empty, they make the run redo every session. -#}
+{% macro sessions_add_state_columns() -%}
+    {%- if is_incremental() -%}
+        {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- set statements = [] -%}
+        {%- for name, type in [('_as_of_date', 'date'), ('_loaded_through', 'timestamp'), ('_rules_checksum', 'varchar')]
+                if name not in names -%}
+            {%- do statements.append('alter table ' ~ this ~ ' add column ' ~ name ~ ' ' ~ type) -%}
+        {%- endfor -%}
+        {{- statements | join(';\n') -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- int_sessions' second pre-hook: when as_of_date moved back (a run for an earlier day than the
+    last), forget every row, so the run redoes all. -#}
+{% macro sessions_forget_later_runs() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where (select max(_as_of_date) from {{ this }}) > {{ as_of_date() }}
+    {%- endif -%}
+{%- endmacro %}

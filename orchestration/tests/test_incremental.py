@@ -5,8 +5,10 @@ build, the model fits, the fitted models) for three days, on top of a warehouse 
 first. Between the days the shop sends what shops send: a late events file (half of an earlier
 day's events, so sessions built days ago receive events), a re-sent copy of events already loaded
 (under a name that sorts before the originals), a re-sent order that changes its status, and an
-order whose lines arrived a day before it (an orphan in quarantine, released the next day). The
-incremental warehouse must equal, table by table and row by row:
+order whose lines arrived a day before it (an orphan in quarantine, released the next day). After
+the last day, int_sessions is backfilled as of the second day (as_of_date moves back: it must equal
+what that day's run built) and the last day runs again. The incremental warehouse must equal, table
+by table and row by row:
 - the same warehouse rebuilt with `dbt build --full-refresh` (same raw rows: every model, the
   incremental ones included), and
 - a fresh warehouse that loaded all the files at once and was built once (the marts and quarantine).
@@ -30,6 +32,10 @@ from orchestration.tests.conftest import dbt
 DAYS = ["2025-06-28", "2025-06-29", "2025-06-30"]
 RESENT_ORDER_STATUS = "cancelled"
 LATE_ORDER = "OLATE0001"
+BACKFILLED = DAYS[1]
+# int_sessions' incremental state: which run wrote a row (its as_of_date, the newest load it had
+# summarised). A daily table holds rows of several runs; a rebuild's are all of one (decision log 89).
+RUN_STAMPS = ("_as_of_date", "_loaded_through")
 
 
 def _plant(landing: Path, held: Path) -> dict:
@@ -65,6 +71,11 @@ def _plant(landing: Path, held: Path) -> dict:
         "order_id,customer_id,ordered_at,status,order_total\n"
         f"{LATE_ORDER},{order['customer_id']},2025-06-28 15:00:00,completed,3000\n")
     return planted
+
+
+def _sessions(db: Path) -> pd.DataFrame:
+    """int_sessions without the columns that record the run that wrote each row."""
+    return _tables(db, ("intermediate",), RUN_STAMPS)["intermediate.int_sessions"]
 
 
 def _build(db: Path, as_of: str, full_refresh: bool = False) -> str:
@@ -125,6 +136,15 @@ def runs(tmp_path_factory):
                 planted["orphan_on_first_day"] = con.execute(
                     "select reject_reason from quarantine.quarantine_order_items where order_id = ?",
                     [LATE_ORDER]).fetchall()
+        if day == BACKFILLED:
+            planted["sessions_built_that_day"] = _sessions(daily)
+
+    # a backfill: int_sessions as of an earlier day than its last run (as_of_date moves back), then
+    # the last day again (forward from the backfill)
+    backfill_log = dbt(daily, ["run", "--select", "+int_sessions"], {"as_of_date": BACKFILLED}).stdout
+    planted["sessions_backfilled"] = _sessions(daily)
+    logs["backfill"] = backfill_log
+    logs["after_backfill"] = _build(daily, DAYS[-1])
 
     rebuilt = root / "rebuilt.duckdb"  # the same raw rows, every model rebuilt whole
     shutil.copy(daily, rebuilt)
@@ -139,7 +159,8 @@ def runs(tmp_path_factory):
 def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
     first, second = runs["logs"][DAYS[0]], runs["logs"][DAYS[1]]
     # the first run built the incremental models whole, the next ones added to them
-    for model in ("staging.base_shop__event_arrivals", "intermediate.int_session_summaries"):
+    for model in ("staging.base_shop__event_arrivals", "intermediate.int_session_summaries",
+                  "intermediate.int_sessions"):
         assert f"sql incremental model {model}" in second, second[-3000:]
     assert first.count("sql incremental model") >= 2
     assert runs["planted"]["orphan_on_first_day"] == [("orphan: order_id not among valid orders",)]
@@ -164,9 +185,20 @@ def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
         assert got and all(count_events == events for _, count_events, events in got)
 
 
+def test_a_backfill_moves_int_sessions_back_to_that_day(runs):
+    # as_of_date moved back: the pre-hook emptied the table and every session was redone as of
+    # that day, which equals what the day's own run had built
+    assert "sql incremental model intermediate.int_sessions" in runs["logs"]["backfill"]
+    planted = runs["planted"]
+    assert planted["sessions_backfilled"]["started_at"].max() < pd.Timestamp(BACKFILLED) + pd.Timedelta(days=1)
+    pd.testing.assert_frame_equal(planted["sessions_backfilled"], planted["sessions_built_that_day"],
+                                  check_dtype=False)
+
+
 def test_an_incremental_day_equals_a_full_refresh_of_the_same_raw_rows(runs):
     schemas = ("staging", "intermediate", "quarantine", "marts")
-    _assert_same(_tables(runs["daily"], schemas), _tables(runs["rebuilt"], schemas), "dbt build --full-refresh")
+    _assert_same(_tables(runs["daily"], schemas, RUN_STAMPS), _tables(runs["rebuilt"], schemas, RUN_STAMPS),
+                 "dbt build --full-refresh")
 
 
 def test_an_incremental_day_equals_one_build_of_every_file(runs):
