@@ -104,10 +104,11 @@
 {%- endmacro %}
 
 {#- int_sessions' second pre-hook: when as_of_date moved back (a run for an earlier day than the
-    last), forget every row, so the run redoes all. -#}
+    last), or the rows have no state (a table from before decision log 89), forget every row, so the
+    run redoes all and no session that started after as_of_date stays. -#}
 {% macro sessions_forget_later_runs() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where (select max(_as_of_date) from {{ this }}) > {{ as_of_date() }}
+        where coalesce((select max(_as_of_date) from {{ this }}) > {{ as_of_date() }}, true)
     {%- endif -%}
 {%- endmacro %}
