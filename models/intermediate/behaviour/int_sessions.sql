@@ -22,6 +22,7 @@
 ) }}
 {#- Each input is read where it is used, not through a shared CTE: DuckDB materialises a CTE
     that is read twice (decision log 87), which here copied 48M events or 21M sessions. -#}
+{%- set rules_checksum = sessions_rules_checksum() %}
 {%- set redo -%}
     {%- if is_incremental() -%}
         (select session_id from redo_sessions)
@@ -50,7 +51,7 @@ last_run as (
         max(_as_of_date) as as_of_date,
         max(_loaded_through) as loaded_through,
         max(_as_of_date) is null
-            or sum(case when _rules_checksum = '{{ sessions_rules_checksum() }}' then 0 else 1 end) > 0 as redo_all
+            or sum(case when _rules_checksum = '{{ rules_checksum }}' then 0 else 1 end) > 0 as redo_all
     from {{ this }}
 
 ),
@@ -70,9 +71,10 @@ new_device_customers as (
 
 ),
 
+-- the sessions to redo, with their device (whose known customer is looked up below)
 redo_sessions as (
 
-    select summaries.session_id
+    select summaries.session_id, summaries.anonymous_id
     from {{ ref('int_session_summaries') }} as summaries
     cross join last_run
     where summaries.started_at < {{ as_of_end() }}
@@ -116,10 +118,7 @@ known_devices as (
     from {{ ref('stg_shop__events') }}
     where customer_id is not null
         {% if redo -%}
-        and anonymous_id in (
-            select anonymous_id from {{ ref('int_session_summaries') }}
-            where session_id in {{ redo }}
-        )
+        and anonymous_id in (select anonymous_id from redo_sessions)
         {%- endif %}
     group by anonymous_id
     having count(distinct customer_id) = 1
@@ -151,7 +150,7 @@ final as (
         -- the run that wrote the row (read by the next run, above)
         {{ as_of_date() }} as _as_of_date,
         (select max(last_loaded_at) from {{ ref('int_session_summaries') }}) as _loaded_through,
-        '{{ sessions_rules_checksum() }}' as _rules_checksum
+        '{{ rules_checksum }}' as _rules_checksum
     from summarised
     left join channels
         on summarised.source_key = channels.source_key
