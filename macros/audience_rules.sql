@@ -1,9 +1,15 @@
 -- How int_audience_membership applies the seed activation_audience_rules (decision logs 69, 83, 86).
 
--- The most conditions the seed may hold: each condition is one bit of a bigint mask. Checked by
--- tests/assert_audience_rules_are_well_formed.sql.
+-- The most conditions the seed may hold (var activation_max_conditions): each condition is one bit
+-- of a bigint mask, so at most 62. Every slot costs time on each customer x day even when the seed
+-- leaves it empty (decision log 90), so the default leaves room for twice the default seed's 16.
+-- Checked by tests/assert_audience_rules_are_well_formed.sql.
 {% macro audience_max_conditions() -%}
-62
+{%- set slots = var('activation_max_conditions') | int -%}
+{%- if slots < 1 or slots > 62 -%}
+{{ exceptions.raise_compiler_error("var activation_max_conditions is " ~ slots ~ ": it must be between 1 and 62 (one bit of a bigint per condition)") }}
+{%- endif -%}
+{{ slots }}
 {%- endmacro %}
 
 -- Whether a feature (a column name of int_activation_features) is a number or a text feature

@@ -25,7 +25,7 @@ from dagster_dbt import (
 from orchestration.contract import TABLE_COLUMNS
 from orchestration.progress import stage
 from orchestration.publish import publish, publish_docs
-from orchestration.resources import WarehouseResource, dbt_project
+from orchestration.resources import SCHEDULED_BUILD_FLAGS, WarehouseResource, dbt_project
 
 BUSINESS_TIMEZONE = os.environ.get("CRM_BUSINESS_TIMEZONE", "Asia/Tokyo")
 PARTITIONS_START = os.environ.get("CRM_PARTITIONS_START", "2024-01-01")
@@ -207,7 +207,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     os.environ.update(warehouse.dbt_env())
     os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
     previous = _resumable_run(context, step)
-    args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
+    args = ["build", *SCHEDULED_BUILD_FLAGS, "--vars", json.dumps({"as_of_date": as_of})]
     if previous is not None:
         context.log.info(f"Resuming the failed dbt build of {previous}: nodes that finished are left out.")
         args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from orchestration.cli import dbt_command
 from orchestration.contract import PROJECT_DIR
+from orchestration.resources import SCHEDULED_BUILD_FLAGS
 
 STAGES = ("generate", "ingest", "dbt_build")
 
@@ -154,10 +155,10 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                           str(work / "floor.json")],
                 "full_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
                                 str(db), "--up-to", str(day_before)],
-                "full_dbt": dbt_command(["build", *target], {"as_of_date": str(day_before)}),
+                "full_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}),
                 "day_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
                                str(db), "--up-to", str(end)],
-                "day_dbt": dbt_command(["build", *target], {"as_of_date": str(end)}),
+                "day_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(end)}),
             }
             for step, cmd in steps.items():
                 try:
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             "generate": [py, "-m", "orchestration.generate", "--out", str(landing), "--customers", str(args.customers),
                          "--start", str(start), "--end", str(end), "--files-per", args.files_per],
             "ingest": [py, "-m", "orchestration.ingest", "--landing", str(landing), "--database", str(db)],
-            "dbt_build": dbt_command(["build", "--target-path", str(work / "target")], {"as_of_date": str(end)}),
+            "dbt_build": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, "--target-path", str(work / "target")],
+                                     {"as_of_date": str(end)}),
         }
         if "generate" not in stages:
             _run(commands["generate"], env)

@@ -24,7 +24,7 @@ final as (
             when {{ audience_is_text_feature('feature') }}
                 and operator in ('<', '<=', '>', '>=') then 'a text feature takes =, != or in'
             when count(*) over () > {{ audience_max_conditions() }}
-                then 'at most {{ audience_max_conditions() }} conditions in all (the evaluation keeps one bit per condition): merge or drop some'
+                then 'at most {{ audience_max_conditions() }} conditions in all (var activation_max_conditions, up to 62): raise the var, or merge or drop some'
         end as what_to_change
     from rules
 

@@ -15,7 +15,7 @@ from orchestration.activation import EXPORT_COLUMNS, audit_exports, holdout_buck
 from orchestration.contract import dbt_var
 from orchestration.generate import generate
 from orchestration.ingest import ingest
-from orchestration.tests.conftest import build_with_fits, query
+from orchestration.tests.conftest import build_with_fits, dbt, query
 
 
 def test_no_one_off_category_is_offered_to_an_owner_nor_a_product_inside_its_cycle(warehouse):
@@ -80,6 +80,26 @@ def test_p_alive_of_the_features_equals_the_fitted_models(warehouse):
         where f.feature_date = date '{warehouse.as_of}'""")
     assert len(both) > 500
     assert (both.sql_p_alive - both.python_p_alive).abs().max() < 1e-9
+
+
+def test_the_audience_seed_must_fit_the_condition_slots(warehouse):
+    # the default seed holds 16 conditions: 16 slots take it, 15 fail the seed's test naming the
+    # var to raise, and a var past the 62 bits of the mask stops the build saying so
+    conditions = len(pd.read_csv(Path(__file__).parents[2] / "seeds" / "activation_audience_rules.csv"))
+    assert conditions == 16
+
+    def seed_test(slots: int):
+        return dbt(warehouse.db, ["test", "--select", "assert_audience_rules_are_well_formed"],
+                   {"as_of_date": warehouse.as_of, "activation_max_conditions": slots}, check=False)
+
+    assert seed_test(16).returncode == 0
+    too_few = seed_test(15)
+    assert too_few.returncode != 0
+    assert "Failure in test assert_audience_rules_are_well_formed" in too_few.stdout
+    assert "Got 16 results" in too_few.stdout  # every condition row names what to change
+    too_many = seed_test(63)
+    assert too_many.returncode != 0
+    assert "activation_max_conditions is 63: it must be between 1 and 62" in too_many.stdout
 
 
 def test_exports_carry_only_consented_entries_and_are_byte_identical_on_rerun(warehouse, tmp_path):

@@ -108,6 +108,11 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     checks = _checks(result)
     # dbt tests arrive as asset checks, and all pass
     assert sum(1 for (_, name) in checks if name.startswith(("unique_", "not_null_", "accepted_values_"))) > 20
+    # the scheduled build leaves the unit tests to CI (decision log 90): models and data tests ran,
+    # no unit test did
+    ran = [r["unique_id"].split(".")[0] for r in json.loads(
+        (_dbt_target_path(result.run_id, "dbt_warehouse") / "run_results.json").read_text())["results"]]
+    assert ran.count("model") > 40 and ran.count("test") > 100 and "unit_test" not in ran
     # the GX mart checks pass
     for name in ("rates_within_0_1", "cpm_transitions_conserve", "one_tier_per_customer", "spend_reconciles_with_raw"):
         evaluated = [c for (mart, n), c in checks.items() if n == name]
