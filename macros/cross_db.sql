@@ -137,3 +137,11 @@
 {%- endmacro %}
 {% macro default__struct_field(expr, name) -%}struct_extract({{ expr }}, '{{ name }}'){%- endmacro %}
 {% macro spark__struct_field(expr, name) -%}{{ expr }}.{{ name }}{%- endmacro %}
+
+{#- Which of `buckets` buckets a value falls in (0 .. buckets - 1), from the engine's own fast hash:
+    equal values always share a bucket (int_session_summaries, decision log 91). -#}
+{% macro hash_bucket(expr, buckets) -%}
+    {{ return(adapter.dispatch('hash_bucket', 'crm_warehouse')(expr, buckets)) }}
+{%- endmacro %}
+{% macro default__hash_bucket(expr, buckets) -%}(hash({{ expr }}) % {{ buckets }}){%- endmacro %}
+{% macro spark__hash_bucket(expr, buckets) -%}pmod(hash({{ expr }}), {{ buckets }}){%- endmacro %}

@@ -33,7 +33,9 @@
 
 with final as (
 
-    {{ summarise_sessions(events) }}
+    {#- a full build summarises every session, in var session_summary_buckets passes (decision log
+        91); a daily run only the few it touched, in one -#}
+    {{ summarise_sessions(events, 1 if is_incremental() else var('session_summary_buckets')) }}
 
 )
 
