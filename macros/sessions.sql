@@ -36,6 +36,10 @@
     session's events, its landing event included, share its bucket), joined by `union all`: a pass
     holds 1/buckets of the sessions in memory. At 1M customers one pass over 48M events needed
     about 6 GB and spilled under the 4GB default (decision log 91). -#}
+{%- set buckets = buckets | int %}
+{%- if buckets < 1 %}
+{{- exceptions.raise_compiler_error("session summaries need at least one pass: var session_summary_buckets is " ~ buckets) }}
+{%- endif %}
 {%- for bucket in range(buckets) %}
 {%- set bucket_events -%}
     {%- if buckets > 1 -%}
