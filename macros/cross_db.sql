@@ -139,7 +139,10 @@
 {% macro spark__struct_field(expr, name) -%}{{ expr }}.{{ name }}{%- endmacro %}
 
 {#- Which of `buckets` buckets a value falls in (0 .. buckets - 1), from the engine's own fast hash:
-    equal values always share a bucket (int_session_summaries, decision log 91). -#}
+    equal values always share a bucket (int_session_summaries, decision log 91). Not
+    `stable_bucket` (macros/customer_rules.sql): that one is an md5 of the text, the same on every
+    engine and in Python, which the holdout needs; splitting work only needs equal values together
+    within one engine, and this runs on every event of a full build, twice per pass. -#}
 {% macro hash_bucket(expr, buckets) -%}
     {{ return(adapter.dispatch('hash_bucket', 'crm_warehouse')(expr, buckets)) }}
 {%- endmacro %}
