@@ -40,26 +40,6 @@ row_dates as (
 
 ),
 
-first_purchases as (
-
-    select customer_id, min(order_date) as first_purchase_date
-    from purchases
-    group by customer_id
-
-),
-
-spine as (
-
-    select
-        first_purchases.customer_id,
-        first_purchases.first_purchase_date,
-        row_dates.row_date
-    from first_purchases
-    inner join row_dates
-        on row_dates.row_date >= first_purchases.first_purchase_date
-
-),
-
 -- each purchase falls into the first row date on or after it: its month end, or as_of_date
 bucketed as (
 
@@ -72,31 +52,51 @@ bucketed as (
         end as row_date,
         count(*) as count_purchases,
         sum(order_total) as revenue,
-        max(order_date) as last_purchase_date
+        max(order_date) as last_purchase_date,
+        min(order_date) as first_order_date
     from purchases
     group by 1, 2
 
 ),
 
+-- the customer's totals at each row date with purchases, and the next such date: they hold for
+-- every row date up to it (decision log 94: cumulating over the 1.6M dates with purchases, not
+-- over the 24.5M customer x row dates, which a window had to sort)
+states as (
+
+    select
+        customer_id,
+        row_date,
+        lead(row_date) over (partition by customer_id order by row_date) as next_row_date,
+        min(first_order_date) over (partition by customer_id) as first_purchase_date,
+        cast(sum(count_purchases) over (
+            partition by customer_id order by row_date rows between unbounded preceding and current row
+        ) as bigint) as count_purchases_to_date,
+        cast(sum(revenue) over (
+            partition by customer_id order by row_date rows between unbounded preceding and current row
+        ) as {{ money_type() }}) as revenue_to_date,
+        max(last_purchase_date) over (
+            partition by customer_id order by row_date rows between unbounded preceding and current row
+        ) as last_purchase_date
+    from bucketed
+
+),
+
+-- every row date from the customer's first purchase on (the first row date with purchases), each
+-- with the totals of the latest row date with purchases on or before it
 cumulative as (
 
     select
-        spine.customer_id,
-        spine.row_date,
-        spine.first_purchase_date,
-        cast(sum(coalesce(bucketed.count_purchases, 0)) over (
-            partition by spine.customer_id order by spine.row_date rows between unbounded preceding and current row
-        ) as bigint) as count_purchases_to_date,
-        cast(sum(coalesce(bucketed.revenue, 0)) over (
-            partition by spine.customer_id order by spine.row_date rows between unbounded preceding and current row
-        ) as {{ money_type() }}) as revenue_to_date,
-        max(bucketed.last_purchase_date) over (
-            partition by spine.customer_id order by spine.row_date rows between unbounded preceding and current row
-        ) as last_purchase_date
-    from spine
-    left join bucketed
-        on spine.customer_id = bucketed.customer_id
-        and spine.row_date = bucketed.row_date
+        states.customer_id,
+        row_dates.row_date,
+        states.first_purchase_date,
+        states.count_purchases_to_date,
+        states.revenue_to_date,
+        states.last_purchase_date
+    from states
+    inner join row_dates
+        on row_dates.row_date >= states.row_date
+        and row_dates.row_date < coalesce(states.next_row_date, {{ add_days(as_of_date(), 1) }})
 
 )
 
