@@ -82,8 +82,10 @@ states as (
 
 ),
 
--- every row date from the customer's first purchase on (the first row date with purchases), each
--- with the totals of the latest row date with purchases on or before it
+-- every row date on or after the customer's first purchase (the first row date with purchases,
+-- unless an order dated after as_of_date is known: it counts in the as_of_date row, which a
+-- customer has only from their first purchase on), each with the totals of the latest row date
+-- with purchases on or before it
 cumulative as (
 
     select
@@ -97,6 +99,7 @@ cumulative as (
     inner join row_dates
         on row_dates.row_date >= states.row_date
         and row_dates.row_date < coalesce(states.next_row_date, {{ add_days(as_of_date(), 1) }})
+        and row_dates.row_date >= states.first_purchase_date
 
 )
 
