@@ -32,17 +32,22 @@
 
 {#- ISO 8601 timestamps, read in the business time zone unless they carry an offset; a trailing
     Z, UTC or GMT (with or without a space, as BigQuery and GA4 write) is offset zero; any other
-    text after the time does not parse. -#}
-{#- The first branch is a shortcut, not a rule: the commonest shape, a wall-clock time to the second
+    text after the time does not parse.
+    The first branch is a shortcut, not a rule: the commonest shape, a wall-clock time to the second
     (or a fraction of it) without offset, as ingest writes a naive Parquet timestamp, goes straight
     to the cast the general branch would reach for it (nothing to replace, no offset), skipping two
     of its three regular expressions: 10.5 s against 5.8 s for 48M events at 1M customers
-    (DECISIONLOG 93). -#}
+    (DECISIONLOG 93). Both patterns are built from the same pieces, so the shortcut's shape stays
+    one the general pattern accepts. -#}
 {% macro parse_timestamp(col) -%}
+    {%- set day = '[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
+    {%- set hours_minutes = '[T ][0-9]{2}:[0-9]{2}' -%}
+    {%- set seconds = ':[0-9]{2}([.][0-9]{1,9})?' -%}
+    {%- set offset = '( ?([Zz]|UTC|GMT|utc|gmt)|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
     case
-        when {{ regex_match(clean_text(col), '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?$') }}
+        when {{ regex_match(clean_text(col), '^' ~ day ~ hours_minutes ~ seconds ~ '$') }}
             then {{ try_cast(clean_text(col), 'timestamp') }}
-        when {{ regex_match(clean_text(col), '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?( ?([Zz]|UTC|GMT|utc|gmt)|[+-][0-9]{2}(:?[0-9]{2})?)?$') }}
+        when {{ regex_match(clean_text(col), '^' ~ day ~ '(' ~ hours_minutes ~ '(' ~ seconds ~ ')?)?' ~ offset ~ '$') }}
             then {{ to_business_timestamp("regexp_replace(" ~ clean_text(col) ~ ", ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z')") }}
     end
 {%- endmacro %}
