@@ -1,9 +1,14 @@
--- One row per normalised (source_key, medium_key) pair seen in events, spend or customers, with
--- the channel of the first matching rule of the seed channel_rules (lowest priority wins; a pair
--- no rule matches is `other`, never dropped). The only place raw sources become channels.
+-- One row per normalised (source_key, medium_key) pair of a session's landing event, of spend or
+-- of customers, with the channel of the first matching rule of the seed channel_rules (lowest
+-- priority wins; a pair no rule matches is `other`, never dropped). The only place raw sources
+-- become channels.
+-- Events: only a session's landing event gives it a channel (raw contract), so only the landing
+-- pairs are looked up, read from the session summaries (one row per session) instead of every
+-- event (decision log 95). The summaries hold every session loaded, whatever as_of_date: a pair of
+-- a later session is a row nobody joins, never a wrong channel.
 with events as (
 
-    select distinct source_key, medium_key from {{ ref('stg_shop__events') }}
+    select distinct source_key, medium_key from {{ ref('int_session_summaries') }}
 
 ),
 

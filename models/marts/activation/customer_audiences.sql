@@ -6,13 +6,9 @@
 -- audience_lift compares them with the contacted. Channel: LINE when the customer consented to
 -- it, else e-mail when consented, else null (not exported); unknown consent counts only when var
 -- activation_unknown_consent_is_consent is true.
-with membership as (
-
-    select * from {{ ref('int_audience_membership') }}
-
-),
-
-audiences as (
+-- Today's and yesterday's rows are read from the membership where they are used, not through a
+-- shared CTE, which DuckDB would copy whole first (decision logs 87, 95).
+with audiences as (
 
     select * from {{ ref('activation_audiences') }}
 
@@ -38,13 +34,13 @@ offers as (
 
 today as (
 
-    select * from membership where feature_date = {{ as_of_date() }}
+    select * from {{ ref('int_audience_membership') }} where feature_date = {{ as_of_date() }}
 
 ),
 
 yesterday as (
 
-    select * from membership where feature_date = {{ add_days(as_of_date(), -1) }}
+    select * from {{ ref('int_audience_membership') }} where feature_date = {{ add_days(as_of_date(), -1) }}
 
 ),
 
