@@ -28,23 +28,15 @@
         (select session_id from redo_sessions)
     {%- endif -%}
 {%- endset %}
-{#- the sessions still open at the end of as_of_date (to redo, in an incremental run), and their
-    events known by then. Every event of a session is at or after the session's start, so the
-    events are also bounded below by the earliest start: the scan then reads only the last hours'
-    row groups (zone maps) instead of all events (decision log 97). -#}
-{%- set open_sessions -%}
-    (
-        select session_id, started_at from {{ ref('int_session_summaries') }}
-        where started_at < {{ as_of_end() }}
-            and ended_at >= {{ as_of_end() }}
-            {% if redo %}and session_id in {{ redo }}{% endif %}
-    )
-{%- endset %}
 {%- set partial_events -%}
     (
         select * from {{ ref('stg_shop__events') }}
-        where session_id in (select session_id from {{ open_sessions }} as open_sessions)
-            and occurred_at >= (select min(started_at) from {{ open_sessions }} as open_sessions)
+        where session_id in (
+            select session_id from {{ ref('int_session_summaries') }}
+            where started_at < {{ as_of_end() }}
+                and ended_at >= {{ as_of_end() }}
+                {% if redo %}and session_id in {{ redo }}{% endif %}
+        )
     )
 {%- endset %}
 
