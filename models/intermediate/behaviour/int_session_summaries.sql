@@ -11,9 +11,7 @@
     on_schema_change='fail'
 ) }}
 
-{#- The events to summarise, written as a subquery (not a CTE): summarise_sessions reads them
-    twice, and DuckDB materialises a CTE read twice, which at 1M customers wrote 48M events to
-    memory and disk before summarising them (decision log 87). A subquery is a scan of the table. -#}
+{#- An incremental run's new kept events (since the newest load summarised), used only there. -#}
 {%- set new_events -%}
     (
         select session_id, occurred_at from {{ ref('base_shop__event_arrivals') }}
@@ -21,6 +19,9 @@
             and _loaded_at > {{ incremental_watermark('last_loaded_at') }}
     )
 {%- endset %}
+{#- The events to summarise, written as a subquery (not a CTE): summarise_sessions reads them
+    twice, and DuckDB materialises a CTE read twice, which at 1M customers wrote 48M events to
+    memory and disk before summarising them (decision log 87). A subquery is a scan of the table. -#}
 {%- set events -%}
     (
         select
