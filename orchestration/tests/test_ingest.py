@@ -349,3 +349,40 @@ def test_a_parquet_duckdb_reads_with_other_types_goes_through_the_python_path(tm
     assert con.execute("select order_id, ordered_at, _source_file, _row_number from raw.orders").fetchone() == (
         "A1", "2025-01-31T16:30:00.123456000", "2025-01-31.parquet", 1)
     con.close()
+
+
+def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_kept(tmp_path):
+    """Decision log 98: ingest creates the warehouse in WAREHOUSE_STORAGE_VERSION (strings written
+    with DICT_FSST); a warehouse created before, in DuckDB's default 0.10.2 format, opens and loads
+    a new day in its own format."""
+    from orchestration.ingest import WAREHOUSE_STORAGE_VERSION
+
+    landing = tmp_path / "landing"
+    generate(landing, customers=60, start=date(2025, 1, 1), end=date(2025, 1, 10), seed=4)
+
+    def storage(db):
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            version = con.execute(
+                "select tags['storage_version'] from duckdb_databases() where path = ?", [str(db)]
+            ).fetchone()[0]
+            kinds = {row[0] for row in con.execute(
+                "select distinct compression from pragma_storage_info('raw.events') "
+                "where column_name = 'event_type' and segment_type = 'VARCHAR'").fetchall()}
+            return version, kinds
+        finally:
+            con.close()
+
+    new = tmp_path / "new.duckdb"
+    ingest(landing, new, verbose=False)
+    version, kinds = storage(new)
+    assert version.startswith(WAREHOUSE_STORAGE_VERSION)
+    assert kinds == {"DICT_FSST"}
+
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()  # DuckDB's default format, as warehouses before this change
+    report = ingest(landing, old, verbose=False)
+    version, kinds = storage(old)
+    assert not version.startswith(WAREHOUSE_STORAGE_VERSION)
+    assert "DICT_FSST" not in kinds
+    assert report.tables["events"].rows_loaded == _count(old, "events") == _count(new, "events") > 0
