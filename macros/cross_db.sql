@@ -22,6 +22,15 @@
 {% macro default__sorted_string_agg(expr, delimiter) -%}string_agg({{ expr }}, '{{ delimiter }}' order by {{ expr }}){%- endmacro %}
 {% macro spark__sorted_string_agg(expr, delimiter) -%}array_join(array_sort(collect_list({{ expr }})), '{{ delimiter }}'){%- endmacro %}
 
+{#- Leading and trailing spaces (U+0020) removed, and no other character (decision log 99). DuckDB's
+    trim() without characters also removes Unicode spaces (U+00A0, U+3000 ...), Spark's only U+0020:
+    the same key would be another key on the other engine. -#}
+{% macro trim_spaces(expr) -%}
+    {{ return(adapter.dispatch('trim_spaces', 'crm_warehouse')(expr)) }}
+{%- endmacro %}
+{% macro default__trim_spaces(expr) -%}trim({{ expr }}, ' '){%- endmacro %}
+{% macro spark__trim_spaces(expr) -%}trim({{ expr }}){%- endmacro %}
+
 {#- true when text matches a regular expression -#}
 {% macro regex_match(expr, pattern) -%}
     {{ return(adapter.dispatch('regex_match', 'crm_warehouse')(expr, pattern)) }}

@@ -3,11 +3,15 @@
     text to tell "missing" from "unparseable". Values are never rounded: text that the type cannot
     hold exactly does not parse. -#}
 
-{#- trimmed text, blank -> null -#}
-{% macro clean_text(col) -%}nullif(trim({{ col }}), ''){%- endmacro %}
+{#- text without leading and trailing spaces (U+0020 only: macro trim_spaces), blank -> null.
+    Only a value that starts or ends with a space is trimmed: trimming all 48M events' text columns
+    at 1M customers took 3.3 s more than testing their first and last character (decision log 99). -#}
+{% macro clean_text(col) -%}
+case when {{ col }} like ' %' or {{ col }} like '% ' then nullif({{ trim_spaces(col) }}, '') else nullif({{ col }}, '') end
+{%- endmacro %}
 
-{#- trimmed, lower-cased text, blank -> null (status, event type, device: case-insensitive) -#}
-{% macro clean_code(col) -%}nullif(lower(trim({{ col }})), ''){%- endmacro %}
+{#- clean_text lower-cased (status, event type, device: case-insensitive) -#}
+{% macro clean_code(col) -%}lower({{ clean_text(col) }}){%- endmacro %}
 
 {#- Money and other decimals: plain decimal notation, at most 14 integer digits and 4 decimals
     (trailing zeros beyond are fine): held exactly as decimal(18,4). `1e3`, `1,000`, `¥500`,

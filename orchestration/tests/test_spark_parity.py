@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from orchestration.contract import PROJECT_DIR
@@ -59,6 +60,41 @@ def _fit_with_fixed_parameters(duck: Path) -> None:
     with mock.patch.object(sbg, "fit_counts", side_effect=fixed):
         summary = sbg.fit_and_store(duck, AS_OF)
     assert summary["fitted"] == summary["groups"] > 0, summary
+def _add_padded_customers(landing: Path) -> dict[str, str]:
+    """Two buying customers' rows re-sent later with another prefecture and padded ids (decision log
+    99): ASCII spaces, which both engines trim (the re-send updates that customer), and an
+    ideographic space (U+3000), which neither does (a customer of its own, without orders, so the
+    first keeps its prefecture). DuckDB's plain trim() removed U+3000 and Spark's did not, so the
+    engines' dim_customers differed in that customer's prefecture."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    buyers = set()
+    for path in (landing / "orders").glob("*.parquet"):
+        buyers.update(pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist())
+    rows = None
+    for path in sorted((landing / "customers").glob("*.parquet")):
+        table = pq.read_table(path)
+        table = table.filter(pc.is_in(table.column("customer_id"), pa.array(sorted(b for b in buyers if b))))
+        rows = table if rows is None else pa.concat_tables([rows, table])
+        if rows.num_rows >= 2:
+            break
+    rows = rows.slice(0, 2)
+    ids = rows.column("customer_id").to_pylist()
+    before = rows.column("prefecture").to_pylist()
+    after = ["沖縄県" if p != "沖縄県" else "北海道" for p in before]
+
+    def replace(table, name, values):
+        i = table.schema.get_field_index(name)
+        return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
+
+    rows = replace(rows, "customer_id", [f"  {ids[0]} ", f"\u3000{ids[1]}"])
+    rows = replace(rows, "prefecture", after)
+    rows = replace(rows, "updated_at", ["2025-06-29T00:00:00"] * 2)
+    pq.write_table(rows, landing / "customers" / "zz-resent-padded.parquet")
+    return {"ascii": ids[0], "ascii_prefecture": after[0], "ideographic_of": ids[1], "ideographic_of_prefecture": before[1]}
+
+
 MARTS = [
     "dim_customers", "fct_orders", "customer_rfm", "loyalty_tier_profile", "customer_portfolio_monthly",
     "portfolio_transitions", "f2_conversion", "second_purchase_timing", "fct_sessions", "funnel_daily",
@@ -75,6 +111,7 @@ def engines(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
     landing = root / "landing"
     planted = generate(landing, customers=150, start=date(2025, 4, 1), end=date(2025, 6, 30), seed=5)
+    planted["padded_ids"] = _add_padded_customers(landing)
     # DuckDB
     duck = root / "warehouse.duckdb"
     ingest(landing, duck, verbose=False)
@@ -164,6 +201,15 @@ def test_the_parity_covers_fitted_numbers_not_only_nulls(engines):
     assert duck["dim_customers"]["p_alive"].notna().sum() > 50
     assert set(duck["clv_model"]["status"]) == {"fitted"}
     assert duck["subscription_retention"]["projected_retention_rate"].notna().sum() > 0
+
+
+def test_only_ascii_spaces_are_trimmed_on_both_engines(engines):
+    padded = engines["planted"]["padded_ids"]
+    for engine in ("duckdb", "spark"):
+        prefecture = engines[engine]["dim_customers"].set_index("customer_id")["prefecture"]
+        assert prefecture[padded["ascii"]] == padded["ascii_prefecture"], engine  # the re-send won
+        assert prefecture[padded["ideographic_of"]] == padded["ideographic_of_prefecture"], engine  # not its key
+        assert not [i for i in prefecture.index if i != i.strip(" ")], engine
 
 
 def test_spark_build_ran_the_tests_too(engines):

@@ -29,8 +29,8 @@ rules as (
 
     select
         priority,
-        lower(trim(source)) as rule_source,
-        lower(trim(medium)) as rule_medium,
+        lower({{ trim_spaces('source') }}) as rule_source,
+        lower({{ trim_spaces('medium') }}) as rule_medium,
         channel
     from {{ ref('channel_rules') }}
 
