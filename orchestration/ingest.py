@@ -279,8 +279,7 @@ def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing (created in ``WAREHOUSE_STORAGE_VERSION`` when it is new); a
     file written by DuckDB 2.x (this project used 2.0 before it pinned 1.5, decision log 76) is
     reported with what to do instead of DuckDB's storage error."""
-    if not database.exists():
-        database.parent.mkdir(parents=True, exist_ok=True)
+    if not database.exists():  # ingest() has made its folder
         with duckdb.connect() as con:
             # attach creates the file in that format; later connections need no option (same config
             # as every other connection to it, which DuckDB requires within one process)

@@ -165,12 +165,18 @@ def landing_expectations(table: str) -> list:
     return exps
 
 
+def _blank_to_missing(col: pd.Series) -> pd.Series:
+    """A text column without leading and trailing U+0020, blank values missing (stripped once)."""
+    stripped = col.str.strip(" ")
+    return stripped.where(stripped.ne(""), None)
+
+
 def landing_frame(table: str, rows) -> pd.DataFrame:
     """A landing batch (Arrow, every column text) as the frame the gate validates: blanks are
     missing, ``<c>__number`` / ``<c>__code`` / ``<c>__parses`` are parsed copies for the rules.
     Values lose leading and trailing spaces (U+0020) only, as staging's clean_text (decision log 99)."""
     df = rows.select(TABLE_COLUMNS[table]).to_pandas()
-    df = df.apply(lambda col: col.str.strip(" ").where(col.str.strip(" ").ne(""), None))
+    df = df.apply(_blank_to_missing)
     rules = ROW_RULES[table]
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         df[f"{c}__number"] = pd.to_numeric(df[c], errors="coerce")

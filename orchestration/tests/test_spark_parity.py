@@ -60,6 +60,8 @@ def _fit_with_fixed_parameters(duck: Path) -> None:
     with mock.patch.object(sbg, "fit_counts", side_effect=fixed):
         summary = sbg.fit_and_store(duck, AS_OF)
     assert summary["fitted"] == summary["groups"] > 0, summary
+
+
 def _add_padded_customers(landing: Path) -> dict[str, str]:
     """Two buying customers' rows re-sent later with another prefecture and padded ids (decision log
     99): ASCII spaces, which both engines trim (the re-send updates that customer), and an
@@ -72,10 +74,11 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
     buyers = set()
     for path in (landing / "orders").glob("*.parquet"):
         buyers.update(pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist())
+    buyer_ids = pa.array(sorted(b for b in buyers if b))
     rows = None
     for path in sorted((landing / "customers").glob("*.parquet")):
         table = pq.read_table(path)
-        table = table.filter(pc.is_in(table.column("customer_id"), pa.array(sorted(b for b in buyers if b))))
+        table = table.filter(pc.is_in(table.column("customer_id"), buyer_ids))
         rows = table if rows is None else pa.concat_tables([rows, table])
         if rows.num_rows >= 2:
             break
