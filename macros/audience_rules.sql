@@ -1,8 +1,10 @@
 -- How int_audience_membership applies the seed activation_audience_rules (decision logs 69, 83, 86).
 
--- The most conditions the seed may hold (var activation_max_conditions): each condition is one bit
--- of a bigint mask, so at most 62. Every slot costs time on each customer x day even when the seed
--- leaves it empty (decision log 90), so the default leaves room for twice the default seed's 16.
+-- The most distinct conditions the seed may hold (var activation_max_conditions): each distinct
+-- (feature, operator, value) is one bit of a bigint mask, so at most 62; rule groups that share a
+-- condition share its bit (decision log 100). Every slot costs time on each customer x day even
+-- when the seed leaves it empty (decision log 90), so the default leaves room for more than twice
+-- the default seed's 13 distinct conditions (16 rows).
 -- Checked by tests/assert_audience_rules_are_well_formed.sql.
 {% macro audience_max_conditions() -%}
 {%- set slots = var('activation_max_conditions') | int -%}

@@ -8,6 +8,14 @@ with rules as (
 
 ),
 
+-- a condition several rule groups share takes one slot (int_audience_membership)
+slots as (
+
+    select count(*) as conditions
+    from (select distinct feature, operator, value from rules) as distinct_conditions
+
+),
+
 final as (
 
     select
@@ -23,10 +31,11 @@ final as (
                 and {{ parse_decimal('value') }} is null then 'a number feature needs a number as its value'
             when {{ audience_is_text_feature('feature') }}
                 and operator in ('<', '<=', '>', '>=') then 'a text feature takes =, != or in'
-            when count(*) over () > {{ audience_max_conditions() }}
-                then 'at most {{ audience_max_conditions() }} conditions in all (var activation_max_conditions, up to 62): raise the var, or merge or drop some'
+            when slots.conditions > {{ audience_max_conditions() }}
+                then 'at most {{ audience_max_conditions() }} distinct conditions in all (var activation_max_conditions, up to 62): raise the var, or merge or drop some'
         end as what_to_change
     from rules
+    cross join slots
 
 )
 

@@ -4,8 +4,8 @@
 -- holds. Features are a closed list (vars activation_number_features, activation_text_features,
 -- checked by the seed's tests and tests/assert_audience_rules_are_well_formed.sql); a null
 -- feature never holds (macro audience_condition_holds).
--- One pass over the features, no grouping (decision log 86): the seed's conditions (at most
--- audience_max_conditions(), one bit each) and rule groups (in priority order) are laid side by
+-- One pass over the features, no grouping (decision log 86): the seed's distinct conditions (at
+-- most audience_max_conditions(), one bit each) and rule groups (in priority order) are laid side by
 -- side in one row, each customer x day sets the bits of the conditions that hold, and the first
 -- rule group whose bits are all set is the audience.
 {%- set max_conditions = audience_max_conditions() | int %}
@@ -28,7 +28,9 @@ rules as (
         *,
         -- the condition's value as a number, for numeric features (exact parsing, null otherwise)
         cast({{ parse_decimal('value') }} as double) as value_number,
-        row_number() over (order by audience, rule_group, feature, operator, value) as condition_number,
+        -- one number (one bit) per distinct condition: a condition several rule groups share
+        -- (`cpm_status = active` in three of the default seed's) is evaluated once (decision log 100)
+        dense_rank() over (order by feature, operator, value) as condition_number,
         {{ audience_operator_flags('feature', 'operator') | indent(8) }}
     from {{ ref('activation_audience_rules') }}
 
@@ -60,7 +62,7 @@ rule_groups as (
         rules.audience,
         rules.rule_group,
         audiences.priority,
-        sum(cast(power(2, rules.condition_number - 1) as bigint)) as group_mask
+        sum(distinct cast(power(2, rules.condition_number - 1) as bigint)) as group_mask
     from rules
     inner join audiences on rules.audience = audiences.audience
     group by rules.audience, rules.rule_group, audiences.priority
