@@ -127,7 +127,14 @@ def _slowest(run_results: Path, count: int = 6) -> str:
     except (OSError, ValueError, KeyError):
         return "(no run_results.json)"
     top = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)[:count]
-    return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}" for r in top)
+    return ", ".join(f"{_node_name(r['unique_id'])} {r.get('execution_time') or 0:.1f}" for r in top)
+
+
+def _node_name(unique_id: str) -> str:
+    """A node's name as dbt prints it: `model.p.x` -> x, `test.p.x.<hash>` -> x (a generic test's
+    id ends in a hash), `unit_test.p.model.x` -> model::x."""
+    kind, _project, name, *rest = unique_id.split(".")
+    return f"{name}::{rest[0]}" if kind == "unit_test" and rest else name
 
 
 def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) -> int:

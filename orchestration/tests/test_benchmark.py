@@ -9,7 +9,7 @@ from datetime import date
 
 import duckdb
 
-from orchestration.benchmark import read_floor
+from orchestration.benchmark import _slowest, read_floor
 from orchestration.generate import generate
 from orchestration.ingest import main as ingest_main
 
@@ -47,3 +47,19 @@ def test_ingest_up_to_leaves_the_last_day_for_the_refresh(tmp_path):
         after = con.execute("select count(*) from raw.orders").fetchone()[0]
     assert after - before == expected_last
     assert json.loads((tmp_path / "shop" / "_planted.json").read_text())["rows"]["orders"] == after
+
+
+def test_slowest_names_nodes_as_dbt_prints_them(tmp_path):
+    # a generic test's unique_id ends in a hash: the name is the part before it
+    results = [("model.crm_warehouse.int_sessions", 21.0),
+               ("test.crm_warehouse.unique_fct_sessions_session_id.6d123dfdd6", 5.6),
+               ("test.crm_warehouse.assert_cpm_transitions_conserve", 0.1),
+               ("unit_test.crm_warehouse.customer_offers.offers_by_hand", 2.0),
+               ("seed.crm_warehouse.cpm_states", None)]
+    run_results = tmp_path / "run_results.json"
+    run_results.write_text(json.dumps({"results": [
+        {"unique_id": uid, "execution_time": seconds} for uid, seconds in results]}))
+    assert _slowest(run_results, count=4) == ("int_sessions 21.0, unique_fct_sessions_session_id 5.6, "
+                                              "customer_offers::offers_by_hand 2.0, "
+                                              "assert_cpm_transitions_conserve 0.1")
+    assert _slowest(tmp_path / "missing.json") == "(no run_results.json)"
