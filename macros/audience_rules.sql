@@ -14,6 +14,11 @@
 {{ slots }}
 {%- endmacro %}
 
+-- What makes two rows of the seed one condition (one bit, one slot): the same feature, operator
+-- and value. Numbered by int_audience_membership, counted against the slots by
+-- tests/assert_audience_rules_are_well_formed.sql (decision log 100).
+{% macro audience_condition_columns() -%}feature, operator, value{%- endmacro %}
+
 -- Whether a feature (a column name of int_activation_features) is a number or a text feature
 -- (vars activation_number_features, activation_text_features); used by the evaluation and by
 -- tests/assert_audience_rules_are_well_formed.sql.

@@ -12,7 +12,7 @@ with rules as (
 slots as (
 
     select count(*) as conditions
-    from (select distinct feature, operator, value from rules) as distinct_conditions
+    from (select distinct {{ audience_condition_columns() }} from rules) as distinct_conditions
 
 ),
 

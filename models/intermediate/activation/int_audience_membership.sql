@@ -30,7 +30,7 @@ rules as (
         cast({{ parse_decimal('value') }} as double) as value_number,
         -- one number (one bit) per distinct condition: a condition several rule groups share
         -- (`cpm_status = active` in three of the default seed's) is evaluated once (decision log 100)
-        dense_rank() over (order by feature, operator, value) as condition_number,
+        dense_rank() over (order by {{ audience_condition_columns() }}) as condition_number,
         {{ audience_operator_flags('feature', 'operator') | indent(8) }}
     from {{ ref('activation_audience_rules') }}
 
