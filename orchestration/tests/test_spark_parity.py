@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from orchestration.contract import PROJECT_DIR
@@ -68,9 +70,6 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
     ideographic space (U+3000), which neither does (a customer of its own, without orders, so the
     first keeps its prefecture). DuckDB's plain trim() removed U+3000 and Spark's did not, so the
     engines' dim_customers differed in that customer's prefecture."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     buyers = set()
     for path in (landing / "orders").glob("*.parquet"):
         buyers.update(pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist())
