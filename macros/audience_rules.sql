@@ -1,27 +1,36 @@
--- How int_audience_membership applies the seed activation_audience_rules (decision logs 69, 83, 86).
+-- How int_audience_membership applies the seed activation_audience_rules (decision logs 69, 83,
+-- 101). The seed is read when the model runs, and each rule is written into the model's SQL as
+-- plain comparisons (`features.purchases >= 2`), as dbt_utils.get_column_values writes a table's
+-- values into SQL: a shop edits the seed and runs again, no SQL to change.
 
--- The most distinct conditions the seed may hold (var activation_max_conditions): each distinct
--- (feature, operator, value) is one bit of a bigint mask, so at most 62; rule groups that share a
--- condition share its bit (decision log 100). Every slot costs time on each customer x day even
--- when the seed leaves it empty (decision log 90), so the default leaves room for more than twice
--- the default seed's 13 distinct conditions (16 rows).
--- Checked by tests/assert_audience_rules_are_well_formed.sql.
-{% macro audience_max_conditions() -%}
-{%- set slots = var('activation_max_conditions') | int -%}
-{%- if slots < 1 or slots > 62 -%}
-{{ exceptions.raise_compiler_error("var activation_max_conditions is " ~ slots ~ ": it must be between 1 and 62 (one bit of a bigint per condition)") }}
+-- The seed's conditions in priority order: one dict per row of activation_audience_rules whose
+-- audience has a row in activation_audiences (an audience without one never matches), with that
+-- audience's priority. Read when the model runs (`execute`); while dbt parses, there are none.
+-- A unit test gives its own rows by overriding this macro (overrides: macros: audience_rule_rows).
+{% macro audience_rule_rows() -%}
+{%- if not execute -%}{{ return([]) }}{%- endif -%}
+{%- set rules = load_relation(ref('activation_audience_rules')) -%}
+{%- set audiences = load_relation(ref('activation_audiences')) -%}
+{%- if rules is none or audiences is none -%}
+{{ exceptions.raise_compiler_error("int_audience_membership reads its rules from the seeds activation_audience_rules and activation_audiences, which are not in the warehouse yet: run `dbt seed` first (`dbt build` loads them before the model).") }}
 {%- endif -%}
-{{ slots }}
+{%- set query -%}
+select rules.audience, audiences.priority, rules.rule_group, rules.feature, rules.operator, rules.value
+from {{ rules }} as rules
+inner join {{ audiences }} as audiences on rules.audience = audiences.audience
+order by audiences.priority, rules.rule_group, rules.feature, rules.operator, rules.value
+{%- endset -%}
+{%- set rows = [] -%}
+{%- for row in run_query(query).rows -%}
+{%- do rows.append({'audience': row[0], 'priority': row[1] | int, 'rule_group': row[2] | int,
+                    'feature': row[3], 'operator': row[4], 'value': row[5]}) -%}
+{%- endfor -%}
+{{ return(rows) }}
 {%- endmacro %}
 
--- What makes two rows of the seed one condition (one bit, one slot): the same feature, operator
--- and value. Numbered by int_audience_membership, counted against the slots by
--- tests/assert_audience_rules_are_well_formed.sql (decision log 100).
-{% macro audience_condition_columns() -%}feature, operator, value{%- endmacro %}
-
 -- Whether a feature (a column name of int_activation_features) is a number or a text feature
--- (vars activation_number_features, activation_text_features); used by the evaluation and by
--- tests/assert_audience_rules_are_well_formed.sql.
+-- (vars activation_number_features, activation_text_features), as SQL over a column holding the
+-- feature's name; used by tests/assert_audience_rules_are_well_formed.sql.
 {% macro audience_is_number_feature(feature) -%}
 {{ feature }} in ('{{ var("activation_number_features") | join("', '") }}')
 {%- endmacro %}
@@ -30,51 +39,34 @@
 {{ feature }} in ('{{ var("activation_text_features") | join("', '") }}')
 {%- endmacro %}
 
--- The operators, written once as what a condition's feature value must be against its value:
--- below it, equal to it, above it, or (text features, operator `in`) one of its |-separated items.
--- A number feature takes = != < <= > >=, a text feature = != in; anything else never holds (all 0).
-{% macro audience_operator_flags(feature, operator) -%}
-{%- set is_number = audience_is_number_feature(feature) -%}
-{%- set is_text = audience_is_text_feature(feature) -%}
-case
-    when {{ is_number }} and {{ operator }} in ('<', '<=', '!=') then 1
-    when {{ is_text }} and {{ operator }} = '!=' then 1
-    else 0
-end as if_below,
-case
-    when {{ is_number }} and {{ operator }} in ('=', '<=', '>=') then 1
-    when {{ is_text }} and {{ operator }} = '=' then 1
-    else 0
-end as if_equal,
-case
-    when {{ is_number }} and {{ operator }} in ('>', '>=', '!=') then 1
-    when {{ is_text }} and {{ operator }} = '!=' then 1
-    else 0
-end as if_above,
-case when {{ is_text }} and {{ operator }} = 'in' then 1 else 0 end as if_listed
+-- The operators each kind of feature takes: a number feature is compared with its value as a
+-- number, a text feature with its text, and `in` lists |-separated texts. Read by
+-- audience_condition and by tests/assert_audience_rules_are_well_formed.sql.
+{% macro audience_number_operators() -%}{{ return(['=', '!=', '<', '<=', '>', '>=']) }}{%- endmacro %}
+{% macro audience_text_operators() -%}{{ return(['=', '!=', 'in']) }}{%- endmacro %}
+
+{% macro audience_text_literal(text) -%}
+'{{ text | string | replace("'", "''") }}'
 {%- endmacro %}
 
--- Whether condition `k` of the one-row `conditions` relation (feature_k, value_k, value_number_k
--- and the flags of audience_operator_flags) holds on the row of `features`: number features are
--- compared with the value as a number, text features with the text. A null feature, or a
--- condition slot past the seed's last condition, never holds (null or false).
-{% macro audience_condition_holds(features, conditions, k) -%}
-{%- set c = conditions -%}
-case when {{ c }}.feature_{{ k }} is null then false
-else case {{ c }}.feature_{{ k }}
-    {%- for feature in var('activation_number_features') %}
-    when '{{ feature }}' then {{ audience_compare('cast(' ~ features ~ '.' ~ feature ~ ' as double)', c ~ '.value_number_' ~ k, c, k) }}
-    {%- endfor %}
-    {%- for feature in var('activation_text_features') %}
-    when '{{ feature }}' then case when {{ c }}.if_listed_{{ k }} = 1
-        then ('|' || {{ c }}.value_{{ k }} || '|') like ('%|' || {{ features }}.{{ feature }} || '|%')
-        else {{ audience_compare(features ~ '.' ~ feature, c ~ '.value_' ~ k, c, k) }} end
-    {%- endfor %}
-    else false
-end end
-{%- endmacro %}
-
-{% macro audience_compare(x, v, c, k) -%}
-case when {{ x }} < {{ v }} then {{ c }}.if_below_{{ k }} = 1 when {{ x }} > {{ v }} then {{ c }}.if_above_{{ k }} = 1
-    when {{ x }} = {{ v }} then {{ c }}.if_equal_{{ k }} = 1 end
+-- One condition of the seed as a SQL predicate over the row `features` of int_activation_features.
+-- A number feature is cast to double and compared with the value as parse_decimal reads it (a
+-- value that is not a number never holds); a text feature is compared with the text, or `in` its
+-- |-separated items (exact items). A null feature never holds (the predicate is null). A feature
+-- outside the closed lists, or an operator its kind does not take, never holds (`false`); the
+-- seed's test fails on such a row, naming it.
+{% macro audience_condition(features, feature, operator, value) -%}
+{%- if value is none -%}
+false
+{%- elif feature in var('activation_number_features') and operator in audience_number_operators() -%}
+cast({{ features }}.{{ feature }} as double) {{ operator }} cast({{ parse_decimal(audience_text_literal(value)) }} as double)
+{%- elif feature in var('activation_text_features') and operator == 'in' -%}
+{%- set items = [] -%}
+{%- for item in (value | string).split('|') %}{% do items.append(audience_text_literal(item)) %}{% endfor -%}
+{{ features }}.{{ feature }} in ({{ items | join(', ') }})
+{%- elif feature in var('activation_text_features') and operator in audience_text_operators() -%}
+{{ features }}.{{ feature }} {{ operator }} {{ audience_text_literal(value) }}
+{%- else -%}
+false
+{%- endif -%}
 {%- endmacro %}

@@ -1,18 +1,12 @@
 -- Conditions of the seed activation_audience_rules that the rule evaluation
--- (int_audience_membership) could not apply as written; each failing row names the audience,
--- the condition and what to change. A number feature needs a number and takes = != < <= > >=;
--- a text feature takes = != in.
+-- (int_audience_membership, macro audience_condition) could not apply as written: it writes them as
+-- `false`. Each failing row names the audience, the condition and what to change. A number feature
+-- needs a number and takes = != < <= > >=; a text feature takes = != in.
+{%- set number_operators = "('" ~ audience_number_operators() | join("', '") ~ "')" %}
+{%- set text_operators = "('" ~ audience_text_operators() | join("', '") ~ "')" %}
 with rules as (
 
     select * from {{ ref('activation_audience_rules') }}
-
-),
-
--- a condition several rule groups share takes one slot (int_audience_membership)
-slots as (
-
-    select count(*) as conditions
-    from (select distinct {{ audience_condition_columns() }} from rules) as distinct_conditions
 
 ),
 
@@ -26,16 +20,13 @@ final as (
         value,
         case
             when {{ audience_is_number_feature('feature') }}
-                and operator = 'in' then 'a number feature takes = != < <= > >=, not in'
+                and operator not in {{ number_operators }} then 'a number feature takes {{ audience_number_operators() | join(" ") }}'
             when {{ audience_is_number_feature('feature') }}
                 and {{ parse_decimal('value') }} is null then 'a number feature needs a number as its value'
             when {{ audience_is_text_feature('feature') }}
-                and operator in ('<', '<=', '>', '>=') then 'a text feature takes =, != or in'
-            when slots.conditions > {{ audience_max_conditions() }}
-                then 'at most {{ audience_max_conditions() }} distinct conditions in all (var activation_max_conditions, up to 62): raise the var, or merge or drop some'
+                and operator not in {{ text_operators }} then 'a text feature takes {{ audience_text_operators() | join(" ") }}'
         end as what_to_change
     from rules
-    cross join slots
 
 )
 

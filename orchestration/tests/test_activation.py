@@ -8,6 +8,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -82,26 +83,68 @@ def test_p_alive_of_the_features_equals_the_fitted_models(warehouse):
     assert (both.sql_p_alive - both.python_p_alive).abs().max() < 1e-9
 
 
-def test_the_audience_seed_must_fit_the_condition_slots(warehouse):
-    # the default seed holds 16 condition rows, 13 distinct (three rule groups share cpm_status =
-    # active, two share cpm_segment in loyal|trendy): 13 slots take it, 12 fail the seed's test
-    # naming the var to raise, and a var past the 62 bits of the mask stops the build saying so
-    seed = pd.read_csv(Path(__file__).parents[2] / "seeds" / "activation_audience_rules.csv", dtype=str)
-    assert len(seed) == 16
-    assert len(seed.drop_duplicates(["feature", "operator", "value"])) == 13
+EDITED_RULES = [  # (audience, rule_group, feature, operator, value): other rules than the seed's
+    ("cart_follow_up", 1, "abandoned_cart_yesterday", "=", "1"),
+    ("move_up", 1, "loyalty_tier", "in", "loyal|semi_loyal"),
+    ("move_up", 1, "days_since_last_purchase", "<=", "30"),
+    ("loyal_at_risk", 1, "cpm_status", "!=", "active"),
+    ("loyal_at_risk", 1, "cpm_segment", "=", "loyal"),
+    ("win_back", 1, "p_alive", "<", "0.3"),
+    ("win_back", 1, "purchases", ">=", "2"),
+    ("win_back", 2, "lifetime_revenue", ">", "30000"),
+    ("second_purchase_nurture", 1, "cpm_status", "<", "b"),  # a text feature takes = != in: never holds
+    ("ghost", 1, "purchases", ">=", "1"),  # no row in activation_audiences: never matches
+]
 
-    def seed_test(slots: int):
-        return dbt(warehouse.db, ["test", "--select", "assert_audience_rules_are_well_formed"],
-                   {"as_of_date": warehouse.as_of, "activation_max_conditions": slots}, check=False)
 
-    assert seed_test(13).returncode == 0
-    too_few = seed_test(12)
-    assert too_few.returncode != 0
-    assert "Failure in test assert_audience_rules_are_well_formed" in too_few.stdout
-    assert "Got 16 results" in too_few.stdout  # every condition row names what to change
-    too_many = seed_test(63)
-    assert too_many.returncode != 0
-    assert "activation_max_conditions is 63: it must be between 1 and 62" in too_many.stdout
+def _holds(value, operator: str, target: str) -> bool:
+    if value is None or pd.isna(value):
+        return False
+    if isinstance(value, str):
+        return {"=": value == target, "!=": value != target, "in": value in target.split("|")}.get(operator, False)
+    number = float(target)
+    return {"=": value == number, "!=": value != number, "<": value < number, "<=": value <= number,
+            ">": value > number, ">=": value >= number}[operator]
+
+
+def test_an_edited_audience_seed_is_applied_on_the_next_run(warehouse, tmp_path):
+    """int_audience_membership writes the seed's rules into its SQL when it runs (decision log
+    101). On a copy of the warehouse, other rules replace the seed's rows (features the default
+    seed does not use, a text list, `!=`, two rule groups, a malformed condition, an audience
+    without a priority); the model runs again, and its rows are the rules evaluated here, over the
+    same features, first match by priority. The seed's test names the malformed row."""
+    db = tmp_path / "warehouse.duckdb"  # the views name their catalog: keep the file's name
+    shutil.copy(warehouse.db, db)
+    con = duckdb.connect(str(db))
+    con.execute("delete from seeds.activation_audience_rules")
+    con.executemany("insert into seeds.activation_audience_rules values (?, ?, ?, ?, ?)", EDITED_RULES)
+    priority = dict(con.execute("select audience, priority from seeds.activation_audiences").fetchall())
+    con.close()
+    dbt(db, ["run", "--select", "int_audience_membership"], {"as_of_date": warehouse.as_of})
+
+    features = query(db, "select * from intermediate.int_activation_features")
+    groups: dict[tuple[int, int], list[tuple[str, str, str]]] = {}
+    for audience, group, feature, operator, value in EDITED_RULES:
+        if audience in priority:
+            groups.setdefault((priority[audience], group), []).append((feature, operator, value))
+    audience_of = {p: a for a, p in priority.items()}
+    expected = set()
+    for row in features.to_dict("records"):
+        for (p, _), conditions in sorted(groups.items()):
+            if all(_holds(row[f], o, v) for f, o, v in conditions):
+                expected.add((row["customer_id"], row["feature_date"].date(), audience_of[p], p))
+                break
+    members = query(db, "select customer_id, feature_date, audience, priority from intermediate.int_audience_membership")
+    got = {(r.customer_id, r.feature_date.date(), r.audience, r.priority) for r in members.itertuples()}
+    assert got == expected
+    counts = members.audience.value_counts()
+    assert {"cart_follow_up", "move_up", "loyal_at_risk", "win_back"} <= set(counts.index), counts
+    assert "second_purchase_nurture" not in counts.index and "ghost" not in counts.index
+
+    seed_test = dbt(db, ["test", "--select", "assert_audience_rules_are_well_formed"],
+                    {"as_of_date": warehouse.as_of}, check=False)
+    assert seed_test.returncode != 0
+    assert "Got 1 result" in seed_test.stdout
 
 
 def test_exports_carry_only_consented_entries_and_are_byte_identical_on_rerun(warehouse, tmp_path):
