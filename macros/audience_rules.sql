@@ -32,11 +32,11 @@ order by audiences.priority, rules.rule_group, rules.feature, rules.operator, ru
 -- (vars activation_number_features, activation_text_features), as SQL over a column holding the
 -- feature's name; used by tests/assert_audience_rules_are_well_formed.sql.
 {% macro audience_is_number_feature(feature) -%}
-{{ feature }} in ('{{ var("activation_number_features") | join("', '") }}')
+{{ feature }} in {{ audience_text_list(var("activation_number_features")) }}
 {%- endmacro %}
 
 {% macro audience_is_text_feature(feature) -%}
-{{ feature }} in ('{{ var("activation_text_features") | join("', '") }}')
+{{ feature }} in {{ audience_text_list(var("activation_text_features")) }}
 {%- endmacro %}
 
 -- The operators each kind of feature takes: a number feature is compared with its value as a
@@ -45,8 +45,15 @@ order by audiences.priority, rules.rule_group, rules.feature, rules.operator, ru
 {% macro audience_number_operators() -%}{{ return(['=', '!=', '<', '<=', '>', '>=']) }}{%- endmacro %}
 {% macro audience_text_operators() -%}{{ return(['=', '!=', 'in']) }}{%- endmacro %}
 
+-- a text as a SQL string literal (a quote doubled), and a list of texts as `('a', 'b')`
 {% macro audience_text_literal(text) -%}
 '{{ text | string | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro audience_text_list(texts) -%}
+{%- set literals = [] -%}
+{%- for text in texts %}{% do literals.append(audience_text_literal(text)) %}{% endfor -%}
+({{ literals | join(', ') }})
 {%- endmacro %}
 
 -- One condition of the seed as a SQL predicate over the row `features` of int_activation_features.
@@ -61,9 +68,7 @@ false
 {%- elif feature in var('activation_number_features') and operator in audience_number_operators() -%}
 cast({{ features }}.{{ feature }} as double) {{ operator }} cast({{ parse_decimal(audience_text_literal(value)) }} as double)
 {%- elif feature in var('activation_text_features') and operator == 'in' -%}
-{%- set items = [] -%}
-{%- for item in (value | string).split('|') %}{% do items.append(audience_text_literal(item)) %}{% endfor -%}
-{{ features }}.{{ feature }} in ({{ items | join(', ') }})
+{{ features }}.{{ feature }} in {{ audience_text_list((value | string).split('|')) }}
 {%- elif feature in var('activation_text_features') and operator in audience_text_operators() -%}
 {{ features }}.{{ feature }} {{ operator }} {{ audience_text_literal(value) }}
 {%- else -%}
