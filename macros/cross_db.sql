@@ -15,11 +15,13 @@
 {% macro exact_sum(expr) -%}cast(sum(cast({{ expr }} as decimal(38, 18))) as double){%- endmacro %}
 
 {#- The values of a group joined in sorted order: the same text for the same set of values whatever
-    order the rows arrive in (dbt.listagg cannot sort on Spark). -#}
+    order the rows arrive in (dbt.listagg cannot sort on Spark). DuckDB sorts a collected list in
+    half the time of an ordered string_agg, with the same text (decision log 102). -#}
 {% macro sorted_string_agg(expr, delimiter) -%}
     {{ return(adapter.dispatch('sorted_string_agg', 'crm_warehouse')(expr, delimiter)) }}
 {%- endmacro %}
 {% macro default__sorted_string_agg(expr, delimiter) -%}string_agg({{ expr }}, '{{ delimiter }}' order by {{ expr }}){%- endmacro %}
+{% macro duckdb__sorted_string_agg(expr, delimiter) -%}array_to_string(list_sort(list({{ expr }})), '{{ delimiter }}'){%- endmacro %}
 {% macro spark__sorted_string_agg(expr, delimiter) -%}array_join(array_sort(collect_list({{ expr }})), '{{ delimiter }}'){%- endmacro %}
 
 {#- Leading and trailing spaces (U+0020) removed, and no other character (decision log 99). DuckDB's
