@@ -12,7 +12,6 @@
 -- depends_on: {{ ref('activation_audiences') }}
 {%- set conditions = [] %}
 {%- set groups = [] %}
-{%- set audiences = [] %}
 {%- for row in audience_rule_rows() %}
     {#- one condition: the same feature, operator and value, whichever rule groups list it #}
     {%- set key = [row['feature'], row['operator'], row['value']] %}
@@ -21,7 +20,6 @@
     {%- if not groups or groups[-1]['priority'] != row['priority'] or groups[-1]['rule_group'] != row['rule_group'] %}
         {%- do groups.append({'audience': row['audience'], 'priority': row['priority'], 'rule_group': row['rule_group'], 'conditions': []}) %}
     {%- endif %}
-    {%- if [row['priority'], row['audience']] not in audiences %}{% do audiences.append([row['priority'], row['audience']]) %}{% endif %}
     {%- if condition not in groups[-1]['conditions'] %}{% do groups[-1]['conditions'].append(condition) %}{% endif %}
 {%- endfor %}
 
@@ -68,8 +66,10 @@ final as (
         customer_id,
         feature_date,
         case priority
-            {%- for priority, audience in audiences %}
-            when {{ priority }} then {{ audience_text_literal(audience) }}
+            {%- for group in groups %}
+            {%- if loop.first or group['priority'] != loop.previtem['priority'] %}
+            when {{ group['priority'] }} then {{ audience_text_literal(group['audience']) }}
+            {%- endif %}
             {%- endfor %}
         end as audience,
         cast(priority as integer) as priority
