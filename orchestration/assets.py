@@ -166,6 +166,27 @@ def _dbt_target_path(run_id: str, step: str, attempt: int = 0) -> Path:
         step if attempt == 0 else f"{step}.retry{attempt}")
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def run_parse(run_id: str) -> Path | None:
+    """dbt's saved parse from the latest dbt step of this run, or None. The run's dbt commands share
+    their vars (as_of_date), profile and files, so a later one re-parses only what changed (about
+    4 s instead of 7.5 s per command). dagster-dbt would copy the project's own parse, saved with
+    other vars (`dbt parse` at set-up), which dbt discards for a full parse; decision log 103."""
+    saved = sorted((DBT_TARGETS / run_id).glob(f"*/{PARTIAL_PARSE}"), key=lambda p: p.stat().st_mtime)
+    return saved[-1] if saved else None
+
+
+def _reuse_run_parse(run_id: str, target: Path) -> None:
+    """Give this dbt command's target folder the run's saved parse (dagster-dbt copies the project's
+    only into a folder that has none)."""
+    saved = run_parse(run_id)
+    if saved is not None and not (target / PARTIAL_PARSE).exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(saved, target / PARTIAL_PARSE)
+
+
 def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
     """The dbt target folder of the attempt to resume: the previous attempt of this step (a step
     retry) or the last attempt of this step in the run this one re-executes (re-execution from
@@ -223,6 +244,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
             if key in context.selected_asset_keys:
                 yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
                                 metadata={"built_by": f"earlier attempt {previous.name}"})
+    _reuse_run_parse(context.run.run_id, target)
     with warehouse.write_lock():
         invocation = dbt.cli(args, context=context, target_path=target)
         try:
@@ -444,7 +466,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         if os.environ.get("CRM_PUBLISH_DOCS", "1") != "0":  # the dbt docs site, ~30 s on 2 cores
             os.environ.update(warehouse.dbt_env())
             docs = publish_docs(warehouse.database_path, Path(warehouse.publish), manifest["as_of_date"],
-                                dbt_project.project_dir)
+                                dbt_project.project_dir, parse=run_parse(context.run.run_id))
     stage("publish", f"{len(manifest['row_counts'])} marts published for BI as of {manifest['as_of_date']}"
                      + (", docs site built" if docs else "")
                      + (f"; held back: {', '.join(manifest['held_back'])}" if manifest["held_back"] else ""),

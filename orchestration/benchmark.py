@@ -7,8 +7,10 @@
 --scale makes (or reuses, cached under --workdir) one event-heavy shop per size (one file per day,
 ~48 events per customer), then measures in one run: the floor (DuckDB reading every column of
 every landing file once), a full build (ingest + ``dbt build`` of every day but the last) and a
-one-day refresh (the last day's files ingested and ``dbt build`` run on top of the built shop), and
-prints seconds, ratios to the floor and peak memory, and the cost per million events across sizes.
+one-day refresh: the daily schedule's real job (the Dagster job ``daily_refresh`` for the last day,
+as ``crm run --as-of`` runs it: ingest with the GX gate, both dbt steps, GX checks, model fits,
+exports, publish) on top of the built shop, with the time of each of its steps. It prints seconds,
+ratios to the floor and peak memory, and the cost per million events across sizes.
 
 Each stage runs in a fresh subprocess (so peak RSS is that stage's), on data it makes itself under
 --workdir. Figures are medians over --repeat runs; machines are noisy, so compare ratios between
@@ -120,11 +122,15 @@ def _shop(workdir: Path, customers: int, years: int, end: date, env: dict) -> tu
     return shop, json.loads(planted.read_text())
 
 
-def _slowest(run_results: Path, count: int = 6) -> str:
-    """The ``count`` slowest nodes of a dbt run, `name seconds` (models, tests, unit tests)."""
-    try:
-        results = json.loads(run_results.read_text())["results"]
-    except (OSError, ValueError, KeyError):
+def _slowest(*run_results: Path, count: int = 6) -> str:
+    """The ``count`` slowest nodes of one or more dbt runs, `name seconds` (models, tests, unit tests)."""
+    results = []
+    for path in run_results:
+        try:
+            results += json.loads(path.read_text())["results"]
+        except (OSError, ValueError, KeyError):
+            pass
+    if not results:
         return "(no run_results.json)"
     top = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)[:count]
     return ", ".join(f"{_node_name(r['unique_id'])} {r.get('execution_time') or 0:.1f}" for r in top)
@@ -135,6 +141,47 @@ def _node_name(unique_id: str) -> str:
     id ends in a hash), `unit_test.p.model.x` -> model::x."""
     kind, _project, name, *rest = unique_id.split(".")
     return f"{name}::{rest[0]}" if kind == "unit_test" and rest else name
+
+
+# the steps of the daily job, grouped as the benchmark reports them (anything else: day_publish)
+JOB_PARTS = ("day_ingest", "day_dbt", "day_checks", "day_fits", "day_publish", "day_other")
+
+
+def _job_part(step_key: str) -> str:
+    if step_key == "landing_to_raw":
+        return "day_ingest"
+    if step_key.startswith("dbt_"):
+        return "day_dbt"
+    if step_key.endswith("quality_checks"):
+        return "day_checks"
+    if step_key == "model_fits":
+        return "day_fits"
+    return "day_publish"  # the audience exports and the published marts (and docs)
+
+
+def day_parts(step_seconds: dict[str, float], wall: float) -> dict[str, float]:
+    """Seconds of the daily job by part: its steps grouped by ``_job_part``, and ``day_other``, the
+    rest of the wall clock (starting Python and Dagster, recovery, the summary printed at the end)."""
+    parts = dict.fromkeys(JOB_PARTS, 0.0)
+    for step, seconds in step_seconds.items():
+        parts[_job_part(step)] += seconds
+    parts["day_other"] = max(wall - sum(step_seconds.values()), 0.0)
+    return parts
+
+
+def last_run_steps(dagster_home: Path) -> tuple[str, dict[str, float]]:
+    """The id of the last run of the Dagster instance at ``dagster_home`` and the seconds each of
+    its steps took (the instance's step statistics)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            raise SystemExit(f"no Dagster run in {dagster_home}")
+        run_id = runs[0].run_id
+        steps = {s.step_key: (s.end_time or s.start_time) - s.start_time
+                 for s in instance.get_run_step_stats(run_id) if s.start_time is not None}
+    return run_id, steps
 
 
 def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) -> int:
@@ -150,12 +197,14 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                         DBT_SEND_ANONYMOUS_USAGE_STATS="false")
         shop, planted = _shop(workdir, customers, years, end, base_env)
         rows: dict[str, list[tuple[float, float]]] = {
-            k: [] for k in ("floor", "full_ingest", "full_dbt", "full", "day_ingest", "day_dbt", "day")}
+            k: [] for k in ("floor", "full_ingest", "full_dbt", "full", "day", *JOB_PARTS)}
         for attempt in range(repeat):
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             db = work / "warehouse.duckdb"
-            env = dict(base_env, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(work / "tmp"))
+            env = dict(base_env, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(work / "tmp"),
+                       CRM_LANDING_DIR=str(shop), CRM_PUBLISH_DIR=str(work / "published"),
+                       CRM_GX_DIR=str(work / "gx"), DAGSTER_HOME=str(work / "dagster_home"))
             target = ["--target-path", str(work / "target")]
             steps = {
                 "floor": [py, "-m", "orchestration.benchmark", "--floor", str(shop), "--floor-out",
@@ -163,9 +212,8 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                 "full_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
                                 str(db), "--up-to", str(day_before)],
                 "full_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}),
-                "day_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
-                               str(db), "--up-to", str(end)],
-                "day_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(end)}),
+                # the daily schedule's real job for the last day, on top of the built shop
+                "day": [py, "-m", "orchestration.cli", "run", "--as-of", str(end)],
             }
             for step, cmd in steps.items():
                 try:
@@ -175,8 +223,16 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     print(f"[benchmark] {customers:,} customers {step} FAILED "
                           f"(see {work / f'{step}.log'})", flush=True)
                     break
-                if step.endswith("_dbt"):  # where the build's time went
+                if step == "full_dbt":  # where the build's time went
                     print(f"[benchmark]   slowest: {_slowest(work / 'target' / 'run_results.json')}", flush=True)
+                if step == "day":  # the job's steps, and where its dbt steps' time went
+                    run_id, steps = last_run_steps(work / "dagster_home")
+                    for part, seconds in day_parts(steps, rows["day"][-1][0]).items():
+                        rows[part].append((seconds, 0.0))  # peak RSS: the job's as a whole only
+                    print("[benchmark]   steps: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), flush=True)
+                    print(f"[benchmark]   slowest: "
+                          f"{_slowest(*sorted((PROJECT_DIR / 'target' / 'dagster' / run_id).glob('*/run_results.json')))}",
+                          flush=True)
                 if step == "floor":  # the reads alone, not the interpreter's start
                     rows[step][-1] = (json.loads((work / "floor.json").read_text())["_seconds"],
                                       rows[step][-1][1])
@@ -184,10 +240,10 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                       f"{rows[step][-1][0]:8.1f} s  peak RSS {rows[step][-1][1]:8.0f} MiB", flush=True)
             if customers in failed:
                 break
-            for total, parts in (("full", ("full_ingest", "full_dbt")), ("day", ("day_ingest", "day_dbt"))):
-                rows[total].append((sum(rows[p][-1][0] for p in parts), max(rows[p][-1][1] for p in parts)))
+            rows["full"].append((rows["full_ingest"][-1][0] + rows["full_dbt"][-1][0],
+                                 max(rows["full_ingest"][-1][1], rows["full_dbt"][-1][1])))
         if customers in failed:  # one failed attempt: the steps of that attempt, nothing derived
-            rows = {k: v for k, v in rows.items() if v and k not in ("full", "day")}
+            rows = {k: v for k, v in rows.items() if v and k not in ("full", "day", *JOB_PARTS)}
             if "full_dbt" in rows:
                 rows["full"] = [(rows["full_ingest"][-1][0] + rows["full_dbt"][-1][0],
                                  max(rows["full_ingest"][-1][1], rows["full_dbt"][-1][1]))]
@@ -199,16 +255,21 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
         if "full" in med:
             summary[customers]["full_over_floor"] = med["full"] / med["floor"]
             summary[customers]["full_s_per_million_events"] = med["full"] / (events / 1e6)
-        if "day" in med:
+        if "day" in med and "full" in med:
             summary[customers]["day_over_full"] = med["day"] / med["full"]
+            summary[customers]["day_ingest_dbt_over_full"] = (med["day_ingest"] + med["day_dbt"]) / med["full"]
         print()
         print(f"customers {customers:,}, {years} years, {events:,} events, {repeat} runs, "
               f"{os.cpu_count()} cores (medians)")
         print(f"{'step':<14}{'median s':>10}{'x floor':>9}{'peak RSS MiB':>14}")
         for step in rows:
-            print(f"{step:<14}{med[step]:>10.1f}{med[step] / med['floor']:>9.1f}{peak[step]:>14.0f}")
-        if "day" in med:
-            print(f"one-day refresh / full build: {summary[customers]['day_over_full']:.1%}", flush=True)
+            shown = f"{peak[step]:>14.0f}" if peak[step] else f"{'(the job)':>14}"
+            label = f"  {step[4:]}" if step in JOB_PARTS else step
+            print(f"{label:<14}{med[step]:>10.1f}{med[step] / med['floor']:>9.1f}{shown}")
+        if "day_over_full" in summary[customers]:
+            print(f"one-day refresh (the whole daily job) / full build (ingest + dbt): "
+                  f"{summary[customers]['day_over_full']:.1%}; its ingest + dbt steps alone: "
+                  f"{summary[customers]['day_ingest_dbt_over_full']:.1%}", flush=True)
         if customers in failed:
             print(f"FAILED at {failed[customers]}", flush=True)
     measured = [c for c in sizes if "full_s_per_million_events" in summary[c]]

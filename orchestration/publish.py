@@ -164,11 +164,17 @@ def _swap_link(publish_dir: Path, name: str, target_name: str, generation: str) 
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_dir: Path) -> Path:
+def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_dir: Path,
+                 parse: Path | None = None) -> Path:
     """``dbt docs generate --static`` against ``warehouse`` (after a successful build), then swap
-    the single-file site into ``publish_dir/docs/index.html`` atomically. Returns its path."""
+    the single-file site into ``publish_dir/docs/index.html`` atomically. Returns its path.
+    ``parse``: a dbt partial_parse.msgpack saved with the same vars and profile (the run's dbt build),
+    so dbt re-parses only what changed."""
     publish_dir = Path(publish_dir)
     target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
+    if parse is not None and Path(parse).exists():
+        target.mkdir(parents=True)
+        shutil.copy(parse, target / "partial_parse.msgpack")
     env = dict(os.environ)
     env.update(CRM_DUCKDB_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     env.setdefault("DBT_PROFILES_DIR", str(Path(project_dir) / "profiles"))

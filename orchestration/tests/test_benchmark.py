@@ -1,6 +1,7 @@
 """The scale benchmark's pieces on a small shop: the floor reads every row of every landing file,
 the event-heavy generator option adds browse-only sessions and nothing else, ingest --up-to holds
-back the last day's files (what the one-day refresh then loads)."""
+back the last day's files (what the one-day refresh then loads), and the one-day refresh is the
+daily Dagster job, timed step by step."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import json
 from datetime import date
 
 import duckdb
+import pytest
 
-from orchestration.benchmark import _slowest, read_floor
+from orchestration.benchmark import JOB_PARTS, _slowest, day_parts, read_floor, scale_benchmark
 from orchestration.generate import generate
 from orchestration.ingest import main as ingest_main
 
@@ -63,3 +65,32 @@ def test_slowest_names_nodes_as_dbt_prints_them(tmp_path):
                                               "customer_offers::offers_by_hand 2.0, "
                                               "assert_cpm_transitions_conserve 0.1")
     assert _slowest(tmp_path / "missing.json") == "(no run_results.json)"
+
+
+def test_day_parts_group_the_jobs_steps_and_keep_the_rest_of_the_wall_clock():
+    steps = {"landing_to_raw": 2.0, "dbt_warehouse": 100.0, "mart_quality_checks": 9.0, "model_fits": 16.0,
+             "dbt_predictions": 40.0, "fitted_mart_quality_checks": 2.0, "activation__audience_exports": 0.5,
+             "published_marts": 57.5}
+    assert day_parts(steps, wall=240.0) == {"day_ingest": 2.0, "day_dbt": 140.0, "day_checks": 11.0,
+                                            "day_fits": 16.0, "day_publish": 58.0, "day_other": 13.0}
+    assert tuple(day_parts({}, wall=3.0)) == JOB_PARTS
+
+
+def test_scale_benchmark_times_the_daily_job_on_top_of_the_full_build(tmp_path):
+    # a tiny shop: the full build loads every day but the last, the day is the real daily job for
+    # the last day (ingest, both dbt steps, GX checks, fits, exports, publish)
+    assert scale_benchmark([300], years=1, repeat=1, workdir=tmp_path) == 0
+    result = json.loads((tmp_path / "scale_results.json").read_text())["300"]
+    assert result["failed"] is None
+    med = result["median_s"]
+    assert all(med[part] > 0 for part in ("day_ingest", "day_dbt", "day_checks", "day_publish"))
+    assert sum(med[part] for part in JOB_PARTS) == pytest.approx(med["day"], rel=1e-6)
+    assert result["day_over_full"] == pytest.approx(med["day"] / med["full"])
+    work = tmp_path / "scale-300"
+    published = json.loads((work / "published" / "manifest.json").read_text())
+    assert published["as_of_date"] == "2025-12-31"
+    planted = json.loads((tmp_path / "shop-300-1y" / "_planted.json").read_text())
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        # the job loaded the last day's files: every planted order row is in raw
+        assert con.execute("select count(*) from raw.orders").fetchone()[0] == planted["rows"]["orders"]
+        assert con.execute("select max(as_of_date) from marts.customer_offers").fetchone()[0] == date(2025, 12, 31)

@@ -113,6 +113,14 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     ran = [r["unique_id"].split(".")[0] for r in json.loads(
         (_dbt_target_path(result.run_id, "dbt_warehouse") / "run_results.json").read_text())["results"]]
     assert ran.count("model") > 40 and ran.count("test") > 100 and "unit_test" not in ran
+    # the second dbt step parsed nothing again: it started from the first step's saved parse (same
+    # vars, profile and files; decision log 103), where the first parsed the whole project
+    def parse_events(step):
+        return [json.loads(line)["info"]["name"] for line in
+                (_dbt_target_path(result.run_id, step) / "dbt.log").read_text().splitlines()
+                if '"PartialParsing' in line or '"UnableToPartialParse' in line]
+    assert "UnableToPartialParse" in parse_events("dbt_warehouse")
+    assert parse_events("dbt_predictions") == ["PartialParsingEnabled", "PartialParsingSkipParsing"]
     # the GX mart checks pass
     for name in ("rates_within_0_1", "cpm_transitions_conserve", "one_tier_per_customer", "spend_reconciles_with_raw"):
         evaluated = [c for (mart, n), c in checks.items() if n == name]
