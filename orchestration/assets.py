@@ -22,7 +22,13 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.contract import TABLE_COLUMNS
+from orchestration.contract import (
+    DBT_RUN_TARGETS,
+    DBT_SAVED_PARSE,
+    TABLE_COLUMNS,
+    dbt_run_files,
+    use_saved_parse,
+)
 from orchestration.progress import stage
 from orchestration.publish import publish, publish_docs
 from orchestration.resources import SCHEDULED_BUILD_FLAGS, WarehouseResource, dbt_project
@@ -156,35 +162,21 @@ FITTED = "tag:fitted_parameters+"
 INDIRECT_SELECTION = "buildable"
 
 
-DBT_TARGETS = dbt_project.project_dir / "target" / "dagster"  # one folder per run, one per dbt step in it
-
-
 def _dbt_target_path(run_id: str, step: str, attempt: int = 0) -> Path:
     """dbt's target folder for one attempt of one dbt step of a run (each attempt keeps its own
     run_results.json, which the next attempt resumes from)."""
-    return DBT_TARGETS / run_id / (
+    return DBT_RUN_TARGETS / run_id / (
         step if attempt == 0 else f"{step}.retry{attempt}")
 
 
-PARTIAL_PARSE = "partial_parse.msgpack"
-
-
 def run_parse(run_id: str) -> Path | None:
-    """dbt's saved parse from the latest dbt step of this run, or None. The run's dbt commands share
-    their vars (as_of_date), profile and files, so a later one re-parses only what changed (about
-    4 s instead of 7.5 s per command). dagster-dbt would copy the project's own parse, saved with
-    other vars (`dbt parse` at set-up), which dbt discards for a full parse; decision log 103."""
-    saved = sorted((DBT_TARGETS / run_id).glob(f"*/{PARTIAL_PARSE}"), key=lambda p: p.stat().st_mtime)
+    """dbt's saved parse from the latest dbt command of this run, or None. The run's dbt commands
+    share their vars (as_of_date), profile and files, so a later one re-parses only what changed
+    (about 4 s instead of 7.5 s per command). dagster-dbt would copy the project's own parse, saved
+    with other vars (`dbt parse` at set-up), which dbt discards for a full parse; it copies it only
+    into a target folder that has none (decision log 103)."""
+    saved = dbt_run_files(run_id, DBT_SAVED_PARSE)
     return saved[-1] if saved else None
-
-
-def _reuse_run_parse(run_id: str, target: Path) -> None:
-    """Give this dbt command's target folder the run's saved parse (dagster-dbt copies the project's
-    only into a folder that has none)."""
-    saved = run_parse(run_id)
-    if saved is not None and not (target / PARTIAL_PARSE).exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(saved, target / PARTIAL_PARSE)
 
 
 def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
@@ -195,7 +187,7 @@ def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
     if context.retry_number > 0:
         candidates.append(_dbt_target_path(context.run.run_id, step, context.retry_number - 1))
     if context.run.parent_run_id:
-        attempts = sorted((DBT_TARGETS / context.run.parent_run_id).glob(f"{step}*"),
+        attempts = sorted((DBT_RUN_TARGETS / context.run.parent_run_id).glob(f"{step}*"),
                           key=lambda p: p.stat().st_mtime)
         candidates.extend(reversed(attempts[-1:]))
     for path in candidates:
@@ -244,7 +236,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
             if key in context.selected_asset_keys:
                 yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
                                 metadata={"built_by": f"earlier attempt {previous.name}"})
-    _reuse_run_parse(context.run.run_id, target)
+    use_saved_parse(run_parse(context.run.run_id), target)
     with warehouse.write_lock():
         invocation = dbt.cli(args, context=context, target_path=target)
         try:
@@ -307,7 +299,7 @@ def _dbt_outcome(target: Path) -> str:
 
 def _prune_dbt_targets(keep: int) -> None:
     """Keep the dbt target folders of the last ``keep`` runs (what `dbt retry` may need)."""
-    runs = sorted(DBT_TARGETS.glob("*"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(DBT_RUN_TARGETS.glob("*"), key=lambda p: p.stat().st_mtime)
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 

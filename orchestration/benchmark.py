@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.cli import dbt_command
-from orchestration.contract import PROJECT_DIR
+from orchestration.contract import PROJECT_DIR, dbt_run_files
 from orchestration.resources import SCHEDULED_BUILD_FLAGS
 
 STAGES = ("generate", "ingest", "dbt_build")
@@ -184,6 +184,12 @@ def last_run_steps(dagster_home: Path) -> tuple[str, dict[str, float]]:
     return run_id, steps
 
 
+def _full_build(rows: dict[str, list[tuple[float, float]]]) -> tuple[float, float]:
+    """The last attempt's full build: its ingest and dbt seconds added, the larger of their peaks."""
+    ingest, dbt = rows["full_ingest"][-1], rows["full_dbt"][-1]
+    return ingest[0] + dbt[0], max(ingest[1], dbt[1])
+
+
 def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) -> int:
     """Floor, full build and one-day refresh per shop size; prints ratios and peaks."""
     end = date(2025, 12, 31)
@@ -231,7 +237,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                         rows[part].append((seconds, 0.0))  # peak RSS: the job's as a whole only
                     print("[benchmark]   steps: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), flush=True)
                     print(f"[benchmark]   slowest: "
-                          f"{_slowest(*sorted((PROJECT_DIR / 'target' / 'dagster' / run_id).glob('*/run_results.json')))}",
+                          f"{_slowest(*dbt_run_files(run_id, 'run_results.json'))}",
                           flush=True)
                 if step == "floor":  # the reads alone, not the interpreter's start
                     rows[step][-1] = (json.loads((work / "floor.json").read_text())["_seconds"],
@@ -240,13 +246,11 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                       f"{rows[step][-1][0]:8.1f} s  peak RSS {rows[step][-1][1]:8.0f} MiB", flush=True)
             if customers in failed:
                 break
-            rows["full"].append((rows["full_ingest"][-1][0] + rows["full_dbt"][-1][0],
-                                 max(rows["full_ingest"][-1][1], rows["full_dbt"][-1][1])))
+            rows["full"].append(_full_build(rows))
         if customers in failed:  # one failed attempt: the steps of that attempt, nothing derived
             rows = {k: v for k, v in rows.items() if v and k not in ("full", "day", *JOB_PARTS)}
             if "full_dbt" in rows:
-                rows["full"] = [(rows["full_ingest"][-1][0] + rows["full_dbt"][-1][0],
-                                 max(rows["full_ingest"][-1][1], rows["full_dbt"][-1][1]))]
+                rows["full"] = [_full_build(rows)]
         med = {k: statistics.median(s for s, _ in v) for k, v in rows.items()}
         peak = {k: max(r for _, r in v) for k, v in rows.items()}
         events = planted["rows"]["events"]

@@ -26,6 +26,7 @@ import duckdb
 from orchestration.contract import (
     PROJECT_DIR,
     TABLE_COLUMNS,
+    dbt_run_files,
     landing_dir,
     publish_dir,
     warehouse_path,
@@ -110,8 +111,7 @@ def ensure_manifest() -> None:
 def dbt_failures(run_id: str) -> list[str]:
     """The models and tests that failed in the last attempt of each dbt step of a run, with dbt's
     own message (target/dagster/<run_id>/<step>[.retryN]/run_results.json)."""
-    attempts = sorted((PROJECT_DIR / "target" / "dagster" / run_id).glob("*/run_results.json"),
-                      key=lambda p: p.stat().st_mtime)
+    attempts = dbt_run_files(run_id, "run_results.json")
     last_by_step = {p.parent.name.split(".retry")[0]: p for p in attempts}
     lines = []
     for results in last_by_step.values():

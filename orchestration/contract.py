@@ -8,6 +8,7 @@ all read that declaration.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -44,6 +45,25 @@ def warehouse_path() -> Path:
 
 def publish_dir() -> Path:
     return Path(os.environ.get("CRM_PUBLISH_DIR", PROJECT_DIR / "data" / "published"))
+
+
+# dbt's target folders of the Dagster runs: one folder per run, one per dbt command (and attempt) in it
+DBT_RUN_TARGETS = PROJECT_DIR / "target" / "dagster"
+DBT_SAVED_PARSE = "partial_parse.msgpack"
+
+
+def dbt_run_files(run_id: str, name: str) -> list[Path]:
+    """A file the dbt commands of a Dagster run wrote (run_results.json, partial_parse.msgpack), one
+    per command that wrote it, oldest first."""
+    return sorted((DBT_RUN_TARGETS / run_id).glob(f"*/{name}"), key=lambda p: p.stat().st_mtime)
+
+
+def use_saved_parse(saved: Path | None, target: Path) -> None:
+    """Start a dbt command in ``target`` from a parse saved with the same vars, profile and files,
+    so dbt re-parses only what changed (decision log 103). A target that has a parse keeps it."""
+    if saved is not None and saved.exists() and not (target / DBT_SAVED_PARSE).exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(saved, target / DBT_SAVED_PARSE)
 
 
 # The same patterns as macros/parsing.sql (a test keeps them equal): values the warehouse holds

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.contract import use_saved_parse
+
 PUBLISHED_DB = "crm_marts.duckdb"
 MANIFEST = "manifest.json"
 DOCS_DIR = "docs"
@@ -172,9 +174,7 @@ def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_di
     so dbt re-parses only what changed."""
     publish_dir = Path(publish_dir)
     target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
-    if parse is not None and Path(parse).exists():
-        target.mkdir(parents=True)
-        shutil.copy(parse, target / "partial_parse.msgpack")
+    use_saved_parse(parse, target)
     env = dict(os.environ)
     env.update(CRM_DUCKDB_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     env.setdefault("DBT_PROFILES_DIR", str(Path(project_dir) / "profiles"))
