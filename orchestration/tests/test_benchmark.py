@@ -67,6 +67,20 @@ def test_slowest_names_nodes_as_dbt_prints_them(tmp_path):
     assert _slowest(tmp_path / "missing.json") == "(no run_results.json)"
 
 
+@pytest.mark.parametrize("module", ["dagster._core.storage.event_log.sqlite.sqlite_event_log",
+                                    "dagster_dbt.core.resource", "dbt.cli.main", "dbt.adapters.duckdb.impl",
+                                    "great_expectations.data_context.data_context.abstract_data_context"])
+def test_setup_wrote_the_bytecode_of_the_packages_every_run_imports(module):
+    # scripts/setup.sh syncs with --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, a
+    # missing .pyc is compiled again by every process (a small shop's run: 39 s -> 50 s)
+    import importlib.util
+    from pathlib import Path
+
+    source = importlib.util.find_spec(module).origin
+    assert Path(importlib.util.cache_from_source(source)).exists(), (
+        f"no bytecode for {source}: run ./scripts/setup.sh (uv sync --compile-bytecode)")
+
+
 def test_day_parts_group_the_jobs_steps_and_keep_the_rest_of_the_wall_clock():
     steps = {"landing_to_raw": 2.0, "dbt_warehouse": 100.0, "mart_quality_checks": 9.0, "model_fits": 16.0,
              "dbt_predictions": 40.0, "fitted_mart_quality_checks": 2.0, "activation__audience_exports": 0.5,

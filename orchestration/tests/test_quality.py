@@ -1,0 +1,77 @@
+"""GX's stored validation results stay bounded: a daily job validates 14 times, and each
+checkpoint run rebuilt the Data Docs index from every result ever stored (decision log 104)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import great_expectations.expectations as gxe
+import pandas as pd
+import yaml
+
+from orchestration import quality
+
+
+def _validate(root, suite="test_suite", values=(1, 2, 3)):
+    frame = pd.DataFrame({"x": list(values)})
+    return quality.validate(suite, frame, [gxe.ExpectColumnValuesToNotBeNull(column="x")], root)
+
+
+def _runs(root, kind):
+    base = root / "gx" / "uncommitted" / ("validations" if kind == "results" else "data_docs/local_site/validations")
+    # GX removes a page's file and leaves its folder
+    return sorted(p.name for p in base.glob("test_suite/*/*") if any(p.iterdir()))
+
+
+def _copy_run(root, run_name, new_name):
+    """A stored result (and its Data Docs page) as if GX had written it at another time."""
+    for base in ("validations", "data_docs/local_site/validations"):
+        src = next((root / "gx" / "uncommitted" / base).glob(f"test_suite/*/{run_name}"))
+        shutil.copytree(src, src.parent / new_name, dirs_exist_ok=True)
+
+
+def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.delenv("CRM_GX_KEEP_DAYS", raising=False)
+    monkeypatch.setattr(quality, "_PRUNED", set())
+    _validate(tmp_path)
+    [first] = _runs(tmp_path, "results")
+    stamp = "%Y%m%dT%H%M%S.%fZ"
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=31)).strftime(stamp)
+    recent = (now - timedelta(days=29)).strftime(stamp)
+    _copy_run(tmp_path, first, old)
+    _copy_run(tmp_path, first, recent)
+    assert len(_runs(tmp_path, "results")) == len(_runs(tmp_path, "pages")) == 3
+
+    # the next process's first validation prunes (default 30 days), then GX drops the orphaned page
+    monkeypatch.setattr(quality, "_PRUNED", set())
+    outcome = _validate(tmp_path, values=(1, None, 3))
+    assert not outcome.success
+    results = _runs(tmp_path, "results")
+    assert old not in results and recent in results and first in results and len(results) == 3
+    assert _runs(tmp_path, "pages") == results
+    index = (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").read_text()
+    assert recent in index and old not in index
+
+    config = yaml.safe_load((tmp_path / "gx" / "great_expectations.yml").read_text())
+    assert (config["data_docs_sites"]["local_site"]["site_index_builder"]["validation_results_limit"]
+            == quality.DOCS_INDEX_RESULTS)
+
+    # once per process: a later validation in the same run does not walk the store again
+    _copy_run(tmp_path, first, old)
+    _validate(tmp_path)
+    assert old in _runs(tmp_path, "results")
+
+
+def test_prune_keeps_what_is_not_a_dated_result(tmp_path):
+    validations = tmp_path / "gx" / "uncommitted" / "validations"
+    for name in ("20250101T000000.000000Z", "20250301T000000.000000Z", "not-a-time"):
+        (validations / "suite" / "__none__" / name).mkdir(parents=True)
+    (validations / ".ge_store_backend_id").write_text("id")
+    now = datetime(2025, 3, 15, tzinfo=UTC)
+    assert quality.prune_validation_results(tmp_path, keep_days=30, now=now) == 1
+    assert sorted(p.name for p in (validations / "suite" / "__none__").iterdir()) == [
+        "20250301T000000.000000Z", "not-a-time"]
+    assert (validations / ".ge_store_backend_id").exists()
+    assert quality.prune_validation_results(tmp_path, keep_days=30, now=now) == 0
