@@ -12,6 +12,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -71,7 +72,10 @@ def landing(tmp_path_factory) -> Path:
 def pipeline(tmp_path_factory, landing):
     root = tmp_path_factory.mktemp("dagster_run")
     wh = _warehouse(root, landing)
-    result = _materialize(wh, END)
+    # dagster-dbt's `dbt --version` is not run (decision log 105): the run fails if it is
+    with mock.patch("dagster_dbt.core.resource.check_output",
+                    side_effect=AssertionError("dagster-dbt ran `dbt --version`")):
+        result = _materialize(wh, END)
     return SimpleNamespace(root=root, wh=wh, result=result)
 
 
@@ -84,6 +88,21 @@ def test_definitions_load_and_validate():
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "passed validation" in proc.stderr + proc.stdout
+
+
+def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_does_not_fetch():
+    from functools import cached_property
+
+    from dagster_dbt import DbtCliResource
+
+    # the two members replaced (decision log 105) are still dagster-dbt's, under these names
+    assert isinstance(vars(DbtCliResource)["_cli_version"], cached_property)
+    assert callable(vars(DbtCliResource)["_initialize_dbt_core_adapter"])
+    resource = dbt_resource()
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+    # the version dagster-dbt would have read from `dbt --version`
+    printed = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+    assert f"installed: {resource._cli_version}" in printed
 
 
 def test_schedule_runs_yesterday_every_morning_in_tokyo():
