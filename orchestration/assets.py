@@ -79,7 +79,7 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
 )
 def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     from orchestration.ingest import ingest
-    from orchestration.quality import gate_landing_batch
+    from orchestration.quality import gate_landing_batch, one_docs_build
 
     up_to = as_of_for(context)
     outcomes: dict[str, list] = {t: [] for t in TABLE_COLUMNS}
@@ -87,7 +87,7 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     def gate(table: str, rows) -> None:
         outcomes[table].append(gate_landing_batch(table, rows, Path(warehouse.gx)))
 
-    with warehouse.write_lock():
+    with warehouse.write_lock(), one_docs_build(Path(warehouse.gx)):
         report = ingest(Path(warehouse.landing), warehouse.database_path, up_to=up_to, on_batch=gate, verbose=True)
 
     for table, key in RAW_KEYS.items():

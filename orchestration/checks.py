@@ -134,7 +134,10 @@ def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefi
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         started = time.perf_counter()
         stage("checks", f"GX checks ({name})", started)
-        results = list(_mart_quality_results(context, warehouse))
+        from orchestration.quality import one_docs_build
+
+        with one_docs_build(Path(warehouse.gx)):
+            results = list(_mart_quality_results(context, warehouse))
         bad = [r for r in results if not r.passed]
         stage("checks", f"{len(results)} GX checks, {len(bad)} not passed", started)
         yield from results

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +43,25 @@ def gx_dir() -> Path:
 # (default 30) are removed, once per process, before the first validation.
 DOCS_INDEX_RESULTS = 100
 _PRUNED: set[Path] = set()
+# inside one_docs_build(): the validations whose Data Docs pages wait for one build at its end
+_DOCS_WAITING: list[tuple[Path, object]] | None = None
+
+
+@contextmanager
+def one_docs_build(root: Path | None = None) -> Iterator[None]:
+    """Validations inside update the Data Docs once, when the block ends, instead of once per
+    checkpoint run (each build renders the index again). A step's validations go in one block."""
+    global _DOCS_WAITING
+    if _DOCS_WAITING is not None:  # already inside a block: its end builds
+        yield
+        return
+    _DOCS_WAITING = []
+    try:
+        yield
+    finally:
+        waiting, _DOCS_WAITING = _DOCS_WAITING, None
+        for docs_root in dict.fromkeys(r for r, _ in waiting):
+            _context(docs_root).build_data_docs(resource_identifiers=[k for r, k in waiting if r == docs_root])
 
 
 def gx_keep_days() -> int:
@@ -160,7 +181,9 @@ def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path |
     ``index_columns`` name the failing rows (e.g. which mart) in ``Failure.unexpected_index``."""
     import great_expectations as gx
 
+    root = Path(root or gx_dir())
     context = _context(root)
+    waiting = _DOCS_WAITING
     batch = _whole_dataframe_batch(context.data_sources.add_or_update_pandas(name="crm_warehouse"), suite_name)
     suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
@@ -170,7 +193,7 @@ def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path |
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            actions=[] if waiting is not None else [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
             result_format=(
                 {"result_format": "COMPLETE", "unexpected_index_column_names": index_columns}
                 if index_columns else {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
@@ -178,8 +201,10 @@ def validate(suite_name: str, df: pd.DataFrame, expectations: list, root: Path |
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": df})
+    if waiting is not None:
+        waiting.extend((root, key) for key in result.run_results)
     failures = [f for run in result.run_results.values() for f in _failures(run.results)]
-    sites = context.get_docs_sites_urls()
+    sites = context.get_docs_sites_urls(only_if_exists=False)
     return SuiteOutcome(suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None)
 
 

@@ -75,3 +75,34 @@ def test_prune_keeps_what_is_not_a_dated_result(tmp_path):
         "20250301T000000.000000Z", "not-a-time"]
     assert (validations / ".ge_store_backend_id").exists()
     assert quality.prune_validation_results(tmp_path, keep_days=30, now=now) == 0
+
+
+def test_validations_in_one_block_build_the_data_docs_once_at_its_end(tmp_path, monkeypatch):
+    from great_expectations.data_context.data_context.abstract_data_context import (
+        AbstractDataContext,
+    )
+
+    monkeypatch.setattr(quality, "_PRUNED", set())
+    real = AbstractDataContext.build_data_docs
+    builds = []
+
+    def counting(self, *args, **kwargs):
+        builds.append(kwargs.get("resource_identifiers"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractDataContext, "build_data_docs", counting)
+    site = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+    with quality.one_docs_build(tmp_path):
+        first = _validate(tmp_path, suite="suite_a")
+        with quality.one_docs_build(tmp_path):  # a block inside a block: the outer end builds
+            second = _validate(tmp_path, suite="suite_b", values=(None, 1))
+        assert builds == [] and not (site / "index.html").exists()
+    assert len(builds) == 1 and len(builds[0]) == 2
+    for suite in ("suite_a", "suite_b"):
+        assert list((site / "validations" / suite).glob("*/*/*.html")), suite
+        assert suite in (site / "index.html").read_text()
+    assert first.success and not second.success
+    assert first.docs_url == second.docs_url and first.docs_url.endswith("index.html")
+    # outside a block, each validation updates the docs itself
+    _validate(tmp_path, suite="suite_a")
+    assert len(builds) == 2
