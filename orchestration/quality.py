@@ -4,7 +4,9 @@ GX's SQL path fails on DuckDB (IndexError in resolve_metric_bundle), so every ch
 pandas dataframe read through a read-only connection, a batch or a mart at a time. Suites,
 validation definitions and checkpoints are defined here in code and saved to a file context under
 the data directory (``$CRM_GX_DIR``, default ``data/gx``); every checkpoint run updates the GX Data
-Docs (HTML) there. GX is imported lazily: it takes seconds to import.
+Docs (HTML) there, or, inside ``one_docs_build()`` (a Dagster step's validations), the block's end
+does once. Results older than ``$CRM_GX_KEEP_DAYS`` are removed (decision log 104). GX is imported
+lazily: it takes seconds to import.
 """
 
 from __future__ import annotations
