@@ -42,9 +42,9 @@ def gx_dir() -> Path:
 # GX stores every validation result, and each checkpoint run rebuilds the Data Docs index from all
 # of them: a daily job's 14 validations slowed by about 0.7 ms per stored result each (decision log
 # 104). The index lists the newest DOCS_INDEX_RESULTS; results older than $CRM_GX_KEEP_DAYS
-# (default 30) are removed, once per process, before the first validation.
+# (default 30) are removed. Both are done once per process, before the first validation.
 DOCS_INDEX_RESULTS = 100
-_PRUNED: set[Path] = set()
+_PREPARED: set[Path] = set()
 # inside one_docs_build(): the validations whose Data Docs pages wait for one build at its end
 _DOCS_WAITING: list[tuple[Path, object]] | None = None
 
@@ -134,14 +134,14 @@ def _context(root: Path | None = None):
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    site = context.list_data_docs_sites().get("local_site")
-    index = dict((site or {}).get("site_index_builder") or {})
-    if site and index.get("validation_results_limit") != DOCS_INDEX_RESULTS:
-        context.update_data_docs_site(
-            "local_site", {**site, "site_index_builder": {**index, "validation_results_limit": DOCS_INDEX_RESULTS}})
-    if root.resolve() not in _PRUNED:
+    if root.resolve() not in _PREPARED:  # once per process and folder
+        site = context.list_data_docs_sites().get("local_site")
+        index = dict((site or {}).get("site_index_builder") or {})
+        if site and index.get("validation_results_limit") != DOCS_INDEX_RESULTS:
+            context.update_data_docs_site(
+                "local_site", {**site, "site_index_builder": {**index, "validation_results_limit": DOCS_INDEX_RESULTS}})
         prune_validation_results(root, gx_keep_days())
-        _PRUNED.add(root.resolve())
+        _PREPARED.add(root.resolve())
     return context
 
 

@@ -19,7 +19,7 @@ export UV_PYTHON_DOWNLOADS=never
 echo "[setup] syncing .venv from uv.lock"
 # --compile-bytecode: write every package's .pyc now (about 12 s once, then under a second).
 # Python writes them lazily on first import, except where PYTHONDONTWRITEBYTECODE is set (as on
-# this project's CI machines); without them every process compiles dagster, dbt and GX again:
+# the machines this project is developed on); without them every process compiles dagster, dbt and GX again:
 # a small shop's daily run took 50 s instead of 39 s (decision log 104).
 .tools/uv/bin/uv sync --frozen --python "$PY" --quiet --compile-bytecode "$@"
 # Prepare the dbt manifest before the Dagster code location loads (it is never parsed at import).

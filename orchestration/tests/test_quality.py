@@ -33,7 +33,7 @@ def _copy_run(root, run_name, new_name):
 
 def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(tmp_path, monkeypatch):
     monkeypatch.delenv("CRM_GX_KEEP_DAYS", raising=False)
-    monkeypatch.setattr(quality, "_PRUNED", set())
+    monkeypatch.setattr(quality, "_PREPARED", set())
     _validate(tmp_path)
     [first] = _runs(tmp_path, "results")
     stamp = "%Y%m%dT%H%M%S.%fZ"
@@ -45,7 +45,7 @@ def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_i
     assert len(_runs(tmp_path, "results")) == len(_runs(tmp_path, "pages")) == 3
 
     # the next process's first validation prunes (default 30 days), then GX drops the orphaned page
-    monkeypatch.setattr(quality, "_PRUNED", set())
+    monkeypatch.setattr(quality, "_PREPARED", set())
     outcome = _validate(tmp_path, values=(1, None, 3))
     assert not outcome.success
     results = _runs(tmp_path, "results")
@@ -82,7 +82,7 @@ def test_validations_in_one_block_build_the_data_docs_once_at_its_end(tmp_path, 
         AbstractDataContext,
     )
 
-    monkeypatch.setattr(quality, "_PRUNED", set())
+    monkeypatch.setattr(quality, "_PREPARED", set())
     real = AbstractDataContext.build_data_docs
     builds = []
 
