@@ -459,6 +459,10 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             os.environ.update(warehouse.dbt_env())
             docs = publish_docs(warehouse.database_path, Path(warehouse.publish), manifest["as_of_date"],
                                 dbt_project.project_dir, parse=run_parse(context.run.run_id))
+        # earlier days' staged exports are published (this day's stay for a re-run of this step)
+        for day in staged.parent.glob("*"):
+            if day != staged:
+                shutil.rmtree(day, ignore_errors=True)
     stage("publish", f"{len(manifest['row_counts'])} marts published for BI as of {manifest['as_of_date']}"
                      + (", docs site built" if docs else "")
                      + (f"; held back: {', '.join(manifest['held_back'])}" if manifest["held_back"] else ""),

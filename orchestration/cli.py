@@ -27,6 +27,7 @@ from orchestration.contract import (
     PROJECT_DIR,
     TABLE_COLUMNS,
     dbt_run_files,
+    keep_days,
     landing_dir,
     publish_dir,
     warehouse_path,
@@ -134,6 +135,7 @@ def _not_loaded_files(result) -> list[dict]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.generate import generate
+    from orchestration.logs import prune_run_logs
     from orchestration.progress import output_to, stage
 
     t0 = time.perf_counter()
@@ -152,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
 
     log_path = PROJECT_DIR / "data" / "logs" / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
+    prune_run_logs(log_path.parent, keep_days())
     stage("run", f"Dagster job daily_refresh, partition {partition} (as_of_date); detailed log: {log_path}", t0)
     with output_to(log_path):
         import dagster as dg

@@ -47,6 +47,12 @@ def publish_dir() -> Path:
     return Path(os.environ.get("CRM_PUBLISH_DIR", PROJECT_DIR / "data" / "published"))
 
 
+def keep_days() -> int:
+    """How many days a run's own records are kept: its detailed log (data/logs) and its GX
+    validation results (decision log 106). The marts, the warehouse and the load log keep everything."""
+    return int(os.environ.get("CRM_KEEP_DAYS", "30"))
+
+
 # dbt's target folders of the Dagster runs: one folder per run, one per dbt command (and attempt) in it
 DBT_RUN_TARGETS = PROJECT_DIR / "target" / "dagster"
 DBT_SAVED_PARSE = "partial_parse.msgpack"

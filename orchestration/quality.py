@@ -5,7 +5,7 @@ pandas dataframe read through a read-only connection, a batch or a mart at a tim
 validation definitions and checkpoints are defined here in code and saved to a file context under
 the data directory (``$CRM_GX_DIR``, default ``data/gx``); every checkpoint run updates the GX Data
 Docs (HTML) there, or, inside ``one_docs_build()`` (a Dagster step's validations), the block's end
-does once. Results older than ``$CRM_GX_KEEP_DAYS`` are removed (decision log 104). GX is imported
+does once. Results older than ``$CRM_KEEP_DAYS`` are removed (decision log 104). GX is imported
 lazily: it takes seconds to import.
 """
 
@@ -29,6 +29,7 @@ from orchestration.contract import (
     ROW_RULES,
     TABLE_COLUMNS,
     dbt_var,
+    keep_days,
 )
 
 SAMPLE_SIZE = 5
@@ -41,7 +42,7 @@ def gx_dir() -> Path:
 
 # GX stores every validation result, and each checkpoint run rebuilds the Data Docs index from all
 # of them: a daily job's 14 validations slowed by about 0.7 ms per stored result each (decision log
-# 104). The index lists the newest DOCS_INDEX_RESULTS; results older than $CRM_GX_KEEP_DAYS
+# 104). The index lists the newest DOCS_INDEX_RESULTS; results older than $CRM_KEEP_DAYS
 # (default 30) are removed. Both are done once per process, before the first validation.
 DOCS_INDEX_RESULTS = 100
 _PREPARED: set[Path] = set()
@@ -64,10 +65,6 @@ def one_docs_build(root: Path | None = None) -> Iterator[None]:
         waiting, _DOCS_WAITING = _DOCS_WAITING, None
         for docs_root in dict.fromkeys(r for r, _ in waiting):
             _context(docs_root).build_data_docs(resource_identifiers=[k for r, k in waiting if r == docs_root])
-
-
-def gx_keep_days() -> int:
-    return int(os.environ.get("CRM_GX_KEEP_DAYS", "30"))
 
 
 def prune_validation_results(root: Path, keep_days: int, now: datetime | None = None) -> int:
@@ -140,7 +137,7 @@ def _context(root: Path | None = None):
         if site and index.get("validation_results_limit") != DOCS_INDEX_RESULTS:
             context.update_data_docs_site(
                 "local_site", {**site, "site_index_builder": {**index, "validation_results_limit": DOCS_INDEX_RESULTS}})
-        prune_validation_results(root, gx_keep_days())
+        prune_validation_results(root, keep_days())
         _PREPARED.add(root.resolve())
     return context
 

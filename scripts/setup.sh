@@ -21,7 +21,13 @@ echo "[setup] syncing .venv from uv.lock"
 # Python writes them lazily on first import, except where PYTHONDONTWRITEBYTECODE is set (as on
 # the machines this project is developed on); without them every process compiles dagster, dbt and GX again:
 # a small shop's daily run took 50 s instead of 39 s (decision log 104).
-.tools/uv/bin/uv sync --frozen --python "$PY" --quiet --compile-bytecode "$@"
+# A .venv that has the Spark extra (./scripts/test.sh installs it) keeps it: an exact sync without
+# it would uninstall pyspark, and the next test run would install it again.
+KEEP=()
+if [ -d .venv/lib/python3.11/site-packages/pyspark ] && [[ " $* " != *" spark "* ]]; then
+    KEEP=(--extra spark)
+fi
+.tools/uv/bin/uv sync --frozen --python "$PY" --quiet --compile-bytecode ${KEEP[@]+"${KEEP[@]}"} "$@"
 # Prepare the dbt manifest before the Dagster code location loads (it is never parsed at import).
 echo "[setup] dbt parse (manifest for Dagster)"
 DBT_SEND_ANONYMOUS_USAGE_STATS=false .venv/bin/dbt parse --project-dir . --profiles-dir profiles --quiet

@@ -81,6 +81,19 @@ def test_setup_wrote_the_bytecode_of_the_packages_every_run_imports(module):
         f"no bytecode for {source}: run ./scripts/setup.sh (uv sync --compile-bytecode)")
 
 
+def test_setup_without_the_spark_extra_keeps_the_one_installed():
+    # ./scripts/run.sh runs setup.sh without --extra spark after ./scripts/test.sh installed it:
+    # an exact sync used to uninstall pyspark, and the next test run installed it again
+    import subprocess
+
+    from orchestration.contract import PROJECT_DIR
+
+    pyspark = PROJECT_DIR / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark"
+    assert pyspark.is_dir(), "the tests run with the Spark extra (./scripts/test.sh installs it)"
+    subprocess.run(["bash", "scripts/setup.sh"], cwd=PROJECT_DIR, check=True, capture_output=True)
+    assert (pyspark / "__init__.py").exists()
+
+
 def test_day_parts_group_the_jobs_steps_and_keep_the_rest_of_the_wall_clock():
     steps = {"landing_to_raw": 2.0, "dbt_warehouse": 100.0, "mart_quality_checks": 9.0, "model_fits": 16.0,
              "dbt_predictions": 40.0, "fitted_mart_quality_checks": 2.0, "activation__audience_exports": 0.5,

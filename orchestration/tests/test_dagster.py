@@ -105,6 +105,42 @@ def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_do
     assert f"installed: {resource._cli_version}" in printed
 
 
+def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
+    from orchestration.contract import keep_days
+    from orchestration.logs import prune_run_logs
+
+    now = time.time()
+    for name, age_days in (("run-2025-01-01-a.log", 31), ("run-2025-01-02-b.log", 29), ("notes.log", 90)):
+        (tmp_path / name).write_text("log")
+        os.utime(tmp_path / name, (now - age_days * 86400, now - age_days * 86400))
+    monkeypatch.delenv("CRM_KEEP_DAYS", raising=False)
+    assert keep_days() == 30
+    assert prune_run_logs(tmp_path, keep_days(), now=now) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.log", "run-2025-01-02-b.log"]
+    monkeypatch.setenv("CRM_KEEP_DAYS", "7")
+    assert prune_run_logs(tmp_path, keep_days(), now=now) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.log"]  # not a run log: never touched
+
+
+def test_the_run_log_has_each_line_once(tmp_path):
+    # Dagster initialises a run's loggers again for its steps: the file logger wrote every line of
+    # the steps twice (the detailed log of the sample shop was 380 KB)
+    from orchestration.logs import file_logger
+
+    @dg.op
+    def hello(context):
+        context.log.info("hello from the step")
+
+    @dg.job(logger_defs={"file": file_logger})
+    def one_step():
+        hello()
+
+    log = tmp_path / "run.log"
+    assert one_step.execute_in_process(run_config={"loggers": {"file": {"config": {"path": str(log)}}}}).success
+    text = log.read_text()
+    assert [text.count(event) for event in ("RUN_START", "hello from the step", "STEP_SUCCESS", "RUN_SUCCESS")] == [1, 1, 1, 1]
+
+
 def test_schedule_runs_yesterday_every_morning_in_tokyo():
     schedule = defs.get_schedule_def("daily_refresh_schedule")
     assert schedule.cron_schedule == "0 6 * * *"
@@ -209,6 +245,8 @@ def test_backfilled_days_give_the_same_marts_as_one_build(pipeline, landing, tmp
     (tmp_path / "daily").mkdir()
     for day in ("2025-06-29", END):
         assert _materialize(daily, day).success
+    # the staged exports of a published day are removed; the last day's stay for a re-run of publish
+    assert [p.name for p in (Path(daily.publish) / ".exports-staging").iterdir()] == [END]
     for wh in (ranged, daily):
         got = mart_snapshot(wh.database_path)
         for name in reference:

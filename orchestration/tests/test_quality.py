@@ -32,7 +32,7 @@ def _copy_run(root, run_name, new_name):
 
 
 def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(tmp_path, monkeypatch):
-    monkeypatch.delenv("CRM_GX_KEEP_DAYS", raising=False)
+    monkeypatch.delenv("CRM_KEEP_DAYS", raising=False)
     monkeypatch.setattr(quality, "_PREPARED", set())
     _validate(tmp_path)
     [first] = _runs(tmp_path, "results")
