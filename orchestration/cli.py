@@ -154,7 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
 
     log_path = PROJECT_DIR / "data" / "logs" / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
-    prune_run_logs(log_path.parent, keep_days())
+    try:
+        prune_run_logs(log_path.parent, keep_days())
+    except ValueError as bad_setting:
+        raise SystemExit(f"[run] {bad_setting}") from None
     stage("run", f"Dagster job daily_refresh, partition {partition} (as_of_date); detailed log: {log_path}", t0)
     with output_to(log_path):
         import dagster as dg

@@ -50,7 +50,11 @@ def publish_dir() -> Path:
 def keep_days() -> int:
     """How many days a run's own records are kept: its detailed log (data/logs) and its GX
     validation results (decision log 106). The marts, the warehouse and the load log keep everything."""
-    return int(os.environ.get("CRM_KEEP_DAYS", "30"))
+    value = os.environ.get("CRM_KEEP_DAYS", "30")
+    if not value.strip().isdigit():
+        raise ValueError(f"CRM_KEEP_DAYS must be a whole number of days (default 30), not {value!r}: "
+                         "set it to how long run logs and GX results are kept, or unset it")
+    return int(value)
 
 
 # dbt's target folders of the Dagster runs: one folder per run, one per dbt command (and attempt) in it

@@ -120,6 +120,9 @@ def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
     monkeypatch.setenv("CRM_KEEP_DAYS", "7")
     assert prune_run_logs(tmp_path, keep_days(), now=now) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["notes.log"]  # not a run log: never touched
+    monkeypatch.setenv("CRM_KEEP_DAYS", "30d")
+    with pytest.raises(ValueError, match="CRM_KEEP_DAYS must be a whole number of days"):
+        keep_days()
 
 
 def test_the_run_log_has_each_line_once(tmp_path):
