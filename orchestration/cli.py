@@ -19,49 +19,27 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 
-from orchestration.contract import (
+from orchestration.contract import TABLE_COLUMNS
+from orchestration.dbt import dbt_env, dbt_run_files, ensure_manifest
+from orchestration.settings import (
     PROJECT_DIR,
-    TABLE_COLUMNS,
-    dbt_run_files,
+    SettingsError,
+    first_partition_day,
+    gx_dir,
     keep_days,
     landing_dir,
     publish_dir,
+    settings,
+    use_config,
     warehouse_path,
 )
 
-BUSINESS_TZ = os.environ.get("CRM_BUSINESS_TIMEZONE", "Asia/Tokyo")
-
 
 def business_today() -> date:
-    return datetime.now(ZoneInfo(BUSINESS_TZ)).date()
-
-
-def dbt_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("CRM_DUCKDB_PATH", str(warehouse_path()))
-    env.setdefault("CRM_DUCKDB_TEMP_DIR", str(PROJECT_DIR / "data" / "tmp"))
-    env.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR / "profiles"))
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    Path(env["CRM_DUCKDB_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
-    return env
-
-
-def dbt_command(args: list[str], vars_: dict | None = None) -> list[str]:
-    exe = Path(sys.prefix) / "bin" / "dbt"
-    cmd = [str(exe) if exe.exists() else "dbt", *args, "--project-dir", str(PROJECT_DIR)]
-    if vars_:
-        cmd += ["--vars", json.dumps(vars_)]  # JSON is YAML
-    return cmd
-
-
-def run_dbt(args: list[str], vars_: dict | None = None) -> int:
-    cmd = dbt_command(args, vars_)
-    print(f"[run] {' '.join(cmd)}", flush=True)
-    return subprocess.call(cmd, cwd=PROJECT_DIR, env=dbt_env())
+    return datetime.now(settings().tz()).date()
 
 
 def summary(database: Path | None = None) -> str:
@@ -93,20 +71,13 @@ def summary(database: Path | None = None) -> str:
 
 
 def dagster_home() -> Path:
-    """A persistent Dagster instance under data/ (runs stay visible in the UI), configured by
-    orchestration/dagster.yaml (one writer at a time)."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / "data" / "dagster_home")))
+    """A persistent Dagster instance (setting ``dagster_home``, default data/dagster_home: runs stay
+    visible in the UI), configured by orchestration/pipeline/dagster.yaml (one writer at a time)."""
+    home = settings().dagster_home
+    os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_DIR / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_DIR / "orchestration" / "pipeline" / "dagster.yaml", home / "dagster.yaml")
     return home
-
-
-def ensure_manifest() -> None:
-    if not (PROJECT_DIR / "target" / "manifest.json").exists():
-        print("[run] preparing the dbt manifest (dbt parse)", flush=True)
-        code = run_dbt(["parse", "--quiet"])
-        if code != 0:
-            raise SystemExit("dbt parse failed: read the errors above")
 
 
 def dbt_failures(run_id: str) -> list[str]:
@@ -134,11 +105,14 @@ def _not_loaded_files(result) -> list[dict]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestration.generate import generate
-    from orchestration.logs import prune_run_logs
+    from orchestration.pipeline.logs import prune_run_logs
     from orchestration.progress import output_to, stage
+    from orchestration.tools.generate import generate
 
     t0 = time.perf_counter()
+    shop = settings()
+    if shop.source:
+        stage("settings", f"{shop.source}", t0)
     landing = landing_dir()
     yesterday = business_today() - timedelta(days=1)
     if not any((landing / t).is_dir() for t in TABLE_COLUMNS):
@@ -149,21 +123,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             generate(landing, customers=args.customers, start=start, end=yesterday, seed=args.seed)
         stage("sample", f"sample shop written to {landing}", t0)
     partition = args.as_of or yesterday.isoformat()
+    first_day = first_partition_day()
+    if partition < first_day.isoformat():
+        print(f"[run] --as-of {partition} is before the shop's first day {first_day}: set history_start in "
+              "the settings file (docs/settings.md) to the first day of the shop's history", file=sys.stderr)
+        return 2
     dagster_home()
     ensure_manifest()
     os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
 
-    log_path = PROJECT_DIR / "data" / "logs" / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
-    try:
-        prune_run_logs(log_path.parent, keep_days())
-    except ValueError as bad_setting:
-        raise SystemExit(f"[run] {bad_setting}") from None
+    log_path = settings().logs_dir / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
+    prune_run_logs(log_path.parent, keep_days())
     stage("run", f"Dagster job daily_refresh, partition {partition} (as_of_date); detailed log: {log_path}", t0)
     with output_to(log_path):
         import dagster as dg
 
-        from orchestration.definitions import defs
-        from orchestration.recovery import process_tags, recover_crashed_runs
+        from orchestration.pipeline.definitions import defs
+        from orchestration.pipeline.recovery import process_tags, recover_crashed_runs
 
         instance = dg.DagsterInstance.get()
         recover_crashed_runs(instance, log=lambda text: stage("recover", text, t0))
@@ -212,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  {' '.join(error.message.split())[:800]}")
         print("The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and "
               "run again; re-executing the run from failure in the Dagster UI resumes dbt from the failed model.")
-    docs = Path(os.environ.get("CRM_GX_DIR", PROJECT_DIR / "data" / "gx")) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    docs = gx_dir() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     if docs.exists():
         print(f"GX Data Docs: {docs}")
     print(f"Detailed log (Dagster, dbt): {log_path}")
@@ -230,7 +206,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     env = dict(os.environ, **dbt_env())
     env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     exe = Path(sys.prefix) / "bin" / "dagster"
-    cmd = [str(exe), "dev", "-m", "orchestration.definitions", "--port", str(args.port)]
+    cmd = [str(exe), "dev", "-m", "orchestration.pipeline.definitions", "--port", str(args.port)]
     print(f"[ui] DAGSTER_HOME={home}; {' '.join(cmd)}", flush=True)
     return subprocess.call(cmd, cwd=PROJECT_DIR, env=env)
 
@@ -254,24 +230,33 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crm", description="CRM analytics warehouse: run and inspect.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, metavar="SHOP_YML",
+                        help="the shop's settings file (docs/settings.md); default $CRM_CONFIG, else data/shop.yml")
+    parser = argparse.ArgumentParser(prog="crm", description="CRM analytics warehouse: run and inspect.",
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="sample data if none, ingest, dbt build, summary")
+    run = sub.add_parser("run", parents=[common], help="sample data if none, ingest, dbt build, summary")
     run.add_argument("--customers", type=int, default=3000, help="sample customers when generating (default 3000)")
     run.add_argument("--days", type=int, default=730, help="days of sample data ending yesterday (default 730)")
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--as-of", default=None,
                      help="the day to run (partition and as_of_date), YYYY-MM-DD; default yesterday in the business time zone")
     run.set_defaults(func=cmd_run)
-    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
+    ui = sub.add_parser("ui", parents=[common], help="start the Dagster UI (dagster dev) on this project")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
-    dash = sub.add_parser("dashboard", help="start the CRM dashboard (Streamlit) on the published marts")
+    dash = sub.add_parser("dashboard", parents=[common], help="start the CRM dashboard (Streamlit) on the published marts")
     dash.add_argument("--port", type=int, default=8501)
     dash.set_defaults(func=cmd_dashboard)
-    summ = sub.add_parser("summary", help="print row counts and quarantine of the warehouse")
+    summ = sub.add_parser("summary", parents=[common], help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     args = parser.parse_args(argv)
+    try:
+        use_config(getattr(args, "config", None))  # read and validated before any work
+    except SettingsError as bad:
+        print(f"[settings] {bad}", file=sys.stderr)
+        return 2
     return args.func(args)
 
 

@@ -11,7 +11,7 @@ from datetime import date
 
 from orchestration.predict.fit import fit_warehouse
 from orchestration.predict.sbg import fit_and_store
-from orchestration.resources import warehouse_path
+from orchestration.settings import warehouse_path
 
 
 def main(argv: list[str] | None = None) -> int:

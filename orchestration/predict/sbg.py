@@ -176,14 +176,6 @@ def _create_fit_table(con) -> None:
     con.execute(f"create table if not exists {FIT_SCHEMA}.{FIT_TABLE} ({cols})")
 
 
-def _project_vars() -> dict:
-    import yaml
-
-    from orchestration.contract import PROJECT_DIR
-
-    return (yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text()) or {}).get("vars", {})
-
-
 def fit_groups(frame, min_subscriptions: int) -> list[dict]:
     """One fit per group of a per-subscription frame (pandas) with the FIT_DIMS, count_deliveries,
     eligible_deliveries and status columns: every FIT_DIMS combination, each dimension also `all`;
@@ -210,9 +202,10 @@ def fit_and_store(database_path: str | Path, as_of_date: date | str | None = Non
     and replace that as_of_date's rows of ``model_fits.retention_fits``. Returns a summary."""
     import duckdb
 
-    variables = _project_vars()
-    if min_subscriptions is None:
-        min_subscriptions = int(variables.get("subscription_projection_min_subscriptions", DEFAULT_MIN_SUBSCRIPTIONS))
+    from orchestration.settings import dbt_var
+
+    if min_subscriptions is None:  # the shop's setting (vars.subscription_projection_min_subscriptions)
+        min_subscriptions = int(dbt_var("subscription_projection_min_subscriptions"))
     con = duckdb.connect(str(database_path))
     try:
         _create_fit_table(con)
@@ -246,7 +239,7 @@ def fit_and_store(database_path: str | Path, as_of_date: date | str | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from orchestration.contract import warehouse_path
+    from orchestration.settings import warehouse_path
 
     parser = argparse.ArgumentParser(prog="python -m orchestration.predict.sbg",
                                      description="Fit the sBG retention model per subscription group.")

@@ -20,7 +20,7 @@ def copy_fits_to_spark(database: str | Path, root: Path | None = None) -> dict[s
     """Replace the Spark fit tables' rows with the DuckDB warehouse's; returns rows per table."""
     from pyspark.sql import functions as F
 
-    from orchestration.spark import session
+    from orchestration.ingest.spark import session
 
     spark = session(root)
     counts = {}

@@ -12,10 +12,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.cli import dbt_command
-from orchestration.contract import PROJECT_DIR
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.dbt import dbt_command
+from orchestration.settings import PROJECT_DIR
+from orchestration.ingest.load import ingest
+from orchestration.tools.generate import generate
 
 START = date(2023, 7, 1)
 END = date(2025, 6, 30)

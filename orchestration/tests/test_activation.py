@@ -12,11 +12,16 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.activation import EXPORT_COLUMNS, audit_exports, holdout_bucket, write_exports
-from orchestration.contract import dbt_var
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.activation.exports import (
+    EXPORT_COLUMNS,
+    audit_exports,
+    holdout_bucket,
+    write_exports,
+)
+from orchestration.settings import dbt_var
+from orchestration.ingest.load import ingest
 from orchestration.tests.conftest import build_with_fits, dbt, query
+from orchestration.tools.generate import generate
 
 
 def test_no_one_off_category_is_offered_to_an_owner_nor_a_product_inside_its_cycle(warehouse):

@@ -11,9 +11,15 @@ from datetime import date
 import duckdb
 import pytest
 
-from orchestration.benchmark import JOB_PARTS, _slowest, day_parts, read_floor, scale_benchmark
-from orchestration.generate import generate
-from orchestration.ingest import main as ingest_main
+from orchestration.ingest.load import main as ingest_main
+from orchestration.tools.benchmark import (
+    JOB_PARTS,
+    _slowest,
+    day_parts,
+    read_floor,
+    scale_benchmark,
+)
+from orchestration.tools.generate import generate
 
 
 def test_floor_reads_every_planted_row(tmp_path):
@@ -86,7 +92,7 @@ def test_setup_without_the_spark_extra_keeps_the_one_installed():
     # an exact sync used to uninstall pyspark, and the next test run installed it again
     import subprocess
 
-    from orchestration.contract import PROJECT_DIR
+    from orchestration.settings import PROJECT_DIR
 
     pyspark = PROJECT_DIR / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark"
     assert pyspark.is_dir(), "the tests run with the Spark extra (./scripts/test.sh installs it)"

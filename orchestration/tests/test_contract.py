@@ -7,10 +7,10 @@ from orchestration.contract import (
     DECIMAL_PATTERN,
     INTEGER_PATTERN,
     PERSONAL_DATA_COLUMNS,
-    PROJECT_DIR,
     REQUIRED_TABLES,
-    ROW_RULES,
+    row_rules,
 )
+from orchestration.settings import PROJECT_DIR
 
 
 def test_the_gx_gate_parses_numbers_with_the_patterns_of_the_sql():
@@ -30,6 +30,6 @@ def test_the_contract_document_ships_with_the_project_and_names_every_column():
 def test_rules_derived_from_the_declaration():
     assert REQUIRED_TABLES == ("orders",)
     assert PERSONAL_DATA_COLUMNS == ("email", "full_name")
-    assert ROW_RULES["order_items"]["maximum"] == {"quantity": 10000}
-    assert ROW_RULES["orders"]["allowed"]["status"] == ["completed", "cancelled", "returned", "pending"]
+    assert row_rules("order_items")["maximum"] == {"quantity": 10000}
+    assert row_rules("orders")["allowed"]["status"] == ["completed", "cancelled", "returned", "pending"]
     assert "email_opt_in" in [c["name"] for c in CONTRACT["customers"]["columns"]]

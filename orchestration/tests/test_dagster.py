@@ -20,7 +20,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.assets import (
+from orchestration.dbt import dbt_command
+from orchestration.settings import PROJECT_DIR
+from orchestration.pipeline.assets import (
     PIPELINE_ASSETS,
     _dbt_target_path,
     _resumable_run,
@@ -29,15 +31,13 @@ from orchestration.assets import (
     model_fits,
     published_marts,
 )
-from orchestration.checks import MART_CHECKS
-from orchestration.cli import dbt_command
-from orchestration.contract import PROJECT_DIR
-from orchestration.definitions import defs
-from orchestration.generate import generate
-from orchestration.publish import publish
-from orchestration.recovery import TAG_HOST, TAG_PID
-from orchestration.resources import WarehouseResource, dbt_resource
+from orchestration.pipeline.checks import MART_CHECKS
+from orchestration.pipeline.definitions import defs
+from orchestration.pipeline.recovery import TAG_HOST, TAG_PID
+from orchestration.pipeline.resources import WarehouseResource, dbt_resource
+from orchestration.publish.publish import publish
 from orchestration.tests.conftest import mart_snapshot, query
+from orchestration.tools.generate import generate
 
 END = "2025-06-30"
 ALL = [*PIPELINE_ASSETS, *MART_CHECKS]
@@ -84,7 +84,7 @@ def test_definitions_load_and_validate():
     env = dict(os.environ, DAGSTER_HOME="")
     env.pop("DAGSTER_HOME")
     proc = subprocess.run([str(Path(os.sys.executable).with_name("dagster")), "definitions", "validate",
-                           "-m", "orchestration.definitions"], cwd=PROJECT_DIR, env=env,
+                           "-m", "orchestration.pipeline.definitions"], cwd=PROJECT_DIR, env=env,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "passed validation" in proc.stderr + proc.stdout
@@ -106,8 +106,8 @@ def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_do
 
 
 def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
-    from orchestration.contract import keep_days
-    from orchestration.logs import prune_run_logs
+    from orchestration.settings import keep_days
+    from orchestration.pipeline.logs import prune_run_logs
 
     now = time.time()
     for name, age_days in (("run-2025-01-01-a.log", 31), ("run-2025-01-02-b.log", 29), ("notes.log", 90)):
@@ -121,14 +121,14 @@ def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
     assert prune_run_logs(tmp_path, keep_days(), now=now) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["notes.log"]  # not a run log: never touched
     monkeypatch.setenv("CRM_KEEP_DAYS", "30d")
-    with pytest.raises(ValueError, match="CRM_KEEP_DAYS must be a whole number of days"):
+    with pytest.raises(ValueError, match="CRM_KEEP_DAYS .setting keep_days.: must be a whole number of days"):
         keep_days()
 
 
 def test_the_run_log_has_each_line_once(tmp_path):
     # Dagster initialises a run's loggers again for its steps: the file logger wrote every line of
     # the steps twice (the detailed log of the sample shop was 380 KB)
-    from orchestration.logs import file_logger
+    from orchestration.pipeline.logs import file_logger
 
     @dg.op
     def hello(context):
@@ -416,7 +416,7 @@ def test_a_retried_or_reexecuted_dbt_step_resumes_from_the_failed_model(tmp_path
 
 
 def test_a_second_writer_waits_for_the_lock_then_gives_up_with_a_clear_error(tmp_path):
-    from orchestration.resources import WarehouseLockedError
+    from orchestration.pipeline.resources import WarehouseLockedError
 
     first = WarehouseResource(database=str(tmp_path / "w.duckdb"))
     second = WarehouseResource(database=str(tmp_path / "w.duckdb"), lock_timeout_seconds=1.0)

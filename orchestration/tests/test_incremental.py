@@ -25,9 +25,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.ingest.load import ingest
 from orchestration.tests.conftest import dbt
+from orchestration.tools.generate import generate
 
 DAYS = ["2025-06-28", "2025-06-29", "2025-06-30"]
 RESENT_ORDER_STATUS = "cancelled"

@@ -9,8 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.generate import generate
-from orchestration.ingest import (
+from orchestration.ingest.load import (
     LoadedFile,
     _check_native_types,
     _conform,
@@ -20,6 +19,7 @@ from orchestration.ingest import (
     _register_float_udfs,
     ingest,
 )
+from orchestration.tools.generate import generate
 
 
 def _count(db, table):
@@ -302,7 +302,7 @@ def test_the_gate_sees_each_batch_as_arrow_and_a_corrupt_file_is_left_out(tmp_pa
 
 
 def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path, monkeypatch):
-    import orchestration.ingest as ingest_module
+    import orchestration.ingest.load as ingest_module
 
     folder = tmp_path / "landing" / "events"
     folder.mkdir(parents=True)
@@ -355,7 +355,7 @@ def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_k
     """Decision log 98: ingest creates the warehouse in WAREHOUSE_STORAGE_VERSION (strings written
     with DICT_FSST); a warehouse created before, in DuckDB's default 0.10.2 format, opens and loads
     a new day in its own format."""
-    from orchestration.ingest import WAREHOUSE_STORAGE_VERSION
+    from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION
 
     landing = tmp_path / "landing"
     generate(landing, customers=60, start=date(2025, 1, 1), end=date(2025, 1, 10), seed=4)

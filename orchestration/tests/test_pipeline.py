@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.ingest.load import ingest
 from orchestration.tests.conftest import dbt, mart_snapshot, query
+from orchestration.tools.generate import generate
 
 REASON_OF_KIND = {"orphan order_id": "orphan: order_id not among valid orders"}
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.ingest.load import ingest
 from orchestration.predict import bgnbd
 from orchestration.predict import fit as fit_module
 from orchestration.predict.__main__ import main as predict_main
 from orchestration.tests.conftest import dbt, query
+from orchestration.tools.generate import generate
 
 AS_OF = "2025-06-30"
 VARS = {"as_of_date": AS_OF}

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.publish import publish
+from orchestration.publish.publish import publish
 
 
 def _marts(db) -> dict[str, tuple[str, int]]:

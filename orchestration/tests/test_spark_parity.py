@@ -22,10 +22,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.contract import PROJECT_DIR
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.settings import PROJECT_DIR
+from orchestration.ingest.load import ingest
 from orchestration.tests.conftest import dbt, mart_snapshot
+from orchestration.tools.generate import generate
 
 if os.environ.get("CI"):
     import pyspark  # noqa: F401 - in CI the parity test must run, never skip
@@ -126,7 +126,7 @@ def engines(tmp_path_factory):
                DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                CRM_SPARK_DRIVER_MEMORY="2g")
     report_path = root / "spark_load.json"
-    load = subprocess.run([sys.executable, "-m", "orchestration.spark", "load", "--landing", str(landing),
+    load = subprocess.run([sys.executable, "-m", "orchestration.ingest.spark", "load", "--landing", str(landing),
                            "--report", str(report_path)], cwd=PROJECT_DIR, env=env,
                           capture_output=True, text=True, check=False)
     assert load.returncode == 0, load.stdout[-3000:] + load.stderr[-3000:]
@@ -145,11 +145,11 @@ def engines(tmp_path_factory):
                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
     assert refit.returncode == 0, refit.stdout[-6000:]
     # the marts built as views (fct_sessions) have no files of their own: their rows as Parquet
-    views = subprocess.run([sys.executable, "-m", "orchestration.spark", "export-views"], cwd=PROJECT_DIR,
+    views = subprocess.run([sys.executable, "-m", "orchestration.ingest.spark", "export-views"], cwd=PROJECT_DIR,
                            env=env, capture_output=True, text=True, check=False)
     assert views.returncode == 0, views.stdout[-3000:] + views.stderr[-3000:]
     assert "fct_sessions" in json.loads(views.stdout.strip().splitlines()[-1]), views.stdout[-3000:]
-    from orchestration.spark import read_marts_files
+    from orchestration.ingest.spark import read_marts_files
 
     return {
         "duckdb": mart_snapshot(duck),

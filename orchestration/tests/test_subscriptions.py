@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.generate import generate
-from orchestration.ingest import ingest
+from orchestration.ingest.load import ingest
 from orchestration.predict.sbg import fit_and_store
 from orchestration.tests.conftest import dbt, query
+from orchestration.tools.generate import generate
 
 START = date(2024, 1, 1)
 END = date(2025, 12, 31)

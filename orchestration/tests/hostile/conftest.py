@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.assets import landing_to_raw
-from orchestration.generate import generate
-from orchestration.resources import WarehouseResource
+from orchestration.pipeline.assets import landing_to_raw
+from orchestration.pipeline.resources import WarehouseResource
 from orchestration.tests.conftest import dbt
+from orchestration.tools.generate import generate
 
 AS_OF = "2025-06-30"
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,order_total\n"

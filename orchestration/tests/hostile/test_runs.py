@@ -19,14 +19,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.assets import PIPELINE_ASSETS
-from orchestration.checks import MART_CHECKS
 from orchestration.cli import dbt_failures
-from orchestration.contract import PROJECT_DIR
-from orchestration.generate import generate
-from orchestration.ingest import ingest
-from orchestration.resources import WarehouseResource, dbt_resource
+from orchestration.settings import PROJECT_DIR
+from orchestration.ingest.load import ingest
+from orchestration.pipeline.assets import PIPELINE_ASSETS
+from orchestration.pipeline.checks import MART_CHECKS
+from orchestration.pipeline.resources import WarehouseResource, dbt_resource
 from orchestration.tests.conftest import build_with_fits, dbt, mart_snapshot
+from orchestration.tools.generate import generate
 
 AS_OF = "2025-06-30"
 DAGSTER_TARGETS = PROJECT_DIR / "target" / "dagster"

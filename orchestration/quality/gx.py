@@ -25,19 +25,13 @@ import pandas as pd
 from orchestration.contract import (
     DECIMAL_PATTERN,
     INTEGER_PATTERN,
-    PROJECT_DIR,
-    ROW_RULES,
     TABLE_COLUMNS,
-    dbt_var,
-    keep_days,
+    row_rules,
 )
+from orchestration.settings import dbt_var, gx_dir, keep_days
 
 SAMPLE_SIZE = 5
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-
-def gx_dir() -> Path:
-    return Path(os.environ.get("CRM_GX_DIR", PROJECT_DIR / "data" / "gx"))
 
 
 # GX stores every validation result, and each checkpoint run rebuilds the Data Docs index from all
@@ -214,7 +208,7 @@ def landing_expectations(table: str) -> list:
     values count as missing; numbers are checked on a parsed copy ``<column>__number``)."""
     import great_expectations.expectations as gxe
 
-    rules = ROW_RULES[table]
+    rules = row_rules(table)
     exps: list = [gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)]
     exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in rules["required"]]
     exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True]) for c in rules["timestamps"]]
@@ -240,7 +234,7 @@ def landing_frame(table: str, rows) -> pd.DataFrame:
     Values lose leading and trailing spaces (U+0020) only, as staging's clean_text (decision log 99)."""
     df = rows.select(TABLE_COLUMNS[table]).to_pandas()
     df = df.apply(_blank_to_missing)
-    rules = ROW_RULES[table]
+    rules = row_rules(table)
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         df[f"{c}__number"] = pd.to_numeric(df[c], errors="coerce")
     for c in rules["allowed"]:
@@ -264,7 +258,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
     import great_expectations as gx
     from pyspark.sql import functions as F
 
-    rules = ROW_RULES[table]
+    rules = row_rules(table)
     df = frame.select(*[F.when(F.trim(F.col(c)) == "", None).otherwise(F.trim(F.col(c))).alias(c)
                         for c in TABLE_COLUMNS[table]])
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):

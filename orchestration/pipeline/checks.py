@@ -1,12 +1,12 @@
 """Great Expectations checks on the marts after the build, as Dagster asset checks.
 
-Two check steps, one per dbt step (orchestration/assets.py): `mart_quality_checks` on the marts of
+Two check steps, one per dbt step (orchestration/pipeline/assets.py): `mart_quality_checks` on the marts of
 `dbt_warehouse`, `fitted_mart_quality_checks` on those of `dbt_predictions`. One step over both
 would be a cycle: a blocking check on customer_rfm must run before dim_customers is built, and a
 check on dim_customers after. A check reads only marts of its own step.
 
 Each check reads marts through a read-only DuckDB connection into pandas and validates them with a
-GX suite (orchestration/quality.py); results carry failing counts and a sample. ERROR checks are
+GX suite (orchestration/quality/gx.py); results carry failing counts and a sample. ERROR checks are
 blocking: when one fails, `published_marts` does not run in that run, BI keeps the previous marts
 and the run shows why. WARN checks publish but stay visible.
 """
@@ -21,10 +21,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.assets import MART_KEYS, dbt_predictions
+from orchestration.pipeline.assets import MART_KEYS, dbt_predictions
+from orchestration.pipeline.resources import WarehouseResource
 from orchestration.progress import stage
-from orchestration.publish import previous_manifest
-from orchestration.resources import WarehouseResource
+from orchestration.publish.publish import previous_manifest
 
 # rate columns (fractions 0..1) per mart
 RATE_COLUMNS = {
@@ -134,7 +134,7 @@ def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefi
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         started = time.perf_counter()
         stage("checks", f"GX checks ({name})", started)
-        from orchestration.quality import one_docs_build
+        from orchestration.quality.gx import one_docs_build
 
         with one_docs_build(Path(warehouse.gx)):
             results = list(_mart_quality_results(context, warehouse))
@@ -154,7 +154,7 @@ MART_CHECKS = [mart_quality_checks, fitted_mart_quality_checks]
 def _mart_quality_results(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     import great_expectations.expectations as gxe
 
-    from orchestration.quality import validate
+    from orchestration.quality.gx import validate
 
     root = Path(warehouse.gx)
     selected = context.selected_asset_check_keys

@@ -68,12 +68,11 @@ import pyarrow.parquet as pq
 from orchestration.contract import (
     FILE_SUFFIXES,
     REQUIRED_TABLES,
-    ROW_RULES,
     TABLE_COLUMNS,
-    landing_dir,
-    warehouse_path,
+    row_rules,
 )
 from orchestration.progress import stage
+from orchestration.settings import landing_dir, warehouse_path
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -504,7 +503,7 @@ def _groups(batch: list[LoadedFile]) -> dict[tuple, list[LoadedFile]]:
 
 def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
     """Turn a Parquet file DuckDB does not read as planned into rows read by the Python path."""
-    read = _read_file(f.path, ROW_RULES[table]["required"])
+    read = _read_file(f.path, row_rules(table)["required"])
     f.data, f.plan = _conform(read, columns, f.rel), None
     f.rows = f.data.num_rows
 
@@ -657,7 +656,7 @@ def _load_file(path: Path, stat: os.stat_result, table: str, columns: list[str],
         if plan is not None and (native is None or native[plan.key]):
             return LoadedFile(rel, checksum, None, None, stat.st_size, stat.st_mtime_ns, 0,
                               path=path, plan=plan, rows=rows)
-    read = _read_file(path, ROW_RULES[table]["required"])
+    read = _read_file(path, row_rules(table)["required"])
     return LoadedFile(rel, checksum, _conform(read, columns, rel), read.encoding, stat.st_size,
                       stat.st_mtime_ns, len(read.malformed))
 

@@ -3,7 +3,7 @@
 Every asset is partitioned by business day. A partition (or a backfilled range, in one run) loads
 the landing files named for its days or earlier that were not loaded yet, then builds every model
 with ``as_of_date`` = the partition's (range's last) day, then publishes. Writers hold the
-warehouse lock and sit in the ``warehouse`` pool (limit 1 in orchestration/dagster.yaml).
+warehouse lock and sit in the ``warehouse`` pool (limit 1 in orchestration/pipeline/dagster.yaml).
 """
 
 
@@ -22,22 +22,27 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.contract import (
+from orchestration.contract import TABLE_COLUMNS
+from orchestration.dbt import (
     DBT_RUN_TARGETS,
     DBT_SAVED_PARSE,
-    TABLE_COLUMNS,
+    SCHEDULED_BUILD_FLAGS,
     dbt_run_files,
+    dbt_vars_arg,
     use_saved_parse,
 )
+from orchestration.pipeline.resources import WarehouseResource, dbt_project
 from orchestration.progress import stage
-from orchestration.publish import publish, publish_docs
-from orchestration.resources import SCHEDULED_BUILD_FLAGS, WarehouseResource, dbt_project
+from orchestration.publish.publish import publish, publish_docs
+from orchestration.settings import first_partition_day, settings
 
-BUSINESS_TIMEZONE = os.environ.get("CRM_BUSINESS_TIMEZONE", "Asia/Tokyo")
-PARTITIONS_START = os.environ.get("CRM_PARTITIONS_START", "2024-01-01")
+# One business time zone (the setting `business_timezone`) for the partitions, the schedule and SQL.
+BUSINESS_TIMEZONE = settings().business_timezone
 WAREHOUSE_POOL = "warehouse"
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=BUSINESS_TIMEZONE)
+# From the first day of the shop's history (the setting `history_start`, else found from the data).
+daily_partitions = dg.DailyPartitionsDefinition(start_date=first_partition_day().isoformat(),
+                                                timezone=BUSINESS_TIMEZONE)
 
 # a lock held by another run or a transient I/O error: wait and try again
 transient_retry = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
@@ -78,8 +83,8 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
     can_subset=False,
 )
 def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from orchestration.ingest import ingest
-    from orchestration.quality import gate_landing_batch, one_docs_build
+    from orchestration.ingest.load import ingest
+    from orchestration.quality.gx import gate_landing_batch, one_docs_build
 
     up_to = as_of_for(context)
     outcomes: dict[str, list] = {t: [] for t in TABLE_COLUMNS}
@@ -205,9 +210,9 @@ def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
 RESUME_EXCLUDE = "result:success result:pass result:warn"
 
 
-if not dbt_project.manifest_path.exists():
+if not dbt_project().manifest_path.exists():
     raise FileNotFoundError(
-        f"{dbt_project.manifest_path} is missing: prepare the dbt manifest before loading the code "
+        f"{dbt_project().manifest_path} is missing: prepare the dbt manifest before loading the code "
         "location (`./scripts/setup.sh` runs `dbt parse`; or `dbt parse --profiles-dir profiles`)."
     )
 
@@ -220,7 +225,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     os.environ.update(warehouse.dbt_env())
     os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
     previous = _resumable_run(context, step)
-    args = ["build", *SCHEDULED_BUILD_FLAGS, "--vars", json.dumps({"as_of_date": as_of})]
+    args = ["build", *SCHEDULED_BUILD_FLAGS, *dbt_vars_arg(as_of_date=as_of)]
     if previous is not None:
         context.log.info(f"Resuming the failed dbt build of {previous}: nodes that finished are left out.")
         args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]
@@ -253,15 +258,15 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
 
 
 _DBT_STEP = {
-    "manifest": dbt_project.manifest_path,
-    "project": dbt_project,
+    "manifest": dbt_project().manifest_path,
+    "project": dbt_project(),
     "dagster_dbt_translator": dbt_translator,
     **DAILY_WRITER,
     "retry_policy": dg.RetryPolicy(max_retries=1, delay=5),  # then resume from the failed model
 }
 
 
-MANIFEST_NODES = json.loads(dbt_project.manifest_path.read_text())["nodes"]
+MANIFEST_NODES = json.loads(dbt_project().manifest_path.read_text())["nodes"]
 
 
 @dbt_assets(name="dbt_warehouse", exclude=FITTED, **_DBT_STEP)
@@ -403,9 +408,9 @@ def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
                     "consent for its channel, a held-out customer or a column that is not allowed.")],
 )
 def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """The day's audience files for LINE / e-mail tools (orchestration/activation.py), staged for
+    """The day's audience files for LINE / e-mail tools (orchestration/activation/exports.py), staged for
     `published_marts`, which publishes them with the marts."""
-    from orchestration.activation import audit_exports, write_exports
+    from orchestration.activation.exports import audit_exports, write_exports
 
     as_of = as_of_for(context).isoformat()
     started = time.perf_counter()
@@ -458,7 +463,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         if os.environ.get("CRM_PUBLISH_DOCS", "1") != "0":  # the dbt docs site, ~30 s on 2 cores
             os.environ.update(warehouse.dbt_env())
             docs = publish_docs(warehouse.database_path, Path(warehouse.publish), manifest["as_of_date"],
-                                dbt_project.project_dir, parse=run_parse(context.run.run_id))
+                                dbt_project().project_dir, parse=run_parse(context.run.run_id))
         # earlier days' staged exports are published (this day's stay for a re-run of this step)
         for day in staged.parent.glob("*"):
             if day != staged:

@@ -1,8 +1,8 @@
 """Benchmark: time and peak memory of each pipeline stage, median of repeats, printed as a table.
 
-    python -m orchestration.benchmark --customers 100000 --years 3 --repeat 3
-    python -m orchestration.benchmark --customers 1000000 --years 3 --repeat 1 --stages generate
-    python -m orchestration.benchmark --scale 100000,1000000 --years 3
+    python -m orchestration.tools.benchmark --customers 100000 --years 3 --repeat 3
+    python -m orchestration.tools.benchmark --customers 1000000 --years 3 --repeat 1 --stages generate
+    python -m orchestration.tools.benchmark --scale 100000,1000000 --years 3
 
 --scale makes (or reuses, cached under --workdir) one event-heavy shop per size (one file per day,
 ~48 events per customer), then measures in one run: the floor (DuckDB reading every column of
@@ -30,9 +30,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration.cli import dbt_command
-from orchestration.contract import PROJECT_DIR, dbt_run_files
-from orchestration.resources import SCHEDULED_BUILD_FLAGS
+from orchestration.dbt import SCHEDULED_BUILD_FLAGS, dbt_command, dbt_run_files
+from orchestration.settings import PROJECT_DIR
 
 STAGES = ("generate", "ingest", "dbt_build")
 
@@ -114,7 +113,7 @@ def _shop(workdir: Path, customers: int, years: int, end: date, env: dict) -> tu
     if not planted.exists():
         shutil.rmtree(shop, ignore_errors=True)
         start = end - timedelta(days=365 * years - 1)
-        seconds, rss = _run([sys.executable, "-m", "orchestration.generate", "--out", str(shop),
+        seconds, rss = _run([sys.executable, "-m", "orchestration.tools.generate", "--out", str(shop),
                              "--customers", str(customers), "--start", str(start), "--end", str(end),
                              "--files-per", "day", "--browse-per-order", str(SCALE_BROWSE_PER_ORDER)],
                             env)
@@ -213,9 +212,9 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                        CRM_GX_DIR=str(work / "gx"), DAGSTER_HOME=str(work / "dagster_home"))
             target = ["--target-path", str(work / "target")]
             steps = {
-                "floor": [py, "-m", "orchestration.benchmark", "--floor", str(shop), "--floor-out",
+                "floor": [py, "-m", "orchestration.tools.benchmark", "--floor", str(shop), "--floor-out",
                           str(work / "floor.json")],
-                "full_ingest": [py, "-m", "orchestration.ingest", "--landing", str(shop), "--database",
+                "full_ingest": [py, "-m", "orchestration.ingest.load", "--landing", str(shop), "--database",
                                 str(db), "--up-to", str(day_before)],
                 "full_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}),
                 # the daily schedule's real job for the last day, on top of the built shop
@@ -356,9 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(work / "tmp"),
                    DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
         commands = {
-            "generate": [py, "-m", "orchestration.generate", "--out", str(landing), "--customers", str(args.customers),
+            "generate": [py, "-m", "orchestration.tools.generate", "--out", str(landing), "--customers", str(args.customers),
                          "--start", str(start), "--end", str(end), "--files-per", args.files_per],
-            "ingest": [py, "-m", "orchestration.ingest", "--landing", str(landing), "--database", str(db)],
+            "ingest": [py, "-m", "orchestration.ingest.load", "--landing", str(landing), "--database", str(db)],
             "dbt_build": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, "--target-path", str(work / "target")],
                                      {"as_of_date": str(end)}),
         }

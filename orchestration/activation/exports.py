@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.contract import dbt_var
+from orchestration.settings import dbt_var
 
 EXPORT_COLUMNS = ["customer_id", "audience", "channel", "send_date", "send_hour",
                   "offer_1_product_id", "offer_2_product_id", "reason"]

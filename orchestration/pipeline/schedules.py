@@ -1,6 +1,6 @@
 """The daily job and its schedule: every morning at 06:00 in the business time zone, the
 previous day's partition (ingest, dbt build and checks, GX checks, publish). Before it asks for a
-run, the schedule recovers from runs that died (orchestration/recovery.py), so a crash never stops
+run, the schedule recovers from runs that died (orchestration/pipeline/recovery.py), so a crash never stops
 the schedule."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from orchestration.assets import BUSINESS_TIMEZONE, daily_partitions
-from orchestration.recovery import recover_crashed_runs
+from orchestration.pipeline.assets import BUSINESS_TIMEZONE, daily_partitions
+from orchestration.pipeline.recovery import recover_crashed_runs
 
 daily_refresh = dg.define_asset_job(
     name="daily_refresh",

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import use_saved_parse
+from orchestration.dbt import dbt_command, dbt_env, use_saved_parse
 
 PUBLISHED_DB = "crm_marts.duckdb"
 MANIFEST = "manifest.json"
@@ -175,12 +174,9 @@ def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_di
     publish_dir = Path(publish_dir)
     target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
     use_saved_parse(parse, target)
-    env = dict(os.environ)
-    env.update(CRM_DUCKDB_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    env.setdefault("DBT_PROFILES_DIR", str(Path(project_dir) / "profiles"))
-    dbt = Path(sys.prefix) / "bin" / "dbt"
-    cmd = [str(dbt), "docs", "generate", "--static", "--quiet", "--target-path", str(target),
-           "--vars", json.dumps({"as_of_date": as_of_date})]
+    env = {**os.environ, **dbt_env(), "CRM_DUCKDB_PATH": str(warehouse)}
+    cmd = dbt_command(["docs", "generate", "--static", "--quiet", "--target-path", str(target)],
+                      {"as_of_date": as_of_date})
     try:
         proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

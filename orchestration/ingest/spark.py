@@ -1,8 +1,8 @@
 """Apache Spark: load the landing files into Spark `raw` tables and gate them with GX's Spark
 datasource, for the `spark` dbt target (profiles/profiles.yml).
 
-    python -m orchestration.spark load --landing data/landing     # then: dbt build --target spark
-    python -m orchestration.spark export-views   # the rows of the marts built as views, as Parquet
+    python -m orchestration.ingest.spark load --landing data/landing     # then: dbt build --target spark
+    python -m orchestration.ingest.spark export-views   # the rows of the marts built as views, as Parquet
 
 The local session uses the same settings as the dbt-spark `session` target: a Hive metastore
 (Derby) and warehouse folder under ``$CRM_SPARK_DIR`` (default data/spark), sessions in UTC. Only
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from orchestration.contract import PROJECT_DIR, ROW_RULES, TABLE_COLUMNS, landing_dir
-from orchestration.ingest import _conform, _read_file, file_is_due, list_files
+from orchestration.contract import TABLE_COLUMNS, row_rules
+from orchestration.ingest.load import _conform, _read_file, file_is_due, list_files
+from orchestration.settings import PROJECT_DIR, landing_dir
 
 
 def spark_dir() -> Path:
@@ -83,7 +84,7 @@ def load_landing(landing: Path | None = None, root: Path | None = None, up_to: d
         for path in files:
             rel = path.relative_to(landing / table).as_posix()
             try:
-                parts.append(_conform(_read_file(path, ROW_RULES[table]["required"]), columns, rel))
+                parts.append(_conform(_read_file(path, row_rules(table)["required"]), columns, rel))
                 log_rows.append((table, rel, parts[-1].num_rows, "loaded", None))
             except Exception as exc:  # noqa: BLE001 - reported and skipped, as in ingest
                 failed.append((str(path), f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
@@ -96,7 +97,7 @@ def load_landing(landing: Path | None = None, root: Path | None = None, up_to: d
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
         outcome = None
         if gate and rows.num_rows:
-            from orchestration.quality import gate_landing_frame_spark
+            from orchestration.quality.gx import gate_landing_frame_spark
 
             outcome = gate_landing_frame_spark(table, spark.table(f"raw.{table}"))
         report[table] = {"rows": rows.num_rows, "files": len(files) - len(failed), "failed": failed, "gate": outcome}
@@ -140,7 +141,7 @@ def read_marts_files(root: Path | None = None) -> dict:
     """Every table of the Spark `marts` database as pandas, read from its Parquet files directly
     (no JVM: usable while, or after, another process holds the metastore), and every view of it
     that ``export_views`` wrote (a view has no files of its own: run
-    ``python -m orchestration.spark export-views`` after the build, or its marts are missing)."""
+    ``python -m orchestration.ingest.spark export-views`` after the build, or its marts are missing)."""
     import pandas as pd
 
     folders = [Path(root or spark_dir()) / "warehouse" / "marts.db", views_dir(root) / "marts"]

@@ -5,7 +5,7 @@ Before a new run starts (the run command, the daily schedule), every run still m
 whose process no longer exists is marked failed with the reason, so the UI shows why it ended, and
 the concurrency slots it held in the `warehouse` pool are freed, so the new run is not blocked
 forever. Runs launched by the daemon (`dagster dev`) are watched by Dagster's run monitoring
-(orchestration/dagster.yaml), which marks a dead run worker failed; its slots are freed here too.
+(orchestration/pipeline/dagster.yaml), which marks a dead run worker failed; its slots are freed here too.
 The warehouse's own file lock (`resources.WarehouseResource.write_lock`) is an flock: it dies with
 its process and needs no recovery.
 """

@@ -526,10 +526,10 @@ class Generator:
                          order_schema: pa.Schema, n_ord: int):
         """Customers who enter the second-purchase nurture audience (one completed purchase, none
         in the 7 days after it: the audience's rule) with a consented channel and outside the
-        holdout (orchestration/activation.py::holdout_bucket) buy once more, with probability
+        holdout (orchestration/activation/exports.py::holdout_bucket) buy once more, with probability
         ``campaign_response``, 1-6 days after their entry day; held-out customers do not. One order
         of one line per buyer, numbered after every other order; its own random stream."""
-        from orchestration.activation import holdout_bucket
+        from orchestration.activation.exports import holdout_bucket
 
         crng = np.random.default_rng([self.seed, 11])
         audience = "second_purchase_nurture"

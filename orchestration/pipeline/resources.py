@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -15,23 +15,18 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
-from orchestration.contract import PROJECT_DIR, landing_dir, publish_dir, warehouse_path
-from orchestration.quality import gx_dir
+from orchestration.dbt import DBT_PROFILES_DIR, dbt_env, dbt_executable
+from orchestration.settings import PROJECT_DIR, settings
 
-DBT_PROFILES_DIR = PROJECT_DIR / "profiles"
 
-# What the daily job adds to `dbt build` (decision log 90): no unit tests. Their inputs are fixed
-# rows, so they can only fail when the project's code changes, which CI checks
-# (`dbt test --select test_type:unit` in orchestration/tests/test_pipeline.py, and every test
-# that builds the project); a scheduled run would spend the same seconds each day proving it again.
-# The benchmark times the same command.
-SCHEDULED_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
-
-# The manifest is prepared before the code location loads (scripts/setup.sh runs `dbt parse`;
-# `dagster dev` re-parses on start through prepare_if_dev); it is never parsed at import in
-# production.
-dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
-dbt_project.prepare_if_dev()
+@cache
+def dbt_project() -> DbtProject:
+    """The dagster-dbt project. The manifest is prepared before the code location loads
+    (scripts/setup.sh runs `dbt parse`; `dagster dev` re-parses on start through prepare_if_dev);
+    it is never parsed at import in production."""
+    project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
+    project.prepare_if_dev()
+    return project
 
 
 class WarehouseLockedError(RuntimeError):
@@ -39,13 +34,12 @@ class WarehouseLockedError(RuntimeError):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Where the warehouse lives. Paths default to the environment (CRM_DUCKDB_PATH,
-    CRM_LANDING_DIR, CRM_PUBLISH_DIR, CRM_GX_DIR) and the project's data/ folder."""
+    """Where the warehouse lives (``warehouse_resource()`` fills it from the shop's settings)."""
 
-    database: str = str(warehouse_path())
-    landing: str = str(landing_dir())
-    publish: str = str(publish_dir())
-    gx: str = str(gx_dir())
+    database: str
+    landing: str = ""
+    publish: str = ""
+    gx: str = ""
     lock_timeout_seconds: float = 60.0
 
     @property
@@ -79,11 +73,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt so that profiles/profiles.yml points at this warehouse."""
-        return {
-            "CRM_DUCKDB_PATH": self.database,
-            "CRM_DUCKDB_TEMP_DIR": str(Path(self.database).parent / "tmp"),
-            "DBT_INDIRECT_SELECTION": "eager",
-        }
+        return {**dbt_env(), "CRM_DUCKDB_PATH": self.database, "CRM_PUBLISH_DIR": self.publish}
+
+
+def warehouse_resource() -> WarehouseResource:
+    """The warehouse of the shop's settings (orchestration/settings.py)."""
+    s = settings()
+    return WarehouseResource(database=str(s.warehouse_path), landing=str(s.landing_dir),
+                             publish=str(s.publish_dir), gx=str(s.gx_dir))
 
 
 class CrmDbtCliResource(DbtCliResource):
@@ -106,5 +103,4 @@ class CrmDbtCliResource(DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     """dbt from this environment (the venv may not be on PATH); profiles_dir comes from the DbtProject."""
-    local = Path(sys.prefix) / "bin" / "dbt"
-    return CrmDbtCliResource(project_dir=dbt_project, dbt_executable=str(local) if local.exists() else "dbt")
+    return CrmDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())

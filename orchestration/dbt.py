@@ -1,0 +1,88 @@
+"""The one way this project runs dbt: its environment, its vars and its command line, from the
+shop's settings (orchestration/settings.py). The Dagster resource over it is in
+orchestration/pipeline/resources.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestration.settings import PROJECT_DIR, settings
+
+DBT_PROFILES_DIR = PROJECT_DIR / "profiles"
+
+# What the daily job adds to `dbt build` (decision log 90): no unit tests. Their inputs are fixed
+# rows, so they can only fail when the project's code changes, which CI checks; a scheduled run
+# would spend the same seconds each day proving it again. The benchmark times the same command.
+SCHEDULED_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
+
+# dbt's target folders of the Dagster runs: one folder per run, one per dbt command (and attempt) in it
+DBT_RUN_TARGETS = PROJECT_DIR / "target" / "dagster"
+DBT_SAVED_PARSE = "partial_parse.msgpack"
+
+
+def dbt_vars(**run_vars: Any) -> dict[str, Any]:
+    """The vars of a dbt command: the shop's settings, then the run's own (``as_of_date``)."""
+    return {**settings().dbt_vars(), **run_vars}
+
+
+def dbt_vars_arg(**run_vars: Any) -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(**run_vars), default=str)]  # JSON is YAML
+
+
+def dbt_env() -> dict[str, str]:
+    """The environment of a dbt process so that profiles/profiles.yml points at this shop's warehouse."""
+    s = settings()
+    s.temp_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "CRM_DUCKDB_PATH": str(s.warehouse_path),
+        "CRM_DUCKDB_TEMP_DIR": str(s.temp_dir),
+        "CRM_PUBLISH_DIR": str(s.publish_dir),
+        "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_INDIRECT_SELECTION": "eager",
+    }
+
+
+def dbt_executable() -> str:
+    """dbt from this environment (the venv may not be on PATH)."""
+    local = Path(sys.prefix) / "bin" / "dbt"
+    return str(local) if local.exists() else "dbt"
+
+
+def dbt_command(args: list[str], vars_: dict | None = None) -> list[str]:
+    """A dbt command line on this project with the shop's vars (and ``vars_``)."""
+    return [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR), *dbt_vars_arg(**(vars_ or {}))]
+
+
+def run_dbt(args: list[str], vars_: dict | None = None) -> int:
+    cmd = dbt_command(args, vars_)
+    print(f"[dbt] {' '.join(cmd)}", flush=True)
+    return subprocess.call(cmd, cwd=PROJECT_DIR, env=dict(os.environ, **dbt_env()))
+
+
+def dbt_run_files(run_id: str, name: str) -> list[Path]:
+    """A file the dbt commands of a Dagster run wrote (run_results.json, partial_parse.msgpack), one
+    per command that wrote it, oldest first."""
+    return sorted((DBT_RUN_TARGETS / run_id).glob(f"*/{name}"), key=lambda p: p.stat().st_mtime)
+
+
+def use_saved_parse(saved: Path | None, target: Path) -> None:
+    """Start a dbt command in ``target`` from a parse saved with the same vars, profile and files,
+    so dbt re-parses only what changed (decision log 103). A target that has a parse keeps it."""
+    if saved is not None and saved.exists() and not (target / DBT_SAVED_PARSE).exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(saved, target / DBT_SAVED_PARSE)
+
+
+def ensure_manifest() -> None:
+    """The dbt manifest Dagster loads (scripts/setup.sh prepares it; this covers a fresh checkout)."""
+    if not (PROJECT_DIR / "target" / "manifest.json").exists():
+        print("[dbt] preparing the dbt manifest (dbt parse)", flush=True)
+        if run_dbt(["parse", "--quiet"]) != 0:
+            raise SystemExit("dbt parse failed: read the errors above")

@@ -1,0 +1,20 @@
+"""The Dagster code location: `dagster dev -m orchestration.pipeline.definitions` (or `crm ui`)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.pipeline.assets import PIPELINE_ASSETS
+from orchestration.pipeline.checks import MART_CHECKS
+from orchestration.pipeline.logs import LOGGERS
+from orchestration.pipeline.resources import dbt_resource, warehouse_resource
+from orchestration.pipeline.schedules import daily_refresh, daily_schedule
+
+defs = dg.Definitions(
+    assets=PIPELINE_ASSETS,
+    asset_checks=MART_CHECKS,
+    jobs=[daily_refresh],
+    schedules=[daily_schedule],
+    resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},
+    loggers=LOGGERS,
+)

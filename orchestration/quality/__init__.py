@@ -1,0 +1,1 @@
+"""Great Expectations: the landing gate before load and the mart checks after the build."""

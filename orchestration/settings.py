@@ -1,0 +1,320 @@
+"""One settings object for a shop: read once, validated before any work, used by everything.
+
+A shop writes one YAML file (docs/settings.md lists every key). It is found by ``crm run --config``,
+else the environment variable ``CRM_CONFIG``, else ``data/shop.yml`` when it exists; without one the
+project's defaults apply. Relative paths in the file are relative to the file's folder. Environment
+variables (``CRM_DUCKDB_PATH``, ``CRM_LANDING_DIR``, ...) override single keys for a deployment.
+
+The dbt vars a shop may tune are written under ``vars:``; their defaults and documentation stay in
+the project's ``dbt_project.yml``. Every value is typed: an unknown key, a wrong type or an
+impossible value stops with one line naming the key and what is allowed (``SettingsError``). The
+dbt models get the shop's vars through ``--vars`` (``dbt_vars()``); Dagster's partitions, the CLI,
+the dashboard and the exports read the same object, so the business time zone is one value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DBT_PROJECT_YML = PROJECT_DIR / "dbt_project.yml"
+DEFAULT_CONFIG = PROJECT_DIR / "data" / "shop.yml"
+CONFIG_ENV = "CRM_CONFIG"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the key and what is allowed."""
+
+
+@cache
+def project_vars() -> dict[str, Any]:
+    """The vars of dbt_project.yml: the project's defaults (and the raw contract)."""
+    return yaml.safe_load(DBT_PROJECT_YML.read_text(encoding="utf-8"))["vars"]
+
+
+# Vars that are the project's own structure, not a shop's tuning: never set from a settings file.
+FIXED_VARS = frozenset({"raw_contract", "model_fits", "activation_number_features",
+                        "activation_text_features", "as_of_date", "business_timezone"})
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _rule(name: str) -> tuple[str, Any]:
+    """What a var may hold, from its name and its default: (description, check)."""
+    default = project_vars()[name]
+    if isinstance(default, bool):
+        return "true or false (unquoted)", lambda v: isinstance(v, bool)
+    if name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold")) or name == "ppm_share_threshold":
+        nullable = default is None
+        return ("a number from 0 to 1" + (" or null" if nullable else ""),
+                lambda v: (v is None and nullable) or (_is_number(v) and 0 <= v <= 1))
+    if isinstance(default, list):
+        return ("a list of whole numbers > 0 in increasing order",
+                lambda v: isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool)
+                                                            and x > 0 for x in v)
+                and all(a < b for a, b in itertools.pairwise(v)))
+    if name.endswith(("_date",)):
+        return "a date YYYY-MM-DD", lambda v: isinstance(v, date) or (isinstance(v, str) and bool(_DATE.match(v)))
+    if isinstance(default, int):
+        return "a whole number > 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0
+    if isinstance(default, float):
+        return "a number >= 0", lambda v: _is_number(v) and v >= 0
+    if isinstance(default, str):
+        return "text", lambda v: isinstance(v, str) and v.strip() != ""
+    return "a value like the default", lambda v: True
+
+
+def check_var(name: str, value: Any) -> Any:
+    """The var's value if it is allowed; else SettingsError naming ``vars.<name>``."""
+    if name in FIXED_VARS or name not in project_vars():
+        tunable = sorted(set(project_vars()) - FIXED_VARS)
+        raise SettingsError(f"vars.{name}: unknown var; a shop may set: {', '.join(tunable)}")
+    allowed, check = _rule(name)
+    if not check(value):
+        raise SettingsError(f"vars.{name}: must be {allowed}, not {value!r}")
+    if isinstance(value, date):
+        value = value.isoformat()
+    return value
+
+
+# key: (environment override, description, default under the project)
+PATH_KEYS = {
+    "landing_dir": ("CRM_LANDING_DIR", "data/landing"),
+    "warehouse_path": ("CRM_DUCKDB_PATH", "data/warehouse.duckdb"),
+    "publish_dir": ("CRM_PUBLISH_DIR", "data/published"),
+    "gx_dir": ("CRM_GX_DIR", "data/gx"),
+    "logs_dir": ("CRM_LOGS_DIR", "data/logs"),
+    "temp_dir": ("CRM_DUCKDB_TEMP_DIR", "data/tmp"),
+    "dagster_home": ("DAGSTER_HOME", "data/dagster_home"),
+}
+OTHER_KEYS = {
+    "business_timezone": "CRM_BUSINESS_TIMEZONE",
+    "history_start": "CRM_PARTITIONS_START",
+    "keep_days": "CRM_KEEP_DAYS",
+}
+ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A shop's settings (docs/settings.md)."""
+
+    landing_dir: Path
+    warehouse_path: Path
+    publish_dir: Path
+    gx_dir: Path
+    logs_dir: Path
+    temp_dir: Path
+    dagster_home: Path
+    business_timezone: str = "Asia/Tokyo"
+    history_start: date | None = None  # None: found from the data (first_partition_day)
+    keep_days: int = 30
+    vars: dict[str, Any] = field(default_factory=dict)  # only the vars the shop set
+    source: Path | None = None  # the settings file, if any
+
+    def var(self, name: str) -> Any:
+        """A dbt var's value for this shop: its setting, else the project's default."""
+        if name == "business_timezone":
+            return self.business_timezone
+        return self.vars.get(name, project_vars()[name])
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """What every dbt command of this shop gets as ``--vars``."""
+        return {"business_timezone": self.business_timezone, **self.vars}
+
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.business_timezone)
+
+
+def _env_text(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def _timezone(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"{key}: must be an IANA time zone name such as Asia/Tokyo, not {value!r}")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{key}: unknown time zone {value!r}; use an IANA name such as Asia/Tokyo") from None
+    return value
+
+
+def _day(value: Any, key: str) -> date | None:
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise SettingsError(f"{key}: must be a date YYYY-MM-DD or auto (found from the data), not {value!r}")
+
+
+def _whole_days(value: Any, key: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise SettingsError(f"{key}: must be a whole number of days > 0, not {value!r}")
+    return value
+
+
+def config_path(explicit: str | Path | None = None) -> Path | None:
+    """The settings file in force: ``explicit``, else $CRM_CONFIG, else data/shop.yml if present."""
+    if explicit:
+        return Path(explicit).resolve()
+    if _env_text(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).resolve()
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def read_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the settings (file, then environment overrides). Raises SettingsError."""
+    source = config_path(path)
+    raw: dict[str, Any] = {}
+    base = PROJECT_DIR
+    if source is not None:
+        if not source.exists():
+            raise SettingsError(f"settings file {source} does not exist (from --config or ${CONFIG_ENV})")
+        try:
+            raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"settings file {source} is not valid YAML: {' '.join(str(exc).split())}") from None
+        if not isinstance(raw, dict):
+            raise SettingsError(f"settings file {source}: must be a mapping of keys to values")
+        base = source.parent
+    unknown = [k for k in raw if k not in ALLOWED_KEYS]
+    if unknown:
+        raise SettingsError(f"{unknown[0]}: unknown setting; allowed: {', '.join(ALLOWED_KEYS)}")
+
+    paths: dict[str, Path] = {}
+    for key, (env, default) in PATH_KEYS.items():
+        value = _env_text(env) or raw.get(key)
+        if value is None:
+            paths[key] = PROJECT_DIR / default
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise SettingsError(f"{key}: must be a path, not {value!r}")
+        path = Path(value).expanduser()
+        paths[key] = path if path.is_absolute() else (base if raw.get(key) == value else Path.cwd()) / path
+
+    def pick(key: str, default: Any) -> tuple[Any, str]:
+        env = OTHER_KEYS[key]
+        if _env_text(env) is not None:
+            return os.environ[env], f"{env} (setting {key})"
+        return raw.get(key, default), key
+
+    tz = _timezone(*pick("business_timezone", "Asia/Tokyo"))
+    start = _day(*pick("history_start", None))
+    keep = _whole_days(*pick("keep_days", 30))
+
+    shop_vars = raw.get("vars") or {}
+    if not isinstance(shop_vars, dict):
+        raise SettingsError("vars: must be a mapping of dbt var names to values")
+    checked = {name: check_var(name, value) for name, value in shop_vars.items()}
+    earliest = checked.get("earliest_valid_date", project_vars()["earliest_valid_date"])
+    if start is not None and start.isoformat() < str(earliest):
+        raise SettingsError(f"history_start: {start} is before vars.earliest_valid_date ({earliest}), so "
+                            "every order of those days would be quarantined; set earliest_valid_date earlier")
+    low, high = checked.get("clv_churn_high_below", project_vars()["clv_churn_high_below"]), \
+        checked.get("clv_churn_medium_below", project_vars()["clv_churn_medium_below"])
+    if low > high:
+        raise SettingsError(f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})")
+    return Settings(**paths, business_timezone=tz, history_start=start, keep_days=keep, vars=checked,
+                    source=source)
+
+
+@cache
+def _current(environment: tuple) -> Settings:
+    return read_settings(None)
+
+
+ENV_KEYS = (CONFIG_ENV, *(env for env, _ in PATH_KEYS.values()), *OTHER_KEYS.values())
+
+
+def settings() -> Settings:
+    """The settings of this process: the file named by $CRM_CONFIG (else data/shop.yml) and the
+    environment overrides, read once for each state of those variables."""
+    return _current(tuple(os.environ.get(name) for name in ENV_KEYS))
+
+
+def use_config(path: str | Path | None) -> Settings:
+    """Make ``path`` this process's (and its children's) settings file, validated now."""
+    if path:
+        os.environ[CONFIG_ENV] = str(Path(path).resolve())
+    refresh()
+    return settings()
+
+
+def refresh() -> None:
+    """Forget the settings read so far (after the environment changed: tests, ``use_config``)."""
+    _current.cache_clear()
+
+
+def dbt_var(name: str) -> Any:
+    """A dbt var's value in force for this shop (its setting, else dbt_project.yml's default)."""
+    return settings().var(name)
+
+
+# Shortcuts used across the package.
+def landing_dir() -> Path:
+    return settings().landing_dir
+
+
+def warehouse_path() -> Path:
+    return settings().warehouse_path
+
+
+def publish_dir() -> Path:
+    return settings().publish_dir
+
+
+def gx_dir() -> Path:
+    return settings().gx_dir
+
+
+def keep_days() -> int:
+    """How many days a run's own records are kept: its detailed log and its GX validation results.
+    The marts, the warehouse and the load log keep everything."""
+    return settings().keep_days
+
+
+_DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
+
+
+def first_partition_day(s: Settings | None = None) -> date:
+    """The first day of the shop's history: ``history_start``, else the earliest date in the names
+    of the order files (``orders/2025-06-01.csv``), else ``earliest_valid_date``. Daily partitions
+    start here, so an older shop's history is never rejected."""
+    s = s or settings()
+    if s.history_start is not None:
+        return s.history_start
+    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
+    days = []
+    folder = s.landing_dir / "orders"
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = _DATED.match(path.name)
+            if match:
+                try:
+                    days.append(date(int(match[1]), int(match[2]), int(match[3] or 1)))
+                except ValueError:
+                    continue
+    return max(floor, min(days)) if days else floor

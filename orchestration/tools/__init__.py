@@ -1,0 +1,1 @@
+"""Tools around the product: the sample-shop generator and the benchmark."""
