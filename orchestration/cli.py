@@ -65,9 +65,46 @@ def summary(database: Path | None = None) -> str:
                          f"superseded {sup:>7,}  pending {pend:>5,}  {flag}")
         total_q = sum(r[3] for r in rec)
         lines.append(f"Rows quarantined: {total_q:,} (see schema quarantine, one table per raw table, with reasons)")
+        lines += quarantine_alarms(con, rec)
     finally:
         con.close()
     return "\n".join(lines)
+
+
+# What to change when most of a table's rows are quarantined for one reason (by its first word).
+QUARANTINE_ADVICE = {
+    "implausible": "if these values are real (an older shop, large quantities), set vars.earliest_valid_date, "
+                   "vars.max_days_after_load or vars.max_quantity in the settings file (docs/settings.md)",
+    "unparseable": "the values are not in the contract's format (docs/raw-contract.md: ISO 8601 timestamps, "
+                   "plain decimals, whole numbers): fix the export",
+    "missing": "a required value is empty: check the export's column names against docs/raw-contract.md",
+    "unknown": "values outside the contract's list (docs/raw-contract.md): map them in the export",
+    "negative": "amounts below zero: check the export's sign convention",
+    "non-positive": "quantities of zero or less: check the export",
+    "malformed": "lines with the wrong number of fields: check the export's delimiter and quoting",
+    "orphan": "order lines whose order is not loaded: send the orders file too",
+}
+
+
+def quarantine_alarms(con: duckdb.DuckDBPyConnection, reconciliation: list[tuple]) -> list[str]:
+    """One ERROR line per table whose quarantined share is above var quarantine_error_share (the
+    data test assert_quarantine_share_below_error fails the build for the same tables): the share,
+    the top reason and what to change."""
+    from orchestration.settings import dbt_var
+
+    limit = float(dbt_var("quarantine_error_share"))
+    lines = []
+    for table, read, _kept, quarantined, *_ in reconciliation:
+        if not read or quarantined / read <= limit:
+            continue
+        reason, count = con.execute(
+            f"select reject_reason, count(*) from quarantine.quarantine_{table} "
+            "group by 1 order by 2 desc, 1 limit 1").fetchone()
+        advice = QUARANTINE_ADVICE.get(reason.split()[0].rstrip(":"), "see docs/raw-contract.md")
+        lines.append(f"ERROR {table}: {quarantined / read:.0%} of {read:,} rows quarantined (over "
+                     f"quarantine_error_share {limit:.0%}), most as '{reason}' ({count:,}); nothing was "
+                     f"published. What to do: {advice}.")
+    return lines
 
 
 def dagster_home() -> Path:

@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): set up (with the Spark extra and a Java runtime, for the
-# DuckDB/Spark parity test), lint, then every test: pytest runs the Python tests, which build the
-# dbt project on generated data (dbt unit tests, data tests, known answers) on DuckDB and Spark.
+# DuckDB/Spark parity test), lint (ruff, ruff format, SQLFluff), then every test: pytest runs the
+# Python tests, which build the dbt project on generated data (dbt unit tests, data tests, known
+# answers) on DuckDB and Spark.
+#   ./scripts/test.sh --fast   the fast loop: lint, then every test not marked slow (a few minutes)
+#   ./scripts/test.sh -k name  extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure_java.sh
-bash scripts/ensure_browser.sh  # Chromium + Japanese fonts for the headless dashboard test
+FAST=0
+if [ "${1:-}" = "--fast" ]; then
+    FAST=1
+    shift
+fi
+if [ "$FAST" = 0 ]; then
+    bash scripts/ensure_java.sh
+    bash scripts/ensure_browser.sh  # Chromium + Japanese fonts for the headless dashboard test
+fi
 bash scripts/setup.sh --extra spark
-echo "[test] ruff"
-.venv/bin/ruff check orchestration
+echo "[test] ruff check, ruff format --check"
+.venv/bin/ruff check orchestration dashboard
+.venv/bin/ruff format --check orchestration dashboard
+echo "[test] sqlfluff lint models macros tests"
+.venv/bin/sqlfluff lint models tests --processes 2 --disable-progress-bar --nofail-on-warn 2>&1 | tail -25
+test "${PIPESTATUS[0]}" = 0
 echo "[test] pytest"
+if [ "$FAST" = 1 ]; then
+    exec .venv/bin/python -m pytest -m "not slow" "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -204,6 +204,13 @@ def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
     return None
 
 
+def _failed_tests(attempt: Path) -> list[str]:
+    """The data tests that failed (not errored) in a dbt attempt's run_results.json."""
+    results = json.loads((attempt / "run_results.json").read_text()).get("results", [])
+    return [r["unique_id"].split(".")[-1] for r in results
+            if r.get("status") == "fail" and r["unique_id"].startswith("test.")]
+
+
 # Resuming: `dbt retry` cannot be used under dagster-dbt, which adds the asset selection
 # (`--select fqn:*`) to every command and `dbt retry` takes no --select. The same effect with
 # state selection: build again, leaving out every node the previous attempt finished well.
@@ -225,6 +232,15 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     os.environ.update(warehouse.dbt_env())
     os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
     previous = _resumable_run(context, step)
+    failed_tests = _failed_tests(previous) if previous is not None else []
+    if failed_tests and context.retry_number > 0:
+        # A data test that failed fails again on the same data, and a resumed build would leave it
+        # out (dbt's state selection drops a test whose models finished), publishing past it.
+        raise dg.Failure(description="dbt data tests failed (ERROR): " + ", ".join(failed_tests)
+                         + ". Nothing is published; see the run summary for what to change.",
+                         allow_retries=False)
+    if failed_tests:  # a re-execution after the data or settings changed: build everything again
+        previous = None
     args = ["build", *SCHEDULED_BUILD_FLAGS, *dbt_vars_arg(as_of_date=as_of)]
     if previous is not None:
         context.log.info(f"Resuming the failed dbt build of {previous}: nodes that finished are left out.")
@@ -441,7 +457,9 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
 
 
 @dg.asset(
-    deps=[*MART_KEYS.values(), audience_exports],
+    # the quarantine's reconciliation too: its blocking checks (every row accounted for, no table
+    # mostly quarantined) hold publishing back like the marts' own
+    deps=[*MART_KEYS.values(), _model_key("quarantine_reconciliation"), audience_exports],
     group_name="publish",
     kinds={"duckdb", "parquet"},
     **DAILY_WRITER,

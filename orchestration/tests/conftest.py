@@ -13,9 +13,24 @@ import pandas as pd
 import pytest
 
 from orchestration.dbt import dbt_command
-from orchestration.settings import PROJECT_DIR
 from orchestration.ingest.load import ingest
+from orchestration.settings import PROJECT_DIR
 from orchestration.tools.generate import generate
+
+# The fast loop (`./scripts/test.sh --fast`, pytest -m "not slow") leaves out the modules that run
+# the whole Dagster job, build more than the one shared shop, start a browser or Spark: the rest
+# covers every layer (settings, contract, ingest, dbt models and their unit tests, fits, activation,
+# publish) on the one shared warehouse.
+SLOW_MODULES = {"test_dagster", "test_spark_parity", "test_dashboard", "test_benchmark", "test_incremental",
+                "test_shop_settings_run", "test_subscriptions", "test_publish_compat", "test_semantic_layer",
+                "test_files", "test_runs", "test_values", "test_predict_pipeline"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 START = date(2023, 7, 1)
 END = date(2025, 6, 30)

@@ -18,8 +18,8 @@ from orchestration.activation.exports import (
     holdout_bucket,
     write_exports,
 )
-from orchestration.settings import dbt_var
 from orchestration.ingest.load import ingest
+from orchestration.settings import dbt_var
 from orchestration.tests.conftest import build_with_fits, dbt, query
 from orchestration.tools.generate import generate
 

@@ -21,7 +21,6 @@ import pandas as pd
 import pytest
 
 from orchestration.dbt import dbt_command
-from orchestration.settings import PROJECT_DIR
 from orchestration.pipeline.assets import (
     PIPELINE_ASSETS,
     _dbt_target_path,
@@ -36,6 +35,7 @@ from orchestration.pipeline.definitions import defs
 from orchestration.pipeline.recovery import TAG_HOST, TAG_PID
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
 from orchestration.publish.publish import publish
+from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import mart_snapshot, query
 from orchestration.tools.generate import generate
 
@@ -106,8 +106,8 @@ def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_do
 
 
 def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
-    from orchestration.settings import keep_days
     from orchestration.pipeline.logs import prune_run_logs
+    from orchestration.settings import keep_days
 
     now = time.time()
     for name, age_days in (("run-2025-01-01-a.log", 31), ("run-2025-01-02-b.log", 29), ("notes.log", 90)):

@@ -18,8 +18,8 @@ import pytest
 
 from dashboard import pages
 from orchestration.cli import dashboard_command
-from orchestration.settings import PROJECT_DIR
 from orchestration.publish.publish import publish
+from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import query
 
 CHROMIUM = Path("/usr/bin/chromium")

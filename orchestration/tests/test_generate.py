@@ -6,8 +6,8 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration import generate as gen
 from orchestration.contract import TABLE_COLUMNS
+from orchestration.tools import generate as gen
 
 
 def _read_all(folder):

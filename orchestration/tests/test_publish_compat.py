@@ -12,8 +12,8 @@ import sys
 import duckdb
 import pytest
 
-from orchestration.settings import PROJECT_DIR
 from orchestration.publish.publish import publish
+from orchestration.settings import PROJECT_DIR
 
 DUCKDB_1X = "1.1.3"  # the oldest 1.x still bundled by the BI drivers; reads storage v1.0.0 (64)
 VENV = PROJECT_DIR / ".tools" / f"duckdb-{DUCKDB_1X}"

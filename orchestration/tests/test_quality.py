@@ -10,7 +10,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 import yaml
 
-from orchestration import quality
+from orchestration.quality import gx as quality
 
 
 def _validate(root, suite="test_suite", values=(1, 2, 3)):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.settings import PROJECT_DIR
 from orchestration.publish.publish import publish, publish_docs
+from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import query
 
 MF = Path(sys.prefix) / "bin" / "mf"

@@ -104,7 +104,7 @@ def test_the_first_day_is_found_from_the_order_files(tmp_path):
 def test_a_bad_setting_stops_the_run_command_before_any_work(tmp_path):
     path = _write(tmp_path, "landing_dir: landing\nvars:\n  activation_unknown_consent_is_consent: 'false'\n")
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run", "--config", str(path)],
-                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("[settings] vars.activation_unknown_consent_is_consent: must be true or "
                                    "false (unquoted), not 'false'")

@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.settings import PROJECT_DIR
 from orchestration.ingest.load import ingest
+from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import dbt, mart_snapshot
 from orchestration.tools.generate import generate
 

@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 
 from orchestration.cli import dbt_failures
-from orchestration.settings import PROJECT_DIR
 from orchestration.ingest.load import ingest
 from orchestration.pipeline.assets import PIPELINE_ASSETS
 from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
+from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import build_with_fits, dbt, mart_snapshot
 from orchestration.tools.generate import generate
 
