@@ -803,7 +803,7 @@ class Generator:
                 continue
             bad = tbl.take(pa.array(idx))
             n = bad.num_rows
-            col, value = _BAD_EDITS[kind]
+            col, value = kind.split()[-1], _BAD_VALUES.get(kind)
             if kind.startswith("missing"):
                 arr = pa.nulls(n, pa.string()) if rng.random() < 0.5 else pa.array([""] * n)
             elif kind == "orphan order_id":
@@ -820,31 +820,14 @@ class Generator:
         return pa.concat_tables(out), np.concatenate(epochs)
 
 
-_BAD_EDITS = {
-    "missing order_id": ("order_id", None),
-    "missing ordered_at": ("ordered_at", None),
-    "unparseable ordered_at": ("ordered_at", "2025-13-45T99:00:00"),
-    "unknown status": ("status", "shipped?"),
-    "negative order_total": ("order_total", None),
-    "unparseable order_total": ("order_total", "12,3oo"),
-    "negative discount_total": ("discount_total", None),
-    "negative shipping_fee": ("shipping_fee", None),
-    "non-positive quantity": ("quantity", "0"),
-    "negative unit_price": ("unit_price", None),
-    "missing product_id": ("product_id", None),
-    "unparseable line_number": ("line_number", "one"),
-    "orphan order_id": ("order_id", None),
-    "missing customer_id": ("customer_id", None),
-    "unparseable registered_at": ("registered_at", "yesterday"),
-    "missing product_name": ("product_name", None),
-    "negative unit_cost": ("unit_cost", None),
-    "unknown event_type": ("event_type", "scroll_depth"),
-    "missing session_id": ("session_id", None),
-    "unparseable occurred_at": ("occurred_at", "not a time"),
-    "negative spend": ("spend", None),
-    "missing utm_source": ("utm_source", None),
-    "unparseable spend_date": ("spend_date", "2025/02/30"),
-    "unparseable started_at": ("started_at", "next month"),
+# The text a bad row of each kind carries where the kind needs one (the column is the kind's last
+# word; "missing", "negative" and "orphan" rows are made from the column's own values).
+_BAD_VALUES = {
+    "unparseable ordered_at": "2025-13-45T99:00:00", "unknown status": "shipped?",
+    "unparseable order_total": "12,3oo", "non-positive quantity": "0", "unparseable line_number": "one",
+    "unparseable registered_at": "yesterday", "unknown event_type": "scroll_depth",
+    "unparseable occurred_at": "not a time", "unparseable spend_date": "2025/02/30",
+    "unparseable started_at": "next month",
 }
 
 
