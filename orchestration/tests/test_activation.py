@@ -4,6 +4,7 @@ the facts, independently of the SQL."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,9 +20,24 @@ from orchestration.activation.exports import (
     write_exports,
 )
 from orchestration.ingest.load import ingest
-from orchestration.settings import dbt_var
+from orchestration.settings import PROJECT_DIR, dbt_var
 from orchestration.tests.conftest import build_with_fits, dbt, query
 from orchestration.tools.generate import generate
+
+
+def test_no_intermediate_model_reads_a_mart():
+    """Layers (decision 107): an intermediate model reads staging, intermediate models and seeds,
+    never a mart; the audiences' features and the offer steps included."""
+    models = PROJECT_DIR / "models"
+    layer = {path.stem: path.relative_to(models).parts[0] for path in models.rglob("*.sql")}
+    assert {"int_activation_features", "int_offer_profile_scores", "customer_offers"} <= set(layer)
+    offenders = [
+        f"{path.relative_to(models)} reads {name}"
+        for path in sorted((models / "intermediate").rglob("*.sql"))
+        for name in re.findall(r"ref\(\s*['\"](\w+)['\"]", path.read_text())
+        if layer.get(name) == "marts"
+    ]
+    assert offenders == []
 
 
 def test_no_one_off_category_is_offered_to_an_owner_nor_a_product_inside_its_cycle(warehouse):

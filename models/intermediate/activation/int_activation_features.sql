@@ -4,7 +4,10 @@
 -- alone (no stored state), so a rerun or a backfill gives the same rows. Known customer: a
 -- registered customer (guests have no customer_id). The rules for tier, CPM and churn band are the
 -- macros the marts use (macros/customer_rules.sql). P(alive) of an earlier day uses the parameters
--- fitted as of as_of_date (the `full` fit; null without one).
+-- fitted as of as_of_date (the `full` fit; null without one). It reads only staging and
+-- intermediate models: purchases (int_orders_enriched), abandoned carts
+-- (int_abandoned_cart_products) and 定期 subscriptions (int_subscriptions) are the models the marts
+-- fct_orders, abandoned_carts and fct_subscriptions are built from (decision 107).
 -- A view (decision log 86): int_audience_membership reads it once, in one pass, so its 61 days x
 -- customers rows (58M at 1M customers) are never written.
 {{ config(materialized='view') }}
@@ -27,7 +30,7 @@ days as (
 purchases as (
 
     select customer_id, order_date, order_total
-    from {{ ref('fct_orders') }}
+    from {{ ref('int_orders_enriched') }}
     where is_purchase and customer_id is not null
 
 ),
@@ -36,16 +39,15 @@ purchases as (
 carts_yesterday as (
 
     select distinct customer_id, {{ add_days('session_date', 1) }} as feature_date
-    from {{ ref('abandoned_carts') }}
-    where customer_id is not null
-        and {{ add_days('session_date', 1) }} >= {{ window_start }}
+    from {{ ref('int_abandoned_cart_products') }}
+    where {{ add_days('session_date', 1) }} >= {{ window_start }}
         and {{ add_days('session_date', 1) }} <= {{ as_of_date() }}
 
 ),
 
 subscriptions as (
 
-    select customer_id, product_id, started_date, cancelled_date from {{ ref('fct_subscriptions') }}
+    select customer_id, product_id, started_date, cancelled_date from {{ ref('int_subscriptions') }}
 
 ),
 

@@ -1,33 +1,15 @@
 -- One row per period (week starting Monday, month) x product sold in it: revenue (quantity x
 -- unit_price of purchased lines), quantity and rank by revenue within the period (equal revenue,
 -- equal rank). The current period runs to as_of_date. Text 004's ranking content.
-{%- set grains = ['week', 'month'] %}
-with sales as (
+with by_period as (
 
-    select order_date, product_id, line_value, quantity
-    from {{ ref('int_purchase_lines') }}
+    select * from {{ ref('int_product_sales_periods') }}
 
 ),
 
 products as (
 
     select * from {{ ref('stg_shop__products') }}
-
-),
-
-by_period as (
-
-{%- for grain in grains %}
-    select
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'order_date') }} as date) as period_start_date,
-        product_id,
-        cast(sum(line_value) as {{ money_type() }}) as revenue,
-        cast(sum(quantity) as bigint) as quantity
-    from sales
-    group by 1, 2, 3
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
 
 ),
 

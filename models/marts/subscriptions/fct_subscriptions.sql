@@ -1,30 +1,12 @@
--- One row per 定期 subscription known by as_of_date: a contract from the subscriptions table, or,
--- when the shop has no contract (the table is empty), one inferred from is_subscription orders
--- (int_subscriptions_inferred; is_inferred = true).
--- Deliveries of a contract: its subscription orders (int_subscription_orders). An order that names
--- its contract (orders.subscription_id) counts for that contract exactly; an order without one is
--- matched by customer + product to the contract of that pair that started on or before the order
--- (the latest such start), and not after the contract's cancellation.
+-- One row per 定期 subscription known by as_of_date (int_subscriptions: a contract, or one inferred
+-- from is_subscription orders when the shop has no contract table) with its acquisition channel.
 -- eligible_deliveries: how many deliveries the subscription is old enough to have reached: delivery
 -- 1 always; delivery n >= 2 when started_date + (n - 1) x interval_days + grace <= as_of_date
 -- (var subscription_delivery_grace_days), the censoring rule of subscription_retention.
-{%- set default_interval = var('subscription_default_interval_days') %}
 {%- set grace = var('subscription_delivery_grace_days') %}
-with contracts as (
+with subscriptions as (
 
-    select * from {{ ref('stg_shop__subscriptions') }}
-
-),
-
-deliveries as (
-
-    select * from {{ ref('int_subscription_orders') }}
-
-),
-
-inferred as (
-
-    select * from {{ ref('int_subscriptions_inferred') }}
+    select * from {{ ref('int_subscriptions') }}
 
 ),
 
@@ -34,144 +16,32 @@ acquisition as (
 
 ),
 
-contract_count as (
-
-    select cast(count(*) as bigint) as n from contracts
-
-),
-
--- orders that name a known contract
-named_deliveries as (
-
-    select
-        deliveries.order_id,
-        contracts.subscription_id
-    from deliveries
-    inner join contracts
-        on deliveries.subscription_id = contracts.subscription_id
-
-),
-
--- the other subscription orders: the contract of the same customer + product that started last
--- on or before the order and was not cancelled before it
-matched_candidates as (
-
-    select
-        deliveries.order_id,
-        contracts.subscription_id,
-        row_number() over (
-            partition by deliveries.order_id order by contracts.started_at desc, contracts.subscription_id desc
-        ) as match_rank
-    from deliveries
-    inner join contracts
-        on deliveries.customer_id = contracts.customer_id
-        and deliveries.product_id = contracts.product_id
-        and deliveries.order_date >= contracts.started_date
-        and (contracts.cancelled_date is null or deliveries.order_date <= contracts.cancelled_date)
-    where deliveries.order_id not in (select order_id from named_deliveries)
-
-),
-
-assigned as (
-
-    select order_id, subscription_id from named_deliveries
-    union all
-    select order_id, subscription_id from matched_candidates where match_rank = 1
-
-),
-
-contract_deliveries as (
-
-    select
-        assigned.subscription_id,
-        cast(count(*) as bigint) as count_deliveries,
-        max(deliveries.order_date) as last_delivery_date,
-        cast(sum(deliveries.order_total) as decimal(18, 2)) as delivery_revenue
-    from assigned
-    inner join deliveries
-        on assigned.order_id = deliveries.order_id
-    group by assigned.subscription_id
-
-),
-
-from_contracts as (
-
-    select
-        contracts.subscription_id,
-        contracts.customer_id,
-        contracts.product_id,
-        contracts.started_date,
-        cast(coalesce(contracts.interval_days, {{ default_interval }}) as bigint) as interval_days,
-        contracts.status,
-        case when contracts.status = 'cancelled' then contracts.cancelled_date end as cancelled_date,
-        case when contracts.status = 'cancelled' then coalesce(contracts.cancel_reason, 'unknown') end as cancel_reason,
-        coalesce(contracts.offer_code, 'none') as offer_code,
-        coalesce(contract_deliveries.count_deliveries, 0) as count_deliveries,
-        contract_deliveries.last_delivery_date,
-        coalesce(contract_deliveries.delivery_revenue, 0) as delivery_revenue,
-        false as is_inferred
-    from contracts
-    left join contract_deliveries
-        on contracts.subscription_id = contract_deliveries.subscription_id
-
-),
-
-from_orders as (
-
-    select
-        inferred.subscription_id,
-        inferred.customer_id,
-        inferred.product_id,
-        inferred.started_date,
-        inferred.interval_days,
-        inferred.status,
-        case when inferred.status = 'cancelled' then inferred.last_delivery_date end as cancelled_date,
-        case when inferred.status = 'cancelled' then 'unknown' end as cancel_reason,
-        'none' as offer_code,
-        inferred.count_deliveries,
-        inferred.last_delivery_date,
-        inferred.delivery_revenue,
-        true as is_inferred
-    from inferred
-    cross join contract_count
-    where contract_count.n = 0
-
-),
-
-unioned as (
-
-    select * from from_contracts
-    union all
-    select * from from_orders
-
-),
-
 final as (
 
     select
-        unioned.subscription_id,
-        unioned.customer_id,
-        unioned.product_id,
-        unioned.started_date,
-        {{ month_text('unioned.started_date') }} as cohort_month,
-        unioned.interval_days,
-        unioned.status,
-        unioned.cancelled_date,
-        unioned.cancel_reason,
-        unioned.offer_code,
+        subscriptions.subscription_id,
+        subscriptions.customer_id,
+        subscriptions.product_id,
+        subscriptions.started_date,
+        {{ month_text('subscriptions.started_date') }} as cohort_month,
+        subscriptions.interval_days,
+        subscriptions.status,
+        subscriptions.cancelled_date,
+        subscriptions.cancel_reason,
+        subscriptions.offer_code,
         coalesce(acquisition.acquisition_channel, 'unknown') as acquisition_channel,
-        unioned.count_deliveries,
-        unioned.last_delivery_date,
-        cast(unioned.delivery_revenue as decimal(18, 2)) as delivery_revenue,
+        subscriptions.count_deliveries,
+        subscriptions.last_delivery_date,
+        cast(subscriptions.delivery_revenue as decimal(18, 2)) as delivery_revenue,
         cast(case
-            when {{ days_between('unioned.started_date', as_of_date()) }} < {{ grace }} + unioned.interval_days then 1
-            else 1 + floor(cast({{ days_between('unioned.started_date', as_of_date()) }} - {{ grace }} as double) / unioned.interval_days)
+            when {{ days_between('subscriptions.started_date', as_of_date()) }} < {{ grace }} + subscriptions.interval_days then 1
+            else 1 + floor(cast({{ days_between('subscriptions.started_date', as_of_date()) }} - {{ grace }} as double) / subscriptions.interval_days)
         end as bigint) as eligible_deliveries,
-        unioned.is_inferred,
+        subscriptions.is_inferred,
         {{ as_of_date() }} as as_of_date
-    from unioned
+    from subscriptions
     left join acquisition
-        on unioned.customer_id = acquisition.customer_id
+        on subscriptions.customer_id = acquisition.customer_id
 
 )
 
