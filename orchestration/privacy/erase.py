@@ -43,7 +43,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.contract import CONTRACT, publish_dir, warehouse_path
+from orchestration.contract import CONTRACT, landing_dir, publish_dir, warehouse_path
 
 TOMBSTONE_PREFIX = "erased-"
 TOMBSTONE_DIGITS = 16
@@ -253,20 +253,22 @@ def _storage_version(con: duckdb.DuckDBPyConnection, catalog: str, default: str)
                           [catalog]).fetchone()
     except duckdb.Error:
         row = None
-    return row[0] if row and row[0] else default
+    # DuckDB names the format of a file by the first release that writes it (``v1.5.0+``)
+    return row[0].rstrip("+") if row and row[0] else default
 
 
-def _rewrite_duckdb(path: Path, storage_version: str) -> None:
+def _rewrite_duckdb(path: Path, catalog: str, storage_version: str) -> None:
     """Copy a DuckDB file into a new one and move it over the old: no old value stays in its free
-    blocks or WAL."""
+    blocks or WAL. The file is attached under its own catalog name: views name it."""
     tmp = path.with_name(f".{path.name}.erase.tmp")
     tmp.unlink(missing_ok=True)
+    copy = "_erase_copy" if catalog != "_erase_copy" else "_erase_copy2"
     with duckdb.connect() as con:
-        con.execute(f"attach '{_sql_text(path)}' as src (read_only)")
-        con.execute(f"attach '{_sql_text(tmp)}' as dst (storage_version '{storage_version}')")
-        con.execute("copy from database src to dst")
-        con.execute("detach src")
-        con.execute("detach dst")
+        con.execute(f"attach '{_sql_text(path)}' as {_quote(catalog)} (read_only)")
+        con.execute(f"attach '{_sql_text(tmp)}' as {copy} (storage_version '{storage_version}')")
+        con.execute(f"copy from database {_quote(catalog)} to {copy}")
+        con.execute(f"detach {_quote(catalog)}")
+        con.execute(f"detach {copy}")
     os.replace(tmp, path)
     Path(f"{path}.wal").unlink(missing_ok=True)
 
@@ -287,7 +289,7 @@ def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids:
             replacer = Replacer(replacer.tombstones, [*replacer.personal, *personal])
         changed = _scrub_duckdb(con, replacer, catalog)
         con.execute("checkpoint")
-    _rewrite_duckdb(path, version)
+    _rewrite_duckdb(path, catalog, version)
     return changed, personal
 
 
@@ -394,10 +396,11 @@ def erase(
     database: Path | None = None,
     roots: Iterable[Path] | None = None,
     publish: Path | None = None,
+    landing: Path | None = None,
 ) -> Erasure:
     """Erase the customers (see the module's description) from the warehouse ``database`` and
     every file under ``roots`` (default: the warehouse's folder, the publish folder, GX results and
-    run logs)."""
+    run logs; files under the landing folder are left to the shop)."""
     from orchestration.ingest import WAREHOUSE_STORAGE_VERSION
     from orchestration.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
     from orchestration.quality import gx_dir
@@ -423,9 +426,10 @@ def erase(
     _record(database, (keyed_hash(key, c) for c in ids))
     replacer = Replacer(tombstones, personal)
 
-    publish_real = publish.resolve()
+    publish_real, landing_real = publish.resolve(), Path(landing or landing_dir()).resolve()
     for path in _files(roots):
-        if path.resolve() == database.resolve():
+        # the landing files are the shop's: it removes the person from them (see docs/privacy.md)
+        if path.resolve() == database.resolve() or landing_real in path.resolve().parents:
             continue
         try:
             if _is_duckdb(path):
@@ -475,6 +479,11 @@ def main(args: argparse.Namespace) -> int:
         report = erase(ids, args.database)
     except (ValueError, FileNotFoundError) as exc:
         print(f"[erase] {exc}", file=sys.stderr)
+        return 2
+    except duckdb.IOException as exc:  # the warehouse is open in a run or the UI
+        print(f"[erase] the warehouse cannot be opened for writing ({str(exc).splitlines()[0][:200]}): "
+              "wait for the running job to end, stop other programs that hold it open, and run again",
+              file=sys.stderr)
         return 2
     print(f"[erase] {report.customers} customers erased: personal data removed, ids replaced by tombstones "
           f"in {len(report.files_rewritten)} files ({report.values_changed} values); recorded in "
