@@ -213,7 +213,7 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str], tombstones: dict[
                     f"and {column} is not null", ids).fetchall()}
         files = [r[0] for r in con.execute(
             f"select distinct _source_file from raw.{table} where customer_id in ({placeholders})", ids).fetchall()]
-        if files:
+        if files and "_load_log" in tables:
             con.execute("alter table raw._load_log add column if not exists erased_at timestamp")
             con.execute(f"update raw._load_log set erased_at = current_timestamp where table_name = ? "
                         f"and file_path in ({', '.join('?' for _ in files)})", [table, *files])
@@ -244,6 +244,20 @@ def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: s
                                    needles).fetchone()[0]
     finally:
         con.remove_function("_erase_text")
+    # a table that keeps consents (staging, until the next build) has none for an erased customer
+    consents = con.execute(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns c "
+        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
+        "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.column_name in ('email_opt_in', 'line_opt_in') "
+        "and c.data_type in ('BOOLEAN', 'VARCHAR') and exists (select 1 from information_schema.columns k "
+        "where k.table_catalog = c.table_catalog and k.table_schema = c.table_schema "
+        "and k.table_name = c.table_name and k.column_name = 'customer_id')", [catalog]).fetchall()
+    ghosts = sorted(replacer.tombstones.values())
+    for schema, table, column, kind in consents:
+        target = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
+        value = "false" if kind == "BOOLEAN" else "'false'"
+        con.execute(f"update {target} set {_quote(column)} = {value} where customer_id in "
+                    f"({', '.join('?' for _ in ghosts)})", ghosts)
     return changed
 
 
@@ -401,8 +415,6 @@ def erase(
     """Erase the customers (see the module's description) from the warehouse ``database`` and
     every file under ``roots`` (default: the warehouse's folder, the publish folder, GX results and
     run logs; files under the landing folder are left to the shop)."""
-    from orchestration.ingest import WAREHOUSE_STORAGE_VERSION
-    from orchestration.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
     from orchestration.quality import gx_dir
 
     ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
@@ -414,6 +426,17 @@ def erase(
     publish = Path(publish or publish_dir())
     roots = [Path(r) for r in (roots if roots is not None else
                                [database.parent, publish, gx_dir(), database.parent / "logs"])]
+    from orchestration.resources import WarehouseResource
+
+    # the warehouse's one-writer lock: an erasure waits for a running job (and stops the next one)
+    with WarehouseResource(database=str(database)).write_lock():
+        return _erase(ids, database, roots, publish, landing)
+
+
+def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None) -> Erasure:
+    from orchestration.ingest import WAREHOUSE_STORAGE_VERSION
+    from orchestration.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
+
     key = erasure_key(database, create=True)
     tombstones = {c: tombstone(key, c) for c in ids}
     report = Erasure(customers=len(ids), tombstones=tombstones)
@@ -474,13 +497,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from orchestration.resources import WarehouseLockedError
+
     ids = list(args.customer_ids) + (read_ids(args.file) if args.file else [])
     try:
         report = erase(ids, args.database)
     except (ValueError, FileNotFoundError) as exc:
         print(f"[erase] {exc}", file=sys.stderr)
         return 2
-    except duckdb.IOException as exc:  # the warehouse is open in a run or the UI
+    except (duckdb.IOException, WarehouseLockedError) as exc:  # open in a run or the UI
         print(f"[erase] the warehouse cannot be opened for writing ({str(exc).splitlines()[0][:200]}): "
               "wait for the running job to end, stop other programs that hold it open, and run again",
               file=sys.stderr)
