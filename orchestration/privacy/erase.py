@@ -58,6 +58,7 @@ PERSONAL_COLUMNS = {t: [c["name"] for c in spec["columns"] if c["type"] == "pers
 CONSENT_COLUMNS = ("email_opt_in", "line_opt_in")
 TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".log", ".txt", ".html", ".htm", ".md", ".yml", ".yaml"}
 ERASED_TEXT = "[erased]"
+ANYWHERE_MIN_LENGTH = 8
 # characters that may be part of an id: a value is replaced only where it stands alone
 _ID_CHAR = r"[0-9A-Za-z_\-]"
 
@@ -117,8 +118,10 @@ def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, l
         return 0
     con.register("_erased_hashes", pa.table({"h": pa.array(sorted(hashes), pa.string())}))
     try:
-        match = "sha256(? || customer_id) in (select h from _erased_hashes)"
-        sets = [f"customer_id = '{TOMBSTONE_PREFIX}' || substr(sha256(? || customer_id), 1, {TOMBSTONE_DIGITS})"]
+        # the id as staging reads it (without surrounding spaces)
+        match = "sha256(? || trim(customer_id)) in (select h from _erased_hashes)"
+        ghost = f"'{TOMBSTONE_PREFIX}' || substr(sha256(? || trim(customer_id)), 1, {TOMBSTONE_DIGITS})"
+        sets = [f"customer_id = {ghost}"]
         sets += [f"{c} = null" for c in PERSONAL_COLUMNS[table]]
         sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in _columns(table)]
         changed = con.execute(
@@ -172,8 +175,10 @@ class Replacer:
         self.spellings = spellings
         alternatives = "|".join(re.escape(v) for v in sorted(spellings, key=len, reverse=True))
         self.pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternatives})(?!{_ID_CHAR})") if spellings else None
-        self.raw_pattern = re.compile(  # personal values anywhere (an e-mail inside a longer text)
-            "|".join(re.escape(v) for v in self.personal)) if self.personal else None
+        # long personal values also inside a longer text (an e-mail glued to other characters);
+        # a short one only where it stands alone, so that other people's text stays as it is
+        long = [v for v in self.personal if len(v) >= ANYWHERE_MIN_LENGTH or "@" in v]
+        self.raw_pattern = re.compile("|".join(re.escape(v) for v in long)) if long else None
 
     def text(self, value: str) -> str:
         if self.pattern is None or value is None:
@@ -209,10 +214,11 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str], tombstones: dict[
         for column in PERSONAL_COLUMNS[table]:
             if column in columns:
                 personal |= {r[0] for r in con.execute(
-                    f"select distinct {column} from raw.{table} where customer_id in ({placeholders}) "
+                    f"select distinct {column} from raw.{table} where trim(customer_id) in ({placeholders}) "
                     f"and {column} is not null", ids).fetchall()}
         files = [r[0] for r in con.execute(
-            f"select distinct _source_file from raw.{table} where customer_id in ({placeholders})", ids).fetchall()]
+            f"select distinct _source_file from raw.{table} where trim(customer_id) in ({placeholders})",
+            ids).fetchall()]
         if files and "_load_log" in tables:
             con.execute("alter table raw._load_log add column if not exists erased_at timestamp")
             con.execute(f"update raw._load_log set erased_at = current_timestamp where table_name = ? "
@@ -220,7 +226,8 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str], tombstones: dict[
         sets = [f"{c} = null" for c in PERSONAL_COLUMNS[table] if c in columns]
         sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in columns]
         if sets:
-            con.execute(f"update raw.{table} set {', '.join(sets)} where customer_id in ({placeholders})", ids)
+            con.execute(f"update raw.{table} set {', '.join(sets)} where trim(customer_id) in ({placeholders})",
+                        ids)
     return personal
 
 

@@ -121,10 +121,14 @@ def withdrawal(tmp_path_factory):
     ingest(landing, db, verbose=False)
     build_with_fits(db, AS_OF)
     before = write_exports(db, root / "exports-1", AS_OF)
-    exported = query(db, "select customer_id, channel from marts.customer_audiences "
-                         "where is_entry and not is_holdout and channel is not null order by 1")
+    # an exported customer, preferably one whose kept version is in the last file, 2025-06.csv
+    exported = query(db, "select a.customer_id, b._source_file from marts.customer_audiences a "
+                         "join staging.base_shop__customers b on a.customer_id = b.customer_id "
+                         "and b.row_outcome = 'kept' "
+                         "where a.is_entry and not a.is_holdout and a.channel is not null "
+                         "order by b._source_file desc, a.customer_id")
     assert sum(before.values()) == len(exported) > 0
-    customer = exported.customer_id[0]
+    customer, kept_file = exported.customer_id[0], exported._source_file[0]
     # the version the warehouse keeps, sent again as it is but for the consents
     with duckdb.connect(str(db), read_only=True) as con:
         kept = con.execute(
@@ -133,24 +137,25 @@ def withdrawal(tmp_path_factory):
             "where b.customer_id = ? and b.row_outcome = 'kept'", [customer]).df()
     assert len(kept) == 1
     kept["email_opt_in"], kept["line_opt_in"] = "false", "false"
-    name = "2025-06-30-zz-withdraw.csv"
-    assert name < "2025-06.csv"  # the file name alone would keep the old consent
+    # 2025-06-30-zz-withdraw.csv for a version kept from 2025-06.csv
+    name = f"{kept_file.removesuffix('.csv')}-30-zz-withdraw.csv"
+    assert name < kept_file  # the file name alone would keep the old consent
     kept.to_csv(landing / "customers" / name, index=False)
     ingest(landing, db, verbose=False)  # a later run
     build_with_fits(db, AS_OF)
     after = write_exports(db, root / "exports-2", AS_OF)
-    return db, root, customer, before, after
+    return db, root, customer, before, after, name
 
 
 def test_a_withdrawal_loaded_later_wins_whatever_its_name(withdrawal):
-    db, _, customer, _, _ = withdrawal
+    db, _, customer, _, _, name = withdrawal
     got = query(db, f"select email_opt_in, line_opt_in, _source_file from staging.stg_shop__customers "
                     f"where customer_id = '{customer}'").to_dict("records")
-    assert got == [{"email_opt_in": False, "line_opt_in": False, "_source_file": "2025-06-30-zz-withdraw.csv"}]
+    assert got == [{"email_opt_in": False, "line_opt_in": False, "_source_file": name}]
 
 
 def test_a_withdrawn_customer_is_in_no_export(withdrawal):
-    db, root, customer, before, after = withdrawal
+    db, root, customer, before, after, _ = withdrawal
     assert sum(after.values()) == sum(before.values()) - 1
     for path in sorted((root / "exports-2").glob("*.csv")):
         assert customer not in path.read_text(encoding="utf-8-sig"), path.name
@@ -160,7 +165,7 @@ def test_a_withdrawn_customer_is_in_no_export(withdrawal):
 
 def test_a_rebuild_from_the_same_load_log_keeps_the_winner(withdrawal, tmp_path):
     """A full rebuild of the marts from the same raw rows (same load times) keeps the withdrawal."""
-    db, _, customer, _, _ = withdrawal
+    db, _, customer, _, _, _ = withdrawal
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(db, copy)
     dbt(copy, ["run", "--select", "+stg_shop__customers", "--full-refresh"], {"as_of_date": AS_OF})
