@@ -18,6 +18,12 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- the names of a table's personal-data columns (type personal): they never leave raw -#}
+{% macro personal_columns(table_name) -%}
+    {{ return(shop_contract(table_name)['columns'] | selectattr('type', 'equalto', 'personal')
+              | map(attribute='name') | list) }}
+{%- endmacro %}
+
 {#- `<expr> as <name>,` for every contract column but personal data -#}
 {% macro contract_parsed_columns(table_name) -%}
     {%- for column in shop_contract(table_name)['columns'] if column['type'] != 'personal' %}

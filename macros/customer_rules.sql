@@ -59,9 +59,16 @@
     consented to it, else e-mail, else null. Unknown (null) consent is consent only when var
     activation_unknown_consent_is_consent is true. -#}
 {% macro consent_channel(line_opt_in, email_opt_in) -%}
-    {%- set unknown = 'true' if var('activation_unknown_consent_is_consent') else 'false' -%}
+    {%- set unknown = unknown_consent_is_consent() -%}
     case
-        when coalesce({{ line_opt_in }}, {{ unknown }}) then 'line'
-        when coalesce({{ email_opt_in }}, {{ unknown }}) then 'email'
+        when coalesce({{ line_opt_in }}, {{ unknown }}) = true then 'line'
+        when coalesce({{ email_opt_in }}, {{ unknown }}) = true then 'email'
     end
+{%- endmacro %}
+
+{#- The SQL literal of var activation_unknown_consent_is_consent: `true` only when the var is the
+    boolean true. Consent is never coerced from text: a quoted "false" (a non-empty string, truthy
+    in Jinja) or "true", 1 or "yes" read as false. The Python side is orchestration/privacy/consent.py. -#}
+{% macro unknown_consent_is_consent() -%}
+    {{- 'true' if var('activation_unknown_consent_is_consent') is sameas true else 'false' -}}
 {%- endmacro %}

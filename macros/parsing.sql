@@ -63,6 +63,11 @@ case when {{ col }} like ' %' or {{ col }} like '% ' then nullif({{ trim_spaces(
     end
 {%- endmacro %}
 
+{#- a parsed consent (boolean) as a number, 1 yes, 0 no, -1 unknown: versions that disagree differ in it -#}
+{% macro consent_code(col) -%}
+    case when {{ col }} = true then 1 when {{ col }} = false then 0 else -1 end
+{%- endmacro %}
+
 {#- true when a value is present but did not parse -#}
 {% macro is_unparseable(raw_col, parsed_expr) -%}
     ({{ clean_text(raw_col) }} is not null and ({{ parsed_expr }}) is null)

@@ -288,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     dash.set_defaults(func=cmd_dashboard)
     summ = sub.add_parser("summary", parents=[common], help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
+    from orchestration.privacy import erase
+    era = sub.add_parser("erase", help="erase customers on request (APPI / GDPR): personal data and ids, everywhere")
+    erase.add_arguments(era)
+    era.set_defaults(func=erase.main)
     args = parser.parse_args(argv)
     try:
         use_config(getattr(args, "config", None))  # read and validated before any work

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.settings import dbt_var
+from orchestration.privacy.consent import unknown_consent_is_consent
 
 EXPORT_COLUMNS = ["customer_id", "audience", "channel", "send_date", "send_hour",
                   "offer_1_product_id", "offer_2_product_id", "reason"]
@@ -69,7 +69,7 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
     a column outside EXPORT_COLUMNS (personal data has no place there), a customer who is a guest
     or unknown, a channel without consent, a held-out customer, a row that is not today's entry."""
     problems: list[str] = []
-    unknown_is_consent = bool(dbt_var("activation_unknown_consent_is_consent"))
+    unknown_is_consent = "true" if unknown_consent_is_consent() else "false"  # SQL literal
     files = sorted(Path(out_dir).glob("*.parquet"))
     with duckdb.connect(str(database), read_only=True) as con:
         for path in files:
@@ -98,7 +98,7 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
             """).df()
             con.unregister("export_rows")
             for label, mask in (("is a guest or not a known customer", checked.is_unknown),
-                                ("has no consent for its channel", ~checked.consented.astype(bool)),
+                                ("has no consent for its channel", ~checked.consented.eq(True)),
                                 ("is held out", checked.is_holdout.astype(bool)),
                                 ("is not one of today's entries of this audience", ~checked.is_entry.astype(bool))):
                 bad = checked[mask.astype(bool)]

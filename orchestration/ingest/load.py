@@ -6,6 +6,9 @@
   file) and ``_loaded_at``.
 - ``raw._load_log`` records every file: path, sha256 checksum, rows, status, time. A file loaded
   once is never loaded again, so running ingest twice changes nothing.
+- ``_loaded_at`` is the load time of the ingest run (one value per run, later than every earlier
+  run's, equal to the file's ``loaded_at`` in the load log): the load order that decides between two
+  versions of a key before the file name does (a rebuild of ``raw`` keeps it from the load log).
 - Files are loaded in batches, each batch in one transaction together with its log rows: a crash
   leaves either the whole batch or none of it, so a rerun picks up exactly what is missing.
 - Only ``*.csv`` / ``*.parquet`` files directly in a table's folder are read (suffix in any case);
@@ -14,11 +17,18 @@
   platforms and Excel write); the load log records the encoding. Quoted fields may hold line breaks.
 - A CSV line that cannot be split into the header's fields (a truncated last line, an extra
   field) does not lose the file: the other lines load, and the line is kept in ``_malformed_line``
-  (quarantined downstream as ``malformed csv line``).
+  (quarantined downstream as ``malformed csv line``). Of a file with personal columns (e-mail,
+  name, LINE id) only the line number, length and the fields that cannot hold personal data are
+  kept, never the text (``malformed_line``).
+- A leading byte-order mark is stripped from every text field (a concatenated export carries one
+  inside the file; it is never data).
 - A file that cannot be read at all is reported with its path, reason and what to do (status
   ``failed``; retried on every run until it is fixed or removed), the other files and tables load.
 - A file whose content changed after it was loaded (same path, other checksum) is reported as an
   error on every run; its new content is not loaded (re-send it under a new name that sorts later).
+- Customers erased on request (orchestration/privacy/erase.py) stay erased: the rows of a re-sent
+  file that name them get their tombstone id and no personal data (``apply_register``), and a
+  loaded file that held them may be edited to remove them without being reported as changed.
 - An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``), not retried.
 - A missing optional table folder becomes an empty table of the right shape.
 - Parquet is read by DuckDB itself: one ``read_parquet`` per batch and schema (files are grouped by
@@ -56,7 +66,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -67,12 +77,16 @@ import pyarrow.parquet as pq
 
 from orchestration.contract import (
     FILE_SUFFIXES,
+    PERSONAL_DATA_COLUMNS,
     REQUIRED_TABLES,
     TABLE_COLUMNS,
     row_rules,
 )
+from orchestration.privacy.erase import apply_register
 from orchestration.progress import stage
 from orchestration.settings import landing_dir, warehouse_path
+
+BOM = "\ufeff"
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -95,6 +109,8 @@ LOAD_LOG_UPGRADE = [
     "alter table raw._load_log add column if not exists file_size bigint",
     "alter table raw._load_log add column if not exists file_mtime_ns bigint",
     "alter table raw._load_log add column if not exists malformed_lines bigint",
+    # set by an erasure (orchestration/privacy/erase.py) on the files that held the person
+    "alter table raw._load_log add column if not exists erased_at timestamp",
 ]
 
 WHAT_TO_DO = {
@@ -130,6 +146,7 @@ class TableReport:
     malformed_lines: int = 0
     problems: list[FileProblem] = field(default_factory=list)
     missing_folder: bool = False
+    erased_rows: int = 0
 
 
 @dataclass
@@ -158,10 +175,47 @@ class UnreadableFile(ValueError):
 
 
 @dataclass
+class MalformedLine:
+    """A CSV line that could not be split into the header's fields, as the warehouse keeps it:
+    ``text`` is the raw line, or only its line number and length when the file holds personal
+    data; ``fields`` are the columns that can be told apart safely (see ``malformed_line``)."""
+
+    text: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class ReadResult:
     table: pa.Table                 # good rows, every column as read (text for CSV)
-    malformed: list[str]            # raw text of CSV lines that could not be split into fields
+    malformed: list[MalformedLine]  # CSV lines that could not be split into fields
     encoding: str | None            # utf-8 / utf-8-sig / cp932 for CSV, None for Parquet
+
+
+def _normalise_name(name: str) -> str:
+    return name.lstrip(BOM).strip().lower()
+
+
+def malformed_line(names: list[str], text: str, number: int | None) -> MalformedLine:
+    """What the warehouse keeps of a malformed CSV line of a file with header ``names``.
+
+    Without personal columns in the header: the raw text. With them, the text is never kept (a
+    line whose fields cannot be told apart may put an e-mail in any position): only the line
+    number, its length and field count, and the fields of non-personal columns that no shift can
+    have filled with personal data: those before the first personal column, and, when fields are
+    missing (a field dropped anywhere shifts later ones left), only those at least that many
+    positions before it."""
+    columns = [_normalise_name(n) for n in names]
+    personal = [i for i, c in enumerate(columns) if c in PERSONAL_DATA_COLUMNS]
+    if not personal:
+        return MalformedLine(text)
+    fields = next(csv.reader(io.StringIO(text)), [])
+    missing = max(0, len(columns) - len(fields))
+    safe = {columns[i]: fields[i].lstrip(BOM) for i in range(min(len(fields), len(columns)))
+            if i + missing < personal[0]}
+    where = f"line {number}: " if number else ""
+    return MalformedLine(
+        f"{where}{len(text)} characters, {len(fields)} fields for {len(columns)} columns "
+        "(text not kept: the file holds personal data)", safe)
 
 
 def _decode(raw: bytes) -> tuple[str, str]:
@@ -195,10 +249,10 @@ def _read_csv(path: Path, required: list[str]) -> ReadResult:
             f"the header has none of the contract's required columns ({', '.join(required)}); "
             f"it reads as {names[:3]}: is the file comma-separated, with a header row?"
         )
-    malformed: list[str] = []
+    malformed: list[MalformedLine] = []
 
     def on_invalid(row) -> str:
-        malformed.append(row.text)
+        malformed.append(malformed_line(names, row.text, row.number))
         return "skip"
 
     table = pacsv.read_csv(
@@ -223,14 +277,15 @@ def _read_file(path: Path, required: list[str] | None = None) -> ReadResult:
     else:
         result = _read_csv(path, required or [])
     table = result.table
-    result.table = table.rename_columns([name.lstrip("\ufeff").strip().lower() for name in table.column_names])
+    result.table = table.rename_columns([_normalise_name(name) for name in table.column_names])
     return result
 
 
 def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return column.cast(pa.string())
+        # a leading byte-order mark is never data (a concatenated export has one inside the file)
+        return pc.utf8_ltrim(column.cast(pa.string()), characters=BOM)
     if pa.types.is_timestamp(kind):
         # ISO text; a zone-aware timestamp keeps its instant (written in UTC with 'Z'), a naive one
         # stays naive and is read in the business time zone by staging.
@@ -245,7 +300,8 @@ def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> pa.Table:
     """The raw table's shape: contract columns as text, lineage columns, and one row per malformed
-    CSV line (contract columns null, its text in ``_malformed_line``) after the good rows."""
+    CSV line (the columns ``malformed_line`` keeps, the others null; its text or description in
+    ``_malformed_line``) after the good rows."""
     if isinstance(read, pa.Table):
         read = ReadResult(read, [], None)
     table, n_bad = read.table, len(read.malformed)
@@ -253,9 +309,10 @@ def _conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> 
     arrays = {}
     for name in columns:
         good = _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
+        bad = pa.array([line.fields.get(name) for line in read.malformed], pa.string())
         arrays[name] = pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks]
-                                        + [pa.nulls(n_bad, pa.string())]) if n_bad else good
-    arrays["_malformed_line"] = pa.array([None] * n + read.malformed, pa.string())
+                                        + [bad]) if n_bad else good
+    arrays["_malformed_line"] = pa.array([None] * n + [line.text for line in read.malformed], pa.string())
     arrays["_source_file"] = pa.array([rel_path] * (n + n_bad), pa.string())
     arrays["_row_number"] = pa.array(range(1, n + n_bad + 1), pa.int64())
     return pa.table(arrays)
@@ -312,6 +369,15 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         )
         for column in [*columns, "_malformed_line"]:  # a contract column added in a later release
             con.execute(f"alter table raw.{table} add column if not exists {column} varchar")
+
+
+def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The load time of a new ingest run: now, and always after every earlier run's (the load log's
+    ``loaded_at`` is the load order of the files; a clock set back never reorders them)."""
+    return con.execute(
+        "select greatest(cast(current_timestamp as timestamp), "
+        "coalesce((select max(loaded_at) from raw._load_log), timestamp '0001-01-01') + interval 1 millisecond)"
+    ).fetchone()[0]
 
 
 def list_files(folder: Path) -> list[Path]:
@@ -373,7 +439,7 @@ def _text_sql(name: str, kind: pa.DataType) -> tuple[str, str] | None:
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "VARCHAR", col
+        return "VARCHAR", f"ltrim({col}, chr({ord(BOM)}))"  # as _to_text: no leading BOM
     if pa.types.is_timestamp(kind):
         fmt = "%Y-%m-%dT%H:%M:%S" + _FRACTION[kind.unit]
         if kind.tz is None:  # naive wall-clock text, read in the business time zone by staging
@@ -417,7 +483,7 @@ def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, i
             schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
-    normalised = [name.lstrip("\ufeff").strip().lower() for name in schema.names]
+    normalised = [_normalise_name(name) for name in schema.names]
     if len(set(normalised)) < len(normalised) or {"filename", "file_row_number"} & set(normalised):
         return None, rows
     by_name = dict(zip(normalised, schema, strict=True))
@@ -516,6 +582,8 @@ def _commit_batch(
     rep: TableReport,
     on_batch: Callable[[str, pa.Table], None] | None = None,
     folder: Path | None = None,
+    loaded_at: datetime | None = None,
+    erasures: Callable[[str], int] | None = None,
 ) -> None:
     """Insert a batch of files and their load-log rows in one transaction (all or nothing).
 
@@ -527,6 +595,9 @@ def _commit_batch(
         return
     folder_prefix = f"{folder}{os.sep}"
     names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
+    # every row and log row of one ingest run carries the run's load time (its load order)
+    target = f"{names}, _loaded_at"
+    run_at = [loaded_at or datetime.now()]
     failed: list[tuple[LoadedFile, str]] = []
     groups = _groups(batch)
 
@@ -546,11 +617,14 @@ def _commit_batch(
             "file_size": pa.array([f.size for f in loaded], pa.int64()),
             "file_mtime_ns": pa.array([f.mtime_ns for f in loaded], pa.int64()),
             "malformed_lines": pa.array([f.malformed for f in loaded], pa.int64()),
+            "loaded_at": pa.array(run_at * len(loaded), pa.timestamp("us")),
         })
         con.register("incoming_log", log)
         con.execute(f"insert into raw._load_log ({', '.join(log.column_names)}) "
                     f"select {', '.join(log.column_names)} from incoming_log")
         con.unregister("incoming_log")
+        if erasures is not None:  # erased customers in a re-sent file stay erased
+            rep.erased_rows += erasures(table)
         con.execute("commit")
         rep.files_new += len(loaded)
         rep.rows_loaded += sum(f.rows for f in loaded)
@@ -563,7 +637,8 @@ def _commit_batch(
             try:
                 for files in groups.values():
                     sql, params = _native_select(files, folder_prefix)
-                    con.execute(f"insert into raw.{table} ({names}) {sql}", params)
+                    con.execute(f"insert into raw.{table} ({target}) select *, ? from ({sql})",
+                                params + run_at)
                 read = True
             except duckdb.InterruptException:
                 raise
@@ -573,7 +648,8 @@ def _commit_batch(
                 incoming = python_rows(batch)
                 if incoming is not None:
                     con.register("incoming", incoming)
-                    con.execute(f"insert into raw.{table} ({names}) select {names} from incoming")
+                    con.execute(f"insert into raw.{table} ({target}) select {names}, ? from incoming",
+                                run_at)
                     con.unregister("incoming")
                 log_and_commit(batch)
                 return
@@ -621,7 +697,8 @@ def _commit_batch(
         if loaded:
             con.execute("begin transaction")
             try:
-                con.execute(f"insert into raw.{table} ({names}) select {names} from {staged}")
+                con.execute(f"insert into raw.{table} ({target}) select {names}, ? from {staged}",
+                            run_at)
                 log_and_commit(loaded)
             except BaseException:
                 con.execute("rollback")
@@ -629,7 +706,7 @@ def _commit_batch(
     finally:
         con.execute(f"drop table if exists {staged}")
     for f, reason in failed:
-        _record_failed(con, rep, table, f.path, f.rel, f.checksum, f.size, reason)
+        _record_failed(con, rep, table, f.path, f.rel, f.checksum, f.size, reason, run_at[0])
 
 
 def _batch_schema(columns: list[str]) -> pa.Schema:
@@ -662,12 +739,12 @@ def _load_file(path: Path, stat: os.stat_result, table: str, columns: list[str],
 
 
 def _record_failed(con: duckdb.DuckDBPyConnection, rep: TableReport, table: str, path: Path, rel: str,
-                   checksum: str, size: int, reason: str) -> None:
+                   checksum: str, size: int, reason: str, loaded_at: datetime) -> None:
     rep.problems.append(FileProblem(str(path), "failed", reason))
     con.execute(
         "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, "
-        "file_size) values (?, ?, ?, null, 'failed', ?, ?)",
-        [table, rel, checksum, reason, size],
+        "file_size, loaded_at) values (?, ?, ?, null, 'failed', ?, ?, ?)",
+        [table, rel, checksum, reason, size, loaded_at],
     )
 
 
@@ -701,6 +778,10 @@ def ingest(
     try:
         ensure_raw_tables(con)
         _register_float_udfs(con)
+        run_at = load_time(con)
+
+        def erasures(table: str) -> int:
+            return apply_register(con, database, table, run_at)
         for table in tables or list(TABLE_COLUMNS):
             columns = TABLE_COLUMNS[table]
             rep = report.tables.setdefault(table, TableReport(table))
@@ -710,10 +791,10 @@ def ingest(
                 if table in REQUIRED_TABLES and verbose:
                     print(f"[ingest] WARNING: required folder {folder} is missing: every mart will be empty")
             known = {
-                path: (checksum, size, mtime)
-                for path, checksum, size, mtime in con.execute(
-                    "select file_path, checksum, file_size, file_mtime_ns from raw._load_log "
-                    "where table_name = ? and status in ('loaded', 'empty')",
+                path: (checksum, size, mtime, erased)
+                for path, checksum, size, mtime, erased in con.execute(
+                    "select file_path, checksum, file_size, file_mtime_ns, erased_at is not null "
+                    "from raw._load_log where table_name = ? and status in ('loaded', 'empty')",
                     [table],
                 ).fetchall()
             }
@@ -728,11 +809,19 @@ def ingest(
                 stat = path.stat()
                 size = stat.st_size
                 if rel in known:
-                    loaded_checksum, loaded_size, loaded_mtime = known[rel]
+                    loaded_checksum, loaded_size, loaded_mtime, erased = known[rel]
                     # a file loaded once never changes: check it by size and modification time,
                     # and by checksum when either differs
                     same_stat = loaded_size == size and loaded_mtime == stat.st_mtime_ns
-                    if not same_stat and _sha256(path) != loaded_checksum:
+                    checksum = loaded_checksum if same_stat else _sha256(path)
+                    if checksum != loaded_checksum and erased:
+                        # a file that held an erased customer, edited by the shop to remove them:
+                        # expected, not loaded again (its other rows are in raw already)
+                        con.execute("update raw._load_log set checksum = ?, file_size = ?, file_mtime_ns = ? "
+                                    "where table_name = ? and file_path = ? and status in ('loaded', 'empty')",
+                                    [checksum, size, stat.st_mtime_ns, table, rel])
+                        rep.files_skipped += 1
+                    elif checksum != loaded_checksum:
                         rep.problems.append(FileProblem(
                             str(path), "changed",
                             f"its checksum differs from the one loaded (sha256 {loaded_checksum[:12]}...)"))
@@ -743,16 +832,16 @@ def ingest(
                 try:
                     pending.append(_load_file(path, stat, table, columns, rel, checksum, con, native))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                    _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc))
+                    _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc), run_at)
                     continue
                 if pending[-1].plan is not None and on_batch is None:
                     native_rows += pending[-1].rows
                 else:
                     pending_rows += pending[-1].rows
                 if pending_rows >= BATCH_ROWS or native_rows >= NATIVE_BATCH_ROWS:
-                    _commit_batch(con, table, columns, pending, rep, on_batch, folder)
+                    _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
                     pending, pending_rows, native_rows = [], 0, 0
-            _commit_batch(con, table, columns, pending, rep, on_batch, folder)
+            _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
             if verbose:
                 line = (f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "
                         f"{rep.files_skipped:>5} already loaded")
@@ -760,6 +849,8 @@ def ingest(
                     line += f", {rep.malformed_lines} malformed lines (quarantined)"
                 if rep.missing_folder:
                     line += " (no folder: empty table)"
+                if rep.erased_rows:
+                    line += f", {rep.erased_rows} rows of erased customers made anonymous"
                 if rep.problems:
                     line += f", {len(rep.problems)} files NOT loaded (listed in the summary)"
                 stage("ingest", line, t0)

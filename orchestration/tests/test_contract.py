@@ -29,7 +29,7 @@ def test_the_contract_document_ships_with_the_project_and_names_every_column():
 
 def test_rules_derived_from_the_declaration():
     assert REQUIRED_TABLES == ("orders",)
-    assert PERSONAL_DATA_COLUMNS == ("email", "full_name")
+    assert PERSONAL_DATA_COLUMNS == ("email", "full_name", "line_user_id")
     assert row_rules("order_items")["maximum"] == {"quantity": 10000}
     assert row_rules("orders")["allowed"]["status"] == ["completed", "cancelled", "returned", "pending"]
     assert "email_opt_in" in [c["name"] for c in CONTRACT["customers"]["columns"]]

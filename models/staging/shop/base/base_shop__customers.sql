@@ -1,5 +1,7 @@
--- Customers: parse and validate (rules in _shop__sources.yml), keep the latest version per
--- customer_id. Personal data (email, full_name) is not selected: it stays in raw.
+-- Customers: parse and validate (rules in the var raw_contract), keep the latest version per
+-- customer_id. Personal data (type personal in the contract) is not selected: it stays in raw.
+-- Consent fails safe: where versions of a customer tie on their time and load (only the file name
+-- or the row would decide), a consent they do not all give is no consent (false).
 with source as (
 
     select * from {{ source('shop', 'customers') }}
@@ -30,8 +32,47 @@ with_effective as (
 
 outcome as (
 
-    {{ row_outcome('with_effective', ['customer_id'], 'effective_at desc, _source_file desc, _row_number desc') }}
+    {{ row_outcome('with_effective', ['customer_id'], 'effective_at desc') }}
+
+),
+
+-- per consent column: the smallest and largest answer (1 yes, 0 no, -1 unknown) among the valid
+-- versions that tie with each other on time and load
+consent_ties as (
+
+    select
+        *,
+        {%- for consent in ['email_opt_in', 'line_opt_in'] %}
+        min({{ consent_code(consent) }}) over (partition by customer_id, effective_at, _loaded_at,
+            row_outcome in ('kept', 'superseded')) as {{ consent }}_least,
+        max({{ consent_code(consent) }}) over (partition by customer_id, effective_at, _loaded_at,
+            row_outcome in ('kept', 'superseded')) as {{ consent }}_most{{ ',' if not loop.last }}
+        {%- endfor %}
+    from outcome
+
+),
+
+final as (
+
+    select
+        {%- for name in contract_column_names('customers').split(', ') %}
+        {%- if name in ('email_opt_in', 'line_opt_in') %}
+        case
+            when row_outcome in ('kept', 'superseded') and {{ name }}_least <> {{ name }}_most then false
+            else {{ name }}
+        end as {{ name }},
+        {%- else %}
+        {{ name }},
+        {%- endif %}
+        {%- endfor %}
+        reject_reason,
+        _source_file,
+        _row_number,
+        _loaded_at,
+        effective_at,
+        row_outcome
+    from consent_ties
 
 )
 
-select * from outcome
+select * from final

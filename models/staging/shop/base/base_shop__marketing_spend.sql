@@ -30,7 +30,7 @@ with_effective as (
 
 outcome as (
 
-    {{ row_outcome('with_effective', ['spend_date', 'utm_source', 'utm_medium', "coalesce(utm_campaign, '')"], '_source_file desc, _row_number desc') }}
+    {{ row_outcome('with_effective', ['spend_date', 'utm_source', 'utm_medium', "coalesce(utm_campaign, '')"]) }}
 
 )
 

@@ -1,5 +1,5 @@
 -- Order items: parse and validate (rules in _shop__sources.yml), then keep one version per
--- (order_id, line_number). Items have no timestamp: the last file wins. Whether the order exists is
+-- (order_id, line_number). Items have no timestamp: the last load wins (then the file name). Whether the order exists is
 -- decided in stg_shop__order_items.
 with source as (
 
@@ -31,7 +31,7 @@ with_effective as (
 
 outcome as (
 
-    {{ row_outcome('with_effective', ['order_id', 'line_number'], '_source_file desc, _row_number desc') }}
+    {{ row_outcome('with_effective', ['order_id', 'line_number']) }}
 
 )
 

@@ -31,7 +31,7 @@ with_effective as (
 
 outcome as (
 
-    {{ row_outcome('with_effective', ['order_id'], 'effective_at desc, _source_file desc, _row_number desc') }}
+    {{ row_outcome('with_effective', ['order_id'], 'effective_at desc') }}
 
 )
 

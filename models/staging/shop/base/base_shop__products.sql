@@ -29,7 +29,7 @@ with_effective as (
 
 outcome as (
 
-    {{ row_outcome('with_effective', ['product_id'], 'effective_at desc, _source_file desc, _row_number desc') }}
+    {{ row_outcome('with_effective', ['product_id'], 'effective_at desc') }}
 
 )
 

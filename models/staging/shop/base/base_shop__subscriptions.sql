@@ -32,7 +32,7 @@ with_effective as (
 
 outcome as (
 
-    {{ row_outcome('with_effective', ['subscription_id'], 'effective_at desc, _source_file desc, _row_number desc') }}
+    {{ row_outcome('with_effective', ['subscription_id'], 'effective_at desc') }}
 
 )
 

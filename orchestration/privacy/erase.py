@@ -1,0 +1,527 @@
+"""Erasure on request (APPI / GDPR): ``crm erase CUSTOMER_ID [...]`` / ``crm erase --file ids.txt``.
+
+For each customer:
+- the personal columns (type ``personal`` in the raw contract: e-mail, name, LINE user id) of their
+  rows in ``raw`` are emptied and their consents set to false;
+- their id is replaced by a tombstone, ``erased-`` and the first 16 hex digits of a keyed hash
+  (sha256 of a random secret and the id). The secret (``privacy/erasure.key`` beside the warehouse,
+  readable by its owner only) never leaves that folder, so sequential ids cannot be hashed back.
+  Orders, events and subscriptions stay, with the tombstone: every total is unchanged;
+- every copy is rewritten: each table of every schema of the warehouse and of every other DuckDB
+  file under the folders (the published file, its earlier copies), every Parquet, CSV, JSON and
+  text file (the published Parquet generations, the audience exports staged and published, GX
+  validation results and Data Docs, run logs) and SQLite file (a Dagster instance kept there). An
+  exact value (the id, e-mail, name or LINE id) is replaced, and so is the same text inside a
+  longer one (a log line, a malformed CSV line). A DuckDB file is then copied into a new file and
+  moved over the old one: DuckDB keeps old values in free blocks and its WAL until then;
+- the erasure is recorded in ``privacy/erasures.txt`` (the keyed hash and the day, no personal
+  data). Ingest applies the register to every new file (``apply_register``): a re-sent old file
+  brings nobody back. The files that held the customer are marked in the load log (``erased_at``):
+  the shop may edit them to remove the person, which is then not reported as a changed file.
+
+Landing files are the shop's: remove the person from them (or delete the files) as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import sqlite3
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from orchestration.contract import CONTRACT
+from orchestration.settings import landing_dir, publish_dir, warehouse_path
+
+TOMBSTONE_PREFIX = "erased-"
+TOMBSTONE_DIGITS = 16
+PRIVACY_DIR = "privacy"
+KEY_FILE = "erasure.key"
+REGISTER_FILE = "erasures.txt"
+# the contract's tables that hold a customer id, and those that hold personal data
+CUSTOMER_TABLES = tuple(t for t, spec in CONTRACT.items()
+                        if any(c["name"] == "customer_id" for c in spec["columns"]))
+PERSONAL_COLUMNS = {t: [c["name"] for c in spec["columns"] if c["type"] == "personal"]
+                    for t, spec in CONTRACT.items()}
+CONSENT_COLUMNS = ("email_opt_in", "line_opt_in")
+TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".log", ".txt", ".html", ".htm", ".md", ".yml", ".yaml"}
+ERASED_TEXT = "[erased]"
+ANYWHERE_MIN_LENGTH = 8
+# characters that may be part of an id: a value is replaced only where it stands alone
+_ID_CHAR = r"[0-9A-Za-z_\-]"
+
+
+def privacy_dir(database: Path) -> Path:
+    return Path(database).parent / PRIVACY_DIR
+
+
+def erasure_key(database: Path, create: bool = False) -> str | None:
+    """The secret of the keyed hash beside the warehouse (made on the first erasure)."""
+    path = privacy_dir(database) / KEY_FILE
+    if not path.exists():
+        if not create:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip()
+
+
+def keyed_hash(key: str, customer_id: str) -> str:
+    """sha256 of the key and the id (hex); the SQL in ``apply_register`` computes the same."""
+    return hashlib.sha256((key + customer_id).encode("utf-8")).hexdigest()
+
+
+def tombstone(key: str, customer_id: str) -> str:
+    return TOMBSTONE_PREFIX + keyed_hash(key, customer_id)[:TOMBSTONE_DIGITS]
+
+
+def erased_hashes(database: Path) -> set[str]:
+    """The keyed hashes of every erased customer (the register beside the warehouse)."""
+    path = privacy_dir(database) / REGISTER_FILE
+    if not path.exists():
+        return set()
+    return {line.split()[0] for line in path.read_text().splitlines() if line.strip()}
+
+
+def _record(database: Path, hashes: Iterable[str]) -> None:
+    path = privacy_dir(database) / REGISTER_FILE
+    known = erased_hashes(database)
+    day = datetime.now(UTC).date().isoformat()
+    with path.open("a") as fh:
+        for value in sorted(set(hashes) - known):
+            fh.write(f"{value} {day}\n")
+
+
+def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, loaded_at) -> int:
+    """Ingest's part of an erasure: the rows of ``raw.<table>`` loaded at ``loaded_at`` (this run)
+    whose customer was erased get the tombstone, no personal data and no consent; a malformed line
+    that names them keeps only its description. Returns how many rows were changed."""
+    if table not in CUSTOMER_TABLES:
+        return 0
+    hashes = erased_hashes(database)
+    key = erasure_key(database)
+    if not hashes or key is None:
+        return 0
+    con.register("_erased_hashes", pa.table({"h": pa.array(sorted(hashes), pa.string())}))
+    try:
+        # the id as staging reads it (without surrounding spaces)
+        match = "sha256(? || trim(customer_id)) in (select h from _erased_hashes)"
+        ghost = f"'{TOMBSTONE_PREFIX}' || substr(sha256(? || trim(customer_id)), 1, {TOMBSTONE_DIGITS})"
+        sets = [f"customer_id = {ghost}"]
+        sets += [f"{c} = null" for c in PERSONAL_COLUMNS[table]]
+        sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in _columns(table)]
+        changed = con.execute(
+            f"update raw.{table} set {', '.join(sets)} where _loaded_at = ? and {match}",
+            [key, loaded_at, key]).fetchone()[0]
+        # a malformed line's text may hold the id of an erased customer in any field
+        lines = con.execute(f"select _source_file, _row_number, _malformed_line from raw.{table} "
+                            "where _loaded_at = ? and _malformed_line is not null", [loaded_at]).fetchall()
+        for source_file, row_number, text in lines:
+            fields = next(csv.reader(io.StringIO(text)), [])
+            if any(keyed_hash(key, f.strip()) in hashes for f in fields):
+                con.execute(f"update raw.{table} set _malformed_line = ? where _source_file = ? and "
+                            "_row_number = ?", [_erased_line(text), source_file, row_number])
+                changed += 1
+    finally:
+        con.unregister("_erased_hashes")
+    return changed
+
+
+def _erased_line(text: str) -> str:
+    return f"{len(text)} characters (text removed: it named an erased customer)"
+
+
+def _columns(table: str) -> list[str]:
+    return [c["name"] for c in CONTRACT[table]["columns"]]
+
+
+@dataclass
+class Erasure:
+    """What one erasure changed, and what it could not clean (files it cannot read)."""
+
+    customers: int = 0
+    tombstones: dict[str, str] = field(default_factory=dict)   # id -> tombstone (never printed)
+    values_changed: int = 0
+    files_rewritten: list[str] = field(default_factory=list)
+    not_cleaned: list[str] = field(default_factory=list)
+
+
+class Replacer:
+    """Every spelling of the erased values in text: ids become their tombstone, personal values
+    ``[erased]``; a value counts only where it stands alone (not inside a longer id)."""
+
+    def __init__(self, tombstones: dict[str, str], personal: Iterable[str]):
+        self.tombstones = tombstones
+        self.personal = sorted({p for p in personal if p and p.strip()}, key=len, reverse=True)
+        spellings: dict[str, str] = {}
+        for value, new in [*tombstones.items(), *((p, ERASED_TEXT) for p in self.personal)]:
+            spellings[value] = new
+            escaped = json.dumps(value)[1:-1]  # as JSON writes it (\u escapes)
+            spellings.setdefault(escaped, json.dumps(new)[1:-1])
+        self.spellings = spellings
+        alternatives = "|".join(re.escape(v) for v in sorted(spellings, key=len, reverse=True))
+        self.pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternatives})(?!{_ID_CHAR})") if spellings else None
+        # long personal values also inside a longer text (an e-mail glued to other characters);
+        # a short one only where it stands alone, so that other people's text stays as it is
+        long = [v for v in self.personal if len(v) >= ANYWHERE_MIN_LENGTH or "@" in v]
+        self.raw_pattern = re.compile("|".join(re.escape(v) for v in long)) if long else None
+
+    def text(self, value: str) -> str:
+        if self.pattern is None or value is None:
+            return value
+        value = self.pattern.sub(lambda m: self.spellings[m.group(0)], value)
+        if self.raw_pattern is not None:
+            value = self.raw_pattern.sub(ERASED_TEXT, value)
+        return value
+
+    def needles(self) -> list[bytes]:
+        return sorted({v.encode("utf-8") for v in self.spellings}, key=len, reverse=True)
+
+
+# ---- DuckDB ---------------------------------------------------------------------------------------
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str], tombstones: dict[str, str]) -> set[str]:
+    """Empty the personal columns and consents of the customers' raw rows, mark the files that held
+    them in the load log; return the personal values found (to clean every other copy)."""
+    tables = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    personal: set[str] = set()
+    placeholders = ", ".join("?" for _ in ids)
+    for table in CUSTOMER_TABLES:
+        if table not in tables:
+            continue
+        columns = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+            [table]).fetchall()}
+        for column in PERSONAL_COLUMNS[table]:
+            if column in columns:
+                personal |= {r[0] for r in con.execute(
+                    f"select distinct {column} from raw.{table} where trim(customer_id) in ({placeholders}) "
+                    f"and {column} is not null", ids).fetchall()}
+        files = [r[0] for r in con.execute(
+            f"select distinct _source_file from raw.{table} where trim(customer_id) in ({placeholders})",
+            ids).fetchall()]
+        if files and "_load_log" in tables:
+            con.execute("alter table raw._load_log add column if not exists erased_at timestamp")
+            con.execute(f"update raw._load_log set erased_at = current_timestamp where table_name = ? "
+                        f"and file_path in ({', '.join('?' for _ in files)})", [table, *files])
+        sets = [f"{c} = null" for c in PERSONAL_COLUMNS[table] if c in columns]
+        sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in columns]
+        if sets:
+            con.execute(f"update raw.{table} set {', '.join(sets)} where trim(customer_id) in ({placeholders})",
+                        ids)
+    return personal
+
+
+def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: str) -> int:
+    """Replace the erased values in every text column of every table of ``catalog``."""
+    columns = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns c "
+        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
+        "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.data_type = 'VARCHAR'",
+        [catalog]).fetchall()
+    con.create_function("_erase_text", replacer.text, [duckdb.sqltypes.VARCHAR], duckdb.sqltypes.VARCHAR,
+                        null_handling="special", side_effects=False)
+    needles = sorted(replacer.spellings)
+    changed = 0
+    try:
+        for schema, table, column in columns:
+            target = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
+            col = _quote(column)
+            condition = " or ".join(f"contains({col}, ?)" for _ in needles)
+            changed += con.execute(f"update {target} set {col} = _erase_text({col}) where {condition}",
+                                   needles).fetchone()[0]
+    finally:
+        con.remove_function("_erase_text")
+    # a table that keeps consents (staging, until the next build) has none for an erased customer
+    consents = con.execute(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns c "
+        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
+        "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.column_name in ('email_opt_in', 'line_opt_in') "
+        "and c.data_type in ('BOOLEAN', 'VARCHAR') and exists (select 1 from information_schema.columns k "
+        "where k.table_catalog = c.table_catalog and k.table_schema = c.table_schema "
+        "and k.table_name = c.table_name and k.column_name = 'customer_id')", [catalog]).fetchall()
+    ghosts = sorted(replacer.tombstones.values())
+    for schema, table, column, kind in consents:
+        target = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
+        value = "false" if kind == "BOOLEAN" else "'false'"
+        con.execute(f"update {target} set {_quote(column)} = {value} where customer_id in "
+                    f"({', '.join('?' for _ in ghosts)})", ghosts)
+    return changed
+
+
+def _storage_version(con: duckdb.DuckDBPyConnection, catalog: str, default: str) -> str:
+    try:
+        row = con.execute("select tags['storage_version'] from duckdb_databases() where database_name = ?",
+                          [catalog]).fetchone()
+    except duckdb.Error:
+        row = None
+    # DuckDB names the format of a file by the first release that writes it (``v1.5.0+``)
+    return row[0].rstrip("+") if row and row[0] else default
+
+
+def _rewrite_duckdb(path: Path, catalog: str, storage_version: str) -> None:
+    """Copy a DuckDB file into a new one and move it over the old: no old value stays in its free
+    blocks or WAL. The file is attached under its own catalog name: views name it."""
+    tmp = path.with_name(f".{path.name}.erase.tmp")
+    tmp.unlink(missing_ok=True)
+    copy = "_erase_copy" if catalog != "_erase_copy" else "_erase_copy2"
+    with duckdb.connect() as con:
+        con.execute(f"attach '{_sql_text(path)}' as {_quote(catalog)} (read_only)")
+        con.execute(f"attach '{_sql_text(tmp)}' as {copy} (storage_version '{storage_version}')")
+        con.execute(f"copy from database {_quote(catalog)} to {copy}")
+        con.execute(f"detach {_quote(catalog)}")
+        con.execute(f"detach {copy}")
+    os.replace(tmp, path)
+    Path(f"{path}.wal").unlink(missing_ok=True)
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids: list[str] | None = None,
+                      tombstones: dict[str, str] | None = None) -> tuple[int, set[str]]:
+    """Clean one DuckDB file (with ``ids``: it is the warehouse, whose raw rows are erased first)."""
+    personal: set[str] = set()
+    with duckdb.connect(str(path)) as con:
+        catalog = con.execute("select current_database()").fetchone()[0]
+        version = _storage_version(con, catalog, default_version)
+        if ids:
+            personal = _erase_raw(con, ids, tombstones or {})
+            replacer = Replacer(replacer.tombstones, [*replacer.personal, *personal])
+        changed = _scrub_duckdb(con, replacer, catalog)
+        con.execute("checkpoint")
+    _rewrite_duckdb(path, catalog, version)
+    return changed, personal
+
+
+# ---- other files ----------------------------------------------------------------------------------
+
+def _scrub_parquet(path: Path, replacer: Replacer) -> bool:
+    table = pq.read_table(path)
+    metadata = pq.read_metadata(path)
+    compression = metadata.row_group(0).column(0).compression.lower() if metadata.num_row_groups and \
+        metadata.num_columns else "zstd"
+    changed = False
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = column.to_pylist()
+            new = [replacer.text(v) for v in values]
+            if new != values:
+                changed = True
+                column = pa.chunked_array([pa.array(new, column.type)])
+        columns.append(column)
+    if changed:
+        tmp = path.with_name(f".{path.name}.erase.tmp")
+        pq.write_table(pa.Table.from_arrays(columns, schema=table.schema), tmp,
+                       compression=None if compression == "uncompressed" else compression)
+        os.replace(tmp, path)
+    return changed
+
+
+def _scrub_text(path: Path, replacer: Replacer) -> bool:
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    try:
+        text = raw[3 if bom else 0:].decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp932")
+    new = replacer.text(text)
+    if new == text:
+        return False
+    tmp = path.with_name(f".{path.name}.erase.tmp")
+    tmp.write_bytes((b"\xef\xbb\xbf" if bom else b"") + new.encode("utf-8"))
+    os.replace(tmp, path)
+    return True
+
+
+def _scrub_sqlite(path: Path, replacer: Replacer) -> bool:
+    changed = 0
+    with sqlite3.connect(path) as con:
+        con.create_function("erase_text", 1, lambda v: replacer.text(v) if isinstance(v, str) else v,
+                            deterministic=True)
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        for table in tables:
+            for column in con.execute(f"pragma table_info({_quote(table)})").fetchall():
+                name, kind = column[1], (column[2] or "").upper()
+                if any(k in kind for k in ("CHAR", "TEXT", "CLOB")) or not kind:
+                    col = _quote(name)
+                    condition = " or ".join(f"instr({col}, ?) > 0" for _ in replacer.spellings)
+                    changed += con.execute(f"update {_quote(table)} set {col} = erase_text({col}) "
+                                           f"where {condition}", list(replacer.spellings)).rowcount
+    if changed:
+        with sqlite3.connect(path) as con:
+            con.execute("vacuum")
+    return bool(changed)
+
+
+def _is_duckdb(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(12)[8:12] == b"DUCK"
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+
+
+def _files(roots: Iterable[Path]) -> list[Path]:
+    seen: set[Path] = set()
+    out = []
+    for root in roots:
+        root = Path(root)
+        if not root.exists():
+            continue
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            real = path.resolve()
+            if path.is_symlink() or not path.is_file() or real in seen:
+                continue
+            if PRIVACY_DIR in path.parts and path.name in (KEY_FILE, REGISTER_FILE):
+                continue
+            seen.add(real)
+            out.append(path)
+    return out
+
+
+def _holds(path: Path, needles: list[bytes], anywhere: re.Pattern | None = None) -> bool:
+    """Whether a file's bytes hold an erased value (standing alone; a personal value anywhere)."""
+    data = path.read_bytes()
+    if anywhere is not None and anywhere.search(data.decode("utf-8", "ignore")):
+        return True
+    return any(re.search(rb"(?<![0-9A-Za-z_\-])" + re.escape(n) + rb"(?![0-9A-Za-z_\-])", data)
+               for n in needles)
+
+
+def erase(
+    customer_ids: Iterable[str],
+    database: Path | None = None,
+    roots: Iterable[Path] | None = None,
+    publish: Path | None = None,
+    landing: Path | None = None,
+) -> Erasure:
+    """Erase the customers (see the module's description) from the warehouse ``database`` and
+    every file under ``roots`` (default: the warehouse's folder, the publish folder, GX results and
+    run logs; files under the landing folder are left to the shop)."""
+    from orchestration.settings import gx_dir
+
+    ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
+    if not ids:
+        raise ValueError("no customer id given: name them (crm erase C0001 C0002) or --file ids.txt")
+    database = Path(database or warehouse_path())
+    if not database.exists():
+        raise FileNotFoundError(f"no warehouse at {database}: set CRM_DUCKDB_PATH or --database")
+    publish = Path(publish or publish_dir())
+    roots = [Path(r) for r in (roots if roots is not None else
+                               [database.parent, publish, gx_dir(), database.parent / "logs"])]
+    from orchestration.pipeline.resources import WarehouseResource
+
+    # the warehouse's one-writer lock: an erasure waits for a running job (and stops the next one)
+    with WarehouseResource(database=str(database)).write_lock():
+        return _erase(ids, database, roots, publish, landing)
+
+
+def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None) -> Erasure:
+    from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION
+    from orchestration.publish.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
+
+    key = erasure_key(database, create=True)
+    tombstones = {c: tombstone(key, c) for c in ids}
+    report = Erasure(customers=len(ids), tombstones=tombstones)
+
+    # the warehouse first: its raw rows give the personal values to look for everywhere else
+    changed, personal = erase_duckdb_file(database, Replacer(tombstones, []), WAREHOUSE_STORAGE_VERSION,
+                                          ids, tombstones)
+    report.values_changed += changed
+    report.files_rewritten.append(str(database))
+    _record(database, (keyed_hash(key, c) for c in ids))
+    replacer = Replacer(tombstones, personal)
+
+    publish_real, landing_real = publish.resolve(), Path(landing or landing_dir()).resolve()
+    for path in _files(roots):
+        # the landing files are the shop's: it removes the person from them (see docs/privacy.md)
+        if path.resolve() == database.resolve() or landing_real in path.resolve().parents:
+            continue
+        try:
+            if _is_duckdb(path):
+                under_publish = publish_real in path.resolve().parents
+                changed, _ = erase_duckdb_file(
+                    path, replacer, PUBLISH_STORAGE_VERSION if under_publish else WAREHOUSE_STORAGE_VERSION)
+                report.values_changed += changed
+                report.files_rewritten.append(str(path))
+                continue
+            # Parquet and SQLite compress or page their values: read, never grepped
+            if path.suffix.lower() == ".parquet":
+                done = _scrub_parquet(path, replacer)
+            elif _is_sqlite(path):
+                done = _scrub_sqlite(path, replacer)
+            elif not _holds(path, replacer.needles(), replacer.raw_pattern):
+                continue
+            elif path.suffix.lower() in TEXT_SUFFIXES:
+                done = _scrub_text(path, replacer)
+            else:
+                done = False
+            if done:
+                report.files_rewritten.append(str(path))
+            if _holds(path, replacer.needles(), replacer.raw_pattern):
+                report.not_cleaned.append(f"{path}: holds an erased value in a form erase cannot rewrite; "
+                                          "remove the file")
+        except (OSError, duckdb.Error, pa.ArrowException, sqlite3.Error, UnicodeDecodeError) as exc:
+            report.not_cleaned.append(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    return report
+
+
+def read_ids(path: Path) -> list[str]:
+    """Customer ids of a file, one a line (blank lines and lines starting with # are skipped)."""
+    return [line.strip() for line in Path(path).read_text(encoding="utf-8-sig").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("customer_ids", nargs="*", help="customer ids to erase")
+    parser.add_argument("--file", type=Path, default=None, help="a file of customer ids, one a line")
+    parser.add_argument("--database", type=Path, default=None,
+                        help="DuckDB warehouse (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from orchestration.pipeline.resources import WarehouseLockedError
+
+    ids = list(args.customer_ids) + (read_ids(args.file) if args.file else [])
+    try:
+        report = erase(ids, args.database)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"[erase] {exc}", file=sys.stderr)
+        return 2
+    except (duckdb.IOException, WarehouseLockedError) as exc:  # open in a run or the UI
+        print(f"[erase] the warehouse cannot be opened for writing ({str(exc).splitlines()[0][:200]}): "
+              "wait for the running job to end, stop other programs that hold it open, and run again",
+              file=sys.stderr)
+        return 2
+    print(f"[erase] {report.customers} customers erased: personal data removed, ids replaced by tombstones "
+          f"in {len(report.files_rewritten)} files ({report.values_changed} values); recorded in "
+          f"{privacy_dir(Path(args.database or warehouse_path())) / REGISTER_FILE}. Remove them from the "
+          "landing files too (the shop's copies).")
+    for line in report.not_cleaned:
+        print(f"[erase] ERROR {line}", file=sys.stderr)
+    return 1 if report.not_cleaned else 0
