@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     summ = sub.add_parser("summary", parents=[common], help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     from orchestration.privacy import erase
-    era = sub.add_parser("erase", help="erase customers on request (APPI / GDPR): personal data and ids, everywhere")
+    era = sub.add_parser("erase", parents=[common], help="erase customers on request (APPI / GDPR): personal data and ids, everywhere")
     erase.add_arguments(era)
     era.set_defaults(func=erase.main)
     args = parser.parse_args(argv)
