@@ -32,14 +32,14 @@ EMPTY_REASONS = {
     "subscription_retention": "the shop has no 定期 subscriptions",
 }
 
-# Which issue builds a mart that is not published yet.
+# Which models build a mart that is not published yet.
 COMING_FROM = {
-    "customer_predictions": "the prediction marts (issue #10)",
-    "clv_model": "the prediction marts (issue #10)",
-    "clv_model_validation": "the prediction marts (issue #10)",
-    "customer_audiences": "the activation marts (issue #10)",
-    "audience_lift": "the activation marts (issue #10)",
-    "subscription_retention": "the 定期 subscription marts (issue #13)",
+    "customer_predictions": "the prediction marts",
+    "clv_model": "the prediction marts",
+    "clv_model_validation": "the prediction marts",
+    "customer_audiences": "the activation marts",
+    "audience_lift": "the activation marts",
+    "subscription_retention": "the 定期 subscription marts",
 }
 
 
