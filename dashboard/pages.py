@@ -14,6 +14,7 @@ from dashboard import data
 
 FONT = {"family": "Noto Sans CJK JP, Noto Sans JP, sans-serif"}
 
+
 def yen(x: float | None) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"¥{float(x):,.0f}"
 
