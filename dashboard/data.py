@@ -13,14 +13,12 @@ values (``<> 'all'``), never both.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 # Why a mart that exists can be empty, shown instead of an empty chart.
 EMPTY_REASONS = {
@@ -32,19 +30,22 @@ EMPTY_REASONS = {
     "subscription_retention": "the shop has no 定期 subscriptions",
 }
 
-# Which issue builds a mart that is not published yet.
+# Which models build a mart that is not published yet.
 COMING_FROM = {
-    "customer_predictions": "the prediction marts (issue #10)",
-    "clv_model": "the prediction marts (issue #10)",
-    "clv_model_validation": "the prediction marts (issue #10)",
-    "customer_audiences": "the activation marts (issue #10)",
-    "audience_lift": "the activation marts (issue #10)",
-    "subscription_retention": "the 定期 subscription marts (issue #13)",
+    "customer_predictions": "the prediction marts",
+    "clv_model": "the prediction marts",
+    "clv_model_validation": "the prediction marts",
+    "customer_audiences": "the activation marts",
+    "audience_lift": "the activation marts",
+    "subscription_retention": "the 定期 subscription marts",
 }
 
 
 def publish_dir() -> Path:
-    return Path(os.environ.get("CRM_PUBLISH_DIR", PROJECT_DIR / "data" / "published"))
+    """The shop's publish folder (setting `publish_dir`, docs/settings.md)."""
+    from orchestration.settings import publish_dir as shop_publish_dir
+
+    return shop_publish_dir()
 
 
 def database() -> Path:

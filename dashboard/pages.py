@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -14,11 +13,6 @@ import streamlit as st
 from dashboard import data
 
 FONT = {"family": "Noto Sans CJK JP, Noto Sans JP, sans-serif"}
-
-# CPM segment order (seeds/cpm_states.csv segment_rank): 引上げ = to a higher segment
-SEGMENT_RANK = {"none": 0, "first": 1, "toddler": 2, "steady": 3, "trendy": 3, "loyal": 4}
-STATE_ORDER = ["none", "first_active", "toddler_active", "steady_active", "trendy_active", "loyal_active",
-               "first_lapsed", "toddler_lapsed", "steady_lapsed", "trendy_lapsed", "loyal_lapsed"]
 
 
 def yen(x: float | None) -> str:
@@ -92,91 +86,72 @@ def kpis() -> None:
 
 # ---- CPM portfolio -------------------------------------------------------------------------------
 
-def transition_kind(from_state: str, to_state: str) -> str:
-    """新規 / 引上げ / 維持 / 離脱 of one CPM transition (domain.md: 引上げ moved up a segment,
-    維持 kept, 離脱 active to lapsed)."""
-    if from_state == "none":
-        return "新規 New"
-    f_seg, f_status = from_state.rsplit("_", 1)
-    t_seg, t_status = to_state.rsplit("_", 1)
-    if f_status == "active" and t_status == "lapsed":
-        return "離脱 Lapsed"
-    if SEGMENT_RANK[t_seg] > SEGMENT_RANK[f_seg]:
-        return "引上げ Moved up"
-    return "維持 Kept"
-
-
-def project_portfolio(transitions: pd.DataFrame, counts: pd.Series, months: int = 12,
-                      recent: int = 3) -> pd.DataFrame:
-    """Project state counts ``months`` ahead with the transition matrix of the last ``recent``
-    month ends (counts summed, normalised per from_state) and their mean monthly inflow of new
-    customers (from `none`). Returns one row per projected month x state."""
-    dates = sorted(transitions["month_end_date"].unique())[-recent:]
-    recent_t = transitions[transitions["month_end_date"].isin(dates)]
-    states = [s for s in STATE_ORDER if s != "none"]
-    existing = recent_t[recent_t["from_state"] != "none"]
-    mat = existing.pivot_table(index="from_state", columns="to_state", values="count_customers",
-                               aggfunc="sum", fill_value=0).reindex(index=states, columns=states, fill_value=0)
-    totals = mat.sum(axis=1).replace(0, np.nan)
-    prob = mat.div(totals, axis=0)
-    for s in states:  # a state nobody was in: customers stay where they are
-        if prob.loc[s].isna().all():
-            prob.loc[s] = 0.0
-            prob.loc[s, s] = 1.0
-    inflow = (recent_t[recent_t["from_state"] == "none"].groupby("to_state")["count_customers"].sum()
-              / len(dates)).reindex(states, fill_value=0)
-    vec = counts.reindex(states, fill_value=0).astype(float)
-    rows = []
-    for k in range(1, months + 1):
-        vec = vec @ prob.values + inflow.values
-        vec = pd.Series(np.asarray(vec), index=states)
-        rows += [{"month_ahead": k, "cpm_state": s, "customers": vec[s]} for s in states]
-    return pd.DataFrame(rows)
+def _state_label(df: pd.DataFrame, ja: str = "cpm_state_ja", key: str = "cpm_state") -> pd.Series:
+    return df[ja] + " " + df[key]
 
 
 def portfolio() -> None:
+    """CPM states, this month's transitions and movements, and the 12-month forecast: states, their
+    names and order from dim_cpm_states, movements from portfolio_transitions.movement, the
+    forecast from portfolio_forecast (definitions in those models, not here)."""
     st.title("顧客ポートフォリオ CPM / Customer portfolio")
+    states = data.mart("dim_cpm_states", "select * from marts.dim_cpm_states order by state_order")
+    if _problem(states):
+        return
+    order = list(states.df["cpm_state"])
+    labels = dict(zip(states.df["cpm_state"], _state_label(states.df), strict=True))
     m = data.mart("customer_portfolio_monthly",
-                  "select month_end_date, cpm_state, cpm_state_ja, count(*) as customers "
+                  "select month_end_date, cpm_state, count(*) as customers "
                   "from marts.customer_portfolio_monthly group by all order by 1")
     if _problem(m):
         return
     counts = m.df
     last_date = counts["month_end_date"].max()
     latest = counts[counts["month_end_date"] == last_date]
-    active = latest[latest["cpm_state"].str.endswith("_active")]["customers"].sum()
+    active = latest.merge(states.df, on="cpm_state").query("cpm_status == 'active'")["customers"].sum()
     c = st.columns(3)
     c[0].metric("顧客数 Customers", count(latest["customers"].sum()))
     c[1].metric("現役客 Active", count(active))
     c[2].metric("基準日 Date", str(pd.Timestamp(last_date).date()))
-    counts = counts.assign(state=counts["cpm_state_ja"] + " " + counts["cpm_state"])
+    counts = counts.assign(state=counts["cpm_state"].map(labels))
     _show(px.area(counts, x="month_end_date", y="customers", color="state",
+                  category_orders={"state": [labels[s] for s in order]},
                   title="状態別顧客数の推移 Customers by CPM state"))
 
-    t = data.mart("portfolio_transitions")
+    t = data.mart("portfolio_transitions", "select * from marts.portfolio_transitions where month_end_date = "
+                  "(select max(month_end_date) from marts.portfolio_transitions)")
     if _problem(t):
         return
-    tr = t.df
-    this = tr[tr["month_end_date"] == tr["month_end_date"].max()]
+    this = t.df
     heat = this.pivot_table(index="from_state", columns="to_state", values="count_customers",
                             aggfunc="sum", fill_value=0)
-    heat = heat.reindex(index=[s for s in STATE_ORDER if s in heat.index],
-                        columns=[s for s in STATE_ORDER if s in heat.columns])
+    heat = heat.reindex(index=[s for s in order if s in heat.index], columns=[s for s in order if s in heat.columns])
+    heat = heat.rename(index=labels, columns=labels)
     fig = px.imshow(heat, text_auto=True, color_continuous_scale="Blues", aspect="auto",
                     title=f"今月の遷移 Transitions to {pd.Timestamp(this['month_end_date'].max()).date()}")
     _show(fig)
-    kinds = this.assign(kind=[transition_kind(f, t_) for f, t_ in zip(this["from_state"], this["to_state"])])
-    summary = kinds.groupby("kind")["count_customers"].sum()
-    c = st.columns(4)
-    for col, k in zip(c, ["新規 New", "引上げ Moved up", "維持 Kept", "離脱 Lapsed"]):
-        col.metric(k, count(summary.get(k, 0)))
+    moves = movement_counts(this)
+    st.caption("今月の動き Movements this month (portfolio_transitions.movement)")
+    for start in range(0, len(moves), 6):
+        for col, (_, r) in zip(st.columns(6), moves.iloc[start:start + 6].iterrows(), strict=False):
+            col.metric(f"{r['movement_ja']} {r['movement']}", count(r["count_customers"]))
 
-    current = latest.set_index("cpm_state")["customers"]
-    proj = project_portfolio(tr, current)
-    st.caption("12か月予測: 直近3か月の遷移行列と新規流入の平均で推計 / 12-month projection: the "
-               "transition matrix of the last 3 month ends and their mean inflow of new customers.")
-    _show(px.area(proj, x="month_ahead", y="customers", color="cpm_state",
+    f = data.mart("portfolio_forecast", "select * from marts.portfolio_forecast order by months_ahead")
+    if _problem(f):
+        return
+    proj = f.df.assign(state=_state_label(f.df))
+    window = int(proj["transition_window_months"].iloc[0])
+    st.caption(f"12か月予測 (portfolio_forecast): 直近{window}か月の遷移行列と新規流入の平均で推計 / "
+               f"projection with the transition matrix and mean inflow of the last {window} month ends.")
+    _show(px.area(proj, x="month_end_date", y="projected_count_customers", color="state",
+                  category_orders={"state": [labels[s] for s in order if s in set(proj["cpm_state"])]},
                   title="顧客バランスシート予測 Portfolio projection (12 months)"))
+
+
+def movement_counts(transitions: pd.DataFrame) -> pd.DataFrame:
+    """Customers per movement (portfolio_transitions.movement, movement_ja) of the given rows."""
+    return (transitions.groupby(["movement", "movement_ja"], as_index=False)["count_customers"].sum()
+            .sort_values("movement", ignore_index=True))
 
 
 # ---- F2 ------------------------------------------------------------------------------------------
@@ -320,7 +295,7 @@ def products() -> None:
         _show(fig)
 
 
-# ---- predictions, audiences, 定期 (marts from issues #10 and #13) --------------------------------
+# ---- predictions, audiences, 定期 ------------------------------------------------------------
 
 def predictions() -> None:
     st.title("予測 / Predictions (BG/NBD + Gamma-Gamma)")

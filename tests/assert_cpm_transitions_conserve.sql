@@ -1,6 +1,8 @@
 -- CPM conservation: for every state and every row date after the first, the transitions out of
 -- that state sum to the customers in it at the previous row date; every customer is in exactly
 -- one state at each row date after their first purchase.
+-- In Dagster an asset check on portfolio_transitions.
+{{ config(meta={'dagster': {'ref': {'name': 'portfolio_transitions'}}}) }}
 with states as (
 
     select month_end_date, cpm_state, count(*) as n_customers

@@ -1,5 +1,8 @@
 -- Every customer with a purchase on or before as_of_date has exactly one loyalty tier, and the
 -- tier profile counts add up to the number of such customers.
+-- In Dagster an asset check on dim_customers: the test runs in the second dbt step, after the
+-- model fits, with dim_customers.
+{{ config(meta={'dagster': {'ref': {'name': 'dim_customers'}}}) }}
 with purchasers as (
 
     select count(*) as n from {{ ref('dim_customers') }} where count_purchases > 0

@@ -1,5 +1,7 @@
 -- Spend in channel_acquisition and kpi_daily sums to the valid spend rows of the raw table:
 -- unmapped sources are shown as `other`, never dropped.
+-- In Dagster an asset check on channel_acquisition.
+{{ config(meta={'dagster': {'ref': {'name': 'channel_acquisition'}}}) }}
 with raw_spend as (
 
     select coalesce(sum(spend), 0) as spend from {{ ref('stg_shop__marketing_spends') }}

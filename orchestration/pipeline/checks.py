@@ -5,6 +5,13 @@ Two check steps, one per dbt step (orchestration/pipeline/assets.py): `mart_qual
 would be a cycle: a blocking check on customer_rfm must run before dim_customers is built, and a
 check on dim_customers after. A check reads only marts of its own step.
 
+Here: row counts against the last published run (a comparison across runs, which dbt cannot
+see) and the rate bounds of every mart in one GX validation with Data Docs. Rules over the marts
+themselves are dbt data tests, run in the dbt steps as asset checks (CPM
+conservation: tests/assert_cpm_transitions_conserve.sql; spend reconciliation:
+tests/assert_spend_reconciles.sql; one loyalty tier per purchaser:
+tests/assert_every_purchaser_in_one_tier.sql and the tests on customer_rfm's yml).
+
 Each check reads marts through a read-only DuckDB connection into pandas and validates them with a
 GX suite (orchestration/quality/gx.py); results carry failing counts and a sample. ERROR checks are
 blocking: when one fails, `published_marts` does not run in that run, BI keeps the previous marts
@@ -48,28 +55,6 @@ RATE_COLUMNS = {
 }
 ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
 
-CONSERVATION_SQL = """
-with states as (
-    select month_end_date, cpm_state, count(*) as n_state
-    from marts.customer_portfolio_monthly group by 1, 2
-), moves as (
-    select previous_date, from_state, sum(count_customers) as n_out
-    from marts.portfolio_transitions where from_state <> 'none' group by 1, 2
-)
-select states.month_end_date, states.cpm_state, states.n_state, coalesce(moves.n_out, 0) as n_out
-from states
-left join moves on states.month_end_date = moves.previous_date and states.cpm_state = moves.from_state
-where states.month_end_date < (select max(month_end_date) from states)
-"""
-
-SPEND_SQL = """
-select
-    (select coalesce(sum(spend), 0) from staging.stg_shop__marketing_spends) as raw_spend,
-    (select coalesce(sum(spend), 0) from marts.channel_acquisition) as mart_spend,
-    (select coalesce(sum(spend), 0) from marts.kpi_daily) as kpi_spend
-"""
-
-
 def _read(warehouse: WarehouseResource, sql: str) -> pd.DataFrame:
     con = duckdb.connect(warehouse.database, read_only=True)
     try:
@@ -78,25 +63,9 @@ def _read(warehouse: WarehouseResource, sql: str) -> pd.DataFrame:
         con.close()
 
 
-def _result(name: str, key: dg.AssetKey, outcome, severity: dg.AssetCheckSeverity, ok_text: str, bad_text: str):
-    return dg.AssetCheckResult(
-        asset_key=key, check_name=name, passed=outcome.success, severity=severity,
-        description=ok_text if outcome.success else f"{bad_text} ({outcome.failing_rows} failing values)",
-        metadata=outcome.metadata(),
-    )
-
-
 CHECK_SPECS = (
     [dg.AssetCheckSpec("rates_within_0_1", asset=MART_KEYS[m], blocking=True,
                        description=f"GX: {', '.join(cols)} lie in 0..1.") for m, cols in RATE_COLUMNS.items()]
-    + [
-        dg.AssetCheckSpec("cpm_transitions_conserve", asset=MART_KEYS["portfolio_transitions"], blocking=True,
-                          description="GX: transitions out of each CPM state sum to its count the period before."),
-        dg.AssetCheckSpec("one_tier_per_customer", asset=MART_KEYS["customer_rfm"], blocking=True,
-                          description="GX: every customer with a purchase is in exactly one of the four loyalty tiers."),
-        dg.AssetCheckSpec("spend_reconciles_with_raw", asset=MART_KEYS["channel_acquisition"], blocking=True,
-                          description="GX: spend in channel_acquisition and kpi_daily equals the valid raw spend."),
-    ]
     # blocking so that publishing waits for it (it compares with the last published counts); its
     # severity is WARN, and a WARN failure never blocks
     + [dg.AssetCheckSpec("row_count_stable", asset=key, blocking=True,
@@ -178,35 +147,6 @@ def _mart_quality_results(context: dg.AssetCheckExecutionContext, warehouse: War
         for mart in rate_marts:
             yield _mart_result("rates_within_0_1", mart, failing[mart], outcome, dg.AssetCheckSeverity.ERROR,
                                "Every rate lies in 0..1.", "Rates outside 0..1")
-
-    if wanted("cpm_transitions_conserve", "portfolio_transitions"):
-        outcome = validate("mart_cpm_conservation", _read(warehouse, CONSERVATION_SQL),
-                           [gxe.ExpectColumnPairValuesToBeEqual(column_A="n_state", column_B="n_out")], root)
-        yield _result("cpm_transitions_conserve", MART_KEYS["portfolio_transitions"], outcome,
-                      dg.AssetCheckSeverity.ERROR, "Every state's customers are accounted for next period.",
-                      "CPM transitions lose or invent customers")
-
-    if wanted("one_tier_per_customer", "customer_rfm"):
-        df = _read(warehouse, "select customer_id, loyalty_tier from marts.customer_rfm")
-        # purchasers from the model dim_customers is built on (dim_customers comes after the fits)
-        purchasers = int(_read(warehouse, "select count(*) as n from intermediate.int_customer_purchases "
-                                          "where count_purchases > 0")["n"][0])
-        outcome = validate("mart_customer_rfm_tiers", df, [
-            gxe.ExpectColumnValuesToBeUnique(column="customer_id"),
-            gxe.ExpectColumnValuesToNotBeNull(column="loyalty_tier"),
-            gxe.ExpectColumnValuesToBeInSet(column="loyalty_tier", value_set=["loyal", "semi_loyal", "general", "nurture"]),
-            gxe.ExpectTableRowCountToEqual(value=purchasers),
-        ], root)
-        yield _result("one_tier_per_customer", MART_KEYS["customer_rfm"], outcome, dg.AssetCheckSeverity.ERROR,
-                      "Each purchaser has exactly one tier.", "Customers without exactly one tier")
-
-    if wanted("spend_reconciles_with_raw", "channel_acquisition"):
-        outcome = validate("mart_spend_reconciliation", _read(warehouse, SPEND_SQL), [
-            gxe.ExpectColumnPairValuesToBeEqual(column_A="raw_spend", column_B="mart_spend"),
-            gxe.ExpectColumnPairValuesToBeEqual(column_A="raw_spend", column_B="kpi_spend"),
-        ], root)
-        yield _result("spend_reconciles_with_raw", MART_KEYS["channel_acquisition"], outcome,
-                      dg.AssetCheckSeverity.ERROR, "Spend equals the raw table.", "Spend does not reconcile")
 
     count_marts = [m for m in MART_KEYS if wanted("row_count_stable", m)]
     if count_marts:

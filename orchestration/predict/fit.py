@@ -18,9 +18,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.predict import bgnbd
+from orchestration.predict import bgnbd, tables
 
-FITS_SCHEMA = "model_fits"
+FITS_SCHEMA = tables.SCHEMA
 FITS_TABLE = "clv_fits"
 SCORES_TABLE = "clv_scores"
 INPUTS_RELATION = "intermediate.int_clv_inputs"
@@ -29,21 +29,9 @@ INPUTS_RELATION = "intermediate.int_clv_inputs"
 MARTS_OF_FIT = {"full": ("customer_predictions",), "calibration": ("clv_model_validation",)}
 HOW_TO_FIT = "run `python -m orchestration.cli run` or `python -m orchestration.predict fit`"
 
-# DDL shared with the dbt on-run-start hook (macros/model_fits.sql): the same columns and types
-FITS_COLUMNS = {
-    "as_of_date": "date", "fit": "string", "status": "string", "status_reason": "string",
-    "count_customers": "bigint", "count_repeat_customers": "bigint",
-    "r": "double", "alpha": "double", "a": "double", "b": "double", "log_likelihood": "double",
-    "gg_p": "double", "gg_q": "double", "gg_gamma": "double", "gg_log_likelihood": "double",
-    "fit_seconds": "double", "fitted_at": "timestamp",
-}
-SCORES_COLUMNS = {
-    "as_of_date": "date", "fit": "string", "customer_id": "string", "p_alive": "double",
-    "expected_purchases_30d": "double", "expected_purchases_90d": "double",
-    "expected_purchases_365d": "double", "expected_purchases_holdout": "double",
-    "expected_purchases_horizon": "double", "expected_order_value": "double",
-    "expected_days_between_purchases": "double",
-}
+# columns and types: the one declaration in dbt_project.yml (var `model_fits_tables`)
+FITS_COLUMNS = tables.columns(FITS_TABLE)
+SCORES_COLUMNS = tables.columns(SCORES_TABLE)
 
 
 @dataclass
@@ -209,11 +197,7 @@ def _scores_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
 
 def create_tables_sql() -> list[str]:
     """The DDL that makes the fits tables exist (empty) before any fit."""
-    def cols(spec: dict[str, str]) -> str:
-        return ", ".join(f"{name} {kind}" for name, kind in spec.items())
-    return [f"create schema if not exists {FITS_SCHEMA}",
-            f"create table if not exists {FITS_SCHEMA}.{FITS_TABLE} ({cols(FITS_COLUMNS)})",
-            f"create table if not exists {FITS_SCHEMA}.{SCORES_TABLE} ({cols(SCORES_COLUMNS)})"]
+    return [*tables.create_table_sql(FITS_TABLE), *tables.create_table_sql(SCORES_TABLE)]
 
 
 def write_outcomes(database: str | Path, as_of: date, outcomes: list[FitOutcome]) -> None:

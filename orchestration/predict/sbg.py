@@ -44,7 +44,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln
 
-FIT_SCHEMA = "model_fits"
+from orchestration.predict import tables
+
+FIT_SCHEMA = tables.SCHEMA
 FIT_TABLE = "retention_fits"
 GROUP_DIMS = ("cohort_month", "acquisition_channel", "product_id", "offer_code")
 # Fits are pooled over start cohorts (cohort_month = 'all'): each cohort contributes the cycles it
@@ -54,20 +56,8 @@ FIT_DIMS = ("acquisition_channel", "product_id", "offer_code")
 DEFAULT_MIN_SUBSCRIPTIONS = 30
 DEFAULT_GRACE_DAYS = 7
 
-FIT_COLUMNS = (
-    ("as_of_date", "date"),
-    ("cohort_month", "string"),
-    ("acquisition_channel", "string"),
-    ("product_id", "string"),
-    ("offer_code", "string"),
-    ("status", "string"),
-    ("status_reason", "string"),
-    ("count_subscriptions", "bigint"),
-    ("alpha", "double"),
-    ("beta", "double"),
-    ("log_likelihood", "double"),
-    ("fitted_at", "timestamp"),
-)
+# columns and types: the one declaration in dbt_project.yml (var `model_fits_tables`)
+FIT_COLUMNS = tables.columns(FIT_TABLE)
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -171,9 +161,8 @@ def subscription_counts(deliveries: np.ndarray, eligible: np.ndarray, cancelled:
 
 
 def _create_fit_table(con) -> None:
-    cols = ", ".join(f"{name} {'varchar' if kind == 'string' else kind}" for name, kind in FIT_COLUMNS)
-    con.execute(f"create schema if not exists {FIT_SCHEMA}")
-    con.execute(f"create table if not exists {FIT_SCHEMA}.{FIT_TABLE} ({cols})")
+    for sql in tables.create_table_sql(FIT_TABLE):
+        con.execute(sql)
 
 
 def fit_groups(frame, min_subscriptions: int) -> list[dict]:

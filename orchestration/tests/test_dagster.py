@@ -179,8 +179,10 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
                 if '"PartialParsing' in line or '"UnableToPartialParse' in line]
     assert "UnableToPartialParse" in parse_events("dbt_warehouse")
     assert parse_events("dbt_predictions") == ["PartialParsingEnabled", "PartialParsingSkipParsing"]
-    # the GX mart checks pass
-    for name in ("rates_within_0_1", "cpm_transitions_conserve", "one_tier_per_customer", "spend_reconciles_with_raw"):
+    # the mart checks pass: GX's rate bounds and the dbt tests that guard CPM conservation, one tier
+    # per purchaser and spend reconciliation
+    for name in ("rates_within_0_1", "assert_cpm_transitions_conserve", "assert_every_purchaser_in_one_tier",
+                 "assert_spend_reconciles"):
         evaluated = [c for (mart, n), c in checks.items() if n == name]
         assert evaluated and all(c.passed for c in evaluated), name
     # the landing gate saw the planted bad rows: a visible warning with counts, and the run went on
@@ -194,7 +196,9 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert manifest["as_of_date"] == END
     published = mart_snapshot(Path(manifest["database"]))
     assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
-    assert len(published) == 30  # 18 marts, the time spine, five 定期, three prediction, three activation marts
+    # 20 marts (portfolio_forecast and dim_cpm_states among them), the time spine, five 定期, three
+    # prediction, three activation marts
+    assert len(published) == 32
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
         assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows

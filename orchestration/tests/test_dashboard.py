@@ -13,7 +13,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from dashboard import pages
@@ -28,35 +27,6 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["kpis", "portfolio", "f2", "channels", "funnel", "loyalty", "products", "predictions", "audiences",
          "subscriptions"]
-
-
-# ---- the projection of the portfolio, by hand --------------------------------------------------
-
-def test_transition_kinds():
-    assert pages.transition_kind("none", "first_active") == "新規 New"
-    assert pages.transition_kind("first_active", "toddler_active") == "引上げ Moved up"
-    assert pages.transition_kind("toddler_active", "toddler_active") == "維持 Kept"
-    assert pages.transition_kind("loyal_active", "loyal_lapsed") == "離脱 Lapsed"
-    assert pages.transition_kind("first_lapsed", "first_lapsed") == "維持 Kept"
-
-
-def test_projection_by_hand():
-    # one month end: of 4 first_active, 3 stay and 1 lapses; 2 new customers arrive
-    tr = pd.DataFrame({
-        "month_end_date": ["2025-06-30"] * 3,
-        "from_state": ["first_active", "first_active", "none"],
-        "to_state": ["first_active", "first_lapsed", "first_active"],
-        "count_customers": [3, 1, 2],
-    })
-    proj = pages.project_portfolio(tr, pd.Series({"first_active": 4, "first_lapsed": 0}), months=2)
-    got = proj.set_index(["month_ahead", "cpm_state"])["customers"]
-    # month 1: 4 x 0.75 + 2 = 5 active, 4 x 0.25 = 1 lapsed (lapsed stay lapsed: no data, identity)
-    assert got[(1, "first_active")] == pytest.approx(5.0)
-    assert got[(1, "first_lapsed")] == pytest.approx(1.0)
-    # month 2: 5 x 0.75 + 2 = 5.75 active, 1 + 5 x 0.25 = 2.25 lapsed
-    assert got[(2, "first_active")] == pytest.approx(5.75)
-    assert got[(2, "first_lapsed")] == pytest.approx(2.25)
-    assert got[(2, "loyal_active")] == 0
 
 
 # ---- the app in a browser ------------------------------------------------------------------------
@@ -158,12 +128,27 @@ def test_portfolio_figures_equal_marts(app, rendered):
     _, db = app
     n = query(db, "select count(*) as n from marts.customer_portfolio_monthly where month_end_date = "
                   "(select max(month_end_date) from marts.customer_portfolio_monthly)")["n"][0]
-    new = query(db, "select sum(count_customers) as n from marts.portfolio_transitions where from_state = 'none' "
-                    "and month_end_date = (select max(month_end_date) from marts.portfolio_transitions)")["n"][0]
+    active = query(db, "select count(*) as n from marts.customer_portfolio_monthly where cpm_status = 'active' "
+                       "and month_end_date = (select max(month_end_date) from marts.customer_portfolio_monthly)")["n"][0]
     m = rendered["portfolio"]["metrics"]
     assert m["顧客数 Customers"] == f"{int(n):,}"
-    assert m["新規 New"] == f"{int(new):,}"
-    assert rendered["portfolio"]["charts"] == 3  # states over time, heatmap, projection
+    assert m["現役客 Active"] == f"{int(active):,}" and 0 < active < n
+    assert rendered["portfolio"]["charts"] == 3  # states over time, heatmap, forecast (portfolio_forecast)
+
+
+def test_portfolio_movements_equal_portfolio_transitions(app, rendered):
+    """The page's CPM movement counts are portfolio_transitions' counts by movement at the latest
+    row date, each labelled with the mart's movement_ja and movement: all six kinds, including
+    復活 (a lapsed customer who came back) and 横移動 (steady <-> trendy), which the sample shop has."""
+    _, db = app
+    by_movement = query(db, "select movement, movement_ja, sum(count_customers) as n from marts.portfolio_transitions "
+                            "where month_end_date = (select max(month_end_date) from marts.portfolio_transitions) "
+                            "group by all")
+    assert set(by_movement["movement"]) == {"new", "kept", "moved_up", "lapsed", "reactivated", "sideways"}
+    expected = {f"{r.movement_ja} {r.movement}": f"{int(r.n):,}" for r in by_movement.itertuples()}
+    shown = rendered["portfolio"]["metrics"]
+    assert {k: v for k, v in shown.items() if k in expected} == expected
+    assert set(shown) == set(expected) | {"顧客数 Customers", "現役客 Active", "基準日 Date"}
 
 
 def test_prediction_and_subscription_figures_equal_marts(app, rendered):

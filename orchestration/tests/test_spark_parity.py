@@ -99,7 +99,7 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
 
 MARTS = [
     "dim_customers", "fct_orders", "customer_rfm", "loyalty_tier_profile", "customer_portfolio_monthly",
-    "portfolio_transitions", "f2_conversion", "second_purchase_timing", "fct_sessions", "funnel_daily",
+    "portfolio_transitions", "portfolio_forecast", "dim_cpm_states", "f2_conversion", "second_purchase_timing", "fct_sessions", "funnel_daily",
     "abandoned_carts", "channel_acquisition", "product_affinity", "next_product", "product_ranking",
     "product_portfolio", "kpi_daily", "kpi_monthly", "metricflow_time_spine",
     "fct_subscriptions", "subscription_retention", "subscription_conversion", "subscription_cancel_reasons",
