@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-
 # Why a mart that exists can be empty, shown instead of an empty chart.
 EMPTY_REASONS = {
     "abandoned_carts": "no known customer left a cart in a session without a purchase",
