@@ -15,7 +15,7 @@ moves as (
 
     select previous_date, from_state, sum(count_customers) as n_out
     from {{ ref('portfolio_transitions') }}
-    where from_state <> 'none'
+    where from_state != 'none'
     group by 1, 2
 
 ),
@@ -33,11 +33,11 @@ left join moves
     on states.month_end_date = moves.previous_date
     and states.cpm_state = moves.from_state
 where states.month_end_date < last_date.month_end_date
-    and coalesce(moves.n_out, -1) <> states.n_customers
+    and coalesce(moves.n_out, -1) != states.n_customers
 
 union all
 
-select previous_date, from_state, null, n_out
+select previous_date, from_state, null as n_customers, n_out
 from moves
 where not exists (
     select 1 from states

@@ -24,4 +24,4 @@ select raw_spend.spend as raw_spend, acquisition.spend as acquisition_spend, dai
 from raw_spend
 cross join acquisition
 cross join daily
-where raw_spend.spend <> acquisition.spend or raw_spend.spend <> daily.spend
+where raw_spend.spend != acquisition.spend or raw_spend.spend != daily.spend

@@ -30,8 +30,11 @@ pending_items as (
     select cast(count(*) as bigint) as n
     from {{ ref('base_shop__order_items') }} as items
     where items.row_outcome = 'kept'
-        and items.order_id not in (select order_id from {{ ref('stg_shop__orders') }})
-        and items.order_id in (select order_id from {{ ref('base_shop__orders') }} where row_outcome = 'pending')
+        and items.order_id not in (select kept_orders.order_id from {{ ref('stg_shop__orders') }} as kept_orders)
+        and items.order_id in (
+            select base_orders.order_id from {{ ref('base_shop__orders') }} as base_orders
+            where base_orders.row_outcome = 'pending'
+        )
 ),
 
 counts as (

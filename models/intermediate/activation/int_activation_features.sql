@@ -55,7 +55,7 @@ subscribable_lines as (
 
     select purchase_lines.customer_id, min(purchase_lines.order_date) as first_bought_date
     from {{ ref('int_purchase_lines') }} as purchase_lines
-    where purchase_lines.product_id in (select product_id from subscriptions)
+    where purchase_lines.product_id in (select subscriptions.product_id from subscriptions)
     group by purchase_lines.customer_id
 
 ),

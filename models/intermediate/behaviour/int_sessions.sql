@@ -149,7 +149,7 @@ final as (
         summarised.count_events,
         -- the run that wrote the row (read by the next run, above)
         {{ as_of_date() }} as _as_of_date,
-        (select max(last_loaded_at) from {{ ref('int_session_summaries') }}) as _loaded_through,
+        (select max(summaries.last_loaded_at) from {{ ref('int_session_summaries') }} as summaries) as _loaded_through,
         '{{ rules_checksum }}' as _rules_checksum
     from summarised
     left join channels

@@ -32,9 +32,10 @@ ranked as (
     select
         purchase_days.*,
         calibration_end.calibration_end_date,
-        min(purchase_date) over (partition by customer_id) as first_purchase_date,
-        min(case when purchase_date <= calibration_end.calibration_end_date then purchase_date end)
-            over (partition by customer_id) as cal_first_purchase_date
+        min(purchase_days.purchase_date) over (partition by purchase_days.customer_id) as first_purchase_date,
+        min(case when purchase_days.purchase_date <= calibration_end.calibration_end_date
+                then purchase_days.purchase_date end)
+            over (partition by purchase_days.customer_id) as cal_first_purchase_date
     from purchase_days
     cross join calibration_end
 

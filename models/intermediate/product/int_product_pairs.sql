@@ -54,7 +54,7 @@ order_pairs as (
     from purchase_lines as first_line
     inner join purchase_lines as second_line
         on first_line.order_id = second_line.order_id
-        and first_line.product_id <> second_line.product_id
+        and first_line.product_id != second_line.product_id
     group by 1, 2
 
 ),
@@ -68,7 +68,7 @@ customer_pairs as (
     from customer_products as first_product
     inner join customer_products as second_product
         on first_product.customer_id = second_product.customer_id
-        and first_product.product_id <> second_product.product_id
+        and first_product.product_id != second_product.product_id
     group by 1, 2
 
 ),

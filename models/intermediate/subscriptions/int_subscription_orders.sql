@@ -40,7 +40,7 @@ final as (
         and first_lines.line_rank = 1
     where orders.is_subscription
         and orders.customer_id is not null
-        and orders.status <> 'cancelled'
+        and orders.status != 'cancelled'
 
 )
 

@@ -60,7 +60,7 @@ matched_candidates as (
         and deliveries.product_id = contracts.product_id
         and deliveries.order_date >= contracts.started_date
         and (contracts.cancelled_date is null or deliveries.order_date <= contracts.cancelled_date)
-    where deliveries.order_id not in (select order_id from named_deliveries)
+    where deliveries.order_id not in (select named_deliveries.order_id from named_deliveries)
 
 ),
 

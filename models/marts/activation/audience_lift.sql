@@ -43,7 +43,7 @@ entries as (
         on today.customer_id = yesterday.customer_id
         and yesterday.feature_date = {{ add_days('today.feature_date', -1) }}
     inner join customers on today.customer_id = customers.customer_id
-    where (yesterday.audience is null or yesterday.audience <> today.audience)
+    where (yesterday.audience is null or yesterday.audience != today.audience)
         -- the first day of the window has no day before it to compare with
         and today.feature_date > {{ add_days(as_of_date(), - var('activation_lookback_days')) }}
         and {{ consent_channel('customers.line_opt_in', 'customers.email_opt_in') }} is not null

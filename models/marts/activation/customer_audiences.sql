@@ -57,7 +57,7 @@ final as (
         {{ as_of_date() }} as as_of_date,
         today.audience,
         cast(today.priority as integer) as priority,
-        (yesterday.audience is null or yesterday.audience <> today.audience) as is_entry,
+        (yesterday.audience is null or yesterday.audience != today.audience) as is_entry,
         {{ stable_bucket("today.customer_id || '|' || today.audience") }}
             < {{ var('activation_holdout_share') }} * 10000 as is_holdout,
         case

@@ -58,7 +58,7 @@ final as (
         {%- for name in contract_column_names('customers').split(', ') %}
         {%- if name in ('email_opt_in', 'line_opt_in') %}
         case
-            when row_outcome in ('kept', 'superseded') and {{ name }}_least <> {{ name }}_most then false
+            when row_outcome in ('kept', 'superseded') and {{ name }}_least != {{ name }}_most then false
             else {{ name }}
         end as {{ name }},
         {%- else %}

@@ -66,7 +66,7 @@ first_arrivals as (
                 _row_number,
                 case when {{ contract_reject_reason('events') }} is null then 1 else 0 end as is_valid
             from {{ batch }}
-            where {{ clean_text('event_id') }} in (select event_id from repeated)
+            where {{ clean_text('event_id') }} in (select repeated.event_id from repeated)
         ) as candidates
     ) as ranked
     where arrival_rank = 1
