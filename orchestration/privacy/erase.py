@@ -199,28 +199,44 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str], tombstones: dict[str, str]) -> set[str]:
-    """Empty the personal columns and consents of the customers' raw rows, mark the files that held
-    them in the load log; return the personal values found (to clean every other copy)."""
-    tables = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
-    personal: set[str] = set()
+def _raw_tables(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """{raw table holding customer ids: its columns}"""
+    rows = con.execute("select table_name, column_name from information_schema.columns "
+                       "where table_schema = 'raw'").fetchall()
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        if table in CUSTOMER_TABLES:
+            out.setdefault(table, set()).add(column)
+    return out
+
+
+def personal_values(database: Path, ids: list[str]) -> set[str]:
+    """The personal values (e-mail, name, LINE id) the warehouse's raw rows hold for the customers:
+    what to look for in every other copy."""
     placeholders = ", ".join("?" for _ in ids)
-    for table in CUSTOMER_TABLES:
-        if table not in tables:
-            continue
-        columns = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
-            [table]).fetchall()}
-        for column in PERSONAL_COLUMNS[table]:
-            if column in columns:
-                personal |= {r[0] for r in con.execute(
-                    f"select distinct {column} from raw.{table} where trim(customer_id) in ({placeholders}) "
-                    f"and {column} is not null", ids).fetchall()}
+    found: set[str] = set()
+    with duckdb.connect(str(database), read_only=True) as con:
+        for table, columns in _raw_tables(con).items():
+            for column in PERSONAL_COLUMNS[table]:
+                if column in columns:
+                    found |= {r[0] for r in con.execute(
+                        f"select distinct {column} from raw.{table} where trim(customer_id) in ({placeholders}) "
+                        f"and {column} is not null", ids).fetchall()}
+    return found
+
+
+def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
+    """Empty the personal columns and consents of the customers' raw rows and mark the files that
+    held them in the load log (the ids are replaced with every other text)."""
+    tables = _raw_tables(con)
+    has_log = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                          "and table_name = '_load_log'").fetchone()[0]
+    placeholders = ", ".join("?" for _ in ids)
+    for table, columns in tables.items():
         files = [r[0] for r in con.execute(
             f"select distinct _source_file from raw.{table} where trim(customer_id) in ({placeholders})",
             ids).fetchall()]
-        if files and "_load_log" in tables:
+        if files and has_log:
             con.execute("alter table raw._load_log add column if not exists erased_at timestamp")
             con.execute(f"update raw._load_log set erased_at = current_timestamp where table_name = ? "
                         f"and file_path in ({', '.join('?' for _ in files)})", [table, *files])
@@ -229,7 +245,6 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str], tombstones: dict[
         if sets:
             con.execute(f"update raw.{table} set {', '.join(sets)} where trim(customer_id) in ({placeholders})",
                         ids)
-    return personal
 
 
 def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: str) -> int:
@@ -299,20 +314,18 @@ def _sql_text(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids: list[str] | None = None,
-                      tombstones: dict[str, str] | None = None) -> tuple[int, set[str]]:
+def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str,
+                      ids: list[str] | None = None) -> int:
     """Clean one DuckDB file (with ``ids``: it is the warehouse, whose raw rows are erased first)."""
-    personal: set[str] = set()
     with duckdb.connect(str(path)) as con:
         catalog = con.execute("select current_database()").fetchone()[0]
         version = _storage_version(con, catalog, default_version)
         if ids:
-            personal = _erase_raw(con, ids, tombstones or {})
-            replacer = Replacer(replacer.tombstones, [*replacer.personal, *personal])
+            _erase_raw(con, ids)
         changed = _scrub_duckdb(con, replacer, catalog)
         con.execute("checkpoint")
     _rewrite_duckdb(path, catalog, version)
-    return changed, personal
+    return changed
 
 
 # ---- other files ----------------------------------------------------------------------------------
@@ -449,13 +462,9 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
     tombstones = {c: tombstone(key, c) for c in ids}
     report = Erasure(customers=len(ids), tombstones=tombstones)
 
-    # the warehouse first: its raw rows give the personal values to look for everywhere else
-    changed, personal = erase_duckdb_file(database, Replacer(tombstones, []), WAREHOUSE_STORAGE_VERSION,
-                                          ids, tombstones)
-    report.values_changed += changed
-    report.files_rewritten.append(str(database))
-    _record(database, (keyed_hash(key, c) for c in ids))
-    replacer = Replacer(tombstones, personal)
+    # the warehouse's raw rows give the personal values to look for everywhere; the warehouse is
+    # cleaned last, so that an interrupted erasure finds them again when it is run once more
+    replacer = Replacer(tombstones, personal_values(database, ids))
 
     publish_real, landing_real = publish.resolve(), Path(landing or landing_dir()).resolve()
     for path in _files(roots):
@@ -465,7 +474,7 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
         try:
             if _is_duckdb(path):
                 under_publish = publish_real in path.resolve().parents
-                changed, _ = erase_duckdb_file(
+                changed = erase_duckdb_file(
                     path, replacer, PUBLISH_STORAGE_VERSION if under_publish else WAREHOUSE_STORAGE_VERSION)
                 report.values_changed += changed
                 report.files_rewritten.append(str(path))
@@ -488,6 +497,9 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
                                           "remove the file")
         except (OSError, duckdb.Error, pa.ArrowException, sqlite3.Error, UnicodeDecodeError) as exc:
             report.not_cleaned.append(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    report.values_changed += erase_duckdb_file(database, replacer, WAREHOUSE_STORAGE_VERSION, ids)
+    report.files_rewritten.append(str(database))
+    _record(database, (keyed_hash(key, c) for c in ids))
     return report
 
 
