@@ -21,7 +21,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.assets import MART_KEYS, dbt_predictions
+from orchestration.assets import MART_KEYS, WAREHOUSE_POOL, dbt_predictions, transient_retry
 from orchestration.progress import stage
 from orchestration.publish import previous_manifest
 from orchestration.resources import WarehouseResource
@@ -71,6 +71,7 @@ select
 
 
 def _read(warehouse: WarehouseResource, sql: str) -> pd.DataFrame:
+    """Run ``sql`` on the warehouse, read-only (the step holds its read lock)."""
     con = duckdb.connect(warehouse.database, read_only=True)
     try:
         return con.execute(sql).df()
@@ -130,13 +131,16 @@ FITTED_KEYS = set(dbt_predictions.keys)
 
 
 def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefinition:
-    @dg.multi_asset_check(specs=specs, can_subset=True, name=name)
+    # in the warehouse pool and under the warehouse's read lock like every step that opens the
+    # file: a read-only connection fails while another run's step has it open for writing
+    @dg.multi_asset_check(specs=specs, can_subset=True, name=name, pool=WAREHOUSE_POOL,
+                          retry_policy=transient_retry)
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         started = time.perf_counter()
         stage("checks", f"GX checks ({name})", started)
         from orchestration.quality import one_docs_build
 
-        with one_docs_build(Path(warehouse.gx)):
+        with warehouse.read_lock(), one_docs_build(Path(warehouse.gx)):
             results = list(_mart_quality_results(context, warehouse))
         bad = [r for r in results if not r.passed]
         stage("checks", f"{len(results)} GX checks, {len(bad)} not passed", started)
