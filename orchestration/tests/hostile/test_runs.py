@@ -182,10 +182,12 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     home = Path(env["DAGSTER_HOME"])
     home.mkdir()
     shutil.copy(PROJECT_DIR / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "orchestration.definitions",
-         "-j", "daily_refresh", "--tags", json.dumps({"dagster/partition": AS_OF})],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker_log = tmp_path / "worker.log"
+    with worker_log.open("w") as out:  # a file, not a pipe nobody reads until the end
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "orchestration.definitions",
+             "-j", "daily_refresh", "--tags", json.dumps({"dagster/partition": AS_OF})],
+            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
     instance = dg.DagsterInstance.from_config(str(home))
     deadline = time.time() + 120
     while time.time() < deadline and not instance.get_runs():
@@ -193,9 +195,9 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     assert instance.get_runs(), "the instance's run did not start"
     cli = subprocess.run([sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF], cwd=PROJECT_DIR,
                          env=env, capture_output=True, text=True, timeout=1200, check=False)
-    worker_out, _ = worker.communicate(timeout=1200)
+    worker.wait(timeout=1200)
     assert cli.returncode == 0, cli.stdout[-4000:] + cli.stderr[-2000:]
-    assert worker.returncode == 0, worker_out[-6000:]
+    assert worker.returncode == 0, worker_log.read_text()[-6000:]
     runs = instance.get_runs()
     assert len(runs) == 2 and {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
     # both ran every step, none failed (a lock error retried would show as a STEP_UP_FOR_RETRY)
