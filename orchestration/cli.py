@@ -73,7 +73,14 @@ def summary(database: Path | None = None) -> str:
     database = Path(database or warehouse_path())
     # a run's step may be writing the file: a read-only connection waits for it (shared lock)
     with warehouse_lock(database, shared=True, timeout=600):
-        return _summary(database)
+        try:
+            return _summary(database)
+        except duckdb.Error as exc:
+            from orchestration.pipeline.repair import damaged_message, is_damage
+
+            if is_damage(exc):
+                return damaged_message(database, exc)
+            raise
 
 
 def _summary(database: Path) -> str:

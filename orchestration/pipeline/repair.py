@@ -71,9 +71,10 @@ def damaged_message(database: str | Path, error: BaseException | str) -> str:
 
 
 def warehouse_problem(database: str | Path) -> str | None:
-    """None when ``database`` is missing (a first run creates it) or opens and its catalog reads;
-    else the message saying it is damaged and what to do. Call it under the warehouse's lock (a
-    writer elsewhere makes a read-only open fail with a lock error, which is not damage)."""
+    """The message saying ``database`` is damaged and what to do; None when it is missing (a first
+    run creates it), opens and its catalog reads, or fails for another reason (a lock held by a
+    process outside the pipeline, a newer DuckDB's file), which the step that opens it reports.
+    Call it under the warehouse's lock."""
     path = Path(database)
     if not path.exists():
         return None
@@ -81,9 +82,7 @@ def warehouse_problem(database: str | Path) -> str | None:
         with duckdb.connect(str(path), read_only=True) as con:
             con.execute("select count(*) from duckdb_tables()").fetchone()
     except duckdb.Error as exc:
-        if is_damage(exc):
-            return damaged_message(path, exc)
-        raise
+        return damaged_message(path, exc) if is_damage(exc) else None
     return None
 
 
