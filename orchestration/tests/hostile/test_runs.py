@@ -173,6 +173,18 @@ def _run_env(landing: Path, root: Path) -> dict[str, str]:
                 CRM_PUBLISH_DOCS="0")
 
 
+# another process's writing step: the warehouse lock, then the file open for writing, for 8 s
+HOLD_FOR_WRITING = """
+import sys, time, duckdb
+from orchestration.resources import warehouse_lock
+with warehouse_lock(sys.argv[1]):
+    con = duckdb.connect(sys.argv[1])
+    print("held", flush=True)
+    time.sleep(8)
+    con.close()
+"""
+
+
 def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, tmp_path):
     """What the UI does (a run of the instance executed by a run worker in its own process, steps
     in subprocesses) and `crm run` at the same time on one warehouse: the steps take turns in the
@@ -207,6 +219,26 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
         assert "STEP_FAILURE" not in kinds and "STEP_UP_FOR_RETRY" not in kinds, run.run_id
         assert kinds.count("STEP_SUCCESS") == 8, (run.run_id, kinds.count("STEP_SUCCESS"))
     _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
+
+    # the same moment made certain: another run's step has the warehouse open for writing when the
+    # GX checks start; they wait for it (before, "Could not set lock on file" failed them)
+    db = env["CRM_DUCKDB_PATH"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FOR_WRITING, db],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.perf_counter()
+    only_checks = dg.define_asset_job("mart_checks_only", selection=dg.AssetSelection.checks(*MART_CHECKS[0].check_keys))
+    checks = dg.Definitions(
+        assets=PIPELINE_ASSETS, asset_checks=MART_CHECKS, jobs=[only_checks],
+        resources={"warehouse": WarehouseResource(database=db, publish=env["CRM_PUBLISH_DIR"], gx=env["CRM_GX_DIR"]),
+                   "dbt": dbt_resource()},
+    ).resolve_job_def("mart_checks_only").execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
+    holder.wait(timeout=60)
+    assert checks.success, [e.message for e in checks.all_events if e.event_type_value == "STEP_FAILURE"]
+    evaluations = [e.event_specific_data for e in checks.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluations and all(c.passed for c in evaluations if c.severity == dg.AssetCheckSeverity.ERROR)
+    assert time.perf_counter() - started > 5  # it waited for the writer
 
 
 def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it(landing, tmp_path):
