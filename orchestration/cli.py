@@ -3,7 +3,10 @@
     python -m orchestration.cli run        # sample data (if none), then the Dagster daily job
                                            # (ingest + GX gate, dbt build, GX checks, publish)
     python -m orchestration.cli summary    # print the summary of the current warehouse
-    python -m orchestration.cli ui         # the Dagster UI on http://127.0.0.1:3000
+    python -m orchestration.cli ui         # the Dagster UI on http://127.0.0.1:3000 (read-only;
+                                           # --allow-launch to launch runs from it)
+    python -m orchestration.cli repair     # rebuild a damaged warehouse (--from-published: restore
+                                           # the last published marts)
 """
 
 from __future__ import annotations
@@ -43,7 +46,22 @@ def business_today() -> date:
 
 
 def summary(database: Path | None = None) -> str:
+    from orchestration.pipeline.resources import warehouse_lock
+
     database = Path(database or warehouse_path())
+    # a run's step may be writing the file: a read-only connection waits for it (shared lock)
+    with warehouse_lock(database, shared=True, timeout=600):
+        try:
+            return _summary(database)
+        except duckdb.Error as exc:
+            from orchestration.pipeline.repair import damaged_message, is_damage
+
+            if is_damage(exc):
+                return damaged_message(database, exc)
+            raise
+
+
+def _summary(database: Path) -> str:
     con = duckdb.connect(str(database), read_only=True)
     try:
         lines = [f"Warehouse: {database}"]
@@ -168,6 +186,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     dagster_home()
     ensure_manifest()
     os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
+    damaged = _damaged_warehouse()
+    if damaged:
+        raise SystemExit(f"[run] {damaged}")
 
     log_path = settings().logs_dir / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
     prune_run_logs(log_path.parent, keep_days())
@@ -222,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 error = event.event_specific_data.error
                 while error.cause is not None and "max_retries" in error.message:
                     error = error.cause
-                print(f"  {' '.join(error.message.split())[:800]}")
+                print(f"  {' '.join(error.message.split())[:1500]}")
         print("The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and "
               "run again; re-executing the run from failure in the Dagster UI resumes dbt from the failed model.")
     docs = gx_dir() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -230,22 +251,80 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"GX Data Docs: {docs}")
     print(f"Detailed log (Dagster, dbt): {log_path}")
     docs_site = publish_dir() / "docs" / "index.html"
-    print("Dashboard: .venv/bin/python -m orchestration.cli dashboard  (http://127.0.0.1:8501)"
+    print("Dashboard: .venv/bin/crm dashboard  (http://127.0.0.1:8501)"
           + (f"   Docs: {docs_site}" if docs_site.exists() else ""))
-    print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/python -m orchestration.cli ui")
+    print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/crm ui")
     print(f"Done in {time.perf_counter() - t0:.0f}s.")
     return 0 if result.success else 1
 
 
+def _damaged_warehouse() -> str | None:
+    """The damaged-warehouse message (orchestration/pipeline/repair.py), or None. Skipped when
+    another process holds the warehouse for writing (its run's first step checks it anyway)."""
+    from orchestration.pipeline.repair import warehouse_problem
+    from orchestration.pipeline.resources import WarehouseLockedError, warehouse_lock
+
+    try:
+        with warehouse_lock(warehouse_path(), shared=True, timeout=5):
+            return warehouse_problem(warehouse_path())
+    except WarehouseLockedError:
+        return None
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from orchestration.pipeline.repair import rebuild_raw, restore_published, warehouse_problem
+    from orchestration.pipeline.resources import warehouse_lock
+    from orchestration.publish.publish import PUBLISHED_DB, previous_manifest
+
+    database = warehouse_path()
+    with warehouse_lock(database, shared=False, timeout=60):
+        problem = warehouse_problem(database)
+        if problem is None and not args.force:
+            print(f"[repair] {database} opens and reads: nothing to repair "
+                  "(--force rebuilds it anyway).")
+            return 0
+        if args.from_published:
+            aside = restore_published(database, publish_dir() / PUBLISHED_DB)
+            print(f"[repair] {database} is now the last published marts (damaged file kept as {aside}). "
+                  "The next `crm run` loads every landing file again and rebuilds the models.")
+            return 0
+        report = rebuild_raw(database, landing_dir())
+    for line in report.lines():
+        print(f"[repair] {line}")
+    as_of = args.as_of or (previous_manifest(publish_dir()) or {}).get("as_of_date")
+    print(f"[repair] rebuilding the models: the daily job as of {as_of or 'yesterday'}", flush=True)
+    return cmd_run(argparse.Namespace(as_of=as_of, customers=3000, days=730, seed=42))
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    """The Dagster daemon (the schedule, queued runs) and the UI (orchestration/pipeline/
+    webserver.py): read-only unless --allow-launch."""
     home = dagster_home()
     ensure_manifest()
     env = dict(os.environ, **dbt_env())
     env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    exe = Path(sys.prefix) / "bin" / "dagster"
-    cmd = [str(exe), "dev", "-m", "orchestration.pipeline.definitions", "--port", str(args.port)]
-    print(f"[ui] DAGSTER_HOME={home}; {' '.join(cmd)}", flush=True)
-    return subprocess.call(cmd, cwd=PROJECT_DIR, env=env)
+    daemon = [str(Path(sys.prefix) / "bin" / "dagster-daemon"), "run", "-m", "orchestration.pipeline.definitions"]
+    web = [sys.executable, "-m", "orchestration.pipeline.webserver", "--port", str(args.port),
+           "--working-directory", str(PROJECT_DIR), *(["--allow-launch"] if args.allow_launch else [])]
+    mode = "runs can be launched from it" if args.allow_launch else "read-only (--allow-launch to launch runs)"
+    print(f"[ui] DAGSTER_HOME={home}; http://127.0.0.1:{args.port}, {mode}", flush=True)
+    processes = [subprocess.Popen(daemon, cwd=PROJECT_DIR, env=env),
+                 subprocess.Popen(web, cwd=PROJECT_DIR, env=env)]
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.terminate()
+        for p in processes:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return max(p.returncode or 0 for p in processes)
 
 
 def dashboard_command(port: int, headless: bool = True) -> list[str]:
@@ -280,9 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--as-of", default=None,
                      help="the day to run (partition and as_of_date), YYYY-MM-DD; default yesterday in the business time zone")
     run.set_defaults(func=cmd_run)
-    ui = sub.add_parser("ui", parents=[common], help="start the Dagster UI (dagster dev) on this project")
+    ui = sub.add_parser("ui", parents=[common], help="start the Dagster UI and daemon on this project (read-only by default)")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--allow-launch", action="store_true",
+                    help="allow launching, re-executing and deleting runs from the UI")
     ui.set_defaults(func=cmd_ui)
+    repair = sub.add_parser("repair", parents=[common], help="rebuild a damaged warehouse from the landing files and the load log")
+    repair.add_argument("--from-published", action="store_true",
+                        help="instead, make the last published marts the warehouse (fast; the next run reloads)")
+    repair.add_argument("--as-of", default=None,
+                        help="the day the rebuild runs as of (default: the last published day)")
+    repair.add_argument("--force", action="store_true", help="rebuild even when the warehouse reads")
+    repair.set_defaults(func=cmd_repair)
     dash = sub.add_parser("dashboard", parents=[common], help="start the CRM dashboard (Streamlit) on the published marts")
     dash.add_argument("--port", type=int, default=8501)
     dash.set_defaults(func=cmd_dashboard)

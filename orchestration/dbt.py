@@ -38,10 +38,11 @@ def dbt_vars_arg(**run_vars: Any) -> list[str]:
 def dbt_env() -> dict[str, str]:
     """The environment of a dbt process so that profiles/profiles.yml points at this shop's warehouse."""
     s = settings()
-    s.temp_dir.mkdir(parents=True, exist_ok=True)
+    temp = s.temp_dir_for(s.warehouse_path)
+    temp.mkdir(parents=True, exist_ok=True)
     return {
         "CRM_DUCKDB_PATH": str(s.warehouse_path),
-        "CRM_DUCKDB_TEMP_DIR": str(s.temp_dir),
+        "CRM_DUCKDB_TEMP_DIR": str(temp),
         "CRM_PUBLISH_DIR": str(s.publish_dir),
         "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

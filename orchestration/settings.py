@@ -98,7 +98,7 @@ PATH_KEYS = {
     "publish_dir": ("CRM_PUBLISH_DIR", "data/published"),
     "gx_dir": ("CRM_GX_DIR", "data/gx"),
     "logs_dir": ("CRM_LOGS_DIR", "data/logs"),
-    "temp_dir": ("CRM_DUCKDB_TEMP_DIR", "data/tmp"),
+    "temp_dir": ("CRM_DUCKDB_TEMP_DIR", "tmp beside the warehouse"),
     "dagster_home": ("DAGSTER_HOME", "data/dagster_home"),
 }
 OTHER_KEYS = {
@@ -125,6 +125,11 @@ class Settings:
     keep_days: int = 30
     vars: dict[str, Any] = field(default_factory=dict)  # only the vars the shop set
     source: Path | None = None  # the settings file, if any
+    temp_dir_set: bool = False  # temp_dir was configured (else: beside the warehouse)
+
+    def temp_dir_for(self, database: str | Path) -> Path:
+        """Where DuckDB spills for ``database``: the configured temp_dir, else tmp/ beside it."""
+        return self.temp_dir if self.temp_dir_set else Path(database).parent / "tmp"
 
     def var(self, name: str) -> Any:
         """A dbt var's value for this shop: its setting, else the project's default."""
@@ -208,7 +213,8 @@ def read_settings(path: str | Path | None = None) -> Settings:
     for key, (env, default) in PATH_KEYS.items():
         value = _env_text(env) or raw.get(key)
         if value is None:
-            paths[key] = PROJECT_DIR / default
+            # DuckDB spills beside the warehouse unless told otherwise (same disk, same owner)
+            paths[key] = paths["warehouse_path"].parent / "tmp" if key == "temp_dir" else PROJECT_DIR / default
             continue
         if not isinstance(value, str) or not value.strip():
             raise SettingsError(f"{key}: must be a path, not {value!r}")
@@ -237,8 +243,9 @@ def read_settings(path: str | Path | None = None) -> Settings:
         checked.get("clv_churn_medium_below", project_vars()["clv_churn_medium_below"])
     if low > high:
         raise SettingsError(f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})")
+    temp_set = bool(_env_text(PATH_KEYS["temp_dir"][0]) or raw.get("temp_dir"))
     return Settings(**paths, business_timezone=tz, history_start=start, keep_days=keep, vars=checked,
-                    source=source)
+                    source=source, temp_dir_set=temp_set)
 
 
 @cache

@@ -2,8 +2,10 @@
 
 Every asset is partitioned by business day. A partition (or a backfilled range, in one run) loads
 the landing files named for its days or earlier that were not loaded yet, then builds every model
-with ``as_of_date`` = the partition's (range's last) day, then publishes. Writers hold the
-warehouse lock and sit in the ``warehouse`` pool (limit 1 in orchestration/pipeline/dagster.yaml).
+with ``as_of_date`` = the partition's (range's last) day, then publishes. Every step that opens
+the warehouse sits in the ``warehouse`` pool (limit 1 in orchestration/pipeline/dagster.yaml, across runs)
+and holds the warehouse's file lock (writers exclusive, readers shared), so two runs started
+together (the UI, the schedule, `crm run`) take turns step by step and both finish.
 """
 
 
@@ -31,9 +33,15 @@ from orchestration.dbt import (
     dbt_vars_arg,
     use_saved_parse,
 )
+from orchestration.pipeline.repair import (
+    damaged_message,
+    is_damage,
+    save_load_log,
+    warehouse_problem,
+)
 from orchestration.pipeline.resources import WarehouseResource, dbt_project
 from orchestration.progress import stage
-from orchestration.publish.publish import publish, publish_docs
+from orchestration.publish.publish import publish, publish_docs, remove_stale_files
 from orchestration.settings import first_partition_day, settings
 
 # One business time zone (the setting `business_timezone`) for the partitions, the schedule and SQL.
@@ -93,7 +101,20 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         outcomes[table].append(gate_landing_batch(table, rows, Path(warehouse.gx)))
 
     with warehouse.write_lock(), one_docs_build(Path(warehouse.gx)):
-        report = ingest(Path(warehouse.landing), warehouse.database_path, up_to=up_to, on_batch=gate, verbose=True)
+        # what an interrupted publish left behind is removed before it can fill the disk again
+        remove_stale_files(Path(warehouse.publish))
+        problem = warehouse_problem(warehouse.database_path)
+        if problem:  # no retry can read a damaged file: fail at once with what to do
+            raise dg.Failure(description=problem, allow_retries=False)
+        try:
+            report = ingest(Path(warehouse.landing), warehouse.database_path, up_to=up_to, on_batch=gate,
+                            verbose=True)
+        except Exception as exc:
+            if is_damage(exc):
+                raise dg.Failure(description=damaged_message(warehouse.database_path, exc),
+                                 allow_retries=False) from exc
+            raise
+        save_load_log(warehouse.database_path)  # what `crm repair` rebuilds from
 
     for table, key in RAW_KEYS.items():
         rep = report.tables[table]
@@ -432,8 +453,9 @@ def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     started = time.perf_counter()
     out = exports_staging(warehouse, as_of)
     shutil.rmtree(out, ignore_errors=True)
-    counts = write_exports(warehouse.database_path, out, as_of)
-    problems = audit_exports(warehouse.database_path, out)
+    with warehouse.read_lock():  # no other run's step may hold the file for writing meanwhile
+        counts = write_exports(warehouse.database_path, out, as_of)
+        problems = audit_exports(warehouse.database_path, out)
     stage("exports", f"{sum(counts.values())} customers to contact in {len(counts)} audience files"
                      + (f"; {len(problems)} problems: not published" if problems else ""), started)
     yield dg.MaterializeResult(metadata={"staged_in": dg.MetadataValue.path(str(out)),

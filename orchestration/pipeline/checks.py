@@ -28,7 +28,12 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.pipeline.assets import MART_KEYS, dbt_predictions
+from orchestration.pipeline.assets import (
+    MART_KEYS,
+    WAREHOUSE_POOL,
+    dbt_predictions,
+    transient_retry,
+)
 from orchestration.pipeline.resources import WarehouseResource
 from orchestration.progress import stage
 from orchestration.publish.publish import previous_manifest
@@ -56,6 +61,7 @@ RATE_COLUMNS = {
 ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
 
 def _read(warehouse: WarehouseResource, sql: str) -> pd.DataFrame:
+    """Run ``sql`` on the warehouse, read-only (the step holds its read lock)."""
     con = duckdb.connect(warehouse.database, read_only=True)
     try:
         return con.execute(sql).df()
@@ -99,13 +105,16 @@ FITTED_KEYS = set(dbt_predictions.keys)
 
 
 def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefinition:
-    @dg.multi_asset_check(specs=specs, can_subset=True, name=name)
+    # in the warehouse pool and under the warehouse's read lock like every step that opens the
+    # file: a read-only connection fails while another run's step has it open for writing
+    @dg.multi_asset_check(specs=specs, can_subset=True, name=name, pool=WAREHOUSE_POOL,
+                          retry_policy=transient_retry)
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         started = time.perf_counter()
         stage("checks", f"GX checks ({name})", started)
         from orchestration.quality.gx import one_docs_build
 
-        with one_docs_build(Path(warehouse.gx)):
+        with warehouse.read_lock(), one_docs_build(Path(warehouse.gx)):
             results = list(_mart_quality_results(context, warehouse))
         bad = [r for r in results if not r.passed]
         stage("checks", f"{len(results)} GX checks, {len(bad)} not passed", started)

@@ -30,7 +30,43 @@ def dbt_project() -> DbtProject:
 
 
 class WarehouseLockedError(RuntimeError):
-    """Another process holds the warehouse's write lock (retried by the RetryPolicy)."""
+    """Another process holds the warehouse's lock (retried by the RetryPolicy)."""
+
+
+def _lock_path(database: str | Path) -> Path:
+    return Path(f"{database}.lock")
+
+
+@contextmanager
+def warehouse_lock(database: str | Path, shared: bool = False, timeout: float = 60.0) -> Iterator[None]:
+    """The one-writer rule of DuckDB, enforced across processes: an flock on ``<database>.lock``.
+    Exclusive (``shared=False``) while a step writes the warehouse; shared while a step only reads
+    it (the mart checks, the audience exports, the run summary), so readers run side by side but
+    never while a writer has the file open: DuckDB refuses a read-only connection to a file another
+    process holds for writing ("Could not set lock on file"). Waits up to ``timeout`` seconds, then
+    raises WarehouseLockedError (a step is then retried by its RetryPolicy). The lock dies with its
+    process: nothing to clean up after a kill."""
+    path = _lock_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    with path.open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseLockedError(
+                        f"{database} is being written by another process (lock {path}, waited "
+                        f"{timeout:g} s); the step is retried. The lock ends with the process that "
+                        "holds it: see the Dagster UI for the run in progress."
+                    ) from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -40,7 +76,7 @@ class WarehouseResource(dg.ConfigurableResource):
     landing: str = ""
     publish: str = ""
     gx: str = ""
-    lock_timeout_seconds: float = 60.0
+    lock_timeout_seconds: float = 300.0
 
     @property
     def database_path(self) -> Path:
@@ -48,32 +84,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """The one-writer rule of DuckDB, enforced: an exclusive lock on ``<database>.lock`` held
-        while a step writes the warehouse. Besides the Dagster pool limit, this stops a second
-        process (another run, a manual dbt build through `crm run`) from writing at the same time."""
-        path = Path(f"{self.database}.lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_seconds
-        with path.open("w") as handle:
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise WarehouseLockedError(
-                            f"{self.database} is being written by another process (lock {path}); "
-                            "the step is retried. If no run is active, delete the lock file."
-                        ) from None
-                    time.sleep(0.5)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """Held while a step writes the warehouse. Besides the Dagster pool limit (which orders the
+        steps of runs of one Dagster instance), this stops any other process (another instance's
+        run, `crm repair`) from opening the file at the same time."""
+        with warehouse_lock(self.database, shared=False, timeout=self.lock_timeout_seconds):
+            yield
+
+    @contextmanager
+    def read_lock(self) -> Iterator[None]:
+        """Held while a step only reads the warehouse: other readers may read too, no writer."""
+        with warehouse_lock(self.database, shared=True, timeout=self.lock_timeout_seconds):
+            yield
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt so that profiles/profiles.yml points at this warehouse."""
-        return {**dbt_env(), "CRM_DUCKDB_PATH": self.database, "CRM_PUBLISH_DIR": self.publish}
+        temp = settings().temp_dir_for(self.database)
+        temp.mkdir(parents=True, exist_ok=True)
+        return {**dbt_env(), "CRM_DUCKDB_PATH": self.database, "CRM_PUBLISH_DIR": self.publish,
+                "CRM_DUCKDB_TEMP_DIR": str(temp)}
 
 
 def warehouse_resource() -> WarehouseResource:

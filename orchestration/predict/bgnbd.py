@@ -9,6 +9,7 @@ horizons of ten years stay finite. Fits run on distinct input rows with a count 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,28 @@ def _polish(neg_ll, start: np.ndarray, bounds: list[tuple[float, float]], jac: b
     return best
 
 
+def _clip(theta: np.ndarray, bounds: list[tuple[float, float]]) -> np.ndarray:
+    return np.array([min(max(v, lo), hi) for v, (lo, hi) in zip(theta, bounds, strict=True)])
+
+
+def _maxima(run_from, thetas: list[np.ndarray], neg_ll, bounds: list[tuple[float, float]],
+            what: str) -> tuple[list[optimize.OptimizeResult], str]:
+    """The optimiser from each start; the results that are a maximum (``_converged``), highest
+    likelihood first, and the first start's reason when it is not one."""
+    found, first_problem = [], None
+    for theta in thetas:
+        try:
+            res = run_from(theta)
+        except (ValueError, FloatingPointError, OverflowError) as err:
+            problem = f"{what} fit failed: {err}"
+        else:
+            problem = _converged(neg_ll, res, bounds, what)
+        if problem is None:
+            found.append(res)
+        first_problem = first_problem or problem
+    return sorted(found, key=lambda res: res.fun), first_problem or ""
+
+
 def _converged(neg_ll, res: optimize.OptimizeResult, bounds: list[tuple[float, float]], what: str) -> str | None:
     """None when ``res`` is a maximum: finite, and the objective's slope is flat in every free
     direction (a parameter at its bound may slope outwards); else the reason it is not."""
@@ -221,12 +244,18 @@ def bgnbd_objective(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, w: np.nda
     return neg_ll_grad, unpack
 
 
-def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike, weights: ArrayLike | None = None) -> FitResult:
+def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike, weights: ArrayLike | None = None,
+              starts: Sequence[Sequence[float]] = ()) -> FitResult:
     """Maximum-likelihood BG/NBD on rows (x, t_x, T), each standing for ``weights`` customers.
 
     Optimised over (log r, log alpha, logit a/(a+b), log(a+b)) with L-BFGS-B. When the data show
     no spread in the dropout probability the likelihood rises towards a + b -> infinity; a + b
     then stops at KAPPA_MAX (a point mass at p = a/(a+b)) and the reason says so.
+
+    ``starts``: further starting points (r, alpha, a, b), e.g. the last run's parameters. The
+    optimiser runs from the default start and from each; the highest likelihood among the runs
+    that reach a maximum is the fit (a start only helps the optimiser find it: still maximum
+    likelihood, never the start's values).
     """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -241,17 +270,21 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike, weights: ArrayLike
 
     bounds = [(-20.0, 20.0), (-20.0, 25.0), (-20.0, 20.0), (-10.0, float(np.log(KAPPA_MAX)))]
     start = np.array([0.0, np.log(max(scale, 1e-3)), 0.0, np.log(2.0)])
-    try:
-        res = _polish(neg_ll_grad, start, bounds, jac=True)
+
+    def run_from(theta: np.ndarray) -> optimize.OptimizeResult:
+        res = _polish(neg_ll_grad, theta, bounds, jac=True)
         if res.x[3] > np.log(100.0):
             # on the flat ridge towards a point mass: try the end of the ridge too
             edge = _polish(neg_ll_grad, np.append(res.x[:3], np.log(KAPPA_MAX)), bounds, jac=True)
             res = edge if edge.fun < res.fun else res
-    except (ValueError, FloatingPointError, OverflowError) as err:
-        return FitResult(False, None, None, f"BG/NBD fit failed: {err}")
-    problem = _converged(neg_ll, res, bounds, "BG/NBD")
-    if problem:
+        return res
+
+    thetas = [start] + [_clip(np.array([np.log(r), np.log(alpha), np.log(a / b), np.log(a + b)]), bounds)
+                        for r, alpha, a, b in starts if min(r, alpha, a, b) > 0]
+    maxima, problem = _maxima(run_from, thetas, neg_ll, bounds, "BG/NBD")
+    if not maxima:
         return FitResult(False, None, None, problem)
+    res = maxima[0]
     params = unpack(res.x)
     reason = "converged"
     if res.x[3] >= np.log(KAPPA_MAX) - 1e-3:
@@ -271,9 +304,13 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, x: ArrayLike, mean_valu
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + g))
 
 
-def fit_gamma_gamma(x: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | None = None) -> FitResult:
+def fit_gamma_gamma(x: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | None = None,
+                    starts: Sequence[Sequence[float]] = ()) -> FitResult:
     """Maximum-likelihood Gamma-Gamma. Only rows with x > 0 and a positive mean value are valid;
-    anything else is refused (a zero value makes the likelihood NaN: never a silent default)."""
+    anything else is refused (a zero value makes the likelihood NaN: never a silent default).
+    ``starts``: further starting points (p, q, gamma), as in ``fit_bgnbd``. When the likelihood
+    rises all the way to p's bound (order values with no spread around each customer's mean) the
+    fit is that limit and its reason says so; at q's bound it fails (nothing to shrink towards)."""
     x = np.asarray(x, dtype=float)
     m = np.asarray(mean_value, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
@@ -318,18 +355,27 @@ def fit_gamma_gamma(x: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | No
         return -total, grad
 
     bounds = [(-10.0, float(np.log(GG_MAX))), (-10.0, float(np.log(GG_MAX))), (-20.0, 40.0)]
-    try:
-        res = optimize.minimize(neg_ll_grad, np.log([1.0, 2.0, max(scale, 1e-3)]), jac=True,
-                                method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
-    except (ValueError, FloatingPointError, OverflowError) as err:
-        return FitResult(False, None, None, f"Gamma-Gamma fit failed: {err}")
-    problem = _converged(neg_ll, res, bounds, "Gamma-Gamma")
-    if problem:
+    def run_from(theta: np.ndarray) -> optimize.OptimizeResult:
+        return optimize.minimize(neg_ll_grad, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                                 options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
+
+    thetas = [np.log([1.0, 2.0, max(scale, 1e-3)])] + [
+        _clip(np.log(np.asarray(start, dtype=float)), bounds) for start in starts if min(start) > 0]
+    maxima, problem = _maxima(run_from, thetas, neg_ll, bounds, "Gamma-Gamma")
+    if not maxima:
         return FitResult(False, None, None, problem)
-    if np.any(res.x[:2] >= np.log(GG_MAX) - 1e-6):
-        return FitResult(False, None, None, "Gamma-Gamma p or q ran to its bound: the values show no spread to fit")
-    return FitResult(True, tuple(float(v) for v in np.exp(res.x)), -float(res.fun), "converged")
+    res = maxima[0]
+    if res.x[1] >= np.log(GG_MAX) - 1e-6:
+        return FitResult(False, None, None, "Gamma-Gamma q ran to its bound: the customers' mean values "
+                                            "show no spread to fit")
+    reason = "converged"
+    if res.x[0] >= np.log(GG_MAX) - 1e-6:
+        # the likelihood rises all the way to p -> infinity: a customer's order values show no
+        # spread around the customer's mean; the fit is that limit (as BG/NBD's a + b at KAPPA_MAX),
+        # its expected value the customer's own mean shrunk by q and gamma
+        reason = (f"converged at p = {GG_MAX:g}: a customer's order values show no spread around "
+                  "their mean (the limit of the model)")
+    return FitResult(True, tuple(float(v) for v in np.exp(res.x)), -float(res.fun), reason)
 
 
 def expected_value(params: GammaGammaParams, x: ArrayLike, mean_value: ArrayLike) -> np.ndarray:

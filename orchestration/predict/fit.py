@@ -52,8 +52,11 @@ class FitOutcome:
 
 
 def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: float,
-               fit: str = "full") -> FitOutcome:
-    """Fit both models on per-customer inputs (columns x, t_x, big_t, mean_repeat_value)."""
+               fit: str = "full", warm_start: FitOutcome | None = None) -> FitOutcome:
+    """Fit both models on per-customer inputs (columns x, t_x, big_t, mean_repeat_value).
+    ``warm_start``: the last stored fit of the same kind (``stored_fits``); its parameters are a
+    further starting point of the optimiser, so a day with a few more orders finds the maximum
+    the day before found (the default start alone can stop short of it)."""
     started = time.perf_counter()
     n = len(inputs)
     repeat = inputs[inputs.x > 0]
@@ -71,7 +74,9 @@ def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: flo
         outcome.seconds = time.perf_counter() - started
         return outcome
     rows = inputs.groupby(["x", "t_x", "big_t"], as_index=False).size()
-    bg = bgnbd.fit_bgnbd(rows.x, rows.t_x, rows.big_t, rows["size"])
+    warm = warm_start if warm_start is not None and warm_start.status == "fitted" else None
+    bg = bgnbd.fit_bgnbd(rows.x, rows.t_x, rows.big_t, rows["size"],
+                         starts=[warm.bgnbd] if warm and warm.bgnbd else [])
     valued = repeat[np.isfinite(repeat.mean_repeat_value) & (repeat.mean_repeat_value > 0)]
     if not bg.converged:
         outcome.status, outcome.reason = "failed", bg.reason
@@ -79,7 +84,8 @@ def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: flo
         outcome.status, outcome.reason = "failed", "Gamma-Gamma: no repeat customer has a positive value"
     else:
         vrows = valued.groupby(["x", "mean_repeat_value"], as_index=False).size()
-        gg = bgnbd.fit_gamma_gamma(vrows.x, vrows.mean_repeat_value, vrows["size"])
+        gg = bgnbd.fit_gamma_gamma(vrows.x, vrows.mean_repeat_value, vrows["size"],
+                                   starts=[warm.gamma_gamma] if warm and warm.gamma_gamma else [])
         if not gg.converged:
             outcome.status, outcome.reason = "failed", gg.reason
         elif gg.params[1] <= 1:
@@ -90,7 +96,8 @@ def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: flo
             outcome.gamma_gamma, outcome.gg_log_likelihood = gg.params, gg.log_likelihood
             outcome.reason = (f"BG/NBD on {n} customers ({len(rows)} distinct rows), Gamma-Gamma on "
                               f"{len(valued)} repeat customers with a value"
-                              + ("" if bg.reason == "converged" else f"; BG/NBD {bg.reason}"))
+                              + ("" if bg.reason == "converged" else f"; BG/NBD {bg.reason}")
+                              + ("" if gg.reason == "converged" else f"; Gamma-Gamma {gg.reason}"))
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -116,8 +123,8 @@ def score(outcome: FitOutcome, inputs: pd.DataFrame, horizons: dict[str, float])
 
 
 def _fit_and_score(inputs: pd.DataFrame, fit: str, horizons: dict[str, float],
-                   min_repeat: int, min_history: float) -> FitOutcome:
-    outcome = fit_inputs(inputs, min_repeat, min_history, fit)
+                   min_repeat: int, min_history: float, warm_start: FitOutcome | None = None) -> FitOutcome:
+    outcome = fit_inputs(inputs, min_repeat, min_history, fit, warm_start)
     started = time.perf_counter()
     scored = score(outcome, inputs, horizons)
     numbers = scored[["p_alive", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
@@ -140,6 +147,7 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
         if not exists:
             raise RuntimeError(f"{INPUTS_RELATION} is missing: run `dbt build` first")
         inputs = con.execute(f"select * from {INPUTS_RELATION}").df()
+        previous = stored_fits(con)
     if len(inputs) == 0:
         if as_of is None:
             raise RuntimeError(f"{INPUTS_RELATION} is empty and no --as-of was given")
@@ -162,11 +170,30 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
     cal_inputs = pd.DataFrame({
         "customer_id": cal.customer_id, "x": cal.cal_x.astype(float), "t_x": cal.cal_t_x.astype(float),
         "big_t": cal.cal_big_t.astype(float), "mean_repeat_value": cal.cal_mean_repeat_value.astype(float)})
-    full = _fit_and_score(full_inputs, "full", horizon, min_repeat, min_history)
+    full = _fit_and_score(full_inputs, "full", horizon, min_repeat, min_history, previous.get("full"))
     calibration = _fit_and_score(cal_inputs, "calibration", {"expected_purchases_holdout": holdout},
-                                 min_repeat, min_history)
+                                 min_repeat, min_history, previous.get("calibration"))
     write_outcomes(database, built_as_of, [full, calibration])
     return [full, calibration]
+
+
+def stored_fits(con: duckdb.DuckDBPyConnection) -> dict[str, FitOutcome]:
+    """The fits stored by the last run (model_fits.clv_fits) that were fitted, by fit kind, with
+    their parameters: the warm start of today's fits. Empty before the first fit."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [FITS_SCHEMA, FITS_TABLE]).fetchone()[0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        f"select fit, count_customers, count_repeat_customers, r, alpha, a, b, gg_p, gg_q, gg_gamma "
+        f"from {FITS_SCHEMA}.{FITS_TABLE} where status = 'fitted' order by as_of_date, fitted_at").fetchall()
+    out = {}
+    for fit, n, n_repeat, *numbers in rows:
+        if all(v is not None and np.isfinite(v) and v > 0 for v in numbers):
+            out[fit] = FitOutcome(fit, "fitted", "stored", n, n_repeat,
+                                  bgnbd=tuple(numbers[:4]), gamma_gamma=tuple(numbers[4:]))
+    return out
 
 
 def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:

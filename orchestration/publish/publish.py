@@ -18,6 +18,11 @@ one with ``os.replace`` (an atomic rename). A BI tool holding the old file open 
 old file until it reconnects: it never blocks the build and never sees a half-built state. The
 Parquet generation is switched by replacing the ``parquet`` symlink, also atomically; the previous
 generation is kept for readers that are still in it and removed on the next publish.
+
+A publish that was killed or ran out of disk leaves its temporary files (``.crm_marts.duckdb.<id>.tmp``
+and its ``.tmp.wal``, a half-written Parquet generation, a docs target folder); they are removed
+when the next run starts and again before each publish (``remove_stale_files``), both under the
+warehouse's write lock, so no publish is in progress then.
 """
 
 from __future__ import annotations
@@ -53,6 +58,39 @@ def mart_names(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def remove_stale_files(publish_dir: Path) -> list[Path]:
+    """Remove what an interrupted publish left in ``publish_dir``: temporary DuckDB files and their
+    write-ahead logs, temporary manifests, symlinks and docs pages, dbt docs target folders, and
+    Parquet / exports generations no symlink points at. Call it only while no publish runs (under
+    the warehouse's write lock). Returns what was removed."""
+    publish_dir = Path(publish_dir)
+    if not publish_dir.is_dir():
+        return []
+    current = {os.readlink(publish_dir / name) for name in ("parquet", "exports")
+               if (publish_dir / name).is_symlink()}
+    stale = [p for pattern in (".*.tmp", ".*.tmp.wal", ".*.link", ".docs-target-*",
+                               f"{DOCS_DIR}/.*.tmp")
+             for p in publish_dir.glob(pattern)]
+    stale += [p for name in ("parquet", "exports") for p in publish_dir.glob(f"{name}.*")
+              if p.is_dir() and not p.is_symlink() and p.name not in current]
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings of a DuckDB connection the job opens itself: spill to CRM_DUCKDB_TEMP_DIR when it
+    is set (what dbt's profile uses), not beside the file or in the working folder."""
+    temp = os.environ.get("CRM_DUCKDB_TEMP_DIR")
+    if not temp:
+        return {}
+    Path(temp).mkdir(parents=True, exist_ok=True)
+    return {"temp_directory": temp}
+
+
 def previous_manifest(publish_dir: Path) -> dict | None:
     path = Path(publish_dir) / MANIFEST
     return json.loads(path.read_text()) if path.exists() else None
@@ -69,12 +107,13 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
     hold_back = hold_back or {}
     publish_dir = Path(publish_dir)
     publish_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_files(publish_dir)
     generation = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp_db = publish_dir / f".{PUBLISHED_DB}.{generation}.tmp"
     parquet_dir = publish_dir / f"parquet.{generation}"
     parquet_dir.mkdir()
     t0 = time.perf_counter()
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config())
     try:
         con.execute(f"attach '{tmp_db}' as published (storage_version '{STORAGE_VERSION}')")
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")

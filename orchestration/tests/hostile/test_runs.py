@@ -164,3 +164,129 @@ def test_a_threshold_a_shop_changes_never_breaks_the_build(hostile, tmp_path):
         lowest_loyal = con.execute("select min(revenue_to_date) from marts.customer_portfolio_monthly "
                                    "where cpm_segment = 'loyal'").fetchone()[0]
     assert lowest_loyal is None or lowest_loyal >= 251
+
+
+def _run_env(landing: Path, root: Path) -> dict[str, str]:
+    return dict(os.environ, CRM_LANDING_DIR=str(landing), CRM_DUCKDB_PATH=str(root / "w.duckdb"),
+                CRM_DUCKDB_TEMP_DIR=str(root / "tmp"), CRM_PUBLISH_DIR=str(root / "published"),
+                CRM_GX_DIR=str(root / "gx"), DAGSTER_HOME=str(root / "dagster_home"), CRM_THREADS="2",
+                CRM_PUBLISH_DOCS="0")
+
+
+# another process's writing step: the warehouse lock, then the file open for writing, for 8 s
+HOLD_FOR_WRITING = """
+import sys, time, duckdb
+from orchestration.pipeline.resources import warehouse_lock
+with warehouse_lock(sys.argv[1]):
+    con = duckdb.connect(sys.argv[1])
+    print("held", flush=True)
+    time.sleep(8)
+    con.close()
+"""
+
+
+def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, tmp_path):
+    """What the UI does (a run of the instance executed by a run worker in its own process, steps
+    in subprocesses) and `crm run` at the same time on one warehouse: the steps take turns in the
+    `warehouse` pool and under the file lock, and both runs end well. Before, the UI run's GX
+    checks, outside the pool and the lock, failed with DuckDB's "Could not set lock on file"."""
+    env = _run_env(landing, tmp_path)
+    home = Path(env["DAGSTER_HOME"])
+    home.mkdir()
+    shutil.copy(PROJECT_DIR / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    worker_log = tmp_path / "worker.log"
+    with worker_log.open("w") as out:  # a file, not a pipe nobody reads until the end
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "orchestration.pipeline.definitions",
+             "-j", "daily_refresh", "--tags", json.dumps({"dagster/partition": AS_OF})],
+            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+    instance = dg.DagsterInstance.from_config(str(home))
+    deadline = time.time() + 120
+    while time.time() < deadline and not instance.get_runs():
+        time.sleep(0.5)
+    assert instance.get_runs(), "the instance's run did not start"
+    cli = subprocess.run([sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF], cwd=PROJECT_DIR,
+                         env=env, capture_output=True, text=True, timeout=1200, check=False)
+    worker.wait(timeout=1200)
+    assert cli.returncode == 0, cli.stdout[-4000:] + cli.stderr[-2000:]
+    assert worker.returncode == 0, worker_log.read_text()[-6000:]
+    runs = instance.get_runs()
+    assert len(runs) == 2 and {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    # both ran every step, none failed (a lock error retried would show as a STEP_UP_FOR_RETRY)
+    for run in runs:
+        records = instance.get_records_for_run(run.run_id).records
+        kinds = [r.event_log_entry.dagster_event.event_type_value for r in records if r.event_log_entry.dagster_event]
+        assert "STEP_FAILURE" not in kinds and "STEP_UP_FOR_RETRY" not in kinds, run.run_id
+        assert kinds.count("STEP_SUCCESS") == 8, (run.run_id, kinds.count("STEP_SUCCESS"))
+    _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
+
+    # the same moment made certain: another run's step has the warehouse open for writing when the
+    # GX checks start; they wait for it (before, "Could not set lock on file" failed them)
+    db = env["CRM_DUCKDB_PATH"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FOR_WRITING, db],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.perf_counter()
+    only_checks = dg.define_asset_job("mart_checks_only", selection=dg.AssetSelection.checks(*MART_CHECKS[0].check_keys))
+    checks = dg.Definitions(
+        assets=PIPELINE_ASSETS, asset_checks=MART_CHECKS, jobs=[only_checks],
+        resources={"warehouse": WarehouseResource(database=db, publish=env["CRM_PUBLISH_DIR"], gx=env["CRM_GX_DIR"]),
+                   "dbt": dbt_resource()},
+    ).resolve_job_def("mart_checks_only").execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
+    holder.wait(timeout=60)
+    assert checks.success, [e.message for e in checks.all_events if e.event_type_value == "STEP_FAILURE"]
+    evaluations = [e.event_specific_data for e in checks.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluations and all(c.passed for c in evaluations if c.severity == dg.AssetCheckSeverity.ERROR)
+    assert time.perf_counter() - started > 5  # it waited for the writer
+
+
+def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it(landing, tmp_path):
+    env = _run_env(landing, tmp_path)
+    db = Path(env["CRM_DUCKDB_PATH"])
+    command = [sys.executable, "-m", "orchestration.cli"]
+    first = subprocess.run([*command, "run", "--as-of", AS_OF], cwd=PROJECT_DIR, env=env, capture_output=True,
+                           text=True, timeout=900, check=False)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        loaded = con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall()
+        first_orders = con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df()
+    # the disk filled while the warehouse was written: the file is cut short
+    os.truncate(db, db.stat().st_size // 3)
+
+    started = time.perf_counter()
+    damaged = subprocess.run([*command, "run", "--as-of", AS_OF], cwd=PROJECT_DIR, env=env, capture_output=True,
+                             text=True, timeout=900, check=False)
+    assert damaged.returncode != 0
+    assert time.perf_counter() - started < 60  # before: 2.5 minutes of retries
+    said = damaged.stdout + damaged.stderr
+    assert "is damaged" in said and "`crm repair`" in said and "--from-published" in said, said[-3000:]
+    assert "Traceback" not in said
+
+    repaired = subprocess.run([*command, "repair"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+                              timeout=900, check=False)
+    assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
+    assert list(tmp_path.glob("w.duckdb.damaged-*")), "the damaged file is kept aside"
+    with duckdb.connect(str(db), read_only=True) as con:
+        # the same files, with the times they were first loaded (which decide what supersedes what)
+        assert con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall() == loaded
+        pd.testing.assert_frame_equal(
+            con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df(), first_orders)
+    _assert_same_marts(mart_snapshot(db), _clean_marts(landing, tmp_path))
+
+
+def test_crm_repair_from_published_restores_the_last_published_marts(landing, tmp_path):
+    env = _run_env(landing, tmp_path)
+    db = Path(env["CRM_DUCKDB_PATH"])
+    published = Path(env["CRM_PUBLISH_DIR"]) / "crm_marts.duckdb"
+    published.parent.mkdir(parents=True)
+    with duckdb.connect(str(published)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.kpi_daily as select date '2025-06-30' as kpi_date, 7 as orders")
+    db.write_bytes(b"DUCK" * 1000)  # not a database
+    repaired = subprocess.run([sys.executable, "-m", "orchestration.cli", "repair", "--from-published"],
+                              cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select orders from marts.kpi_daily").fetchall() == [(7,)]
+    assert [p.read_bytes() for p in tmp_path.glob("w.duckdb.damaged-*")] == [b"DUCK" * 1000]
