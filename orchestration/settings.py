@@ -43,7 +43,7 @@ def project_vars() -> dict[str, Any]:
 
 
 # Vars that are the project's own structure, not a shop's tuning: never set from a settings file.
-FIXED_VARS = frozenset({"raw_contract", "model_fits", "activation_number_features",
+FIXED_VARS = frozenset({"raw_contract", "model_fits_tables", "activation_number_features",
                         "activation_text_features", "as_of_date", "business_timezone"})
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

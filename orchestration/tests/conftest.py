@@ -23,7 +23,8 @@ from orchestration.tools.generate import generate
 # publish) on the one shared warehouse.
 SLOW_MODULES = {"test_dagster", "test_spark_parity", "test_dashboard", "test_benchmark", "test_incremental",
                 "test_shop_settings_run", "test_subscriptions", "test_publish_compat", "test_semantic_layer",
-                "test_files", "test_runs", "test_values", "test_predict_pipeline"}
+                "test_files", "test_runs", "test_values", "test_predict_pipeline", "test_privacy",
+                "test_consent", "test_operations", "test_clv_day_to_day"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -482,6 +482,12 @@ class Generator:
                 "full_name": pc.binary_join_element_wise(pa.scalar("顧客 "), cust_ids, ""),
                 "email_opt_in": email_opt_in,
                 "line_opt_in": line_opt_in,
+                # a LINE user ID where the customer added the shop as a friend (derived from the id:
+                # no draw from the random streams, so every other planted value stays as it was)
+                "line_user_id": pc.if_else(
+                    pc.fill_null(pc.equal(line_opt_in, "true"), False),
+                    pc.binary_join_element_wise(pa.scalar("U0000"), pc.utf8_lpad(cust_ids, 28, "0"), ""),
+                    pa.nulls(n, pa.string())),
                 "prefecture": pa.array(PREFECTURES[rng.integers(0, len(PREFECTURES), n)]),
                 "birth_year": pc.cast(pa.array(birth), pa.string()),
                 "updated_at": pa.nulls(n, pa.string()),

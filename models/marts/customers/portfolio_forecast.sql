@@ -178,7 +178,9 @@ final as (
         cast(projected.months_ahead as int) as months_ahead,
         projected.cpm_state,
         states.cpm_state_ja,
-        projected.count_customers as projected_count_customers,
+        -- rounded to a millionth of a customer: the matrix products are summed in no fixed order,
+        -- and a rebuild of the same data must give the same cells
+        round(projected.count_customers, 6) as projected_count_customers,
         window_size.transition_window_months
     from projected
     inner join states
