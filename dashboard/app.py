@@ -17,18 +17,20 @@ from dashboard import pages
 
 st.set_page_config(page_title="CRM ダッシュボード Dashboard", layout="wide")
 
-navigation = st.navigation([
-    st.Page(pages.kpis, title="KPI 主要指標", url_path="kpis", default=True),
-    st.Page(pages.portfolio, title="顧客ポートフォリオ CPM", url_path="portfolio"),
-    st.Page(pages.f2, title="F2転換 Second purchase", url_path="f2"),
-    st.Page(pages.channels, title="チャネル Channels", url_path="channels"),
-    st.Page(pages.funnel, title="ファネル Funnel", url_path="funnel"),
-    st.Page(pages.loyalty, title="ロイヤル顧客 Loyalty tiers", url_path="loyalty"),
-    st.Page(pages.products, title="商品 Products", url_path="products"),
-    st.Page(pages.predictions, title="予測 Predictions", url_path="predictions"),
-    st.Page(pages.audiences, title="オーディエンス Audiences", url_path="audiences"),
-    st.Page(pages.subscriptions, title="定期 Subscriptions", url_path="subscriptions"),
-])
+navigation = st.navigation(
+    [
+        st.Page(pages.kpis, title="KPI 主要指標", url_path="kpis", default=True),
+        st.Page(pages.portfolio, title="顧客ポートフォリオ CPM", url_path="portfolio"),
+        st.Page(pages.f2, title="F2転換 Second purchase", url_path="f2"),
+        st.Page(pages.channels, title="チャネル Channels", url_path="channels"),
+        st.Page(pages.funnel, title="ファネル Funnel", url_path="funnel"),
+        st.Page(pages.loyalty, title="ロイヤル顧客 Loyalty tiers", url_path="loyalty"),
+        st.Page(pages.products, title="商品 Products", url_path="products"),
+        st.Page(pages.predictions, title="予測 Predictions", url_path="predictions"),
+        st.Page(pages.audiences, title="オーディエンス Audiences", url_path="audiences"),
+        st.Page(pages.subscriptions, title="定期 Subscriptions", url_path="subscriptions"),
+    ]
+)
 pages.sidebar()
 navigation.run()
 # rendered last: a browser (the headless test) knows the page finished without raising

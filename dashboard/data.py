@@ -69,8 +69,12 @@ def published_marts() -> set[str]:
         return set()
     con = _connect()
     try:
-        return {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+        return {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -86,12 +90,18 @@ def query(sql: str, params: list | None = None) -> pd.DataFrame:
 def mart(name: str, sql: str | None = None, params: list | None = None) -> Mart:
     """Rows of ``marts.<name>`` (or of ``sql`` over it); never raises for a missing or empty mart."""
     if not database().exists():
-        return Mart(name, pd.DataFrame(),
-                    f"not built yet: no published file at {database()} (run `orchestration.cli run`)")
+        return Mart(
+            name,
+            pd.DataFrame(),
+            f"not built yet: no published file at {database()} (run `orchestration.cli run`)",
+        )
     if name not in published_marts():
         origin = COMING_FROM.get(name, "its model")
-        return Mart(name, pd.DataFrame(),
-                    f"not built yet: marts.{name} is not in the published file; it comes with {origin}")
+        return Mart(
+            name,
+            pd.DataFrame(),
+            f"not built yet: marts.{name} is not in the published file; it comes with {origin}",
+        )
     df = query(sql or f"select * from marts.{name}", params)
     if df.empty:
         reason = EMPTY_REASONS.get(name, "the published build has no rows for it")

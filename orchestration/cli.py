@@ -1,12 +1,12 @@
 """`crm` command line: the run command of the README and its pieces.
 
-    python -m orchestration.cli run        # sample data (if none), then the Dagster daily job
-                                           # (ingest + GX gate, dbt build, GX checks, publish)
-    python -m orchestration.cli summary    # print the summary of the current warehouse
-    python -m orchestration.cli ui         # the Dagster UI on http://127.0.0.1:3000 (read-only;
-                                           # --allow-launch to launch runs from it)
-    python -m orchestration.cli repair     # rebuild a damaged warehouse (--from-published: restore
-                                           # the last published marts)
+python -m orchestration.cli run        # sample data (if none), then the Dagster daily job
+                                       # (ingest + GX gate, dbt build, GX checks, publish)
+python -m orchestration.cli summary    # print the summary of the current warehouse
+python -m orchestration.cli ui         # the Dagster UI on http://127.0.0.1:3000 (read-only;
+                                       # --allow-launch to launch runs from it)
+python -m orchestration.cli repair     # rebuild a damaged warehouse (--from-published: restore
+                                       # the last published marts)
 """
 
 from __future__ import annotations
@@ -65,9 +65,12 @@ def _summary(database: Path) -> str:
     con = duckdb.connect(str(database), read_only=True)
     try:
         lines = [f"Warehouse: {database}"]
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         lines.append("Marts (schema marts):")
         for name in names:
             n = con.execute(f"select count(*) from marts.{name}").fetchone()[0]
@@ -79,10 +82,14 @@ def _summary(database: Path) -> str:
         lines.append("Raw rows (read = kept + quarantined + superseded + pending):")
         for t, read, kept, quar, sup, pend, ok in rec:
             flag = "ok" if ok else "NOT RECONCILED"
-            lines.append(f"  {t:<16} read {read:>10,}  kept {kept:>10,}  quarantined {quar:>7,}  "
-                         f"superseded {sup:>7,}  pending {pend:>5,}  {flag}")
+            lines.append(
+                f"  {t:<16} read {read:>10,}  kept {kept:>10,}  quarantined {quar:>7,}  "
+                f"superseded {sup:>7,}  pending {pend:>5,}  {flag}"
+            )
         total_q = sum(r[3] for r in rec)
-        lines.append(f"Rows quarantined: {total_q:,} (see schema quarantine, one table per raw table, with reasons)")
+        lines.append(
+            f"Rows quarantined: {total_q:,} (see schema quarantine, one table per raw table, with reasons)"
+        )
         lines += quarantine_alarms(con, rec)
     finally:
         con.close()
@@ -92,9 +99,9 @@ def _summary(database: Path) -> str:
 # What to change when most of a table's rows are quarantined for one reason (by its first word).
 QUARANTINE_ADVICE = {
     "implausible": "if these values are real (an older shop, large quantities), set vars.earliest_valid_date, "
-                   "vars.max_days_after_load or vars.max_quantity in the settings file (docs/settings.md)",
+    "vars.max_days_after_load or vars.max_quantity in the settings file (docs/settings.md)",
     "unparseable": "the values are not in the contract's format (docs/raw-contract.md: ISO 8601 timestamps, "
-                   "plain decimals, whole numbers): fix the export",
+    "plain decimals, whole numbers): fix the export",
     "missing": "a required value is empty: check the export's column names against docs/raw-contract.md",
     "unknown": "values outside the contract's list (docs/raw-contract.md): map them in the export",
     "negative": "amounts below zero: check the export's sign convention",
@@ -117,11 +124,14 @@ def quarantine_alarms(con: duckdb.DuckDBPyConnection, reconciliation: list[tuple
             continue
         reason, count = con.execute(
             f"select reject_reason, count(*) from quarantine.quarantine_{table} "
-            "group by 1 order by 2 desc, 1 limit 1").fetchone()
+            "group by 1 order by 2 desc, 1 limit 1"
+        ).fetchone()
         advice = QUARANTINE_ADVICE.get(reason.split()[0].rstrip(":"), "see docs/raw-contract.md")
-        lines.append(f"ERROR {table}: {quarantined / read:.0%} of {read:,} rows quarantined (over "
-                     f"quarantine_error_share {limit:.0%}), most as '{reason}' ({count:,}); nothing was "
-                     f"published. What to do: {advice}.")
+        lines.append(
+            f"ERROR {table}: {quarantined / read:.0%} of {read:,} rows quarantined (over "
+            f"quarantine_error_share {limit:.0%}), most as '{reason}' ({count:,}); nothing was "
+            f"published. What to do: {advice}."
+        )
     return lines
 
 
@@ -143,8 +153,11 @@ def dbt_failures(run_id: str) -> list[str]:
     lines = []
     for results in last_by_step.values():
         rows = json.loads(results.read_text()).get("results", [])
-        lines += [f"{r['unique_id']} ({r['status']}): {' '.join(str(r.get('message') or '').split())[:400]}"
-                  for r in rows if r.get("status") in ("error", "fail")]
+        lines += [
+            f"{r['unique_id']} ({r['status']}): {' '.join(str(r.get('message') or '').split())[:400]}"
+            for r in rows
+            if r.get("status") in ("error", "fail")
+        ]
     return lines
 
 
@@ -172,16 +185,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     yesterday = business_today() - timedelta(days=1)
     if not any((landing / t).is_dir() for t in TABLE_COLUMNS):
         start = yesterday - timedelta(days=args.days - 1)
-        stage("sample", f"no landing data in {landing}: generating a sample shop "
-                        f"({args.customers:,} customers, {start} .. {yesterday})", t0)
+        stage(
+            "sample",
+            f"no landing data in {landing}: generating a sample shop "
+            f"({args.customers:,} customers, {start} .. {yesterday})",
+            t0,
+        )
         with contextlib.redirect_stdout(io.StringIO()):
             generate(landing, customers=args.customers, start=start, end=yesterday, seed=args.seed)
         stage("sample", f"sample shop written to {landing}", t0)
     partition = args.as_of or yesterday.isoformat()
     first_day = first_partition_day()
     if partition < first_day.isoformat():
-        print(f"[run] --as-of {partition} is before the shop's first day {first_day}: set history_start in "
-              "the settings file (docs/settings.md) to the first day of the shop's history", file=sys.stderr)
+        print(
+            f"[run] --as-of {partition} is before the shop's first day {first_day}: set history_start in "
+            "the settings file (docs/settings.md) to the first day of the shop's history",
+            file=sys.stderr,
+        )
         return 2
     dagster_home()
     ensure_manifest()
@@ -192,7 +212,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log_path = settings().logs_dir / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
     prune_run_logs(log_path.parent, keep_days())
-    stage("run", f"Dagster job daily_refresh, partition {partition} (as_of_date); detailed log: {log_path}", t0)
+    stage(
+        "run",
+        f"Dagster job daily_refresh, partition {partition} (as_of_date); detailed log: {log_path}",
+        t0,
+    )
     with output_to(log_path):
         import dagster as dg
 
@@ -202,10 +226,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         instance = dg.DagsterInstance.get()
         recover_crashed_runs(instance, log=lambda text: stage("recover", text, t0))
         result = defs.get_job_def("daily_refresh").execute_in_process(
-            partition_key=partition, instance=instance, raise_on_error=False, tags=process_tags(),
+            partition_key=partition,
+            instance=instance,
+            raise_on_error=False,
+            tags=process_tags(),
             run_config={"loggers": {"file": {"config": {"path": str(log_path)}}}},
         )
-    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     failed = [c for c in checks if not c.passed]
     print()
     print(summary())
@@ -213,22 +244,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not_loaded:
         print(f"Files NOT loaded: {len(not_loaded)}")
         for f in not_loaded:
-            print(f"  {f['path']}: {f['problem']}: {f['reason']}\n    what to do: {f['what_to_do']}")
+            print(
+                f"  {f['path']}: {f['problem']}: {f['reason']}\n    what to do: {f['what_to_do']}"
+            )
     print(f"Checks: {len(checks)} evaluated, {len(failed)} not passed")
     for check in failed:
         text = " ".join((check.description or "").split())
-        print(f"  {check.severity.value:<5} {check.asset_key.to_user_string()} :: {check.check_name}"
-              + (f": {text[:300]}" if text and check.check_name != "landing_gate" else ""))
+        print(
+            f"  {check.severity.value:<5} {check.asset_key.to_user_string()} :: {check.check_name}"
+            + (f": {text[:300]}" if text and check.check_name != "landing_gate" else "")
+        )
     manifest_path = publish_dir() / "manifest.json"
     if result.success and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        print(f"Published for BI (as of {manifest['as_of_date']}): {manifest['database']} "
-              f"and Parquet in {manifest['parquet_dir']}/")
+        print(
+            f"Published for BI (as of {manifest['as_of_date']}): {manifest['database']} "
+            f"and Parquet in {manifest['parquet_dir']}/"
+        )
         if manifest.get("exports_dir"):
-            exported = json.loads((Path(manifest["exports_dir"]) / "exports.json").read_text())["rows"]
-            print(f"Audience exports for LINE / e-mail tools: {manifest['exports_dir']}/ "
-                  f"({sum(exported.values())} customers to contact: "
-                  + ", ".join(f"{a} {n}" for a, n in exported.items() if n) + ")")
+            exported = json.loads((Path(manifest["exports_dir"]) / "exports.json").read_text())[
+                "rows"
+            ]
+            print(
+                f"Audience exports for LINE / e-mail tools: {manifest['exports_dir']}/ "
+                f"({sum(exported.values())} customers to contact: "
+                + ", ".join(f"{a} {n}" for a, n in exported.items() if n)
+                + ")"
+            )
         for mart, held in manifest.get("held_back", {}).items():
             print(f"  held back: {mart} ({held['published']}): {held['reason'][:300]}")
     else:
@@ -237,22 +279,28 @@ def cmd_run(args: argparse.Namespace) -> int:
                 continue
             print(f"FAILED step {event.step_key}")
             if event.step_key and event.step_key.startswith(("dbt_warehouse", "dbt_predictions")):
-                for line in dbt_failures(result.run_id) or ["(no dbt result: see the detailed log)"]:
+                for line in dbt_failures(result.run_id) or [
+                    "(no dbt result: see the detailed log)"
+                ]:
                     print(f"  dbt: {line}")
             else:
                 error = event.event_specific_data.error
                 while error.cause is not None and "max_retries" in error.message:
                     error = error.cause
                 print(f"  {' '.join(error.message.split())[:1500]}")
-        print("The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and "
-              "run again; re-executing the run from failure in the Dagster UI resumes dbt from the failed model.")
+        print(
+            "The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and "
+            "run again; re-executing the run from failure in the Dagster UI resumes dbt from the failed model."
+        )
     docs = gx_dir() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     if docs.exists():
         print(f"GX Data Docs: {docs}")
     print(f"Detailed log (Dagster, dbt): {log_path}")
     docs_site = publish_dir() / "docs" / "index.html"
-    print("Dashboard: .venv/bin/crm dashboard  (http://127.0.0.1:8501)"
-          + (f"   Docs: {docs_site}" if docs_site.exists() else ""))
+    print(
+        "Dashboard: .venv/bin/crm dashboard  (http://127.0.0.1:8501)"
+        + (f"   Docs: {docs_site}" if docs_site.exists() else "")
+    )
     print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/crm ui")
     print(f"Done in {time.perf_counter() - t0:.0f}s.")
     return 0 if result.success else 1
@@ -280,13 +328,17 @@ def cmd_repair(args: argparse.Namespace) -> int:
     with warehouse_lock(database, shared=False, timeout=60):
         problem = warehouse_problem(database)
         if problem is None and not args.force:
-            print(f"[repair] {database} opens and reads: nothing to repair "
-                  "(--force rebuilds it anyway).")
+            print(
+                f"[repair] {database} opens and reads: nothing to repair "
+                "(--force rebuilds it anyway)."
+            )
             return 0
         if args.from_published:
             aside = restore_published(database, publish_dir() / PUBLISHED_DB)
-            print(f"[repair] {database} is now the last published marts (damaged file kept as {aside}). "
-                  "The next `crm run` loads every landing file again and rebuilds the models.")
+            print(
+                f"[repair] {database} is now the last published marts (damaged file kept as {aside}). "
+                "The next `crm run` loads every landing file again and rebuilds the models."
+            )
             return 0
         report = rebuild_raw(database, landing_dir())
     for line in report.lines():
@@ -303,13 +355,32 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ensure_manifest()
     env = dict(os.environ, **dbt_env())
     env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    daemon = [str(Path(sys.prefix) / "bin" / "dagster-daemon"), "run", "-m", "orchestration.pipeline.definitions"]
-    web = [sys.executable, "-m", "orchestration.pipeline.webserver", "--port", str(args.port),
-           "--working-directory", str(PROJECT_DIR), *(["--allow-launch"] if args.allow_launch else [])]
-    mode = "runs can be launched from it" if args.allow_launch else "read-only (--allow-launch to launch runs)"
+    daemon = [
+        str(Path(sys.prefix) / "bin" / "dagster-daemon"),
+        "run",
+        "-m",
+        "orchestration.pipeline.definitions",
+    ]
+    web = [
+        sys.executable,
+        "-m",
+        "orchestration.pipeline.webserver",
+        "--port",
+        str(args.port),
+        "--working-directory",
+        str(PROJECT_DIR),
+        *(["--allow-launch"] if args.allow_launch else []),
+    ]
+    mode = (
+        "runs can be launched from it"
+        if args.allow_launch
+        else "read-only (--allow-launch to launch runs)"
+    )
     print(f"[ui] DAGSTER_HOME={home}; http://127.0.0.1:{args.port}, {mode}", flush=True)
-    processes = [subprocess.Popen(daemon, cwd=PROJECT_DIR, env=env),
-                 subprocess.Popen(web, cwd=PROJECT_DIR, env=env)]
+    processes = [
+        subprocess.Popen(daemon, cwd=PROJECT_DIR, env=env),
+        subprocess.Popen(web, cwd=PROJECT_DIR, env=env),
+    ]
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -330,54 +401,116 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def dashboard_command(port: int, headless: bool = True) -> list[str]:
     """The Streamlit command that serves dashboard/app.py on the published marts, offline."""
     exe = Path(sys.prefix) / "bin" / "streamlit"
-    return [str(exe), "run", str(PROJECT_DIR / "dashboard" / "app.py"), "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.headless", "true" if headless else "false",
-            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
-            "--client.toolbarMode", "minimal"]
+    return [
+        str(exe),
+        "run",
+        str(PROJECT_DIR / "dashboard" / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env.setdefault("CRM_PUBLISH_DIR", str(publish_dir()))
     cmd = dashboard_command(args.port)
-    print(f"[dashboard] http://127.0.0.1:{args.port} on {Path(env['CRM_PUBLISH_DIR']) / 'crm_marts.duckdb'}",
-          flush=True)
+    print(
+        f"[dashboard] http://127.0.0.1:{args.port} on {Path(env['CRM_PUBLISH_DIR']) / 'crm_marts.duckdb'}",
+        flush=True,
+    )
     return subprocess.call(cmd, cwd=PROJECT_DIR, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS, metavar="SHOP_YML",
-                        help="the shop's settings file (docs/settings.md); default $CRM_CONFIG, else data/shop.yml")
-    parser = argparse.ArgumentParser(prog="crm", description="CRM analytics warehouse: run and inspect.",
-                                     parents=[common])
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="SHOP_YML",
+        help="the shop's settings file (docs/settings.md); default $CRM_CONFIG, else data/shop.yml",
+    )
+    parser = argparse.ArgumentParser(
+        prog="crm", description="CRM analytics warehouse: run and inspect.", parents=[common]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[common], help="sample data if none, ingest, dbt build, summary")
-    run.add_argument("--customers", type=int, default=3000, help="sample customers when generating (default 3000)")
-    run.add_argument("--days", type=int, default=730, help="days of sample data ending yesterday (default 730)")
+    run = sub.add_parser(
+        "run", parents=[common], help="sample data if none, ingest, dbt build, summary"
+    )
+    run.add_argument(
+        "--customers",
+        type=int,
+        default=3000,
+        help="sample customers when generating (default 3000)",
+    )
+    run.add_argument(
+        "--days", type=int, default=730, help="days of sample data ending yesterday (default 730)"
+    )
     run.add_argument("--seed", type=int, default=42)
-    run.add_argument("--as-of", default=None,
-                     help="the day to run (partition and as_of_date), YYYY-MM-DD; default yesterday in the business time zone")
+    run.add_argument(
+        "--as-of",
+        default=None,
+        help="the day to run (partition and as_of_date), YYYY-MM-DD; default yesterday in the business time zone",
+    )
     run.set_defaults(func=cmd_run)
-    ui = sub.add_parser("ui", parents=[common], help="start the Dagster UI and daemon on this project (read-only by default)")
+    ui = sub.add_parser(
+        "ui",
+        parents=[common],
+        help="start the Dagster UI and daemon on this project (read-only by default)",
+    )
     ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--allow-launch", action="store_true",
-                    help="allow launching, re-executing and deleting runs from the UI")
+    ui.add_argument(
+        "--allow-launch",
+        action="store_true",
+        help="allow launching, re-executing and deleting runs from the UI",
+    )
     ui.set_defaults(func=cmd_ui)
-    repair = sub.add_parser("repair", parents=[common], help="rebuild a damaged warehouse from the landing files and the load log")
-    repair.add_argument("--from-published", action="store_true",
-                        help="instead, make the last published marts the warehouse (fast; the next run reloads)")
-    repair.add_argument("--as-of", default=None,
-                        help="the day the rebuild runs as of (default: the last published day)")
-    repair.add_argument("--force", action="store_true", help="rebuild even when the warehouse reads")
+    repair = sub.add_parser(
+        "repair",
+        parents=[common],
+        help="rebuild a damaged warehouse from the landing files and the load log",
+    )
+    repair.add_argument(
+        "--from-published",
+        action="store_true",
+        help="instead, make the last published marts the warehouse (fast; the next run reloads)",
+    )
+    repair.add_argument(
+        "--as-of",
+        default=None,
+        help="the day the rebuild runs as of (default: the last published day)",
+    )
+    repair.add_argument(
+        "--force", action="store_true", help="rebuild even when the warehouse reads"
+    )
     repair.set_defaults(func=cmd_repair)
-    dash = sub.add_parser("dashboard", parents=[common], help="start the CRM dashboard (Streamlit) on the published marts")
+    dash = sub.add_parser(
+        "dashboard",
+        parents=[common],
+        help="start the CRM dashboard (Streamlit) on the published marts",
+    )
     dash.add_argument("--port", type=int, default=8501)
     dash.set_defaults(func=cmd_dashboard)
-    summ = sub.add_parser("summary", parents=[common], help="print row counts and quarantine of the warehouse")
+    summ = sub.add_parser(
+        "summary", parents=[common], help="print row counts and quarantine of the warehouse"
+    )
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     from orchestration.privacy import erase
-    era = sub.add_parser("erase", parents=[common], help="erase customers on request (APPI / GDPR): personal data and ids, everywhere")
+
+    era = sub.add_parser(
+        "erase",
+        parents=[common],
+        help="erase customers on request (APPI / GDPR): personal data and ids, everywhere",
+    )
     erase.add_arguments(era)
     era.set_defaults(func=erase.main)
     args = parser.parse_args(argv)

@@ -58,7 +58,13 @@ def dbt_executable() -> str:
 
 def dbt_command(args: list[str], vars_: dict | None = None) -> list[str]:
     """A dbt command line on this project with the shop's vars (and ``vars_``)."""
-    return [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR), *dbt_vars_arg(**(vars_ or {}))]
+    return [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        *dbt_vars_arg(**(vars_ or {})),
+    ]
 
 
 def run_dbt(args: list[str], vars_: dict | None = None) -> int:

@@ -26,8 +26,11 @@ def output_to(path: Path) -> Iterator[None]:
     global _terminal
     path.parent.mkdir(parents=True, exist_ok=True)
     terminal = sys.stdout
-    with path.open("a", encoding="utf-8", buffering=1) as handle, contextlib.redirect_stdout(handle), \
-            contextlib.redirect_stderr(handle):
+    with (
+        path.open("a", encoding="utf-8", buffering=1) as handle,
+        contextlib.redirect_stdout(handle),
+        contextlib.redirect_stderr(handle),
+    ):
         _terminal = terminal
         try:
             yield

@@ -43,8 +43,16 @@ def project_vars() -> dict[str, Any]:
 
 
 # Vars that are the project's own structure, not a shop's tuning: never set from a settings file.
-FIXED_VARS = frozenset({"raw_contract", "model_fits_tables", "activation_number_features",
-                        "activation_text_features", "as_of_date", "business_timezone"})
+FIXED_VARS = frozenset(
+    {
+        "raw_contract",
+        "model_fits_tables",
+        "activation_number_features",
+        "activation_text_features",
+        "as_of_date",
+        "business_timezone",
+    }
+)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -58,19 +66,35 @@ def _rule(name: str) -> tuple[str, Any]:
     default = project_vars()[name]
     if isinstance(default, bool):
         return "true or false (unquoted)", lambda v: isinstance(v, bool)
-    if name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold")) or name == "ppm_share_threshold":
+    if (
+        name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold"))
+        or name == "ppm_share_threshold"
+    ):
         nullable = default is None
-        return ("a number from 0 to 1" + (" or null" if nullable else ""),
-                lambda v: (v is None and nullable) or (_is_number(v) and 0 <= v <= 1))
+        return (
+            "a number from 0 to 1" + (" or null" if nullable else ""),
+            lambda v: (v is None and nullable) or (_is_number(v) and 0 <= v <= 1),
+        )
     if isinstance(default, list):
-        return ("a list of whole numbers > 0 in increasing order",
-                lambda v: isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool)
-                                                            and x > 0 for x in v)
-                and all(a < b for a, b in itertools.pairwise(v)))
+        return (
+            "a list of whole numbers > 0 in increasing order",
+            lambda v: (
+                isinstance(v, list)
+                and v
+                and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v)
+                and all(a < b for a, b in itertools.pairwise(v))
+            ),
+        )
     if name.endswith(("_date",)):
-        return "a date YYYY-MM-DD", lambda v: isinstance(v, date) or (isinstance(v, str) and bool(_DATE.match(v)))
+        return (
+            "a date YYYY-MM-DD",
+            lambda v: isinstance(v, date) or (isinstance(v, str) and bool(_DATE.match(v))),
+        )
     if isinstance(default, int):
-        return "a whole number > 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0
+        return (
+            "a whole number > 0",
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+        )
     if isinstance(default, float):
         return "a number >= 0", lambda v: _is_number(v) and v >= 0
     if isinstance(default, str):
@@ -152,11 +176,15 @@ def _env_text(name: str) -> str | None:
 
 def _timezone(value: Any, key: str) -> str:
     if not isinstance(value, str):
-        raise SettingsError(f"{key}: must be an IANA time zone name such as Asia/Tokyo, not {value!r}")
+        raise SettingsError(
+            f"{key}: must be an IANA time zone name such as Asia/Tokyo, not {value!r}"
+        )
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"{key}: unknown time zone {value!r}; use an IANA name such as Asia/Tokyo") from None
+        raise SettingsError(
+            f"{key}: unknown time zone {value!r}; use an IANA name such as Asia/Tokyo"
+        ) from None
     return value
 
 
@@ -170,7 +198,9 @@ def _day(value: Any, key: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise SettingsError(f"{key}: must be a date YYYY-MM-DD or auto (found from the data), not {value!r}")
+    raise SettingsError(
+        f"{key}: must be a date YYYY-MM-DD or auto (found from the data), not {value!r}"
+    )
 
 
 def _whole_days(value: Any, key: str) -> int:
@@ -197,11 +227,15 @@ def read_settings(path: str | Path | None = None) -> Settings:
     base = PROJECT_DIR
     if source is not None:
         if not source.exists():
-            raise SettingsError(f"settings file {source} does not exist (from --config or ${CONFIG_ENV})")
+            raise SettingsError(
+                f"settings file {source} does not exist (from --config or ${CONFIG_ENV})"
+            )
         try:
             raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise SettingsError(f"settings file {source} is not valid YAML: {' '.join(str(exc).split())}") from None
+            raise SettingsError(
+                f"settings file {source} is not valid YAML: {' '.join(str(exc).split())}"
+            ) from None
         if not isinstance(raw, dict):
             raise SettingsError(f"settings file {source}: must be a mapping of keys to values")
         base = source.parent
@@ -214,12 +248,18 @@ def read_settings(path: str | Path | None = None) -> Settings:
         value = _env_text(env) or raw.get(key)
         if value is None:
             # DuckDB spills beside the warehouse unless told otherwise (same disk, same owner)
-            paths[key] = paths["warehouse_path"].parent / "tmp" if key == "temp_dir" else PROJECT_DIR / default
+            paths[key] = (
+                paths["warehouse_path"].parent / "tmp"
+                if key == "temp_dir"
+                else PROJECT_DIR / default
+            )
             continue
         if not isinstance(value, str) or not value.strip():
             raise SettingsError(f"{key}: must be a path, not {value!r}")
         path = Path(value).expanduser()
-        paths[key] = path if path.is_absolute() else (base if raw.get(key) == value else Path.cwd()) / path
+        paths[key] = (
+            path if path.is_absolute() else (base if raw.get(key) == value else Path.cwd()) / path
+        )
 
     def pick(key: str, default: Any) -> tuple[Any, str]:
         env = OTHER_KEYS[key]
@@ -237,15 +277,28 @@ def read_settings(path: str | Path | None = None) -> Settings:
     checked = {name: check_var(name, value) for name, value in shop_vars.items()}
     earliest = checked.get("earliest_valid_date", project_vars()["earliest_valid_date"])
     if start is not None and start.isoformat() < str(earliest):
-        raise SettingsError(f"history_start: {start} is before vars.earliest_valid_date ({earliest}), so "
-                            "every order of those days would be quarantined; set earliest_valid_date earlier")
-    low, high = checked.get("clv_churn_high_below", project_vars()["clv_churn_high_below"]), \
-        checked.get("clv_churn_medium_below", project_vars()["clv_churn_medium_below"])
+        raise SettingsError(
+            f"history_start: {start} is before vars.earliest_valid_date ({earliest}), so "
+            "every order of those days would be quarantined; set earliest_valid_date earlier"
+        )
+    low, high = (
+        checked.get("clv_churn_high_below", project_vars()["clv_churn_high_below"]),
+        checked.get("clv_churn_medium_below", project_vars()["clv_churn_medium_below"]),
+    )
     if low > high:
-        raise SettingsError(f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})")
+        raise SettingsError(
+            f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})"
+        )
     temp_set = bool(_env_text(PATH_KEYS["temp_dir"][0]) or raw.get("temp_dir"))
-    return Settings(**paths, business_timezone=tz, history_start=start, keep_days=keep, vars=checked,
-                    source=source, temp_dir_set=temp_set)
+    return Settings(
+        **paths,
+        business_timezone=tz,
+        history_start=start,
+        keep_days=keep,
+        vars=checked,
+        source=source,
+        temp_dir_set=temp_set,
+    )
 
 
 @cache

@@ -24,9 +24,18 @@ import pyarrow.parquet as pq
 
 from orchestration.privacy.consent import unknown_consent_is_consent
 
-EXPORT_COLUMNS = ["customer_id", "audience", "channel", "send_date", "send_hour",
-                  "offer_1_product_id", "offer_2_product_id", "reason"]
+EXPORT_COLUMNS = [
+    "customer_id",
+    "audience",
+    "channel",
+    "send_date",
+    "send_hour",
+    "offer_1_product_id",
+    "offer_2_product_id",
+    "reason",
+]
 SUMMARY = "exports.json"
+
 
 def holdout_bucket(customer_id: str, audience: str) -> int:
     """The stable bucket 0..9999 of macros/customer_rules.sql::stable_bucket: a customer is held out
@@ -35,7 +44,7 @@ def holdout_bucket(customer_id: str, audience: str) -> int:
 
 
 ROWS_SQL = f"""
-select {', '.join(EXPORT_COLUMNS)}
+select {", ".join(EXPORT_COLUMNS)}
 from marts.customer_audiences
 where is_entry and not is_holdout and channel is not null
 order by audience, customer_id
@@ -48,19 +57,29 @@ def write_exports(database: Path, out_dir: Path, as_of_date: str) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(database), read_only=True) as con:
-        audiences = [r[0] for r in con.execute(
-            "select audience from seeds.activation_audiences order by priority").fetchall()]
+        audiences = [
+            r[0]
+            for r in con.execute(
+                "select audience from seeds.activation_audiences order by priority"
+            ).fetchall()
+        ]
         rows = con.execute(ROWS_SQL).df()
     rows["send_date"] = pd.to_datetime(rows["send_date"]).dt.date
     rows["send_hour"] = rows["send_hour"].astype("Int64")
     counts = {}
     for audience in audiences:
         part = rows[rows["audience"] == audience].reset_index(drop=True)
-        part.to_csv(out_dir / f"{audience}.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        part.to_csv(
+            out_dir / f"{audience}.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+        )
         table = pa.Table.from_pandas(part, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata(None), out_dir / f"{audience}.parquet", compression="zstd")
+        pq.write_table(
+            table.replace_schema_metadata(None), out_dir / f"{audience}.parquet", compression="zstd"
+        )
         counts[audience] = len(part)
-    (out_dir / SUMMARY).write_text(json.dumps({"as_of_date": as_of_date, "rows": counts}, indent=2) + "\n")
+    (out_dir / SUMMARY).write_text(
+        json.dumps({"as_of_date": as_of_date, "rows": counts}, indent=2) + "\n"
+    )
     return counts
 
 
@@ -76,7 +95,9 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
             frame = pd.read_parquet(path)
             extra = [c for c in frame.columns if c not in EXPORT_COLUMNS]
             if extra:
-                problems.append(f"{path.name}: columns not allowed in an export: {', '.join(extra)}")
+                problems.append(
+                    f"{path.name}: columns not allowed in an export: {', '.join(extra)}"
+                )
                 continue
             if frame.empty:
                 continue
@@ -97,12 +118,18 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
                 left join marts.customer_audiences as a on e.customer_id = a.customer_id
             """).df()
             con.unregister("export_rows")
-            for label, mask in (("is a guest or not a known customer", checked.is_unknown),
-                                ("has no consent for its channel", ~checked.consented.eq(True)),
-                                ("is held out", checked.is_holdout.astype(bool)),
-                                ("is not one of today's entries of this audience", ~checked.is_entry.astype(bool))):
+            for label, mask in (
+                ("is a guest or not a known customer", checked.is_unknown),
+                ("has no consent for its channel", ~checked.consented.eq(True)),
+                ("is held out", checked.is_holdout.astype(bool)),
+                ("is not one of today's entries of this audience", ~checked.is_entry.astype(bool)),
+            ):
                 bad = checked[mask.astype(bool)]
                 if len(bad):
-                    sample = ", ".join(f"{r.customer_id} ({r.channel})" for r in bad.head(3).itertuples())
-                    problems.append(f"{path.name}: {len(bad)} rows whose customer {label}, e.g. {sample}")
+                    sample = ", ".join(
+                        f"{r.customer_id} ({r.channel})" for r in bad.head(3).itertuples()
+                    )
+                    problems.append(
+                        f"{path.name}: {len(bad)} rows whose customer {label}, e.g. {sample}"
+                    )
     return problems

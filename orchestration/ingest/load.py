@@ -116,7 +116,7 @@ LOAD_LOG_UPGRADE = [
 WHAT_TO_DO = {
     "failed": "fix the file or replace it (a new name that sorts after it); it is tried again on every run",
     "changed": "its new content was NOT loaded: restore the loaded version, and send the changes as a new "
-               "file whose name sorts after it",
+    "file whose name sorts after it",
 }
 
 
@@ -186,9 +186,9 @@ class MalformedLine:
 
 @dataclass
 class ReadResult:
-    table: pa.Table                 # good rows, every column as read (text for CSV)
+    table: pa.Table  # good rows, every column as read (text for CSV)
     malformed: list[MalformedLine]  # CSV lines that could not be split into fields
-    encoding: str | None            # utf-8 / utf-8-sig / cp932 for CSV, None for Parquet
+    encoding: str | None  # utf-8 / utf-8-sig / cp932 for CSV, None for Parquet
 
 
 def _normalise_name(name: str) -> str:
@@ -210,12 +210,17 @@ def malformed_line(names: list[str], text: str, number: int | None) -> Malformed
         return MalformedLine(text)
     fields = next(csv.reader(io.StringIO(text)), [])
     missing = max(0, len(columns) - len(fields))
-    safe = {columns[i]: fields[i].lstrip(BOM) for i in range(min(len(fields), len(columns)))
-            if i + missing < personal[0]}
+    safe = {
+        columns[i]: fields[i].lstrip(BOM)
+        for i in range(min(len(fields), len(columns)))
+        if i + missing < personal[0]
+    }
     where = f"line {number}: " if number else ""
     return MalformedLine(
         f"{where}{len(text)} characters, {len(fields)} fields for {len(columns)} columns "
-        "(text not kept: the file holds personal data)", safe)
+        "(text not kept: the file holds personal data)",
+        safe,
+    )
 
 
 def _decode(raw: bytes) -> tuple[str, str]:
@@ -273,7 +278,9 @@ def _read_file(path: Path, required: list[str] | None = None) -> ReadResult:
         try:
             result = ReadResult(pq.read_table(path), [], None)
         except (pa.ArrowException, OSError) as exc:
-            raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
+            raise UnreadableFile(
+                f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})"
+            ) from None
     else:
         result = _read_csv(path, required or [])
     table = result.table
@@ -289,7 +296,9 @@ def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_timestamp(kind):
         # ISO text; a zone-aware timestamp keeps its instant (written in UTC with 'Z'), a naive one
         # stays naive and is read in the business time zone by staging.
-        fmt = "%Y-%m-%dT%H:%M:%S" if kind.tz is None else "%Y-%m-%dT%H:%M:%SZ"  # %S has the fraction
+        fmt = (
+            "%Y-%m-%dT%H:%M:%S" if kind.tz is None else "%Y-%m-%dT%H:%M:%SZ"
+        )  # %S has the fraction
         if kind.tz is not None:
             column = column.cast(pa.timestamp(kind.unit, "UTC"))
         return pc.strftime(column, format=fmt)
@@ -308,11 +317,18 @@ def _conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> 
     n = table.num_rows
     arrays = {}
     for name in columns:
-        good = _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
+        good = (
+            _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
+        )
         bad = pa.array([line.fields.get(name) for line in read.malformed], pa.string())
-        arrays[name] = pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks]
-                                        + [bad]) if n_bad else good
-    arrays["_malformed_line"] = pa.array([None] * n + [line.text for line in read.malformed], pa.string())
+        arrays[name] = (
+            pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks] + [bad])
+            if n_bad
+            else good
+        )
+    arrays["_malformed_line"] = pa.array(
+        [None] * n + [line.text for line in read.malformed], pa.string()
+    )
     arrays["_source_file"] = pa.array([rel_path] * (n + n_bad), pa.string())
     arrays["_row_number"] = pa.array(range(1, n + n_bad + 1), pa.int64())
     return pa.table(arrays)
@@ -340,7 +356,9 @@ def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
             # attach creates the file in that format; later connections need no option (same config
             # as every other connection to it, which DuckDB requires within one process)
             quoted = str(database).replace("'", "''")
-            con.execute(f"attach '{quoted}' as new_warehouse (storage_version '{WAREHOUSE_STORAGE_VERSION}')")
+            con.execute(
+                f"attach '{quoted}' as new_warehouse (storage_version '{WAREHOUSE_STORAGE_VERSION}')"
+            )
             con.execute("detach new_warehouse")
     try:
         return duckdb.connect(str(database))
@@ -386,7 +404,8 @@ def list_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FILE_SUFFIXES
     )
 
@@ -419,8 +438,14 @@ NATIVE_BATCH_ROWS = 8_000_000
 # is written as the same text the Python path (``_read_file`` + ``_conform``) writes; a column kind
 # not listed here, or a file DuckDB reads differently from pyarrow, goes through the Python path.
 _INTEGER_TYPES = {
-    pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
-    pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT",
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.uint8(): "UTINYINT",
+    pa.uint16(): "USMALLINT",
+    pa.uint32(): "UINTEGER",
+    pa.uint64(): "UBIGINT",
 }
 # pc.strftime's %S carries the fraction in the column's unit; DuckDB spells it %g / %f / %n
 _FRACTION = {"s": "", "ms": ".%g", "us": ".%f", "ns": ".%n"}
@@ -441,11 +466,16 @@ def _text_sql(name: str, kind: pa.DataType) -> tuple[str, str] | None:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         # as _to_text: no leading BOM (tested first: ltrim on every value doubled the read time)
         bom = f"chr({ord(BOM)})"
-        return "VARCHAR", f"case when starts_with({col}, {bom}) then ltrim({col}, {bom}) else {col} end"
+        return (
+            "VARCHAR",
+            f"case when starts_with({col}, {bom}) then ltrim({col}, {bom}) else {col} end",
+        )
     if pa.types.is_timestamp(kind):
         fmt = "%Y-%m-%dT%H:%M:%S" + _FRACTION[kind.unit]
         if kind.tz is None:  # naive wall-clock text, read in the business time zone by staging
-            return ("TIMESTAMP_NS" if kind.unit == "ns" else "TIMESTAMP"), f"strftime({col}, '{fmt}')"
+            return (
+                "TIMESTAMP_NS" if kind.unit == "ns" else "TIMESTAMP"
+            ), f"strftime({col}, '{fmt}')"
         if kind.unit == "ns":  # DuckDB holds zone-aware time in microseconds
             return None
         # the instant in UTC with 'Z', whatever the session's TimeZone
@@ -473,8 +503,8 @@ class ParquetPlan:
     one read_parquet call."""
 
     key: tuple
-    types: dict[str, str]     # original column name -> DuckDB type read_parquet must report
-    select: list[str]         # SQL per contract column, as text
+    types: dict[str, str]  # original column name -> DuckDB type read_parquet must report
+    select: list[str]  # SQL per contract column, as text
 
 
 def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, int]:
@@ -484,7 +514,9 @@ def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, i
         with pq.ParquetFile(path) as parquet:
             schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
-        raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
+        raise UnreadableFile(
+            f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})"
+        ) from None
     normalised = [_normalise_name(name) for name in schema.names]
     if len(set(normalised)) < len(normalised) or {"filename", "file_row_number"} & set(normalised):
         return None, rows
@@ -508,7 +540,7 @@ def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, i
 class LoadedFile:
     rel: str
     checksum: str
-    data: pa.Table | None           # conformed rows read in Python (CSV, empty file, odd Parquet)
+    data: pa.Table | None  # conformed rows read in Python (CSV, empty file, odd Parquet)
     encoding: str | None
     size: int
     mtime_ns: int
@@ -534,8 +566,15 @@ def _register_float_udfs(con: duckdb.DuckDBPyConnection) -> None:
             con.remove_function(name)
         except duckdb.InvalidInputException:
             pass
-        con.create_function(name, as_text, [DOUBLE if duck_type == "DOUBLE" else FLOAT], VARCHAR,
-                            type="arrow", null_handling="special", side_effects=False)
+        con.create_function(
+            name,
+            as_text,
+            [DOUBLE if duck_type == "DOUBLE" else FLOAT],
+            VARCHAR,
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
+        )
 
 
 def _native_select(files: list[LoadedFile], folder_prefix: str) -> tuple[str, list[str]]:
@@ -551,14 +590,20 @@ def _check_native_types(con: duckdb.DuckDBPyConnection, path: Path, plan: Parque
     """True when DuckDB reads the plan's columns with the types its text SQL was written for (else
     files of that schema are read in Python)."""
     try:
-        described = dict(con.execute("select column_name, column_type from (describe select * from "
-                                     "read_parquet(?))", [str(path)]).fetchall())
+        described = dict(
+            con.execute(
+                "select column_name, column_type from (describe select * from read_parquet(?))",
+                [str(path)],
+            ).fetchall()
+        )
     except duckdb.InterruptException:
         raise
     except duckdb.Error:
         return False
-    return all(name in described and (not expected or described[name] == expected)
-               for name, expected in plan.types.items())
+    return all(
+        name in described and (not expected or described[name] == expected)
+        for name, expected in plan.types.items()
+    )
 
 
 def _groups(batch: list[LoadedFile]) -> dict[tuple, list[LoadedFile]]:
@@ -608,22 +653,28 @@ def _commit_batch(
         return pa.concat_tables(parts) if parts else None
 
     def log_and_commit(loaded: list[LoadedFile]) -> None:
-        log = pa.table({  # one insert for the batch's log rows (executemany costs ~1 ms a row)
-            "table_name": pa.array([table] * len(loaded), pa.string()),
-            "file_path": pa.array([f.rel for f in loaded], pa.string()),
-            "checksum": pa.array([f.checksum for f in loaded], pa.string()),
-            "row_count": pa.array([f.rows for f in loaded], pa.int64()),
-            "status": pa.array(["loaded" if f.size else "empty" for f in loaded], pa.string()),
-            "message": pa.array([None if f.size else "empty file (0 bytes)" for f in loaded], pa.string()),
-            "encoding": pa.array([f.encoding for f in loaded], pa.string()),
-            "file_size": pa.array([f.size for f in loaded], pa.int64()),
-            "file_mtime_ns": pa.array([f.mtime_ns for f in loaded], pa.int64()),
-            "malformed_lines": pa.array([f.malformed for f in loaded], pa.int64()),
-            "loaded_at": pa.array(run_at * len(loaded), pa.timestamp("us")),
-        })
+        log = pa.table(
+            {  # one insert for the batch's log rows (executemany costs ~1 ms a row)
+                "table_name": pa.array([table] * len(loaded), pa.string()),
+                "file_path": pa.array([f.rel for f in loaded], pa.string()),
+                "checksum": pa.array([f.checksum for f in loaded], pa.string()),
+                "row_count": pa.array([f.rows for f in loaded], pa.int64()),
+                "status": pa.array(["loaded" if f.size else "empty" for f in loaded], pa.string()),
+                "message": pa.array(
+                    [None if f.size else "empty file (0 bytes)" for f in loaded], pa.string()
+                ),
+                "encoding": pa.array([f.encoding for f in loaded], pa.string()),
+                "file_size": pa.array([f.size for f in loaded], pa.int64()),
+                "file_mtime_ns": pa.array([f.mtime_ns for f in loaded], pa.int64()),
+                "malformed_lines": pa.array([f.malformed for f in loaded], pa.int64()),
+                "loaded_at": pa.array(run_at * len(loaded), pa.timestamp("us")),
+            }
+        )
         con.register("incoming_log", log)
-        con.execute(f"insert into raw._load_log ({', '.join(log.column_names)}) "
-                    f"select {', '.join(log.column_names)} from incoming_log")
+        con.execute(
+            f"insert into raw._load_log ({', '.join(log.column_names)}) "
+            f"select {', '.join(log.column_names)} from incoming_log"
+        )
         con.unregister("incoming_log")
         if erasures is not None:  # erased customers in a re-sent file stay erased
             rep.erased_rows += erasures(table)
@@ -639,8 +690,10 @@ def _commit_batch(
             try:
                 for files in groups.values():
                     sql, params = _native_select(files, folder_prefix)
-                    con.execute(f"insert into raw.{table} ({target}) select *, ? from ({sql})",
-                                params + run_at)
+                    con.execute(
+                        f"insert into raw.{table} ({target}) select *, ? from ({sql})",
+                        params + run_at,
+                    )
                 read = True
             except duckdb.InterruptException:
                 raise
@@ -650,8 +703,10 @@ def _commit_batch(
                 incoming = python_rows(batch)
                 if incoming is not None:
                     con.register("incoming", incoming)
-                    con.execute(f"insert into raw.{table} ({target}) select {names}, ? from incoming",
-                                run_at)
+                    con.execute(
+                        f"insert into raw.{table} ({target}) select {names}, ? from incoming",
+                        run_at,
+                    )
                     con.unregister("incoming")
                 log_and_commit(batch)
                 return
@@ -683,8 +738,15 @@ def _commit_batch(
                     try:  # read as the Python path would, or report why it cannot be read
                         _read_in_python(f, table, columns)
                     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                        reason = _reason(exc) if isinstance(exc, UnreadableFile) else _reason(
-                            UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})"))
+                        reason = (
+                            _reason(exc)
+                            if isinstance(exc, UnreadableFile)
+                            else _reason(
+                                UnreadableFile(
+                                    f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})"
+                                )
+                            )
+                        )
                         failed.append((f, reason))
         incoming = python_rows(batch)
         if incoming is not None:
@@ -694,13 +756,16 @@ def _commit_batch(
         bad = {id(f) for f, _ in failed}
         loaded = [f for f in batch if id(f) not in bad]
         if loaded and on_batch is not None:  # the gate sees the rows that split into fields
-            rows = con.execute(f"select {names} from {staged} where _malformed_line is null").to_arrow_table()
+            rows = con.execute(
+                f"select {names} from {staged} where _malformed_line is null"
+            ).to_arrow_table()
             on_batch(table, rows.cast(_batch_schema(columns)))
         if loaded:
             con.execute("begin transaction")
             try:
-                con.execute(f"insert into raw.{table} ({target}) select {names}, ? from {staged}",
-                            run_at)
+                con.execute(
+                    f"insert into raw.{table} ({target}) select {names}, ? from {staged}", run_at
+                )
                 log_and_commit(loaded)
             except BaseException:
                 con.execute("rollback")
@@ -712,36 +777,75 @@ def _commit_batch(
 
 
 def _batch_schema(columns: list[str]) -> pa.Schema:
-    return pa.schema([(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]]
-                     + [("_row_number", pa.int64())])
+    return pa.schema(
+        [(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]]
+        + [("_row_number", pa.int64())]
+    )
 
 
 def _reason(exc: BaseException) -> str:
-    return (str(exc) if isinstance(exc, UnreadableFile) else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
+    return (
+        str(exc) if isinstance(exc, UnreadableFile) else f"{type(exc).__name__}: {exc}"
+    ).splitlines()[0][:500]
 
 
-def _load_file(path: Path, stat: os.stat_result, table: str, columns: list[str], rel: str,
-               checksum: str, con: duckdb.DuckDBPyConnection | None = None,
-               native: dict[tuple, bool] | None = None) -> LoadedFile:
+def _load_file(
+    path: Path,
+    stat: os.stat_result,
+    table: str,
+    columns: list[str],
+    rel: str,
+    checksum: str,
+    con: duckdb.DuckDBPyConnection | None = None,
+    native: dict[tuple, bool] | None = None,
+) -> LoadedFile:
     """A new landing file: Parquet planned for DuckDB's reader (given ``con``: ``native`` remembers
     per schema whether DuckDB reads it with the planned types), anything else read in Python."""
     if stat.st_size == 0:  # an empty export: nothing to load, logged so that it is not retried
         empty = pa.table({c: pa.array([], pa.string()) for c in columns})
-        return LoadedFile(rel, checksum, _conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0)
+        return LoadedFile(
+            rel, checksum, _conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0
+        )
     if con is not None and path.suffix.lower() == ".parquet":
         plan, rows = _plan_parquet(path, columns)
         if plan is not None and native is not None and plan.key not in native:
             native[plan.key] = _check_native_types(con, path, plan)
         if plan is not None and (native is None or native[plan.key]):
-            return LoadedFile(rel, checksum, None, None, stat.st_size, stat.st_mtime_ns, 0,
-                              path=path, plan=plan, rows=rows)
+            return LoadedFile(
+                rel,
+                checksum,
+                None,
+                None,
+                stat.st_size,
+                stat.st_mtime_ns,
+                0,
+                path=path,
+                plan=plan,
+                rows=rows,
+            )
     read = _read_file(path, row_rules(table)["required"])
-    return LoadedFile(rel, checksum, _conform(read, columns, rel), read.encoding, stat.st_size,
-                      stat.st_mtime_ns, len(read.malformed))
+    return LoadedFile(
+        rel,
+        checksum,
+        _conform(read, columns, rel),
+        read.encoding,
+        stat.st_size,
+        stat.st_mtime_ns,
+        len(read.malformed),
+    )
 
 
-def _record_failed(con: duckdb.DuckDBPyConnection, rep: TableReport, table: str, path: Path, rel: str,
-                   checksum: str, size: int, reason: str, loaded_at: datetime) -> None:
+def _record_failed(
+    con: duckdb.DuckDBPyConnection,
+    rep: TableReport,
+    table: str,
+    path: Path,
+    rel: str,
+    checksum: str,
+    size: int,
+    reason: str,
+    loaded_at: datetime,
+) -> None:
     rep.problems.append(FileProblem(str(path), "failed", reason))
     con.execute(
         "insert into raw._load_log (table_name, file_path, checksum, row_count, status, message, "
@@ -784,6 +888,7 @@ def ingest(
 
         def erasures(table: str) -> int:
             return apply_register(con, database, table, run_at)
+
         for table in tables or list(TABLE_COLUMNS):
             columns = TABLE_COLUMNS[table]
             rep = report.tables.setdefault(table, TableReport(table))
@@ -791,7 +896,9 @@ def ingest(
             if not folder.is_dir():
                 rep.missing_folder = True
                 if table in REQUIRED_TABLES and verbose:
-                    print(f"[ingest] WARNING: required folder {folder} is missing: every mart will be empty")
+                    print(
+                        f"[ingest] WARNING: required folder {folder} is missing: every mart will be empty"
+                    )
             known = {
                 path: (checksum, size, mtime, erased)
                 for path, checksum, size, mtime, erased in con.execute(
@@ -819,20 +926,28 @@ def ingest(
                     if checksum != loaded_checksum and erased:
                         # a file that held an erased customer, edited by the shop to remove them:
                         # expected, not loaded again (its other rows are in raw already)
-                        con.execute("update raw._load_log set checksum = ?, file_size = ?, file_mtime_ns = ? "
-                                    "where table_name = ? and file_path = ? and status in ('loaded', 'empty')",
-                                    [checksum, size, stat.st_mtime_ns, table, rel])
+                        con.execute(
+                            "update raw._load_log set checksum = ?, file_size = ?, file_mtime_ns = ? "
+                            "where table_name = ? and file_path = ? and status in ('loaded', 'empty')",
+                            [checksum, size, stat.st_mtime_ns, table, rel],
+                        )
                         rep.files_skipped += 1
                     elif checksum != loaded_checksum:
-                        rep.problems.append(FileProblem(
-                            str(path), "changed",
-                            f"its checksum differs from the one loaded (sha256 {loaded_checksum[:12]}...)"))
+                        rep.problems.append(
+                            FileProblem(
+                                str(path),
+                                "changed",
+                                f"its checksum differs from the one loaded (sha256 {loaded_checksum[:12]}...)",
+                            )
+                        )
                     else:
                         rep.files_skipped += 1
                     continue
                 checksum = _sha256(path)
                 try:
-                    pending.append(_load_file(path, stat, table, columns, rel, checksum, con, native))
+                    pending.append(
+                        _load_file(path, stat, table, columns, rel, checksum, con, native)
+                    )
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
                     _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc), run_at)
                     continue
@@ -841,12 +956,16 @@ def ingest(
                 else:
                     pending_rows += pending[-1].rows
                 if pending_rows >= BATCH_ROWS or native_rows >= NATIVE_BATCH_ROWS:
-                    _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
+                    _commit_batch(
+                        con, table, columns, pending, rep, on_batch, folder, run_at, erasures
+                    )
                     pending, pending_rows, native_rows = [], 0, 0
             _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
             if verbose:
-                line = (f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "
-                        f"{rep.files_skipped:>5} already loaded")
+                line = (
+                    f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "
+                    f"{rep.files_skipped:>5} already loaded"
+                )
                 if rep.malformed_lines:
                     line += f", {rep.malformed_lines} malformed lines (quarantined)"
                 if rep.missing_folder:
@@ -872,10 +991,24 @@ def main(argv: list[str] | None = None) -> int:
         description="Load new landing files (CSV or Parquet) into the DuckDB schema raw. "
         "Files already loaded are skipped; unreadable files are reported and skipped.",
     )
-    parser.add_argument("--landing", type=Path, default=None, help="landing directory (default $CRM_LANDING_DIR or data/landing)")
-    parser.add_argument("--database", type=Path, default=None, help="DuckDB file (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)")
-    parser.add_argument("--up-to", type=date.fromisoformat, default=None,
-                        help="load only files named for this day (YYYY-MM-DD) or earlier")
+    parser.add_argument(
+        "--landing",
+        type=Path,
+        default=None,
+        help="landing directory (default $CRM_LANDING_DIR or data/landing)",
+    )
+    parser.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="DuckDB file (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)",
+    )
+    parser.add_argument(
+        "--up-to",
+        type=date.fromisoformat,
+        default=None,
+        help="load only files named for this day (YYYY-MM-DD) or earlier",
+    )
     args = parser.parse_args(argv)
     report = ingest(args.landing, args.database, up_to=args.up_to)
     print(f"[ingest] {report.rows_loaded:,} rows loaded, {len(report.problems)} files not loaded")

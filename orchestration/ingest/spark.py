@@ -48,8 +48,10 @@ def session(root: Path | None = None):
         .appName("crm-warehouse")
         .enableHiveSupport()
         .config("spark.sql.warehouse.dir", str(root / "warehouse"))
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true",
+        )
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")  # as dbt-spark sets it
         .config("spark.sql.shuffle.partitions", os.environ.get("CRM_SPARK_SHUFFLE_PARTITIONS", "4"))
@@ -61,13 +63,21 @@ def session(root: Path | None = None):
 
 def _raw_columns(table: str) -> list[tuple[str, pa.DataType, str]]:
     """(name, Arrow type, Spark type) of a Spark raw table: contract columns as text plus lineage."""
-    return ([(c, pa.string(), "string") for c in TABLE_COLUMNS[table]]
-            + [("_malformed_line", pa.string(), "string"), ("_source_file", pa.string(), "string"), ("_row_number", pa.int64(), "bigint"),
-               ("_loaded_at", pa.timestamp("us"), "timestamp")])
+    return [(c, pa.string(), "string") for c in TABLE_COLUMNS[table]] + [
+        ("_malformed_line", pa.string(), "string"),
+        ("_source_file", pa.string(), "string"),
+        ("_row_number", pa.int64(), "bigint"),
+        ("_loaded_at", pa.timestamp("us"), "timestamp"),
+    ]
 
 
-def load_landing(landing: Path | None = None, root: Path | None = None, up_to: date | None = None,
-                 gate: bool = True, verbose: bool = True) -> dict:
+def load_landing(
+    landing: Path | None = None,
+    root: Path | None = None,
+    up_to: date | None = None,
+    gate: bool = True,
+    verbose: bool = True,
+) -> dict:
     """Rebuild every Spark raw table from the landing files (unreadable files reported and
     skipped). With ``gate`` the GX landing gate runs on each table through GX's Spark datasource.
     Returns {table: {"rows": n, "files": n, "failed": [...], "gate": SuiteOutcome | None}}."""
@@ -92,19 +102,31 @@ def load_landing(landing: Path | None = None, root: Path | None = None, up_to: d
         raw_columns = _raw_columns(table)
         schema = pa.schema([(name, arrow_type) for name, arrow_type, _ in raw_columns])
         loaded = pa.concat_tables(parts) if parts else schema.remove(len(schema) - 1).empty_table()
-        rows = loaded.append_column("_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))).cast(schema)
-        frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns))
+        rows = loaded.append_column(
+            "_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))
+        ).cast(schema)
+        frame = spark.createDataFrame(
+            rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns)
+        )
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
         outcome = None
         if gate and rows.num_rows:
             from orchestration.quality.gx import gate_landing_frame_spark
 
             outcome = gate_landing_frame_spark(table, spark.table(f"raw.{table}"))
-        report[table] = {"rows": rows.num_rows, "files": len(files) - len(failed), "failed": failed, "gate": outcome}
+        report[table] = {
+            "rows": rows.num_rows,
+            "files": len(files) - len(failed),
+            "failed": failed,
+            "gate": outcome,
+        }
         if verbose:
             gate_text = "" if outcome is None else f", gate: {outcome.failing_rows} failing values"
-            print(f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} {rows.num_rows:>10,} rows "
-                  f"from {len(files) - len(failed)} files{gate_text}", flush=True)
+            print(
+                f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} {rows.num_rows:>10,} rows "
+                f"from {len(files) - len(failed)} files{gate_text}",
+                flush=True,
+            )
             for bad_path, message in failed:
                 print(f"[spark-load] could not read {bad_path}: {message}. Skipped.", flush=True)
     log = spark.createDataFrame(
@@ -148,20 +170,44 @@ def read_marts_files(root: Path | None = None) -> dict:
     out = {}
     for folder in folders:
         if folder.is_dir():
-            out.update({path.name: pd.read_parquet(path) for path in sorted(folder.iterdir()) if path.is_dir()})
+            out.update(
+                {
+                    path.name: pd.read_parquet(path)
+                    for path in sorted(folder.iterdir())
+                    if path.is_dir()
+                }
+            )
     return dict(sorted(out.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crm-spark", description="Load landing files into Spark raw tables.")
+    parser = argparse.ArgumentParser(
+        prog="crm-spark", description="Load landing files into Spark raw tables."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    load = sub.add_parser("load", help="rebuild Spark raw tables from the landing files (then dbt build --target spark)")
+    load = sub.add_parser(
+        "load",
+        help="rebuild Spark raw tables from the landing files (then dbt build --target spark)",
+    )
     load.add_argument("--landing", type=Path, default=None)
-    load.add_argument("--up-to", type=date.fromisoformat, default=None, help="only files named for this day or earlier")
+    load.add_argument(
+        "--up-to",
+        type=date.fromisoformat,
+        default=None,
+        help="only files named for this day or earlier",
+    )
     load.add_argument("--no-gate", action="store_true", help="skip the GX landing gate")
-    load.add_argument("--report", type=Path, default=None, help="write rows, unreadable files and gate results as JSON")
-    views = sub.add_parser("export-views", help="write the rows of every view of a database as Parquet "
-                                                 "(read_marts_files reads them with the tables)")
+    load.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="write rows, unreadable files and gate results as JSON",
+    )
+    views = sub.add_parser(
+        "export-views",
+        help="write the rows of every view of a database as Parquet "
+        "(read_marts_files reads them with the tables)",
+    )
     views.add_argument("--database", default="marts")
     args = parser.parse_args(argv)
     if args.command == "export-views":
@@ -169,13 +215,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = load_landing(args.landing, up_to=args.up_to, gate=not args.no_gate)
     if args.report:
-        args.report.write_text(json.dumps({
-            table: {"rows": r["rows"], "files": r["files"], "failed": r["failed"],
-                    "gate": None if r["gate"] is None else {
-                        "success": r["gate"].success, "failing_values": r["gate"].failing_rows,
-                        "failures": [f.as_dict() for f in r["gate"].failures]}}
-            for table, r in report.items()
-        }, indent=2, default=str))
+        args.report.write_text(
+            json.dumps(
+                {
+                    table: {
+                        "rows": r["rows"],
+                        "files": r["files"],
+                        "failed": r["failed"],
+                        "gate": None
+                        if r["gate"] is None
+                        else {
+                            "success": r["gate"].success,
+                            "failing_values": r["gate"].failing_rows,
+                            "failures": [f.as_dict() for f in r["gate"].failures],
+                        },
+                    }
+                    for table, r in report.items()
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0
 
 

@@ -8,7 +8,6 @@ and holds the warehouse's file lock (writers exclusive, readers shared), so two 
 together (the UI, the schedule, `crm run`) take turns step by step and both finish.
 """
 
-
 import json
 import os
 import shutil
@@ -49,8 +48,9 @@ BUSINESS_TIMEZONE = settings().business_timezone
 WAREHOUSE_POOL = "warehouse"
 
 # From the first day of the shop's history (the setting `history_start`, else found from the data).
-daily_partitions = dg.DailyPartitionsDefinition(start_date=first_partition_day().isoformat(),
-                                                timezone=BUSINESS_TIMEZONE)
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=first_partition_day().isoformat(), timezone=BUSINESS_TIMEZONE
+)
 
 # a lock held by another run or a transient I/O error: wait and try again
 transient_retry = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
@@ -74,17 +74,25 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
 
 # ---- landing -> raw ------------------------------------------------------------------------------
 
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, group_name="raw", kinds={"duckdb", "parquet"},
-                     description=f"raw.{table}: landing files of `{table}/` loaded as text, one load-log row per file.")
+        dg.AssetSpec(
+            key,
+            group_name="raw",
+            kinds={"duckdb", "parquet"},
+            description=f"raw.{table}: landing files of `{table}/` loaded as text, one load-log row per file.",
+        )
         for table, key in RAW_KEYS.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec("landing_gate", asset=key,
-                          description="GX gate on each landing batch before it is loaded: columns, keys, "
-                                      "timestamps parseable, amounts >= 0, quantities > 0, known status / event types. "
-                                      "Failing rows are quarantined downstream with their reason.")
+        dg.AssetCheckSpec(
+            "landing_gate",
+            asset=key,
+            description="GX gate on each landing batch before it is loaded: columns, keys, "
+            "timestamps parseable, amounts >= 0, quantities > 0, known status / event types. "
+            "Failing rows are quarantined downstream with their reason.",
+        )
         for key in RAW_KEYS.values()
     ],
     **DAILY_WRITER,
@@ -107,19 +115,27 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         if problem:  # no retry can read a damaged file: fail at once with what to do
             raise dg.Failure(description=problem, allow_retries=False)
         try:
-            report = ingest(Path(warehouse.landing), warehouse.database_path, up_to=up_to, on_batch=gate,
-                            verbose=True)
+            report = ingest(
+                Path(warehouse.landing),
+                warehouse.database_path,
+                up_to=up_to,
+                on_batch=gate,
+                verbose=True,
+            )
         except Exception as exc:
             if is_damage(exc):
-                raise dg.Failure(description=damaged_message(warehouse.database_path, exc),
-                                 allow_retries=False) from exc
+                raise dg.Failure(
+                    description=damaged_message(warehouse.database_path, exc), allow_retries=False
+                ) from exc
             raise
         save_load_log(warehouse.database_path)  # what `crm repair` rebuilds from
 
     for table, key in RAW_KEYS.items():
         rep = report.tables[table]
-        not_loaded = [{"path": p.path, "problem": p.kind, "reason": p.reason, "what_to_do": p.what_to_do}
-                      for p in rep.problems]
+        not_loaded = [
+            {"path": p.path, "problem": p.kind, "reason": p.reason, "what_to_do": p.what_to_do}
+            for p in rep.problems
+        ]
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
@@ -135,31 +151,45 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         )
         batches = outcomes[table]
         failing = sum(o.failing_rows for o in batches)
-        metadata = {"batches": len(batches), "rows_checked": sum(o.rows for o in batches), "failing_values": failing,
-                    "malformed_lines": rep.malformed_lines, "files_not_loaded": dg.MetadataValue.json(not_loaded)}
+        metadata = {
+            "batches": len(batches),
+            "rows_checked": sum(o.rows for o in batches),
+            "failing_values": failing,
+            "malformed_lines": rep.malformed_lines,
+            "files_not_loaded": dg.MetadataValue.json(not_loaded),
+        }
         for outcome in batches:
             metadata.update(outcome.metadata())
         if rep.problems:
             # a file that cannot be read, or that changed after it was loaded: an error on every run
             # until the file is fixed or removed; the table's other files load and publish
             yield dg.AssetCheckResult(
-                asset_key=key, check_name="landing_gate", passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                asset_key=key,
+                check_name="landing_gate",
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
                 description=" ".join(p.line() for p in rep.problems)[:4000],
                 metadata=metadata,
             )
         else:
             bad = failing + rep.malformed_lines
             yield dg.AssetCheckResult(
-                asset_key=key, check_name="landing_gate", passed=bad == 0,
+                asset_key=key,
+                check_name="landing_gate",
+                passed=bad == 0,
                 severity=dg.AssetCheckSeverity.WARN,
-                description=("All rows follow the contract." if bad == 0 else
-                             f"{failing} values break the contract and {rep.malformed_lines} CSV lines are "
-                             "malformed; those rows are quarantined with their reason."),
+                description=(
+                    "All rows follow the contract."
+                    if bad == 0
+                    else f"{failing} values break the contract and {rep.malformed_lines} CSV lines are "
+                    "malformed; those rows are quarantined with their reason."
+                ),
                 metadata=metadata,
             )
 
 
 # ---- dbt -----------------------------------------------------------------------------------------
+
 
 class CrmDbtTranslator(DagsterDbtTranslator):
     """Groups assets by layer (staging, quarantine, intermediate, marts_<area>) for the UI."""
@@ -191,8 +221,7 @@ INDIRECT_SELECTION = "buildable"
 def _dbt_target_path(run_id: str, step: str, attempt: int = 0) -> Path:
     """dbt's target folder for one attempt of one dbt step of a run (each attempt keeps its own
     run_results.json, which the next attempt resumes from)."""
-    return DBT_RUN_TARGETS / run_id / (
-        step if attempt == 0 else f"{step}.retry{attempt}")
+    return DBT_RUN_TARGETS / run_id / (step if attempt == 0 else f"{step}.retry{attempt}")
 
 
 def run_parse(run_id: str) -> Path | None:
@@ -213,8 +242,10 @@ def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
     if context.retry_number > 0:
         candidates.append(_dbt_target_path(context.run.run_id, step, context.retry_number - 1))
     if context.run.parent_run_id:
-        attempts = sorted((DBT_RUN_TARGETS / context.run.parent_run_id).glob(f"{step}*"),
-                          key=lambda p: p.stat().st_mtime)
+        attempts = sorted(
+            (DBT_RUN_TARGETS / context.run.parent_run_id).glob(f"{step}*"),
+            key=lambda p: p.stat().st_mtime,
+        )
         candidates.extend(reversed(attempts[-1:]))
     for path in candidates:
         results = path / "run_results.json"
@@ -228,8 +259,11 @@ def _resumable_run(context: dg.AssetExecutionContext, step: str) -> Path | None:
 def _failed_tests(attempt: Path) -> list[str]:
     """The data tests that failed (not errored) in a dbt attempt's run_results.json."""
     results = json.loads((attempt / "run_results.json").read_text()).get("results", [])
-    return [r["unique_id"].split(".")[-1] for r in results
-            if r.get("status") == "fail" and r["unique_id"].startswith("test.")]
+    return [
+        r["unique_id"].split(".")[-1]
+        for r in results
+        if r.get("status") == "fail" and r["unique_id"].startswith("test.")
+    ]
 
 
 # Resuming: `dbt retry` cannot be used under dagster-dbt, which adds the asset selection
@@ -245,39 +279,56 @@ if not dbt_project().manifest_path.exists():
     )
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-               step: str):
+def _dbt_build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, step: str
+):
     """`dbt build` of this step's models as of the partition's day; dbt tests are asset checks.
     A step retry or a re-execution from failure resumes from the failed model."""
     as_of = as_of_for(context).isoformat()
     os.environ.update(warehouse.dbt_env())
-    os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
+    os.environ["DBT_INDIRECT_SELECTION"] = (
+        INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
+    )
     previous = _resumable_run(context, step)
     failed_tests = _failed_tests(previous) if previous is not None else []
     if failed_tests and context.retry_number > 0:
         # A data test that failed fails again on the same data, and a resumed build would leave it
         # out (dbt's state selection drops a test whose models finished), publishing past it.
-        raise dg.Failure(description="dbt data tests failed (ERROR): " + ", ".join(failed_tests)
-                         + ". Nothing is published; see the run summary for what to change.",
-                         allow_retries=False)
+        raise dg.Failure(
+            description="dbt data tests failed (ERROR): "
+            + ", ".join(failed_tests)
+            + ". Nothing is published; see the run summary for what to change.",
+            allow_retries=False,
+        )
     if failed_tests:  # a re-execution after the data or settings changed: build everything again
         previous = None
     args = ["build", *SCHEDULED_BUILD_FLAGS, *dbt_vars_arg(as_of_date=as_of)]
     if previous is not None:
-        context.log.info(f"Resuming the failed dbt build of {previous}: nodes that finished are left out.")
+        context.log.info(
+            f"Resuming the failed dbt build of {previous}: nodes that finished are left out."
+        )
         args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]
     started = last_report = time.perf_counter()
     target = _dbt_target_path(context.run.run_id, step, context.retry_number)
-    label = {"dbt_warehouse": "dbt build", "dbt_predictions": "dbt build of the fitted models"}[step]
-    stage("dbt", f"{label} as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""), started)
+    label = {"dbt_warehouse": "dbt build", "dbt_predictions": "dbt build of the fitted models"}[
+        step
+    ]
+    stage(
+        "dbt",
+        f"{label} as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""),
+        started,
+    )
     done, ok = 0, False
     if previous is not None:
         # the models the earlier attempt built are part of this run's result too (yielded first:
         # they are upstream of, or beside, everything the resume rebuilds)
         for key in _built_by(previous):
             if key in context.selected_asset_keys:
-                yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
-                                metadata={"built_by": f"earlier attempt {previous.name}"})
+                yield dg.Output(
+                    None,
+                    output_name=context.assets_def.get_output_name_for_asset_key(key),
+                    metadata={"built_by": f"earlier attempt {previous.name}"},
+                )
     use_saved_parse(run_parse(context.run.run_id), target)
     with warehouse.write_lock():
         invocation = dbt.cli(args, context=context, target_path=target)
@@ -307,13 +358,17 @@ MANIFEST_NODES = json.loads(dbt_project().manifest_path.read_text())["nodes"]
 
 
 @dbt_assets(name="dbt_warehouse", exclude=FITTED, **_DBT_STEP)
-def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def dbt_warehouse(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
     """`dbt build` of every model that does not read fitted parameters, as of the partition's day."""
     yield from _dbt_build(context, dbt, warehouse, "dbt_warehouse")
 
 
 @dbt_assets(name="dbt_predictions", select=FITTED, **_DBT_STEP)
-def dbt_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def dbt_predictions(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
     """`dbt build` of the models that read the fitted parameters (`tag:fitted_parameters+`)."""
     yield from _dbt_build(context, dbt, warehouse, "dbt_predictions")
 
@@ -322,9 +377,13 @@ def _built_by(attempt: Path) -> list[dg.AssetKey]:
     """The asset keys of the models and seeds an attempt built, in the order dbt finished them
     (a topological order: a node starts only once its parents are done)."""
     rows = json.loads((attempt / "run_results.json").read_text()).get("results", [])
-    return [dbt_translator.get_asset_key(MANIFEST_NODES[r["unique_id"]]) for r in rows
-            if r.get("status") == "success" and r.get("unique_id") in MANIFEST_NODES
-            and MANIFEST_NODES[r["unique_id"]].get("resource_type") in ("model", "seed")]
+    return [
+        dbt_translator.get_asset_key(MANIFEST_NODES[r["unique_id"]])
+        for r in rows
+        if r.get("status") == "success"
+        and r.get("unique_id") in MANIFEST_NODES
+        and MANIFEST_NODES[r["unique_id"]].get("resource_type") in ("model", "seed")
+    ]
 
 
 def _dbt_outcome(target: Path) -> str:
@@ -336,7 +395,9 @@ def _dbt_outcome(target: Path) -> str:
     for row in json.loads(results.read_text()).get("results", []):
         status = {"success": "pass"}.get(row.get("status"), row.get("status"))
         statuses[status] = statuses.get(status, 0) + 1
-    return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    return f"{sum(statuses.values())} nodes: " + ", ".join(
+        f"{n} {s}" for s, n in sorted(statuses.items())
+    )
 
 
 def _prune_dbt_targets(keep: int) -> None:
@@ -348,36 +409,63 @@ def _prune_dbt_targets(keep: int) -> None:
 
 # ---- model fits (between the two dbt steps) ---------------------------------------------------
 
+
 def _model_key(name: str) -> dg.AssetKey:
-    return dbt_translator.get_asset_key(next(
-        n for n in MANIFEST_NODES.values() if n.get("resource_type") == "model" and n["name"] == name))
+    return dbt_translator.get_asset_key(
+        next(
+            n
+            for n in MANIFEST_NODES.values()
+            if n.get("resource_type") == "model" and n["name"] == name
+        )
+    )
 
 
 # the tables of the dbt source `model_fits` (macros/model_fits.sql), keyed as the source declares
-FIT_KEYS = {table: dg.AssetKey(["model_fits", table]) for table in ("clv_fits", "clv_scores", "retention_fits")}
+FIT_KEYS = {
+    table: dg.AssetKey(["model_fits", table])
+    for table in ("clv_fits", "clv_scores", "retention_fits")
+}
 
 
 @dg.multi_asset(
     name="model_fits",
     specs=[
-        dg.AssetSpec(FIT_KEYS["clv_fits"], deps=[_model_key("int_clv_inputs")], group_name="model_fits",
-                     kinds={"python", "duckdb"},
-                     description="BG/NBD + Gamma-Gamma fitted by maximum likelihood (orchestration/predict/fit.py): "
-                                 "`full` on data to as_of, `calibration` on data to as_of - holdout."),
-        dg.AssetSpec(FIT_KEYS["clv_scores"], deps=[_model_key("int_clv_inputs")], group_name="model_fits",
-                     kinds={"python", "duckdb"},
-                     description="Per-customer P(alive), expected purchases and order value of each fitted model."),
-        dg.AssetSpec(FIT_KEYS["retention_fits"], deps=[_model_key("fct_subscriptions")], group_name="model_fits",
-                     kinds={"python", "duckdb"},
-                     description="Shifted-beta-geometric retention per channel x product x offer "
-                                 "(orchestration/predict/sbg.py), for the 定期 projections."),
+        dg.AssetSpec(
+            FIT_KEYS["clv_fits"],
+            deps=[_model_key("int_clv_inputs")],
+            group_name="model_fits",
+            kinds={"python", "duckdb"},
+            description="BG/NBD + Gamma-Gamma fitted by maximum likelihood (orchestration/predict/fit.py): "
+            "`full` on data to as_of, `calibration` on data to as_of - holdout.",
+        ),
+        dg.AssetSpec(
+            FIT_KEYS["clv_scores"],
+            deps=[_model_key("int_clv_inputs")],
+            group_name="model_fits",
+            kinds={"python", "duckdb"},
+            description="Per-customer P(alive), expected purchases and order value of each fitted model.",
+        ),
+        dg.AssetSpec(
+            FIT_KEYS["retention_fits"],
+            deps=[_model_key("fct_subscriptions")],
+            group_name="model_fits",
+            kinds={"python", "duckdb"},
+            description="Shifted-beta-geometric retention per channel x product x offer "
+            "(orchestration/predict/sbg.py), for the 定期 projections.",
+        ),
     ],
     check_specs=[
-        dg.AssetCheckSpec("clv_fit_converged", asset=FIT_KEYS["clv_fits"],
-                          description="ERROR when a BG/NBD or Gamma-Gamma fit failed: its prediction marts are "
-                                      "not published (BI keeps the previous ones), every other mart is."),
-        dg.AssetCheckSpec("retention_fits_converged", asset=FIT_KEYS["retention_fits"],
-                          description="WARN when an sBG group fit failed: that group's projections stay null."),
+        dg.AssetCheckSpec(
+            "clv_fit_converged",
+            asset=FIT_KEYS["clv_fits"],
+            description="ERROR when a BG/NBD or Gamma-Gamma fit failed: its prediction marts are "
+            "not published (BI keeps the previous ones), every other mart is.",
+        ),
+        dg.AssetCheckSpec(
+            "retention_fits_converged",
+            asset=FIT_KEYS["retention_fits"],
+            description="WARN when an sBG group fit failed: that group's projections stay null.",
+        ),
     ],
     **DAILY_WRITER,
     can_subset=False,
@@ -393,39 +481,66 @@ def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.write_lock():
         clv = fit_warehouse(warehouse.database_path, as_of)
         retention = sbg.fit_and_store(warehouse.database_path, as_of)
-    stage("fit", "; ".join(f"{o.fit} {o.status}" for o in clv)
-          + f"; 定期 retention: {retention['fitted']} of {retention['groups']} groups fitted", started)
-    fits = [{"fit": o.fit, "status": o.status, "reason": o.reason, "customers": o.count_customers,
-             "repeat_customers": o.count_repeat_customers, "seconds": round(o.seconds, 2),
-             **(dict(zip(("r", "alpha", "a", "b"), o.bgnbd, strict=True)) if o.bgnbd else {}),
-             **(dict(zip(("p", "q", "gamma"), o.gamma_gamma, strict=True)) if o.gamma_gamma else {})}
-            for o in clv]
-    yield dg.MaterializeResult(asset_key=FIT_KEYS["clv_fits"], metadata={
-        "as_of_date": str(as_of), "fits": dg.MetadataValue.json(fits),
-        **{f"{o.fit}_status": o.status for o in clv}})
-    yield dg.MaterializeResult(asset_key=FIT_KEYS["clv_scores"], metadata={
-        "customers_scored": sum(len(o.scores) for o in clv if o.scores is not None)})
+    stage(
+        "fit",
+        "; ".join(f"{o.fit} {o.status}" for o in clv)
+        + f"; 定期 retention: {retention['fitted']} of {retention['groups']} groups fitted",
+        started,
+    )
+    fits = [
+        {
+            "fit": o.fit,
+            "status": o.status,
+            "reason": o.reason,
+            "customers": o.count_customers,
+            "repeat_customers": o.count_repeat_customers,
+            "seconds": round(o.seconds, 2),
+            **(dict(zip(("r", "alpha", "a", "b"), o.bgnbd, strict=True)) if o.bgnbd else {}),
+            **(dict(zip(("p", "q", "gamma"), o.gamma_gamma, strict=True)) if o.gamma_gamma else {}),
+        }
+        for o in clv
+    ]
+    yield dg.MaterializeResult(
+        asset_key=FIT_KEYS["clv_fits"],
+        metadata={
+            "as_of_date": str(as_of),
+            "fits": dg.MetadataValue.json(fits),
+            **{f"{o.fit}_status": o.status for o in clv},
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=FIT_KEYS["clv_scores"],
+        metadata={"customers_scored": sum(len(o.scores) for o in clv if o.scores is not None)},
+    )
     yield dg.MaterializeResult(asset_key=FIT_KEYS["retention_fits"], metadata=retention)
     failed = [o for o in clv if o.status == "failed"]
     yield dg.AssetCheckResult(
-        asset_key=FIT_KEYS["clv_fits"], check_name="clv_fit_converged", passed=not failed,
+        asset_key=FIT_KEYS["clv_fits"],
+        check_name="clv_fit_converged",
+        passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=(" ".join(f"The {o.fit} fit failed: {o.reason}." for o in failed)
-                     + f" Not published today: {', '.join(held_back_marts([(o.fit, o.reason) for o in failed]))}; "
-                       "BI keeps the previous ones, every other mart is published." if failed else
-                     "; ".join(f"{o.fit}: {o.status} ({o.reason})" for o in clv)),
+        description=(
+            " ".join(f"The {o.fit} fit failed: {o.reason}." for o in failed)
+            + f" Not published today: {', '.join(held_back_marts([(o.fit, o.reason) for o in failed]))}; "
+            "BI keeps the previous ones, every other mart is published."
+            if failed
+            else "; ".join(f"{o.fit}: {o.status} ({o.reason})" for o in clv)
+        ),
         metadata={"fits": dg.MetadataValue.json(fits)},
     )
     yield dg.AssetCheckResult(
-        asset_key=FIT_KEYS["retention_fits"], check_name="retention_fits_converged",
-        passed=retention["failed"] == 0, severity=dg.AssetCheckSeverity.WARN,
+        asset_key=FIT_KEYS["retention_fits"],
+        check_name="retention_fits_converged",
+        passed=retention["failed"] == 0,
+        severity=dg.AssetCheckSeverity.WARN,
         description=f"{retention['fitted']} fitted, {retention['too_little_data']} with too few subscriptions, "
-                    f"{retention['failed']} failed (their projections stay null).",
+        f"{retention['failed']} failed (their projections stay null).",
         metadata=retention,
     )
 
 
 # ---- audience exports (One-to-One activation) ---------------------------------------------------
+
 
 def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
     """Where `audience_exports` writes the day's files for `published_marts` to publish."""
@@ -439,10 +554,15 @@ def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
     group_name="activation",
     kinds={"csv", "parquet"},
     **DAILY_WRITER,
-    check_specs=[dg.AssetCheckSpec(
-        "exports_respect_consent", asset=dg.AssetKey(["activation", "audience_exports"]), blocking=True,
-        description="ERROR (blocks publishing) when an export would carry a guest, a customer without "
-                    "consent for its channel, a held-out customer or a column that is not allowed.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "exports_respect_consent",
+            asset=dg.AssetKey(["activation", "audience_exports"]),
+            blocking=True,
+            description="ERROR (blocks publishing) when an export would carry a guest, a customer without "
+            "consent for its channel, a held-out customer or a column that is not allowed.",
+        )
+    ],
 )
 def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """The day's audience files for LINE / e-mail tools (orchestration/activation/exports.py), staged for
@@ -456,14 +576,25 @@ def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     with warehouse.read_lock():  # no other run's step may hold the file for writing meanwhile
         counts = write_exports(warehouse.database_path, out, as_of)
         problems = audit_exports(warehouse.database_path, out)
-    stage("exports", f"{sum(counts.values())} customers to contact in {len(counts)} audience files"
-                     + (f"; {len(problems)} problems: not published" if problems else ""), started)
-    yield dg.MaterializeResult(metadata={"staged_in": dg.MetadataValue.path(str(out)),
-                                         "rows": dg.MetadataValue.json(counts)})
+    stage(
+        "exports",
+        f"{sum(counts.values())} customers to contact in {len(counts)} audience files"
+        + (f"; {len(problems)} problems: not published" if problems else ""),
+        started,
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "staged_in": dg.MetadataValue.path(str(out)),
+            "rows": dg.MetadataValue.json(counts),
+        }
+    )
     yield dg.AssetCheckResult(
-        check_name="exports_respect_consent", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
-        description=" ".join(problems)[:4000] if problems else
-        "Every row is a known customer's entry with consent for its channel; no other columns.",
+        check_name="exports_respect_consent",
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=" ".join(problems)[:4000]
+        if problems
+        else "Every row is a known customer's entry with consent for its channel; no other columns.",
         metadata={"problems": len(problems)},
     )
 
@@ -486,7 +617,9 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
     kinds={"duckdb", "parquet"},
     **DAILY_WRITER,
 )
-def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def published_marts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """The marts for BI: a read-only DuckDB file and Parquet per mart, swapped in atomically. Runs
     only when every blocking check of the marts passed; otherwise BI keeps the previous marts. The
     marts of a failed model fit are held back (their previous version stays published)."""
@@ -496,27 +629,42 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.write_lock():
         as_of = as_of_for(context).isoformat()
         staged = exports_staging(warehouse, as_of)
-        manifest = publish(warehouse.database_path, Path(warehouse.publish), as_of, context.run.run_id,
-                           hold_back=failed_fit_marts(warehouse.database_path),
-                           exports_dir=staged if staged.exists() else None)
+        manifest = publish(
+            warehouse.database_path,
+            Path(warehouse.publish),
+            as_of,
+            context.run.run_id,
+            hold_back=failed_fit_marts(warehouse.database_path),
+            exports_dir=staged if staged.exists() else None,
+        )
         docs = None
         if os.environ.get("CRM_PUBLISH_DOCS", "1") != "0":  # the dbt docs site, ~30 s on 2 cores
             os.environ.update(warehouse.dbt_env())
-            docs = publish_docs(warehouse.database_path, Path(warehouse.publish), manifest["as_of_date"],
-                                dbt_project().project_dir, parse=run_parse(context.run.run_id))
+            docs = publish_docs(
+                warehouse.database_path,
+                Path(warehouse.publish),
+                manifest["as_of_date"],
+                dbt_project().project_dir,
+                parse=run_parse(context.run.run_id),
+            )
         # earlier days' staged exports are published (this day's stay for a re-run of this step)
         for day in staged.parent.glob("*"):
             if day != staged:
                 shutil.rmtree(day, ignore_errors=True)
-    stage("publish", f"{len(manifest['row_counts'])} marts published for BI as of {manifest['as_of_date']}"
-                     + (", docs site built" if docs else "")
-                     + (f"; held back: {', '.join(manifest['held_back'])}" if manifest["held_back"] else ""),
-          started)
+    stage(
+        "publish",
+        f"{len(manifest['row_counts'])} marts published for BI as of {manifest['as_of_date']}"
+        + (", docs site built" if docs else "")
+        + (f"; held back: {', '.join(manifest['held_back'])}" if manifest["held_back"] else ""),
+        started,
+    )
     return dg.MaterializeResult(
         metadata={
             "database": dg.MetadataValue.path(manifest["database"]),
             "parquet": dg.MetadataValue.path(manifest["parquet_dir"]),
-            "docs": dg.MetadataValue.path(str(docs)) if docs else "not generated (CRM_PUBLISH_DOCS=0)",
+            "docs": dg.MetadataValue.path(str(docs))
+            if docs
+            else "not generated (CRM_PUBLISH_DOCS=0)",
             "as_of_date": manifest["as_of_date"],
             "marts": len(manifest["row_counts"]),
             "rows": sum(manifest["row_counts"].values()),
@@ -527,4 +675,11 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 # in the order a run executes them (Dagster orders them by their dependencies anyway)
-PIPELINE_ASSETS = [landing_to_raw, dbt_warehouse, model_fits, dbt_predictions, audience_exports, published_marts]
+PIPELINE_ASSETS = [
+    landing_to_raw,
+    dbt_warehouse,
+    model_fits,
+    dbt_predictions,
+    audience_exports,
+    published_marts,
+]

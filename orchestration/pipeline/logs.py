@@ -16,7 +16,10 @@ import dagster as dg
 
 
 @dg.logger(
-    config_schema={"path": dg.Field(str), "log_level": dg.Field(str, is_required=False, default_value="DEBUG")},
+    config_schema={
+        "path": dg.Field(str),
+        "log_level": dg.Field(str, is_required=False, default_value="DEBUG"),
+    },
     description="Writes the run's log to a file.",
 )
 def file_logger(init_context: dg.InitLoggerContext) -> logging.Logger:

@@ -22,7 +22,11 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES, RunsFilter
 TAG_HOST = "crm/host"
 TAG_PID = "crm/pid"
 TAG_PID_START = "crm/pid_start"
-ALIVE_STATUSES = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+ALIVE_STATUSES = [
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def _process_start(pid: int) -> str | None:
@@ -38,7 +42,11 @@ def _process_start(pid: int) -> str | None:
 def process_tags() -> dict[str, str]:
     """Tags that identify the process executing a run (for in-process runs)."""
     pid = os.getpid()
-    return {TAG_HOST: socket.gethostname(), TAG_PID: str(pid), TAG_PID_START: _process_start(pid) or ""}
+    return {
+        TAG_HOST: socket.gethostname(),
+        TAG_PID: str(pid),
+        TAG_PID_START: _process_start(pid) or "",
+    }
 
 
 def _is_dead(run: dg.DagsterRun) -> bool:
@@ -68,8 +76,12 @@ def recover_crashed_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
     if storage.supports_global_concurrency_limits:
         holders = list(storage.get_concurrency_run_ids())
         if holders:
-            finished = {r.run_id for r in instance.get_runs(
-                filters=RunsFilter(run_ids=holders, statuses=list(FINISHED_STATUSES)))}
+            finished = {
+                r.run_id
+                for r in instance.get_runs(
+                    filters=RunsFilter(run_ids=holders, statuses=list(FINISHED_STATUSES))
+                )
+            }
             for run_id in holders:
                 if run_id in finished or not instance.has_run(run_id):
                     freed = storage.free_concurrency_slots_for_run(run_id)

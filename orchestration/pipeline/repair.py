@@ -36,8 +36,13 @@ LOAD_LOG_COPY_SUFFIX = ".load_log.parquet"
 # DuckDB's words for a file it cannot read as a database (not a lock held by another process, not
 # a file written by a newer DuckDB: those have their own messages)
 DAMAGE_MARKERS = (
-    "could not read enough bytes", "not a valid duckdb database", "corrupt", "checksum",
-    "failed to load metadata", "serialization error", "internal error",
+    "could not read enough bytes",
+    "not a valid duckdb database",
+    "corrupt",
+    "checksum",
+    "failed to load metadata",
+    "serialization error",
+    "internal error",
 )
 
 
@@ -51,8 +56,11 @@ def load_log_copy(database: str | Path) -> Path:
 
 def is_damage(error: BaseException) -> bool:
     text = str(error).lower()
-    return isinstance(error, duckdb.Error) and "could not set lock" not in text and any(
-        marker in text for marker in DAMAGE_MARKERS)
+    return (
+        isinstance(error, duckdb.Error)
+        and "could not set lock" not in text
+        and any(marker in text for marker in DAMAGE_MARKERS)
+    )
 
 
 def damaged_message(database: str | Path, error: BaseException | str) -> str:
@@ -62,9 +70,13 @@ def damaged_message(database: str | Path, error: BaseException | str) -> str:
         f"The warehouse {database} is damaged and cannot be read ({reason}). This happens when the "
         "disk fills up or the machine stops while the warehouse is written. Nothing was run; BI keeps "
         "the last published marts. To rebuild it: `crm repair` (reloads the landing files "
-        + ("listed in the load log kept beside the warehouse, in the order and with the load times "
-           "they were loaded" if has_log else "up to the last published day (no copy of the load log "
-           "was found: every file gets today's load time)")
+        + (
+            "listed in the load log kept beside the warehouse, in the order and with the load times "
+            "they were loaded"
+            if has_log
+            else "up to the last published day (no copy of the load log "
+            "was found: every file gets today's load time)"
+        )
         + ", then runs the daily job; the damaged file is kept aside), or `crm repair --from-published` "
         "(the last published marts become the warehouse at once; the next run reloads the landing files)."
     )
@@ -92,13 +104,17 @@ def save_load_log(database: str | Path) -> Path | None:
     target = load_log_copy(database)
     tmp = target.with_name(f".{target.name}.tmp")
     with duckdb.connect(str(database), read_only=True) as con:
-        exists = con.execute("select count(*) from duckdb_tables() where schema_name = 'raw' "
-                             "and table_name = '_load_log'").fetchone()[0]
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' "
+            "and table_name = '_load_log'"
+        ).fetchone()[0]
         if not exists:
             return None
         quoted = str(tmp).replace("'", "''")
-        con.execute(f"copy (select * from raw._load_log order by loaded_at, table_name, file_path) "
-                    f"to '{quoted}' (format parquet)")
+        con.execute(
+            f"copy (select * from raw._load_log order by loaded_at, table_name, file_path) "
+            f"to '{quoted}' (format parquet)"
+        )
     os.replace(tmp, target)
     return target
 
@@ -126,11 +142,18 @@ class RepairReport:
     missing_files: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"damaged file kept as {self.damaged_copy}" if self.damaged_copy else "no damaged file",
-               f"{self.files_loaded} landing files loaded ({self.rows_loaded:,} rows); {self.load_log}"]
-        out += [f"CHANGED since it was loaded (its current content is loaded): {p}" for p in self.changed_files]
-        out += [f"MISSING (in the load log, not in the landing folder; its rows are not restored): {p}"
-                for p in self.missing_files]
+        out = [
+            f"damaged file kept as {self.damaged_copy}" if self.damaged_copy else "no damaged file",
+            f"{self.files_loaded} landing files loaded ({self.rows_loaded:,} rows); {self.load_log}",
+        ]
+        out += [
+            f"CHANGED since it was loaded (its current content is loaded): {p}"
+            for p in self.changed_files
+        ]
+        out += [
+            f"MISSING (in the load log, not in the landing folder; its rows are not restored): {p}"
+            for p in self.missing_files
+        ]
         return out
 
 
@@ -138,18 +161,27 @@ def _read_load_log(database: Path) -> tuple[list[tuple], str]:
     """The load log's rows (table_name, file_path, checksum, loaded_at) of loaded files, oldest
     first: from the copy beside the warehouse, else from the damaged file itself if its load log
     still reads; ([], why) when neither."""
-    sql = ("select table_name, file_path, checksum, loaded_at from {src} "
-           "where status in ('loaded', 'empty') order by loaded_at, table_name, file_path")
+    sql = (
+        "select table_name, file_path, checksum, loaded_at from {src} "
+        "where status in ('loaded', 'empty') order by loaded_at, table_name, file_path"
+    )
     copy = load_log_copy(database)
     if copy.exists():
         with duckdb.connect() as con:
             quoted = str(copy).replace("'", "''")
-            return con.execute(sql.format(src=f"read_parquet('{quoted}')")).fetchall(), f"load log from {copy}"
+            return con.execute(
+                sql.format(src=f"read_parquet('{quoted}')")
+            ).fetchall(), f"load log from {copy}"
     try:
         with duckdb.connect(str(database), read_only=True) as con:
-            return con.execute(sql.format(src="raw._load_log")).fetchall(), "load log read from the damaged file"
+            return con.execute(
+                sql.format(src="raw._load_log")
+            ).fetchall(), "load log read from the damaged file"
     except duckdb.Error:
-        return [], "no load log found: every landing file up to the run's day is loaded with today's load time"
+        return (
+            [],
+            "no load log found: every landing file up to the run's day is loaded with today's load time",
+        )
 
 
 def rebuild_raw(database: Path, landing: Path) -> RepairReport:
@@ -183,15 +215,24 @@ def rebuild_raw(database: Path, landing: Path) -> RepairReport:
     original = pd.DataFrame(logged, columns=["table_name", "file_path", "checksum", "loaded_at"])
     with duckdb.connect(str(database)) as con:
         con.register("original_log", original)
-        report.changed_files = [f"{landing / t / p}" for t, p in con.execute(
-            "select log.table_name, log.file_path from raw._load_log as log join original_log as o "
-            "using (table_name, file_path) where log.checksum <> o.checksum order by 1, 2").fetchall()]
+        report.changed_files = [
+            f"{landing / t / p}"
+            for t, p in con.execute(
+                "select log.table_name, log.file_path from raw._load_log as log join original_log as o "
+                "using (table_name, file_path) where log.checksum <> o.checksum order by 1, 2"
+            ).fetchall()
+        ]
         con.execute("begin")
-        con.execute("update raw._load_log as log set loaded_at = o.loaded_at from original_log as o "
-                    "where log.table_name = o.table_name and log.file_path = o.file_path")
+        con.execute(
+            "update raw._load_log as log set loaded_at = o.loaded_at from original_log as o "
+            "where log.table_name = o.table_name and log.file_path = o.file_path"
+        )
         for table in original.table_name.unique():
-            con.execute(f"update raw.{table} as r set _loaded_at = o.loaded_at from original_log as o "
-                        "where o.table_name = ? and r._source_file = o.file_path", [table])
+            con.execute(
+                f"update raw.{table} as r set _loaded_at = o.loaded_at from original_log as o "
+                "where o.table_name = ? and r._source_file = o.file_path",
+                [table],
+            )
         con.execute("commit")
     save_load_log(database)
     return report
@@ -203,7 +244,8 @@ def restore_published(database: Path, published: Path) -> Path | None:
     if not Path(published).exists():
         raise FileNotFoundError(
             f"no published copy at {published}: run `crm repair` (without --from-published) to "
-            "rebuild the warehouse from the landing files")
+            "rebuild the warehouse from the landing files"
+        )
     aside = move_aside(Path(database))
     tmp = Path(database).with_name(f".{Path(database).name}.restoring")
     shutil.copyfile(published, tmp)

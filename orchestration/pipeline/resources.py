@@ -38,7 +38,9 @@ def _lock_path(database: str | Path) -> Path:
 
 
 @contextmanager
-def warehouse_lock(database: str | Path, shared: bool = False, timeout: float = 60.0) -> Iterator[None]:
+def warehouse_lock(
+    database: str | Path, shared: bool = False, timeout: float = 60.0
+) -> Iterator[None]:
     """The one-writer rule of DuckDB, enforced across processes: an flock on ``<database>.lock``.
     Exclusive (``shared=False``) while a step writes the warehouse; shared while a step only reads
     it (the mart checks, the audience exports, the run summary), so readers run side by side but
@@ -100,15 +102,23 @@ class WarehouseResource(dg.ConfigurableResource):
         """Environment for dbt so that profiles/profiles.yml points at this warehouse."""
         temp = settings().temp_dir_for(self.database)
         temp.mkdir(parents=True, exist_ok=True)
-        return {**dbt_env(), "CRM_DUCKDB_PATH": self.database, "CRM_PUBLISH_DIR": self.publish,
-                "CRM_DUCKDB_TEMP_DIR": str(temp)}
+        return {
+            **dbt_env(),
+            "CRM_DUCKDB_PATH": self.database,
+            "CRM_PUBLISH_DIR": self.publish,
+            "CRM_DUCKDB_TEMP_DIR": str(temp),
+        }
 
 
 def warehouse_resource() -> WarehouseResource:
     """The warehouse of the shop's settings (orchestration/settings.py)."""
     s = settings()
-    return WarehouseResource(database=str(s.warehouse_path), landing=str(s.landing_dir),
-                             publish=str(s.publish_dir), gx=str(s.gx_dir))
+    return WarehouseResource(
+        database=str(s.warehouse_path),
+        landing=str(s.landing_dir),
+        publish=str(s.publish_dir),
+        gx=str(s.gx_dir),
+    )
 
 
 class CrmDbtCliResource(DbtCliResource):

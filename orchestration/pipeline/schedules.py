@@ -17,7 +17,7 @@ daily_refresh = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     partitions_def=daily_partitions,
     description="Ingest the day's landing files, build and test every dbt model as of that day, "
-                "run the GX checks, publish the marts.",
+    "run the GX checks, publish the marts.",
     tags={"crm/warehouse": "write"},
 )
 

@@ -17,11 +17,20 @@ from orchestration.settings import warehouse_path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.predict")
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="fit BG/NBD + Gamma-Gamma (int_clv_inputs) and sBG retention (fct_subscriptions)")
-    fit.add_argument("--as-of", type=date.fromisoformat, default=None,
-                     help="as_of_date the inputs must have been built for (default: theirs)")
+    fit = sub.add_parser(
+        "fit",
+        help="fit BG/NBD + Gamma-Gamma (int_clv_inputs) and sBG retention (fct_subscriptions)",
+    )
+    fit.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        help="as_of_date the inputs must have been built for (default: theirs)",
+    )
     fit.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
-    copy = sub.add_parser("copy-to-spark", help="copy the DuckDB fits tables into the local Spark warehouse")
+    copy = sub.add_parser(
+        "copy-to-spark", help="copy the DuckDB fits tables into the local Spark warehouse"
+    )
     copy.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
     args = parser.parse_args(argv)
     if args.command == "copy-to-spark":
@@ -38,12 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     for o in outcomes:
         params = ""
         if o.bgnbd:
-            params = (" r={:.4f} alpha={:.4f} a={:.4f} b={:.4f}".format(*o.bgnbd)
-                      + " p={:.4f} q={:.4f} gamma={:.4f}".format(*o.gamma_gamma))
+            params = " r={:.4f} alpha={:.4f} a={:.4f} b={:.4f}".format(
+                *o.bgnbd
+            ) + " p={:.4f} q={:.4f} gamma={:.4f}".format(*o.gamma_gamma)
         print(f"{o.fit:12s} {o.status:16s} {o.seconds:6.2f}s {o.reason}{params}")
-    print(f"{'retention':12s} {retention['fitted']} of {retention['groups']} sBG groups fitted, "
-          f"{retention['too_little_data']} with too few subscriptions, {retention['failed']} failed")
-    print("next: dbt build --select tag:fitted_parameters+ (same as_of_date) to refresh the prediction marts")
+    print(
+        f"{'retention':12s} {retention['fitted']} of {retention['groups']} sBG groups fitted, "
+        f"{retention['too_little_data']} with too few subscriptions, {retention['failed']} failed"
+    )
+    print(
+        "next: dbt build --select tag:fitted_parameters+ (same as_of_date) to refresh the prediction marts"
+    )
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

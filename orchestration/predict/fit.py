@@ -51,8 +51,13 @@ class FitOutcome:
     scores: pd.DataFrame | None = field(default=None, repr=False)
 
 
-def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: float,
-               fit: str = "full", warm_start: FitOutcome | None = None) -> FitOutcome:
+def fit_inputs(
+    inputs: pd.DataFrame,
+    min_repeat_customers: int,
+    min_history: float,
+    fit: str = "full",
+    warm_start: FitOutcome | None = None,
+) -> FitOutcome:
     """Fit both models on per-customer inputs (columns x, t_x, big_t, mean_repeat_value).
     ``warm_start``: the last stored fit of the same kind (``stored_fits``); its parameters are a
     further starting point of the optimiser, so a day with a few more orders finds the maximum
@@ -63,41 +68,65 @@ def fit_inputs(inputs: pd.DataFrame, min_repeat_customers: int, min_history: flo
     history = float(inputs.big_t.max()) if n else 0.0
     outcome = FitOutcome(fit, "fitted", "converged", n, len(repeat))
     if len(repeat) < min_repeat_customers:
-        outcome.status, outcome.reason = "too_little_data", (
-            f"{len(repeat)} customers with a repeat purchase; the model needs at least "
-            f"{min_repeat_customers} (var clv_min_repeat_customers)")
+        outcome.status, outcome.reason = (
+            "too_little_data",
+            (
+                f"{len(repeat)} customers with a repeat purchase; the model needs at least "
+                f"{min_repeat_customers} (var clv_min_repeat_customers)"
+            ),
+        )
     elif history < min_history:
-        outcome.status, outcome.reason = "too_little_data", (
-            f"{history:g} days from the first purchase to the cut-off; the model needs at least "
-            f"{min_history:g} (var clv_min_history_days)")
+        outcome.status, outcome.reason = (
+            "too_little_data",
+            (
+                f"{history:g} days from the first purchase to the cut-off; the model needs at least "
+                f"{min_history:g} (var clv_min_history_days)"
+            ),
+        )
     if outcome.status != "fitted":
         outcome.seconds = time.perf_counter() - started
         return outcome
     rows = inputs.groupby(["x", "t_x", "big_t"], as_index=False).size()
     warm = warm_start if warm_start is not None and warm_start.status == "fitted" else None
-    bg = bgnbd.fit_bgnbd(rows.x, rows.t_x, rows.big_t, rows["size"],
-                         starts=[warm.bgnbd] if warm and warm.bgnbd else [])
+    bg = bgnbd.fit_bgnbd(
+        rows.x,
+        rows.t_x,
+        rows.big_t,
+        rows["size"],
+        starts=[warm.bgnbd] if warm and warm.bgnbd else [],
+    )
     valued = repeat[np.isfinite(repeat.mean_repeat_value) & (repeat.mean_repeat_value > 0)]
     if not bg.converged:
         outcome.status, outcome.reason = "failed", bg.reason
     elif len(valued) == 0:
-        outcome.status, outcome.reason = "failed", "Gamma-Gamma: no repeat customer has a positive value"
+        outcome.status, outcome.reason = (
+            "failed",
+            "Gamma-Gamma: no repeat customer has a positive value",
+        )
     else:
         vrows = valued.groupby(["x", "mean_repeat_value"], as_index=False).size()
-        gg = bgnbd.fit_gamma_gamma(vrows.x, vrows.mean_repeat_value, vrows["size"],
-                                   starts=[warm.gamma_gamma] if warm and warm.gamma_gamma else [])
+        gg = bgnbd.fit_gamma_gamma(
+            vrows.x,
+            vrows.mean_repeat_value,
+            vrows["size"],
+            starts=[warm.gamma_gamma] if warm and warm.gamma_gamma else [],
+        )
         if not gg.converged:
             outcome.status, outcome.reason = "failed", gg.reason
         elif gg.params[1] <= 1:
-            outcome.status, outcome.reason = "failed", (
-                f"Gamma-Gamma q = {gg.params[1]:.3f} <= 1: the expected value is infinite")
+            outcome.status, outcome.reason = (
+                "failed",
+                (f"Gamma-Gamma q = {gg.params[1]:.3f} <= 1: the expected value is infinite"),
+            )
         else:
             outcome.bgnbd, outcome.log_likelihood = bg.params, bg.log_likelihood
             outcome.gamma_gamma, outcome.gg_log_likelihood = gg.params, gg.log_likelihood
-            outcome.reason = (f"BG/NBD on {n} customers ({len(rows)} distinct rows), Gamma-Gamma on "
-                              f"{len(valued)} repeat customers with a value"
-                              + ("" if bg.reason == "converged" else f"; BG/NBD {bg.reason}")
-                              + ("" if gg.reason == "converged" else f"; Gamma-Gamma {gg.reason}"))
+            outcome.reason = (
+                f"BG/NBD on {n} customers ({len(rows)} distinct rows), Gamma-Gamma on "
+                f"{len(valued)} repeat customers with a value"
+                + ("" if bg.reason == "converged" else f"; BG/NBD {bg.reason}")
+                + ("" if gg.reason == "converged" else f"; Gamma-Gamma {gg.reason}")
+            )
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -112,25 +141,35 @@ def score(outcome: FitOutcome, inputs: pd.DataFrame, horizons: dict[str, float])
     rows = inputs[["x", "t_x", "big_t"]].drop_duplicates()
     x, t_x, big_t = rows.x.to_numpy(float), rows.t_x.to_numpy(float), rows.big_t.to_numpy(float)
     alive = bgnbd.p_alive(params, x, t_x, big_t)
-    rows = rows.assign(p_alive=alive,
-                       expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t))
+    rows = rows.assign(
+        p_alive=alive, expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t)
+    )
     for column, t in horizons.items():
         rows[column] = bgnbd.expected_purchases(params, t, x, t_x, big_t)
     out = inputs.merge(rows, on=["x", "t_x", "big_t"], how="left")
-    out["expected_order_value"] = bgnbd.expected_value(gg, out.x.to_numpy(float),
-                                                       out.mean_repeat_value.to_numpy(float))
+    out["expected_order_value"] = bgnbd.expected_value(
+        gg, out.x.to_numpy(float), out.mean_repeat_value.to_numpy(float)
+    )
     return out
 
 
-def _fit_and_score(inputs: pd.DataFrame, fit: str, horizons: dict[str, float],
-                   min_repeat: int, min_history: float, warm_start: FitOutcome | None = None) -> FitOutcome:
+def _fit_and_score(
+    inputs: pd.DataFrame,
+    fit: str,
+    horizons: dict[str, float],
+    min_repeat: int,
+    min_history: float,
+    warm_start: FitOutcome | None = None,
+) -> FitOutcome:
     outcome = fit_inputs(inputs, min_repeat, min_history, fit, warm_start)
     started = time.perf_counter()
     scored = score(outcome, inputs, horizons)
     numbers = scored[["p_alive", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
     if not np.all(np.isfinite(numbers)):
         outcome.status, outcome.reason = "failed", "predictions are not finite for some customers"
-        outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = None
+        outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = (
+            None
+        )
         scored = scored.iloc[0:0]
     outcome.scores = scored
     outcome.seconds += time.perf_counter() - started
@@ -143,7 +182,8 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
     with duckdb.connect(str(database)) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'intermediate' "
-            "and table_name = 'int_clv_inputs'").fetchone()[0]
+            "and table_name = 'int_clv_inputs'"
+        ).fetchone()[0]
         if not exists:
             raise RuntimeError(f"{INPUTS_RELATION} is missing: run `dbt build` first")
         inputs = con.execute(f"select * from {INPUTS_RELATION}").df()
@@ -160,19 +200,40 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
         min_history = float(inputs.min_history_days.iloc[0])
         horizon_days = int(inputs.ltv_horizon_days.iloc[0])
     if as_of is not None and as_of != built_as_of:
-        raise RuntimeError(f"{INPUTS_RELATION} was built as of {built_as_of}, not {as_of}: "
-                           f"run `dbt build --vars '{{as_of_date: {as_of}}}'` first")
-    horizon = {"expected_purchases_30d": 30, "expected_purchases_90d": 90, "expected_purchases_365d": 365,
-               "expected_purchases_horizon": horizon_days}
+        raise RuntimeError(
+            f"{INPUTS_RELATION} was built as of {built_as_of}, not {as_of}: "
+            f"run `dbt build --vars '{{as_of_date: {as_of}}}'` first"
+        )
+    horizon = {
+        "expected_purchases_30d": 30,
+        "expected_purchases_90d": 90,
+        "expected_purchases_365d": 365,
+        "expected_purchases_horizon": horizon_days,
+    }
     full_inputs = inputs[["customer_id", "x", "t_x", "big_t", "mean_repeat_value"]].astype(
-        {"x": float, "t_x": float, "big_t": float, "mean_repeat_value": float})
+        {"x": float, "t_x": float, "big_t": float, "mean_repeat_value": float}
+    )
     cal = inputs[inputs.in_calibration.astype(bool)] if len(inputs) else inputs
-    cal_inputs = pd.DataFrame({
-        "customer_id": cal.customer_id, "x": cal.cal_x.astype(float), "t_x": cal.cal_t_x.astype(float),
-        "big_t": cal.cal_big_t.astype(float), "mean_repeat_value": cal.cal_mean_repeat_value.astype(float)})
-    full = _fit_and_score(full_inputs, "full", horizon, min_repeat, min_history, previous.get("full"))
-    calibration = _fit_and_score(cal_inputs, "calibration", {"expected_purchases_holdout": holdout},
-                                 min_repeat, min_history, previous.get("calibration"))
+    cal_inputs = pd.DataFrame(
+        {
+            "customer_id": cal.customer_id,
+            "x": cal.cal_x.astype(float),
+            "t_x": cal.cal_t_x.astype(float),
+            "big_t": cal.cal_big_t.astype(float),
+            "mean_repeat_value": cal.cal_mean_repeat_value.astype(float),
+        }
+    )
+    full = _fit_and_score(
+        full_inputs, "full", horizon, min_repeat, min_history, previous.get("full")
+    )
+    calibration = _fit_and_score(
+        cal_inputs,
+        "calibration",
+        {"expected_purchases_holdout": holdout},
+        min_repeat,
+        min_history,
+        previous.get("calibration"),
+    )
     write_outcomes(database, built_as_of, [full, calibration])
     return [full, calibration]
 
@@ -182,17 +243,26 @@ def stored_fits(con: duckdb.DuckDBPyConnection) -> dict[str, FitOutcome]:
     their parameters: the warm start of today's fits. Empty before the first fit."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [FITS_SCHEMA, FITS_TABLE]).fetchone()[0]
+        [FITS_SCHEMA, FITS_TABLE],
+    ).fetchone()[0]
     if not exists:
         return {}
     rows = con.execute(
         f"select fit, count_customers, count_repeat_customers, r, alpha, a, b, gg_p, gg_q, gg_gamma "
-        f"from {FITS_SCHEMA}.{FITS_TABLE} where status = 'fitted' order by as_of_date, fitted_at").fetchall()
+        f"from {FITS_SCHEMA}.{FITS_TABLE} where status = 'fitted' order by as_of_date, fitted_at"
+    ).fetchall()
     out = {}
     for fit, n, n_repeat, *numbers in rows:
         if all(v is not None and np.isfinite(v) and v > 0 for v in numbers):
-            out[fit] = FitOutcome(fit, "fitted", "stored", n, n_repeat,
-                                  bgnbd=tuple(numbers[:4]), gamma_gamma=tuple(numbers[4:]))
+            out[fit] = FitOutcome(
+                fit,
+                "fitted",
+                "stored",
+                n,
+                n_repeat,
+                bgnbd=tuple(numbers[:4]),
+                gamma_gamma=tuple(numbers[4:]),
+            )
     return out
 
 
@@ -202,11 +272,27 @@ def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
     for o in outcomes:
         r, alpha, a, b = o.bgnbd or (None,) * 4
         p, q, g = o.gamma_gamma or (None,) * 3
-        rows.append({"as_of_date": as_of, "fit": o.fit, "status": o.status, "status_reason": o.reason,
-                     "count_customers": o.count_customers, "count_repeat_customers": o.count_repeat_customers,
-                     "r": r, "alpha": alpha, "a": a, "b": b, "log_likelihood": o.log_likelihood,
-                     "gg_p": p, "gg_q": q, "gg_gamma": g, "gg_log_likelihood": o.gg_log_likelihood,
-                     "fit_seconds": o.seconds, "fitted_at": now})
+        rows.append(
+            {
+                "as_of_date": as_of,
+                "fit": o.fit,
+                "status": o.status,
+                "status_reason": o.reason,
+                "count_customers": o.count_customers,
+                "count_repeat_customers": o.count_repeat_customers,
+                "r": r,
+                "alpha": alpha,
+                "a": a,
+                "b": b,
+                "log_likelihood": o.log_likelihood,
+                "gg_p": p,
+                "gg_q": q,
+                "gg_gamma": g,
+                "gg_log_likelihood": o.gg_log_likelihood,
+                "fit_seconds": o.seconds,
+                "fitted_at": now,
+            }
+        )
     return pd.DataFrame(rows, columns=list(FITS_COLUMNS))
 
 
@@ -239,8 +325,12 @@ def write_outcomes(database: str | Path, as_of: date, outcomes: list[FitOutcome]
         con.execute(f"delete from {FITS_SCHEMA}.{SCORES_TABLE}")
         con.register("fits_df", fits)
         con.register("scores_df", scores)
-        con.execute(f"insert into {FITS_SCHEMA}.{FITS_TABLE} select {', '.join(FITS_COLUMNS)} from fits_df")
-        con.execute(f"insert into {FITS_SCHEMA}.{SCORES_TABLE} select {', '.join(SCORES_COLUMNS)} from scores_df")
+        con.execute(
+            f"insert into {FITS_SCHEMA}.{FITS_TABLE} select {', '.join(FITS_COLUMNS)} from fits_df"
+        )
+        con.execute(
+            f"insert into {FITS_SCHEMA}.{SCORES_TABLE} select {', '.join(SCORES_COLUMNS)} from scores_df"
+        )
         con.execute("commit")
 
 
@@ -250,12 +340,22 @@ def failed_fit_marts(database: str | Path) -> dict[str, str]:
     with duckdb.connect(str(database), read_only=True) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [FITS_SCHEMA, FITS_TABLE]).fetchone()[0]
-        rows = con.execute(f"select fit, status_reason from {FITS_SCHEMA}.{FITS_TABLE} "
-                           "where status = 'failed'").fetchall() if exists else []
+            [FITS_SCHEMA, FITS_TABLE],
+        ).fetchone()[0]
+        rows = (
+            con.execute(
+                f"select fit, status_reason from {FITS_SCHEMA}.{FITS_TABLE} where status = 'failed'"
+            ).fetchall()
+            if exists
+            else []
+        )
     return held_back_marts(rows)
 
 
 def held_back_marts(failed: list[tuple[str, str]]) -> dict[str, str]:
     """mart -> why, for failed fits given as (fit, reason) pairs (MARTS_OF_FIT)."""
-    return {mart: f"the {fit} fit failed: {reason}" for fit, reason in failed for mart in MARTS_OF_FIT.get(fit, ())}
+    return {
+        mart: f"the {fit} fit failed: {reason}"
+        for fit, reason in failed
+        for mart in MARTS_OF_FIT.get(fit, ())
+    }

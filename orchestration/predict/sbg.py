@@ -80,7 +80,9 @@ def retention_by_delivery(alpha: float, beta: float, max_delivery: int = 13) -> 
     return survival(alpha, beta, max_delivery - 1)
 
 
-def log_likelihood(alpha: float, beta: float, churned_at: np.ndarray, censored_at: np.ndarray) -> float:
+def log_likelihood(
+    alpha: float, beta: float, churned_at: np.ndarray, censored_at: np.ndarray
+) -> float:
     """Log-likelihood of subscriptions that churned at renewal t (counts ``churned_at[t-1]``) and
     subscriptions right-censored after surviving t renewals (counts ``censored_at[t]``, t >= 0)."""
     ll = 0.0
@@ -101,15 +103,23 @@ class Fit:
     log_likelihood: float | None = None
 
 
-def fit_counts(churned_at: Sequence[float], censored_at: Sequence[float], count_subscriptions: int | None = None,
-               min_subscriptions: int = 1) -> Fit:
+def fit_counts(
+    churned_at: Sequence[float],
+    censored_at: Sequence[float],
+    count_subscriptions: int | None = None,
+    min_subscriptions: int = 1,
+) -> Fit:
     """Maximum-likelihood sBG fit on churn and censoring counts (see ``log_likelihood``)."""
     churned = np.asarray(churned_at, dtype=float)
     censored = np.asarray(censored_at, dtype=float)
-    n = int(count_subscriptions if count_subscriptions is not None else churned.sum() + censored.sum())
+    n = int(
+        count_subscriptions if count_subscriptions is not None else churned.sum() + censored.sum()
+    )
     if n < min_subscriptions:
         return Fit("too_little_data", f"{n} subscriptions, fewer than {min_subscriptions}", n)
-    at_risk = churned.sum() + censored[1:].sum()  # subscriptions observed through at least one renewal
+    at_risk = (
+        churned.sum() + censored[1:].sum()
+    )  # subscriptions observed through at least one renewal
     if at_risk == 0:
         return Fit("too_little_data", "no subscription is old enough for a second delivery", n)
 
@@ -120,7 +130,9 @@ def fit_counts(churned_at: Sequence[float], censored_at: Sequence[float], count_
 
     best = None
     for x0 in itertools.product((-1.0, 0.0, 1.0), (-1.0, 0.5, 2.0)):
-        res = minimize(objective, np.array(x0), method="L-BFGS-B", bounds=[(-9.0, 9.0), (-9.0, 9.0)])
+        res = minimize(
+            objective, np.array(x0), method="L-BFGS-B", bounds=[(-9.0, 9.0), (-9.0, 9.0)]
+        )
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None
@@ -142,8 +154,9 @@ def fit_survivors(survivors: Sequence[float]) -> Fit:
     return fit_counts(churned, censored, int(s[0]))
 
 
-def subscription_counts(deliveries: np.ndarray, eligible: np.ndarray, cancelled: np.ndarray,
-                        max_t: int = 120) -> tuple[np.ndarray, np.ndarray]:
+def subscription_counts(
+    deliveries: np.ndarray, eligible: np.ndarray, cancelled: np.ndarray, max_t: int = 120
+) -> tuple[np.ndarray, np.ndarray]:
     """Churn and censoring counts from per-subscription deliveries d, deliveries it is old enough for
     m, and whether it is cancelled (the per-subscription likelihood in the module docstring)."""
     d = np.minimum(np.asarray(deliveries, dtype=int), max_t)
@@ -177,7 +190,8 @@ def fit_groups(frame, min_subscriptions: int) -> list[dict]:
             key = key if isinstance(key, tuple) else (key,)
             labels = dict(zip(kept, key, strict=True))
             churned, censored = subscription_counts(
-                part["count_deliveries"].to_numpy(), part["eligible_deliveries"].to_numpy(),
+                part["count_deliveries"].to_numpy(),
+                part["eligible_deliveries"].to_numpy(),
                 (part["status"] == "cancelled").to_numpy(),
             )
             fit = fit_counts(churned, censored, len(part), min_subscriptions)
@@ -185,15 +199,20 @@ def fit_groups(frame, min_subscriptions: int) -> list[dict]:
     return rows
 
 
-def fit_and_store(database_path: str | Path, as_of_date: date | str | None = None,
-                  min_subscriptions: int | None = None) -> dict:
+def fit_and_store(
+    database_path: str | Path,
+    as_of_date: date | str | None = None,
+    min_subscriptions: int | None = None,
+) -> dict:
     """Fit the sBG per retention group on ``marts.fct_subscriptions`` of a built DuckDB warehouse
     and replace that as_of_date's rows of ``model_fits.retention_fits``. Returns a summary."""
     import duckdb
 
     from orchestration.settings import dbt_var
 
-    if min_subscriptions is None:  # the shop's setting (vars.subscription_projection_min_subscriptions)
+    if (
+        min_subscriptions is None
+    ):  # the shop's setting (vars.subscription_projection_min_subscriptions)
         min_subscriptions = int(dbt_var("subscription_projection_min_subscriptions"))
     con = duckdb.connect(str(database_path))
     try:
@@ -215,27 +234,55 @@ def fit_and_store(database_path: str | Path, as_of_date: date | str | None = Non
         if rows:
             con.executemany(
                 f"insert into {FIT_SCHEMA}.{FIT_TABLE} values ({', '.join('?' * len(FIT_COLUMNS))})",
-                [[as_of, r["cohort_month"], r["acquisition_channel"], r["product_id"], r["offer_code"],
-                  r["status"], r["status_reason"], r["count_subscriptions"], r["alpha"], r["beta"],
-                  r["log_likelihood"], fitted_at] for r in rows],
+                [
+                    [
+                        as_of,
+                        r["cohort_month"],
+                        r["acquisition_channel"],
+                        r["product_id"],
+                        r["offer_code"],
+                        r["status"],
+                        r["status_reason"],
+                        r["count_subscriptions"],
+                        r["alpha"],
+                        r["beta"],
+                        r["log_likelihood"],
+                        fitted_at,
+                    ]
+                    for r in rows
+                ],
             )
         con.execute("commit")
     finally:
         con.close()
-    statuses = {s: sum(1 for r in rows if r["status"] == s) for s in ("fitted", "too_little_data", "failed")}
-    return {"as_of_date": str(as_of), "groups": len(rows), **statuses,
-            "count_subscriptions": len(frame)}
+    statuses = {
+        s: sum(1 for r in rows if r["status"] == s) for s in ("fitted", "too_little_data", "failed")
+    }
+    return {
+        "as_of_date": str(as_of),
+        "groups": len(rows),
+        **statuses,
+        "count_subscriptions": len(frame),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     from orchestration.settings import warehouse_path
 
-    parser = argparse.ArgumentParser(prog="python -m orchestration.predict.sbg",
-                                     description="Fit the sBG retention model per subscription group.")
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.predict.sbg",
+        description="Fit the sBG retention model per subscription group.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="fit on marts.fct_subscriptions and store model_fits.retention_fits")
-    fit.add_argument("--database", type=Path, default=None, help="DuckDB warehouse (default CRM_DUCKDB_PATH)")
-    fit.add_argument("--as-of", default=None, help="YYYY-MM-DD (default: the as_of_date of fct_subscriptions)")
+    fit = sub.add_parser(
+        "fit", help="fit on marts.fct_subscriptions and store model_fits.retention_fits"
+    )
+    fit.add_argument(
+        "--database", type=Path, default=None, help="DuckDB warehouse (default CRM_DUCKDB_PATH)"
+    )
+    fit.add_argument(
+        "--as-of", default=None, help="YYYY-MM-DD (default: the as_of_date of fct_subscriptions)"
+    )
     args = parser.parse_args(argv)
     summary = fit_and_store(args.database or warehouse_path(), args.as_of)
     print(summary)

@@ -10,8 +10,14 @@ import pandas as pd
 from orchestration.predict.bgnbd import BgNbdParams, GammaGammaParams
 
 
-def simulate_inputs(n: int, params: BgNbdParams, gg: GammaGammaParams, history_days: int = 1095,
-                    seed: int = 0, max_repeats: int = 400) -> pd.DataFrame:
+def simulate_inputs(
+    n: int,
+    params: BgNbdParams,
+    gg: GammaGammaParams,
+    history_days: int = 1095,
+    seed: int = 0,
+    max_repeats: int = 400,
+) -> pd.DataFrame:
     """One row per customer: x, t_x, big_t (whole days) and mean_repeat_value."""
     rng = np.random.default_rng(seed)
     lam = rng.gamma(params.r, 1.0 / params.alpha, n)
@@ -37,5 +43,12 @@ def simulate_inputs(n: int, params: BgNbdParams, gg: GammaGammaParams, history_d
     nu = rng.gamma(gg.q, 1.0 / gg.gamma, n)
     safe_x = np.maximum(x, 1)
     mean_value = np.where(x > 0, rng.gamma(gg.p * safe_x, 1.0 / (nu * safe_x)), np.nan)
-    return pd.DataFrame({"customer_id": np.arange(n).astype(str), "x": x, "t_x": t_x, "big_t": big_t,
-                         "mean_repeat_value": mean_value})
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n).astype(str),
+            "x": x,
+            "t_x": t_x,
+            "big_t": big_t,
+            "mean_repeat_value": mean_value,
+        }
+    )

@@ -22,5 +22,7 @@ def columns(table: str) -> dict[str, str]:
 def create_table_sql(table: str) -> list[str]:
     """The DDL that makes one model-fit table exist (empty), as the dbt hook does."""
     declared = ", ".join(f"{name} {kind}" for name, kind in TABLES[table].items())
-    return [f"create schema if not exists {SCHEMA}",
-            f"create table if not exists {SCHEMA}.{table} ({declared})"]
+    return [
+        f"create schema if not exists {SCHEMA}",
+        f"create table if not exists {SCHEMA}.{table} ({declared})",
+    ]

@@ -52,10 +52,13 @@ PRIVACY_DIR = "privacy"
 KEY_FILE = "erasure.key"
 REGISTER_FILE = "erasures.txt"
 # the contract's tables that hold a customer id, and those that hold personal data
-CUSTOMER_TABLES = tuple(t for t, spec in CONTRACT.items()
-                        if any(c["name"] == "customer_id" for c in spec["columns"]))
-PERSONAL_COLUMNS = {t: [c["name"] for c in spec["columns"] if c["type"] == "personal"]
-                    for t, spec in CONTRACT.items()}
+CUSTOMER_TABLES = tuple(
+    t for t, spec in CONTRACT.items() if any(c["name"] == "customer_id" for c in spec["columns"])
+)
+PERSONAL_COLUMNS = {
+    t: [c["name"] for c in spec["columns"] if c["type"] == "personal"]
+    for t, spec in CONTRACT.items()
+}
 CONSENT_COLUMNS = ("email_opt_in", "line_opt_in")
 TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".log", ".txt", ".html", ".htm", ".md", ".yml", ".yaml"}
 ERASED_TEXT = "[erased]"
@@ -121,21 +124,30 @@ def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, l
     try:
         # the id as staging reads it (without surrounding spaces)
         match = "sha256(? || trim(customer_id)) in (select h from _erased_hashes)"
-        ghost = f"'{TOMBSTONE_PREFIX}' || substr(sha256(? || trim(customer_id)), 1, {TOMBSTONE_DIGITS})"
+        ghost = (
+            f"'{TOMBSTONE_PREFIX}' || substr(sha256(? || trim(customer_id)), 1, {TOMBSTONE_DIGITS})"
+        )
         sets = [f"customer_id = {ghost}"]
         sets += [f"{c} = null" for c in PERSONAL_COLUMNS[table]]
         sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in _columns(table)]
         changed = con.execute(
             f"update raw.{table} set {', '.join(sets)} where _loaded_at = ? and {match}",
-            [key, loaded_at, key]).fetchone()[0]
+            [key, loaded_at, key],
+        ).fetchone()[0]
         # a malformed line's text may hold the id of an erased customer in any field
-        lines = con.execute(f"select _source_file, _row_number, _malformed_line from raw.{table} "
-                            "where _loaded_at = ? and _malformed_line is not null", [loaded_at]).fetchall()
+        lines = con.execute(
+            f"select _source_file, _row_number, _malformed_line from raw.{table} "
+            "where _loaded_at = ? and _malformed_line is not null",
+            [loaded_at],
+        ).fetchall()
         for source_file, row_number, text in lines:
             fields = next(csv.reader(io.StringIO(text)), [])
             if any(keyed_hash(key, f.strip()) in hashes for f in fields):
-                con.execute(f"update raw.{table} set _malformed_line = ? where _source_file = ? and "
-                            "_row_number = ?", [_erased_line(text), source_file, row_number])
+                con.execute(
+                    f"update raw.{table} set _malformed_line = ? where _source_file = ? and "
+                    "_row_number = ?",
+                    [_erased_line(text), source_file, row_number],
+                )
                 changed += 1
     finally:
         con.unregister("_erased_hashes")
@@ -155,7 +167,7 @@ class Erasure:
     """What one erasure changed, and what it could not clean (files it cannot read)."""
 
     customers: int = 0
-    tombstones: dict[str, str] = field(default_factory=dict)   # id -> tombstone (never printed)
+    tombstones: dict[str, str] = field(default_factory=dict)  # id -> tombstone (never printed)
     values_changed: int = 0
     files_rewritten: list[str] = field(default_factory=list)
     not_cleaned: list[str] = field(default_factory=list)
@@ -175,7 +187,9 @@ class Replacer:
             spellings.setdefault(escaped, json.dumps(new)[1:-1])
         self.spellings = spellings
         alternatives = "|".join(re.escape(v) for v in sorted(spellings, key=len, reverse=True))
-        self.pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternatives})(?!{_ID_CHAR})") if spellings else None
+        self.pattern = (
+            re.compile(f"(?<!{_ID_CHAR})(?:{alternatives})(?!{_ID_CHAR})") if spellings else None
+        )
         # long personal values also inside a longer text (an e-mail glued to other characters);
         # a short one only where it stands alone, so that other people's text stays as it is
         long = [v for v in self.personal if len(v) >= ANYWHERE_MIN_LENGTH or "@" in v]
@@ -195,14 +209,16 @@ class Replacer:
 
 # ---- DuckDB ---------------------------------------------------------------------------------------
 
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def _raw_tables(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """{raw table holding customer ids: its columns}"""
-    rows = con.execute("select table_name, column_name from information_schema.columns "
-                       "where table_schema = 'raw'").fetchall()
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+    ).fetchall()
     out: dict[str, set[str]] = {}
     for table, column in rows:
         if table in CUSTOMER_TABLES:
@@ -219,9 +235,14 @@ def personal_values(database: Path, ids: list[str]) -> set[str]:
         for table, columns in _raw_tables(con).items():
             for column in PERSONAL_COLUMNS[table]:
                 if column in columns:
-                    found |= {r[0] for r in con.execute(
-                        f"select distinct {column} from raw.{table} where trim(customer_id) in ({placeholders}) "
-                        f"and {column} is not null", ids).fetchall()}
+                    found |= {
+                        r[0]
+                        for r in con.execute(
+                            f"select distinct {column} from raw.{table} where trim(customer_id) in ({placeholders}) "
+                            f"and {column} is not null",
+                            ids,
+                        ).fetchall()
+                    }
     return found
 
 
@@ -229,22 +250,33 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
     """Empty the personal columns and consents of the customers' raw rows and mark the files that
     held them in the load log (the ids are replaced with every other text)."""
     tables = _raw_tables(con)
-    has_log = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
-                          "and table_name = '_load_log'").fetchone()[0]
+    has_log = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' "
+        "and table_name = '_load_log'"
+    ).fetchone()[0]
     placeholders = ", ".join("?" for _ in ids)
     for table, columns in tables.items():
-        files = [r[0] for r in con.execute(
-            f"select distinct _source_file from raw.{table} where trim(customer_id) in ({placeholders})",
-            ids).fetchall()]
+        files = [
+            r[0]
+            for r in con.execute(
+                f"select distinct _source_file from raw.{table} where trim(customer_id) in ({placeholders})",
+                ids,
+            ).fetchall()
+        ]
         if files and has_log:
             con.execute("alter table raw._load_log add column if not exists erased_at timestamp")
-            con.execute(f"update raw._load_log set erased_at = current_timestamp where table_name = ? "
-                        f"and file_path in ({', '.join('?' for _ in files)})", [table, *files])
+            con.execute(
+                f"update raw._load_log set erased_at = current_timestamp where table_name = ? "
+                f"and file_path in ({', '.join('?' for _ in files)})",
+                [table, *files],
+            )
         sets = [f"{c} = null" for c in PERSONAL_COLUMNS[table] if c in columns]
         sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in columns]
         if sets:
-            con.execute(f"update raw.{table} set {', '.join(sets)} where trim(customer_id) in ({placeholders})",
-                        ids)
+            con.execute(
+                f"update raw.{table} set {', '.join(sets)} where trim(customer_id) in ({placeholders})",
+                ids,
+            )
 
 
 def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: str) -> int:
@@ -253,9 +285,16 @@ def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: s
         "select table_schema, table_name, column_name from information_schema.columns c "
         "join information_schema.tables t using (table_catalog, table_schema, table_name) "
         "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.data_type = 'VARCHAR'",
-        [catalog]).fetchall()
-    con.create_function("_erase_text", replacer.text, [duckdb.sqltypes.VARCHAR], duckdb.sqltypes.VARCHAR,
-                        null_handling="special", side_effects=False)
+        [catalog],
+    ).fetchall()
+    con.create_function(
+        "_erase_text",
+        replacer.text,
+        [duckdb.sqltypes.VARCHAR],
+        duckdb.sqltypes.VARCHAR,
+        null_handling="special",
+        side_effects=False,
+    )
     needles = sorted(replacer.spellings)
     changed = 0
     try:
@@ -263,8 +302,9 @@ def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: s
             target = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
             col = _quote(column)
             condition = " or ".join(f"contains({col}, ?)" for _ in needles)
-            changed += con.execute(f"update {target} set {col} = _erase_text({col}) where {condition}",
-                                   needles).fetchone()[0]
+            changed += con.execute(
+                f"update {target} set {col} = _erase_text({col}) where {condition}", needles
+            ).fetchone()[0]
     finally:
         con.remove_function("_erase_text")
     # a table that keeps consents (staging, until the next build) has none for an erased customer
@@ -274,20 +314,27 @@ def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: s
         "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.column_name in ('email_opt_in', 'line_opt_in') "
         "and c.data_type in ('BOOLEAN', 'VARCHAR') and exists (select 1 from information_schema.columns k "
         "where k.table_catalog = c.table_catalog and k.table_schema = c.table_schema "
-        "and k.table_name = c.table_name and k.column_name = 'customer_id')", [catalog]).fetchall()
+        "and k.table_name = c.table_name and k.column_name = 'customer_id')",
+        [catalog],
+    ).fetchall()
     ghosts = sorted(replacer.tombstones.values())
     for schema, table, column, kind in consents:
         target = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
         value = "false" if kind == "BOOLEAN" else "'false'"
-        con.execute(f"update {target} set {_quote(column)} = {value} where customer_id in "
-                    f"({', '.join('?' for _ in ghosts)})", ghosts)
+        con.execute(
+            f"update {target} set {_quote(column)} = {value} where customer_id in "
+            f"({', '.join('?' for _ in ghosts)})",
+            ghosts,
+        )
     return changed
 
 
 def _storage_version(con: duckdb.DuckDBPyConnection, catalog: str, default: str) -> str:
     try:
-        row = con.execute("select tags['storage_version'] from duckdb_databases() where database_name = ?",
-                          [catalog]).fetchone()
+        row = con.execute(
+            "select tags['storage_version'] from duckdb_databases() where database_name = ?",
+            [catalog],
+        ).fetchone()
     except duckdb.Error:
         row = None
     # DuckDB names the format of a file by the first release that writes it (``v1.5.0+``)
@@ -314,8 +361,9 @@ def _sql_text(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str,
-                      ids: list[str] | None = None) -> int:
+def erase_duckdb_file(
+    path: Path, replacer: Replacer, default_version: str, ids: list[str] | None = None
+) -> int:
     """Clean one DuckDB file (with ``ids``: it is the warehouse, whose raw rows are erased first)."""
     with duckdb.connect(str(path)) as con:
         catalog = con.execute("select current_database()").fetchone()[0]
@@ -330,11 +378,15 @@ def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str,
 
 # ---- other files ----------------------------------------------------------------------------------
 
+
 def _scrub_parquet(path: Path, replacer: Replacer) -> bool:
     table = pq.read_table(path)
     metadata = pq.read_metadata(path)
-    compression = metadata.row_group(0).column(0).compression.lower() if metadata.num_row_groups and \
-        metadata.num_columns else "zstd"
+    compression = (
+        metadata.row_group(0).column(0).compression.lower()
+        if metadata.num_row_groups and metadata.num_columns
+        else "zstd"
+    )
     changed = False
     columns = []
     for column in table.columns:
@@ -347,8 +399,11 @@ def _scrub_parquet(path: Path, replacer: Replacer) -> bool:
         columns.append(column)
     if changed:
         tmp = path.with_name(f".{path.name}.erase.tmp")
-        pq.write_table(pa.Table.from_arrays(columns, schema=table.schema), tmp,
-                       compression=None if compression == "uncompressed" else compression)
+        pq.write_table(
+            pa.Table.from_arrays(columns, schema=table.schema),
+            tmp,
+            compression=None if compression == "uncompressed" else compression,
+        )
         os.replace(tmp, path)
     return changed
 
@@ -357,7 +412,7 @@ def _scrub_text(path: Path, replacer: Replacer) -> bool:
     raw = path.read_bytes()
     bom = raw.startswith(b"\xef\xbb\xbf")
     try:
-        text = raw[3 if bom else 0:].decode("utf-8")
+        text = raw[3 if bom else 0 :].decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("cp932")
     new = replacer.text(text)
@@ -372,8 +427,12 @@ def _scrub_text(path: Path, replacer: Replacer) -> bool:
 def _scrub_sqlite(path: Path, replacer: Replacer) -> bool:
     changed = 0
     with sqlite3.connect(path) as con:
-        con.create_function("erase_text", 1, lambda v: replacer.text(v) if isinstance(v, str) else v,
-                            deterministic=True)
+        con.create_function(
+            "erase_text",
+            1,
+            lambda v: replacer.text(v) if isinstance(v, str) else v,
+            deterministic=True,
+        )
         tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
         for table in tables:
             for column in con.execute(f"pragma table_info({_quote(table)})").fetchall():
@@ -381,8 +440,10 @@ def _scrub_sqlite(path: Path, replacer: Replacer) -> bool:
                 if any(k in kind for k in ("CHAR", "TEXT", "CLOB")) or not kind:
                     col = _quote(name)
                     condition = " or ".join(f"instr({col}, ?) > 0" for _ in replacer.spellings)
-                    changed += con.execute(f"update {_quote(table)} set {col} = erase_text({col}) "
-                                           f"where {condition}", list(replacer.spellings)).rowcount
+                    changed += con.execute(
+                        f"update {_quote(table)} set {col} = erase_text({col}) where {condition}",
+                        list(replacer.spellings),
+                    ).rowcount
     if changed:
         with sqlite3.connect(path) as con:
             con.execute("vacuum")
@@ -422,8 +483,10 @@ def _holds(path: Path, needles: list[bytes], anywhere: re.Pattern | None = None)
     data = path.read_bytes()
     if anywhere is not None and anywhere.search(data.decode("utf-8", "ignore")):
         return True
-    return any(re.search(rb"(?<![0-9A-Za-z_\-])" + re.escape(n) + rb"(?![0-9A-Za-z_\-])", data)
-               for n in needles)
+    return any(
+        re.search(rb"(?<![0-9A-Za-z_\-])" + re.escape(n) + rb"(?![0-9A-Za-z_\-])", data)
+        for n in needles
+    )
 
 
 def erase(
@@ -440,13 +503,21 @@ def erase(
 
     ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
     if not ids:
-        raise ValueError("no customer id given: name them (crm erase C0001 C0002) or --file ids.txt")
+        raise ValueError(
+            "no customer id given: name them (crm erase C0001 C0002) or --file ids.txt"
+        )
     database = Path(database or warehouse_path())
     if not database.exists():
         raise FileNotFoundError(f"no warehouse at {database}: set CRM_DUCKDB_PATH or --database")
     publish = Path(publish or publish_dir())
-    roots = [Path(r) for r in (roots if roots is not None else
-                               [database.parent, publish, gx_dir(), database.parent / "logs"])]
+    roots = [
+        Path(r)
+        for r in (
+            roots
+            if roots is not None
+            else [database.parent, publish, gx_dir(), database.parent / "logs"]
+        )
+    ]
     from orchestration.pipeline.resources import WarehouseResource
 
     # the warehouse's one-writer lock: an erasure waits for a running job (and stops the next one)
@@ -454,7 +525,9 @@ def erase(
         return _erase(ids, database, roots, publish, landing)
 
 
-def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None) -> Erasure:
+def _erase(
+    ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None
+) -> Erasure:
     from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION
     from orchestration.publish.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
 
@@ -475,7 +548,10 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
             if _is_duckdb(path):
                 under_publish = publish_real in path.resolve().parents
                 changed = erase_duckdb_file(
-                    path, replacer, PUBLISH_STORAGE_VERSION if under_publish else WAREHOUSE_STORAGE_VERSION)
+                    path,
+                    replacer,
+                    PUBLISH_STORAGE_VERSION if under_publish else WAREHOUSE_STORAGE_VERSION,
+                )
                 report.values_changed += changed
                 report.files_rewritten.append(str(path))
                 continue
@@ -493,10 +569,13 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
             if done:
                 report.files_rewritten.append(str(path))
             if _holds(path, replacer.needles(), replacer.raw_pattern):
-                report.not_cleaned.append(f"{path}: holds an erased value in a form erase cannot rewrite; "
-                                          "remove the file")
+                report.not_cleaned.append(
+                    f"{path}: holds an erased value in a form erase cannot rewrite; remove the file"
+                )
         except (OSError, duckdb.Error, pa.ArrowException, sqlite3.Error, UnicodeDecodeError) as exc:
-            report.not_cleaned.append(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            report.not_cleaned.append(
+                f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            )
     report.values_changed += erase_duckdb_file(database, replacer, WAREHOUSE_STORAGE_VERSION, ids)
     report.files_rewritten.append(str(database))
     _record(database, (keyed_hash(key, c) for c in ids))
@@ -505,15 +584,24 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
 
 def read_ids(path: Path) -> list[str]:
     """Customer ids of a file, one a line (blank lines and lines starting with # are skipped)."""
-    return [line.strip() for line in Path(path).read_text(encoding="utf-8-sig").splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in Path(path).read_text(encoding="utf-8-sig").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("customer_ids", nargs="*", help="customer ids to erase")
-    parser.add_argument("--file", type=Path, default=None, help="a file of customer ids, one a line")
-    parser.add_argument("--database", type=Path, default=None,
-                        help="DuckDB warehouse (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)")
+    parser.add_argument(
+        "--file", type=Path, default=None, help="a file of customer ids, one a line"
+    )
+    parser.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="DuckDB warehouse (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -526,14 +614,18 @@ def main(args: argparse.Namespace) -> int:
         print(f"[erase] {exc}", file=sys.stderr)
         return 2
     except (duckdb.IOException, WarehouseLockedError) as exc:  # open in a run or the UI
-        print(f"[erase] the warehouse cannot be opened for writing ({str(exc).splitlines()[0][:200]}): "
-              "wait for the running job to end, stop other programs that hold it open, and run again",
-              file=sys.stderr)
+        print(
+            f"[erase] the warehouse cannot be opened for writing ({str(exc).splitlines()[0][:200]}): "
+            "wait for the running job to end, stop other programs that hold it open, and run again",
+            file=sys.stderr,
+        )
         return 2
-    print(f"[erase] {report.customers} customers erased: personal data removed, ids replaced by tombstones "
-          f"in {len(report.files_rewritten)} files ({report.values_changed} values); recorded in "
-          f"{privacy_dir(Path(args.database or warehouse_path())) / REGISTER_FILE}. Remove them from the "
-          "landing files too (the shop's copies).")
+    print(
+        f"[erase] {report.customers} customers erased: personal data removed, ids replaced by tombstones "
+        f"in {len(report.files_rewritten)} files ({report.values_changed} values); recorded in "
+        f"{privacy_dir(Path(args.database or warehouse_path())) / REGISTER_FILE}. Remove them from the "
+        "landing files too (the shop's copies)."
+    )
     for line in report.not_cleaned:
         print(f"[erase] ERROR {line}", file=sys.stderr)
     return 1 if report.not_cleaned else 0

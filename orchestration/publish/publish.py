@@ -66,13 +66,22 @@ def remove_stale_files(publish_dir: Path) -> list[Path]:
     publish_dir = Path(publish_dir)
     if not publish_dir.is_dir():
         return []
-    current = {os.readlink(publish_dir / name) for name in ("parquet", "exports")
-               if (publish_dir / name).is_symlink()}
-    stale = [p for pattern in (".*.tmp", ".*.tmp.wal", ".*.link", ".docs-target-*",
-                               f"{DOCS_DIR}/.*.tmp")
-             for p in publish_dir.glob(pattern)]
-    stale += [p for name in ("parquet", "exports") for p in publish_dir.glob(f"{name}.*")
-              if p.is_dir() and not p.is_symlink() and p.name not in current]
+    current = {
+        os.readlink(publish_dir / name)
+        for name in ("parquet", "exports")
+        if (publish_dir / name).is_symlink()
+    }
+    stale = [
+        p
+        for pattern in (".*.tmp", ".*.tmp.wal", ".*.link", ".docs-target-*", f"{DOCS_DIR}/.*.tmp")
+        for p in publish_dir.glob(pattern)
+    ]
+    stale += [
+        p
+        for name in ("parquet", "exports")
+        for p in publish_dir.glob(f"{name}.*")
+        if p.is_dir() and not p.is_symlink() and p.name not in current
+    ]
     for path in stale:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -96,8 +105,14 @@ def previous_manifest(publish_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "",
-            hold_back: dict[str, str] | None = None, exports_dir: Path | None = None) -> dict:
+def publish(
+    warehouse: Path,
+    publish_dir: Path,
+    as_of_date: str,
+    run_id: str = "",
+    hold_back: dict[str, str] | None = None,
+    exports_dir: Path | None = None,
+) -> dict:
     """Copy every mart of ``warehouse`` into a new read-only DuckDB file and Parquet files, then
     swap them in atomically. Returns the manifest written.
 
@@ -126,8 +141,14 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
         if attached_previous:
             con.execute(f"attach '{previous_db}' as previous (read_only)")
             kept = [m for m in mart_names(con, "previous") if m in hold_back]
-        held = {m: {"reason": hold_back[m], "published": "previous version" if m in kept else "not published"}
-                for m in marts if m in hold_back}
+        held = {
+            m: {
+                "reason": hold_back[m],
+                "published": "previous version" if m in kept else "not published",
+            }
+            for m in marts
+            if m in hold_back
+        }
         con.execute("create schema published.marts")
         counts = {}
         for mart in marts:
@@ -135,7 +156,9 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
                 continue
             source = "previous" if mart in kept else "warehouse"
             try:
-                con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
+                con.execute(
+                    f"create table published.marts.{mart} as select * from {source}.marts.{mart}"
+                )
             except duckdb.BinderException as exc:
                 # a view that names its inputs with the warehouse file's catalog does not resolve
                 # when the file is attached under the alias `warehouse`
@@ -144,9 +167,12 @@ def publish(warehouse: Path, publish_dir: Path, as_of_date: str, run_id: str = "
                 raise RuntimeError(
                     f"marts.{mart} of {warehouse} does not resolve with the warehouse attached as "
                     f"`{source}`: a view mart must name its inputs without the catalog, "
-                    f"{{{{ ref(...).include(database=false) }}}} ({exc})") from exc
-            con.execute(f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
-                        "(format parquet, compression zstd)")
+                    f"{{{{ ref(...).include(database=false) }}}} ({exc})"
+                ) from exc
+            con.execute(
+                f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
+                "(format parquet, compression zstd)"
+            )
             counts[mart] = con.execute(f"select count(*) from published.marts.{mart}").fetchone()[0]
         con.execute("detach warehouse")
         if attached_previous:
@@ -204,8 +230,13 @@ def _swap_link(publish_dir: Path, name: str, target_name: str, generation: str) 
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_dir: Path,
-                 parse: Path | None = None) -> Path:
+def publish_docs(
+    warehouse: Path,
+    publish_dir: Path,
+    as_of_date: str,
+    project_dir: Path,
+    parse: Path | None = None,
+) -> Path:
     """``dbt docs generate --static`` against ``warehouse`` (after a successful build), then swap
     the single-file site into ``publish_dir/docs/index.html`` atomically. Returns its path.
     ``parse``: a dbt partial_parse.msgpack saved with the same vars and profile (the run's dbt build),
@@ -214,12 +245,18 @@ def publish_docs(warehouse: Path, publish_dir: Path, as_of_date: str, project_di
     target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
     use_saved_parse(parse, target)
     env = {**os.environ, **dbt_env(), "CRM_DUCKDB_PATH": str(warehouse)}
-    cmd = dbt_command(["docs", "generate", "--static", "--quiet", "--target-path", str(target)],
-                      {"as_of_date": as_of_date})
+    cmd = dbt_command(
+        ["docs", "generate", "--static", "--quiet", "--target-path", str(target)],
+        {"as_of_date": as_of_date},
+    )
     try:
-        proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"dbt docs generate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+            raise RuntimeError(
+                f"dbt docs generate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+            )
         docs = publish_dir / DOCS_DIR
         docs.mkdir(parents=True, exist_ok=True)
         tmp = docs / f".index.html.{uuid.uuid4().hex[:6]}.tmp"

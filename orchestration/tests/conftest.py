@@ -21,10 +21,25 @@ from orchestration.tools.generate import generate
 # the whole Dagster job, build more than the one shared shop, start a browser or Spark: the rest
 # covers every layer (settings, contract, ingest, dbt models and their unit tests, fits, activation,
 # publish) on the one shared warehouse.
-SLOW_MODULES = {"test_dagster", "test_spark_parity", "test_dashboard", "test_benchmark", "test_incremental",
-                "test_shop_settings_run", "test_subscriptions", "test_publish_compat", "test_semantic_layer",
-                "test_files", "test_runs", "test_values", "test_predict_pipeline", "test_privacy",
-                "test_consent", "test_operations", "test_clv_day_to_day"}
+SLOW_MODULES = {
+    "test_dagster",
+    "test_spark_parity",
+    "test_dashboard",
+    "test_benchmark",
+    "test_incremental",
+    "test_shop_settings_run",
+    "test_subscriptions",
+    "test_publish_compat",
+    "test_semantic_layer",
+    "test_files",
+    "test_runs",
+    "test_values",
+    "test_predict_pipeline",
+    "test_privacy",
+    "test_consent",
+    "test_operations",
+    "test_clv_day_to_day",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,7 +53,9 @@ END = date(2025, 6, 30)
 AS_OF = "2025-06-30"
 
 
-def dbt(db: Path, args: list[str], vars_: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def dbt(
+    db: Path, args: list[str], vars_: dict | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run dbt against the DuckDB file ``db``; on failure show dbt's output."""
     env = dict(os.environ)
     env.update(
@@ -50,10 +67,17 @@ def dbt(db: Path, args: list[str], vars_: dict | None = None, check: bool = True
         CRM_DUCKDB_MEMORY_LIMIT="4GB",
     )
     proc = subprocess.run(
-        dbt_command(args, vars_), cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+        dbt_command(args, vars_),
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+        )
     return proc
 
 
@@ -69,8 +93,12 @@ def mart_snapshot(db: Path) -> dict[str, pd.DataFrame]:
     """Every table of schema marts, sorted by all columns, for exact comparison."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         out = {}
         for name in names:
             df = con.execute(f"select * from marts.{name}").df()

@@ -23,7 +23,9 @@ from orchestration.tools.generate import generate
 
 
 def test_floor_reads_every_planted_row(tmp_path):
-    planted = generate(tmp_path / "shop", customers=300, start=date(2025, 1, 1), end=date(2025, 2, 28))
+    planted = generate(
+        tmp_path / "shop", customers=300, start=date(2025, 1, 1), end=date(2025, 2, 28)
+    )
     floor = read_floor(tmp_path / "shop")
     assert floor.pop("_seconds") > 0
     assert floor == planted["rows"]
@@ -31,8 +33,13 @@ def test_floor_reads_every_planted_row(tmp_path):
 
 def test_browse_per_order_adds_browse_sessions_only(tmp_path):
     base = generate(tmp_path / "a", customers=300, start=date(2025, 1, 1), end=date(2025, 2, 28))
-    heavy = generate(tmp_path / "b", customers=300, start=date(2025, 1, 1), end=date(2025, 2, 28),
-                     browse_per_order=12.0)
+    heavy = generate(
+        tmp_path / "b",
+        customers=300,
+        start=date(2025, 1, 1),
+        end=date(2025, 2, 28),
+        browse_per_order=12.0,
+    )
     for table in ("orders", "order_items", "customers", "products"):
         assert heavy["rows"][table] == base["rows"][table]
     assert heavy["rows"]["events"] > 1.8 * base["rows"]["events"]
@@ -42,14 +49,19 @@ def test_ingest_up_to_leaves_the_last_day_for_the_refresh(tmp_path):
     generate(tmp_path / "shop", customers=300, start=date(2025, 1, 1), end=date(2025, 1, 31))
     db = tmp_path / "w.duckdb"
     expected_last = duckdb.sql(
-        f"select count(*) from read_parquet('{tmp_path}/shop/orders/2025-01-31.parquet')").fetchall()[0][0]
+        f"select count(*) from read_parquet('{tmp_path}/shop/orders/2025-01-31.parquet')"
+    ).fetchall()[0][0]
     assert expected_last > 0
     common = ["--landing", str(tmp_path / "shop"), "--database", str(db)]
     assert ingest_main([*common, "--up-to", "2025-01-30"]) == 0
     with duckdb.connect(str(db)) as con:
         before = con.execute("select count(*) from raw.orders").fetchone()[0]
-        assert con.execute("select count(*) from raw.orders "
-                           "where _source_file = '2025-01-31.parquet'").fetchone()[0] == 0
+        assert (
+            con.execute(
+                "select count(*) from raw.orders where _source_file = '2025-01-31.parquet'"
+            ).fetchone()[0]
+            == 0
+        )
     assert ingest_main([*common, "--up-to", "2025-01-31"]) == 0
     with duckdb.connect(str(db)) as con:
         after = con.execute("select count(*) from raw.orders").fetchone()[0]
@@ -59,23 +71,37 @@ def test_ingest_up_to_leaves_the_last_day_for_the_refresh(tmp_path):
 
 def test_slowest_names_nodes_as_dbt_prints_them(tmp_path):
     # a generic test's unique_id ends in a hash: the name is the part before it
-    results = [("model.crm_warehouse.int_sessions", 21.0),
-               ("test.crm_warehouse.unique_fct_sessions_session_id.6d123dfdd6", 5.6),
-               ("test.crm_warehouse.assert_cpm_transitions_conserve", 0.1),
-               ("unit_test.crm_warehouse.customer_offers.offers_by_hand", 2.0),
-               ("seed.crm_warehouse.cpm_states", None)]
+    results = [
+        ("model.crm_warehouse.int_sessions", 21.0),
+        ("test.crm_warehouse.unique_fct_sessions_session_id.6d123dfdd6", 5.6),
+        ("test.crm_warehouse.assert_cpm_transitions_conserve", 0.1),
+        ("unit_test.crm_warehouse.customer_offers.offers_by_hand", 2.0),
+        ("seed.crm_warehouse.cpm_states", None),
+    ]
     run_results = tmp_path / "run_results.json"
-    run_results.write_text(json.dumps({"results": [
-        {"unique_id": uid, "execution_time": seconds} for uid, seconds in results]}))
-    assert _slowest(run_results, count=4) == ("int_sessions 21.0, unique_fct_sessions_session_id 5.6, "
-                                              "customer_offers::offers_by_hand 2.0, "
-                                              "assert_cpm_transitions_conserve 0.1")
+    run_results.write_text(
+        json.dumps(
+            {"results": [{"unique_id": uid, "execution_time": seconds} for uid, seconds in results]}
+        )
+    )
+    assert _slowest(run_results, count=4) == (
+        "int_sessions 21.0, unique_fct_sessions_session_id 5.6, "
+        "customer_offers::offers_by_hand 2.0, "
+        "assert_cpm_transitions_conserve 0.1"
+    )
     assert _slowest(tmp_path / "missing.json") == "(no run_results.json)"
 
 
-@pytest.mark.parametrize("module", ["dagster._core.storage.event_log.sqlite.sqlite_event_log",
-                                    "dagster_dbt.core.resource", "dbt.cli.main", "dbt.adapters.duckdb.impl",
-                                    "great_expectations.data_context.data_context.abstract_data_context"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+        "dagster_dbt.core.resource",
+        "dbt.cli.main",
+        "dbt.adapters.duckdb.impl",
+        "great_expectations.data_context.data_context.abstract_data_context",
+    ],
+)
 def test_setup_wrote_the_bytecode_of_the_packages_every_run_imports(module):
     # scripts/setup.sh syncs with --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, a
     # missing .pyc is compiled again by every process (a small shop's run: 39 s -> 50 s)
@@ -84,7 +110,8 @@ def test_setup_wrote_the_bytecode_of_the_packages_every_run_imports(module):
 
     source = importlib.util.find_spec(module).origin
     assert Path(importlib.util.cache_from_source(source)).exists(), (
-        f"no bytecode for {source}: run ./scripts/setup.sh (uv sync --compile-bytecode)")
+        f"no bytecode for {source}: run ./scripts/setup.sh (uv sync --compile-bytecode)"
+    )
 
 
 def test_setup_without_the_spark_extra_keeps_the_one_installed():
@@ -101,11 +128,24 @@ def test_setup_without_the_spark_extra_keeps_the_one_installed():
 
 
 def test_day_parts_group_the_jobs_steps_and_keep_the_rest_of_the_wall_clock():
-    steps = {"landing_to_raw": 2.0, "dbt_warehouse": 100.0, "mart_quality_checks": 9.0, "model_fits": 16.0,
-             "dbt_predictions": 40.0, "fitted_mart_quality_checks": 2.0, "activation__audience_exports": 0.5,
-             "published_marts": 57.5}
-    assert day_parts(steps, wall=240.0) == {"day_ingest": 2.0, "day_dbt": 140.0, "day_checks": 11.0,
-                                            "day_fits": 16.0, "day_publish": 58.0, "day_other": 13.0}
+    steps = {
+        "landing_to_raw": 2.0,
+        "dbt_warehouse": 100.0,
+        "mart_quality_checks": 9.0,
+        "model_fits": 16.0,
+        "dbt_predictions": 40.0,
+        "fitted_mart_quality_checks": 2.0,
+        "activation__audience_exports": 0.5,
+        "published_marts": 57.5,
+    }
+    assert day_parts(steps, wall=240.0) == {
+        "day_ingest": 2.0,
+        "day_dbt": 140.0,
+        "day_checks": 11.0,
+        "day_fits": 16.0,
+        "day_publish": 58.0,
+        "day_other": 13.0,
+    }
     assert tuple(day_parts({}, wall=3.0)) == JOB_PARTS
 
 
@@ -125,5 +165,10 @@ def test_scale_benchmark_times_the_daily_job_on_top_of_the_full_build(tmp_path):
     planted = json.loads((tmp_path / "shop-300-1y" / "_planted.json").read_text())
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
         # the job loaded the last day's files: every planted order row is in raw
-        assert con.execute("select count(*) from raw.orders").fetchone()[0] == planted["rows"]["orders"]
-        assert con.execute("select max(as_of_date) from marts.customer_offers").fetchone()[0] == date(2025, 12, 31)
+        assert (
+            con.execute("select count(*) from raw.orders").fetchone()[0]
+            == planted["rows"]["orders"]
+        )
+        assert con.execute("select max(as_of_date) from marts.customer_offers").fetchone()[
+            0
+        ] == date(2025, 12, 31)

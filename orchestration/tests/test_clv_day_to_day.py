@@ -24,8 +24,10 @@ SEED = 2
 
 def _calibration_values(db) -> tuple[np.ndarray, np.ndarray]:
     with duckdb.connect(str(db), read_only=True) as con:
-        df = con.execute("select cal_x, cal_mean_repeat_value from intermediate.int_clv_inputs "
-                         "where in_calibration and cal_x > 0 and cal_mean_repeat_value > 0").df()
+        df = con.execute(
+            "select cal_x, cal_mean_repeat_value from intermediate.int_clv_inputs "
+            "where in_calibration and cal_x > 0 and cal_mean_repeat_value > 0"
+        ).df()
     return df.cal_x.to_numpy(float), df.cal_mean_repeat_value.to_numpy(float)
 
 
@@ -42,15 +44,30 @@ def test_a_fit_that_converged_yesterday_converges_today_on_a_few_more_orders(tmp
     stored, first_day = {}, None
     for day in (END - timedelta(days=1), END):
         ingest(landing, db, up_to=day, verbose=False)
-        dbt(db, ["build", "--select", "+int_clv_inputs", "--exclude-resource-type", "test",
-                 "--exclude-resource-type", "unit_test"], {"as_of_date": day.isoformat()})
+        dbt(
+            db,
+            [
+                "build",
+                "--select",
+                "+int_clv_inputs",
+                "--exclude-resource-type",
+                "test",
+                "--exclude-resource-type",
+                "unit_test",
+            ],
+            {"as_of_date": day.isoformat()},
+        )
         starts_seen.clear()
         with mock.patch.object(bgnbd, "fit_bgnbd", side_effect=spy):
             outcomes = fit_warehouse(db, day)
-        assert [(o.fit, o.status) for o in outcomes] == [("full", "fitted"), ("calibration", "fitted")], \
-            [o.reason for o in outcomes]
+        assert [(o.fit, o.status) for o in outcomes] == [
+            ("full", "fitted"),
+            ("calibration", "fitted"),
+        ], [o.reason for o in outcomes]
         # the first day starts from the default only; the second also from the first day's fits
-        assert starts_seen == [[stored[f].bgnbd] if f in stored else [] for f in ("full", "calibration")]
+        assert starts_seen == [
+            [stored[f].bgnbd] if f in stored else [] for f in ("full", "calibration")
+        ]
         with duckdb.connect(str(db), read_only=True) as con:
             stored = stored_fits(con)
         assert {f: o.bgnbd for f, o in stored.items()} == {o.fit: o.bgnbd for o in outcomes}
@@ -64,13 +81,18 @@ def test_a_fit_that_converged_yesterday_converges_today_on_a_few_more_orders(tmp
     assert "converged at p = 100000" in today.reason
 
     def log_likelihood(params) -> float:
-        return float(np.sum(bgnbd.gamma_gamma_log_likelihood(bgnbd.GammaGammaParams(*params), x, m)))
+        return float(
+            np.sum(bgnbd.gamma_gamma_log_likelihood(bgnbd.GammaGammaParams(*params), x, m))
+        )
 
     assert abs(log_likelihood(today.gamma_gamma) - today.gg_log_likelihood) < 1e-6
     assert log_likelihood(first_day[1].gamma_gamma) < today.gg_log_likelihood
     for p in (1.0, 5.0, 50.0, 1000.0):  # profile in p: every interior point is lower
-        best_inner = max(log_likelihood((p, q, g)) for q in np.geomspace(1.05, 50, 60)
-                         for g in np.geomspace(1e-1, 1e6, 120))
+        best_inner = max(
+            log_likelihood((p, q, g))
+            for q in np.geomspace(1.05, 50, 60)
+            for g in np.geomspace(1e-1, 1e6, 120)
+        )
         assert best_inner < today.gg_log_likelihood
     scores = today.scores
     assert len(scores) > 0 and np.all(np.isfinite(scores.expected_purchases_holdout))

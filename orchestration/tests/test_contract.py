@@ -31,5 +31,10 @@ def test_rules_derived_from_the_declaration():
     assert REQUIRED_TABLES == ("orders",)
     assert PERSONAL_DATA_COLUMNS == ("email", "full_name", "line_user_id")
     assert row_rules("order_items")["maximum"] == {"quantity": 10000}
-    assert row_rules("orders")["allowed"]["status"] == ["completed", "cancelled", "returned", "pending"]
+    assert row_rules("orders")["allowed"]["status"] == [
+        "completed",
+        "cancelled",
+        "returned",
+        "pending",
+    ]
     assert "email_opt_in" in [c["name"] for c in CONTRACT["customers"]["columns"]]

@@ -44,19 +44,34 @@ ALL = [*PIPELINE_ASSETS, *MART_CHECKS]
 
 
 def _warehouse(root: Path, landing: Path) -> WarehouseResource:
-    return WarehouseResource(database=str(root / "warehouse.duckdb"), landing=str(landing),
-                             publish=str(root / "published"), gx=str(root / "gx"))
+    return WarehouseResource(
+        database=str(root / "warehouse.duckdb"),
+        landing=str(landing),
+        publish=str(root / "published"),
+        gx=str(root / "gx"),
+    )
 
 
-def _materialize(wh: WarehouseResource, partition: str, assets=ALL, **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize(assets, partition_key=partition, resources={"warehouse": wh, "dbt": dbt_resource()},
-                          raise_on_error=False, **kwargs)
+def _materialize(
+    wh: WarehouseResource, partition: str, assets=ALL, **kwargs
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets,
+        partition_key=partition,
+        resources={"warehouse": wh, "dbt": dbt_resource()},
+        raise_on_error=False,
+        **kwargs,
+    )
 
 
 def _checks(result) -> dict[tuple[str, str], object]:
     return {
-        (e.event_specific_data.asset_key.path[-1], e.event_specific_data.check_name): e.event_specific_data
-        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        (
+            e.event_specific_data.asset_key.path[-1],
+            e.event_specific_data.check_name,
+        ): e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
 
 
@@ -64,7 +79,9 @@ def _checks(result) -> dict[tuple[str, str], object]:
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dagster_landing")
     # a year of history: enough for both CLV fits (full, and calibration to as_of - 180 days)
-    generate(root, customers=400, start=date(2024, 7, 1), end=date(2025, 6, 30), seed=21, bad_share=0.003)
+    generate(
+        root, customers=400, start=date(2024, 7, 1), end=date(2025, 6, 30), seed=21, bad_share=0.003
+    )
     return root
 
 
@@ -73,8 +90,10 @@ def pipeline(tmp_path_factory, landing):
     root = tmp_path_factory.mktemp("dagster_run")
     wh = _warehouse(root, landing)
     # dagster-dbt's `dbt --version` is not run (decision log 105): the run fails if it is
-    with mock.patch("dagster_dbt.core.resource.check_output",
-                    side_effect=AssertionError("dagster-dbt ran `dbt --version`")):
+    with mock.patch(
+        "dagster_dbt.core.resource.check_output",
+        side_effect=AssertionError("dagster-dbt ran `dbt --version`"),
+    ):
         result = _materialize(wh, END)
     return SimpleNamespace(root=root, wh=wh, result=result)
 
@@ -83,9 +102,20 @@ def test_definitions_load_and_validate():
     assert defs.get_job_def("daily_refresh") is not None
     env = dict(os.environ, DAGSTER_HOME="")
     env.pop("DAGSTER_HOME")
-    proc = subprocess.run([str(Path(os.sys.executable).with_name("dagster")), "definitions", "validate",
-                           "-m", "orchestration.pipeline.definitions"], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(Path(os.sys.executable).with_name("dagster")),
+            "definitions",
+            "validate",
+            "-m",
+            "orchestration.pipeline.definitions",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "passed validation" in proc.stderr + proc.stdout
 
@@ -101,7 +131,9 @@ def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_do
     resource = dbt_resource()
     assert resource._initialize_dbt_core_adapter(["build"]) is None
     # the version dagster-dbt would have read from `dbt --version`
-    printed = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
     assert f"installed: {resource._cli_version}" in printed
 
 
@@ -110,7 +142,11 @@ def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
     from orchestration.settings import keep_days
 
     now = time.time()
-    for name, age_days in (("run-2025-01-01-a.log", 31), ("run-2025-01-02-b.log", 29), ("notes.log", 90)):
+    for name, age_days in (
+        ("run-2025-01-01-a.log", 31),
+        ("run-2025-01-02-b.log", 29),
+        ("notes.log", 90),
+    ):
         (tmp_path / name).write_text("log")
         os.utime(tmp_path / name, (now - age_days * 86400, now - age_days * 86400))
     monkeypatch.delenv("CRM_KEEP_DAYS", raising=False)
@@ -121,7 +157,9 @@ def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
     assert prune_run_logs(tmp_path, keep_days(), now=now) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["notes.log"]  # not a run log: never touched
     monkeypatch.setenv("CRM_KEEP_DAYS", "30d")
-    with pytest.raises(ValueError, match="CRM_KEEP_DAYS .setting keep_days.: must be a whole number of days"):
+    with pytest.raises(
+        ValueError, match="CRM_KEEP_DAYS .setting keep_days.: must be a whole number of days"
+    ):
         keep_days()
 
 
@@ -139,9 +177,14 @@ def test_the_run_log_has_each_line_once(tmp_path):
         hello()
 
     log = tmp_path / "run.log"
-    assert one_step.execute_in_process(run_config={"loggers": {"file": {"config": {"path": str(log)}}}}).success
+    assert one_step.execute_in_process(
+        run_config={"loggers": {"file": {"config": {"path": str(log)}}}}
+    ).success
     text = log.read_text()
-    assert [text.count(event) for event in ("RUN_START", "hello from the step", "STEP_SUCCESS", "RUN_SUCCESS")] == [1, 1, 1, 1]
+    assert [
+        text.count(event)
+        for event in ("RUN_START", "hello from the step", "STEP_SUCCESS", "RUN_SUCCESS")
+    ] == [1, 1, 1, 1]
 
 
 def test_schedule_runs_yesterday_every_morning_in_tokyo():
@@ -149,11 +192,22 @@ def test_schedule_runs_yesterday_every_morning_in_tokyo():
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.execution_timezone == "Asia/Tokyo"
     tick = datetime(2025, 7, 1, 6, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-    with dg.instance_for_test() as instance, dg.build_schedule_context(
-            scheduled_execution_time=tick, repository_def=defs.get_repository_def(), instance=instance) as ctx:
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
+            scheduled_execution_time=tick,
+            repository_def=defs.get_repository_def(),
+            instance=instance,
+        ) as ctx,
+    ):
         # a run whose process died (no such pid on this host) before the tick
-        dead = instance.add_run(dg.DagsterRun(job_name="daily_refresh", status=dg.DagsterRunStatus.STARTED,
-                                              tags={TAG_HOST: socket.gethostname(), TAG_PID: "4194303"}))
+        dead = instance.add_run(
+            dg.DagsterRun(
+                job_name="daily_refresh",
+                status=dg.DagsterRunStatus.STARTED,
+                tags={TAG_HOST: socket.gethostname(), TAG_PID: "4194303"},
+            )
+        )
         requests = schedule.evaluate_tick(ctx).run_requests
         # the tick marked it failed, so the new run is not blocked by it
         assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
@@ -165,24 +219,43 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert result.success
     checks = _checks(result)
     # dbt tests arrive as asset checks, and all pass
-    assert sum(1 for (_, name) in checks if name.startswith(("unique_", "not_null_", "accepted_values_"))) > 20
+    assert (
+        sum(
+            1
+            for (_, name) in checks
+            if name.startswith(("unique_", "not_null_", "accepted_values_"))
+        )
+        > 20
+    )
     # the scheduled build leaves the unit tests to CI (decision log 90): models and data tests ran,
     # no unit test did
-    ran = [r["unique_id"].split(".")[0] for r in json.loads(
-        (_dbt_target_path(result.run_id, "dbt_warehouse") / "run_results.json").read_text())["results"]]
+    ran = [
+        r["unique_id"].split(".")[0]
+        for r in json.loads(
+            (_dbt_target_path(result.run_id, "dbt_warehouse") / "run_results.json").read_text()
+        )["results"]
+    ]
     assert ran.count("model") > 40 and ran.count("test") > 100 and "unit_test" not in ran
+
     # the second dbt step parsed nothing again: it started from the first step's saved parse (same
     # vars, profile and files; decision log 103), where the first parsed the whole project
     def parse_events(step):
-        return [json.loads(line)["info"]["name"] for line in
-                (_dbt_target_path(result.run_id, step) / "dbt.log").read_text().splitlines()
-                if '"PartialParsing' in line or '"UnableToPartialParse' in line]
+        return [
+            json.loads(line)["info"]["name"]
+            for line in (_dbt_target_path(result.run_id, step) / "dbt.log").read_text().splitlines()
+            if '"PartialParsing' in line or '"UnableToPartialParse' in line
+        ]
+
     assert "UnableToPartialParse" in parse_events("dbt_warehouse")
     assert parse_events("dbt_predictions") == ["PartialParsingEnabled", "PartialParsingSkipParsing"]
     # the mart checks pass: GX's rate bounds and the dbt tests that guard CPM conservation, one tier
     # per purchaser and spend reconciliation
-    for name in ("rates_within_0_1", "assert_cpm_transitions_conserve", "assert_every_purchaser_in_one_tier",
-                 "assert_spend_reconciles"):
+    for name in (
+        "rates_within_0_1",
+        "assert_cpm_transitions_conserve",
+        "assert_every_purchaser_in_one_tier",
+        "assert_spend_reconciles",
+    ):
         evaluated = [c for (mart, n), c in checks.items() if n == name]
         assert evaluated and all(c.passed for c in evaluated), name
     # the landing gate saw the planted bad rows: a visible warning with counts, and the run went on
@@ -190,7 +263,12 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
     assert gate.metadata["failing_values"].value > 0
     assert any(k.startswith("failing_rows[") for k in gate.metadata)
-    assert query(pipeline.wh.database_path, "select count(*) as n from quarantine.quarantine_orders")["n"][0] > 0
+    assert (
+        query(pipeline.wh.database_path, "select count(*) as n from quarantine.quarantine_orders")[
+            "n"
+        ][0]
+        > 0
+    )
     # published: a DuckDB file with every mart and the same rows, Parquet per mart, a manifest
     manifest = json.loads((Path(pipeline.wh.publish) / "manifest.json").read_text())
     assert manifest["as_of_date"] == END
@@ -206,10 +284,13 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     # the day's audience exports were published with the marts, after their consent check passed
     assert checks[("audience_exports", "exports_respect_consent")].passed
     exports = Path(manifest["exports_dir"])
-    entries = published["customer_audiences"].query("is_entry and not is_holdout and channel.notna()", engine="python")
+    entries = published["customer_audiences"].query(
+        "is_entry and not is_holdout and channel.notna()", engine="python"
+    )
     assert sum(len(pd.read_parquet(p)) for p in exports.glob("*.parquet")) == len(entries)
-    assert {p.stem for p in exports.glob("*.csv")} == set(published["customer_audiences"].audience) | {
-        p.stem for p in exports.glob("*.parquet")}
+    assert {p.stem for p in exports.glob("*.csv")} == set(
+        published["customer_audiences"].audience
+    ) | {p.stem for p in exports.glob("*.parquet")}
     # the model fits ran between the two dbt steps: dim_customers and the predictions carry them
     fit_check = checks[("clv_fits", "clv_fit_converged")]
     assert fit_check.passed and fit_check.severity == dg.AssetCheckSeverity.ERROR
@@ -218,13 +299,19 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert model.loc["calibration", "status"] == "fitted"
     assert published["clv_model_validation"]["count_customers"].sum() > 0
     buyers = published["dim_customers"].query("count_purchases > 0")
-    assert manifest["row_counts"]["customer_predictions"] == len(buyers) > 0  # one prediction per buyer
+    assert (
+        manifest["row_counts"]["customer_predictions"] == len(buyers) > 0
+    )  # one prediction per buyer
     assert buyers["p_alive"].notna().all()
     assert checks[("retention_fits", "retention_fits_converged")].passed
     # the dbt docs site was published beside the marts
-    assert "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
+    assert (
+        "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
+    )
     # GX Data Docs were written
-    assert (Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    assert (
+        Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    ).exists()
 
 
 def test_running_a_partition_twice_changes_no_mart(pipeline):
@@ -243,7 +330,10 @@ def test_backfilled_days_give_the_same_marts_as_one_build(pipeline, landing, tmp
     (tmp_path / "ranged").mkdir()
     result = defs.get_job_def("daily_refresh").execute_in_process(
         resources={"warehouse": ranged, "dbt": dbt_resource()},
-        tags={"dagster/asset_partition_range_start": "2025-06-28", "dagster/asset_partition_range_end": END},
+        tags={
+            "dagster/asset_partition_range_start": "2025-06-28",
+            "dagster/asset_partition_range_end": END,
+        },
         raise_on_error=False,
     )
     assert result.success
@@ -275,16 +365,26 @@ def test_a_failed_error_check_blocks_publishing(pipeline, tmp_path):
     checks = _checks(result)
     rates = checks[("f2_conversion", "rates_within_0_1")]
     assert not rates.passed and rates.severity == dg.AssetCheckSeverity.ERROR
-    assert rates.metadata["failing_values"].value > 0 and "f2_rate_30d" in rates.metadata["failing_sample"].value
-    assert checks[("funnel_daily", "rates_within_0_1")].passed  # ... and only the broken mart is blamed
-    published_steps = [e for e in result.all_events
-                       if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path == ["published_marts"]]
+    assert (
+        rates.metadata["failing_values"].value > 0
+        and "f2_rate_30d" in rates.metadata["failing_sample"].value
+    )
+    assert checks[
+        ("funnel_daily", "rates_within_0_1")
+    ].passed  # ... and only the broken mart is blamed
+    published_steps = [
+        e
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path == ["published_marts"]
+    ]
     assert published_steps == []
     after = json.loads((root / "published" / "manifest.json").read_text())
     assert after == before  # BI keeps the previous marts
 
 
-def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(pipeline, tmp_path, monkeypatch):
+def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(
+    pipeline, tmp_path, monkeypatch
+):
     from orchestration.predict import bgnbd
 
     root = tmp_path / "failed_fit"
@@ -292,14 +392,24 @@ def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(p
     wh = _warehouse(root, Path(pipeline.wh.landing))
     before = mart_snapshot(root / "published" / "crm_marts.duckdb")
     # an optimiser that does not converge (real data rarely provokes it on demand)
-    monkeypatch.setattr(bgnbd, "fit_bgnbd", lambda *args, **kwargs: bgnbd.FitResult(
-        False, None, None, "BG/NBD: the optimiser stopped without converging (planted by the test)"))
+    monkeypatch.setattr(
+        bgnbd,
+        "fit_bgnbd",
+        lambda *args, **kwargs: bgnbd.FitResult(
+            False,
+            None,
+            None,
+            "BG/NBD: the optimiser stopped without converging (planted by the test)",
+        ),
+    )
     selection = dg.AssetSelection.assets(model_fits, dbt_predictions, published_marts)
     result = _materialize(wh, END, assets=ALL, selection=selection)
     assert result.success  # an ERROR check that holds back only the predictions, not the run
     check = _checks(result)[("clv_fits", "clv_fit_converged")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "planted by the test" in check.description and "customer_predictions" in check.description
+    assert (
+        "planted by the test" in check.description and "customer_predictions" in check.description
+    )
     manifest = json.loads((root / "published" / "manifest.json").read_text())
     assert manifest["run_id"] == result.run_id  # published in this run ...
     # ... except the marts of the failed fits (both fits call the failing optimiser)
@@ -326,17 +436,24 @@ def test_an_export_without_consent_blocks_publishing(pipeline, tmp_path):
             where c.line_opt_in is distinct from true and c.customer_id not in
                 (select customer_id from marts.customer_audiences)
             order by 1 limit 1""").fetchone()[0]
-        con.execute("""insert into marts.customer_audiences (customer_id, as_of_date, audience, priority,
+        con.execute(
+            """insert into marts.customer_audiences (customer_id, as_of_date, audience, priority,
             is_entry, is_holdout, send_date, send_hour, send_weekday, channel, reason)
             values (?, date '2025-06-30', 'win_back', 5, true, false, date '2025-07-01', 10, 2, 'line', 'x')""",
-                    [victim])
+            [victim],
+        )
     selection = dg.AssetSelection.assets(audience_exports, published_marts)
     result = _materialize(wh, END, assets=ALL, selection=selection)
     check = _checks(result)[("audience_exports", "exports_respect_consent")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "win_back.parquet: 1 rows whose customer has no consent for its channel" in check.description
+    assert (
+        "win_back.parquet: 1 rows whose customer has no consent for its channel"
+        in check.description
+    )
     assert victim in check.description
-    assert json.loads((root / "published" / "manifest.json").read_text()) == before  # nothing published
+    assert (
+        json.loads((root / "published" / "manifest.json").read_text()) == before
+    )  # nothing published
 
 
 def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tmp_path):
@@ -345,7 +462,10 @@ def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tm
     wh = _warehouse(root, Path(pipeline.wh.landing))
     published = root / "published" / "crm_marts.duckdb"
     reader = duckdb.connect(str(published), read_only=True)
-    old = {m: reader.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in ("fct_orders", "kpi_daily")}
+    old = {
+        m: reader.execute(f"select count(*) from marts.{m}").fetchone()[0]
+        for m in ("fct_orders", "kpi_daily")
+    }
     # the warehouse changes and is published again while the reader holds the old file open
     con = duckdb.connect(wh.database)
     con.execute("delete from marts.fct_orders where order_date < '2025-05-01'")
@@ -364,17 +484,25 @@ def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tm
 def test_killing_the_dbt_build_midway_and_rerunning_gives_the_same_marts(pipeline, tmp_path):
     db = tmp_path / "killed.duckdb"
     shutil.copy(pipeline.wh.database, db)
-    env = dict(os.environ, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(tmp_path / "tmp"),
-               DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"))
+    env = dict(
+        os.environ,
+        CRM_DUCKDB_PATH=str(db),
+        CRM_DUCKDB_TEMP_DIR=str(tmp_path / "tmp"),
+        DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+    )
     cmd = dbt_command(["build", "--target-path", str(tmp_path / "target")], {"as_of_date": END})
-    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     started = time.monotonic()
     for line in proc.stdout:  # kill once the build is writing models
         if "OK created sql table model" in line or time.monotonic() - started > 60:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    rerun = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    rerun = subprocess.run(
+        cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     reference, got = mart_snapshot(pipeline.wh.database_path), mart_snapshot(db)
     for name in reference:
@@ -383,8 +511,14 @@ def test_killing_the_dbt_build_midway_and_rerunning_gives_the_same_marts(pipelin
 
 def test_an_unreadable_batch_stops_that_table_only(tmp_path):
     landing = tmp_path / "landing"
-    generate(landing, customers=80, start=date(2025, 6, 1), end=date(2025, 6, 30), seed=3,
-             tables=("orders", "order_items", "events"))
+    generate(
+        landing,
+        customers=80,
+        start=date(2025, 6, 1),
+        end=date(2025, 6, 30),
+        seed=3,
+        tables=("orders", "order_items", "events"),
+    )
     shutil.rmtree(landing / "events")
     (landing / "events").mkdir()
     (landing / "events" / "2025-06-30.parquet").write_bytes(b"not parquet at all")
@@ -405,16 +539,28 @@ def test_a_retried_or_reexecuted_dbt_step_resumes_from_the_failed_model(tmp_path
     path = _dbt_target_path(failed_run, "dbt_warehouse")
     path.mkdir(parents=True, exist_ok=True)
     try:
-        (path / "run_results.json").write_text(json.dumps({"results": [{"status": "success"}, {"status": "error"}]}))
-        retry = SimpleNamespace(retry_number=1, run=SimpleNamespace(run_id=failed_run, parent_run_id=None))
-        reexecution = SimpleNamespace(retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=failed_run))
-        first_try = SimpleNamespace(retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=None))
+        (path / "run_results.json").write_text(
+            json.dumps({"results": [{"status": "success"}, {"status": "error"}]})
+        )
+        retry = SimpleNamespace(
+            retry_number=1, run=SimpleNamespace(run_id=failed_run, parent_run_id=None)
+        )
+        reexecution = SimpleNamespace(
+            retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=failed_run)
+        )
+        first_try = SimpleNamespace(
+            retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=None)
+        )
         assert _resumable_run(retry, "dbt_warehouse") == path
         assert _resumable_run(reexecution, "dbt_warehouse") == path
         assert _resumable_run(first_try, "dbt_warehouse") is None
-        assert _resumable_run(reexecution, "dbt_predictions") is None  # the other dbt step did not fail
+        assert (
+            _resumable_run(reexecution, "dbt_predictions") is None
+        )  # the other dbt step did not fail
         (path / "run_results.json").write_text(json.dumps({"results": [{"status": "success"}]}))
-        assert _resumable_run(reexecution, "dbt_warehouse") is None  # nothing failed: build from scratch
+        assert (
+            _resumable_run(reexecution, "dbt_warehouse") is None
+        )  # nothing failed: build from scratch
     finally:
         shutil.rmtree(path.parent)
 
@@ -426,7 +572,10 @@ def test_a_second_writer_waits_for_the_lock_then_gives_up_with_a_clear_error(tmp
     second = WarehouseResource(database=str(tmp_path / "w.duckdb"), lock_timeout_seconds=1.0)
     with first.write_lock():
         started = time.monotonic()
-        with pytest.raises(WarehouseLockedError, match="being written by another process"), second.write_lock():
+        with (
+            pytest.raises(WarehouseLockedError, match="being written by another process"),
+            second.write_lock(),
+        ):
             pass
         assert time.monotonic() - started >= 1.0
     with second.write_lock():  # released: the next writer gets it at once

@@ -11,7 +11,10 @@ from orchestration.tools import generate as gen
 
 
 def _read_all(folder):
-    return {p.relative_to(folder).as_posix(): pq.read_table(p) for p in sorted(folder.rglob("*.parquet"))}
+    return {
+        p.relative_to(folder).as_posix(): pq.read_table(p)
+        for p in sorted(folder.rglob("*.parquet"))
+    }
 
 
 def test_help_lists_the_options(capsys):
@@ -35,7 +38,9 @@ def test_same_seed_same_rows_other_seed_other_rows(tmp_path):
 
 
 def test_writes_every_contract_table_with_contract_columns_one_file_per_day(tmp_path):
-    planted = gen.generate(tmp_path, customers=200, start=date(2025, 3, 1), end=date(2025, 3, 31), seed=1)
+    planted = gen.generate(
+        tmp_path, customers=200, start=date(2025, 3, 1), end=date(2025, 3, 31), seed=1
+    )
     for table, columns in TABLE_COLUMNS.items():
         files = sorted((tmp_path / table).glob("*.parquet"))
         assert files, table
@@ -49,15 +54,41 @@ def test_writes_every_contract_table_with_contract_columns_one_file_per_day(tmp_
 
 
 def test_csv_and_monthly_files(tmp_path):
-    gen.main(["--out", str(tmp_path), "--customers", "100", "--start", "2025-01-01", "--end", "2025-03-31",
-              "--format", "csv", "--files-per", "month", "--tables", "orders,order_items"])
-    assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == ["2025-01.csv", "2025-02.csv", "2025-03.csv"]
+    gen.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--customers",
+            "100",
+            "--start",
+            "2025-01-01",
+            "--end",
+            "2025-03-31",
+            "--format",
+            "csv",
+            "--files-per",
+            "month",
+            "--tables",
+            "orders,order_items",
+        ]
+    )
+    assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == [
+        "2025-01.csv",
+        "2025-02.csv",
+        "2025-03.csv",
+    ]
     assert not (tmp_path / "events").exists()
 
 
 def test_planted_funnel_abandons_about_70_percent_of_carts(tmp_path):
-    gen.generate(tmp_path, customers=400, start=date(2025, 1, 1), end=date(2025, 3, 31), seed=5,
-                 tables=("events",))
+    gen.generate(
+        tmp_path,
+        customers=400,
+        start=date(2025, 1, 1),
+        end=date(2025, 3, 31),
+        seed=5,
+        tables=("events",),
+    )
     events = pq.read_table(tmp_path / "events").to_pandas()
     per_session = events.groupby("session_id")["event_type"].agg(set)
     carts = per_session.apply(lambda s: bool(s & {"add_to_cart", "checkout_start", "purchase"}))

@@ -50,7 +50,8 @@ def _plant(landing: Path, held: Path) -> dict:
     (held / "events").mkdir(parents=True)
     pq.write_table(events.take(late), held / "events" / "2025-06-20_late.parquet")
     planted["late_sessions"] = set(events.take(late).column("session_id").to_pylist()) & set(
-        events.take(keep).column("session_id").to_pylist())
+        events.take(keep).column("session_id").to_pylist()
+    )
     # a re-sent copy of 50 events of 06-27, under a name that sorts before the originals
     copy = pq.read_table(landing / "events" / "2025-06-27.parquet").slice(0, 50)
     pq.write_table(copy, held / "events" / "2025-06-19_copy.parquet")
@@ -61,15 +62,22 @@ def _plant(landing: Path, held: Path) -> dict:
     (held / "orders" / "2025-06-29_resend.csv").write_text(
         "order_id,customer_id,ordered_at,status,order_total,updated_at\n"
         f"{order['order_id']},{order['customer_id']},{order['ordered_at']},{RESENT_ORDER_STATUS},"
-        f"{order['order_total']},2025-06-29 09:00:00\n")
+        f"{order['order_total']},2025-06-29 09:00:00\n"
+    )
     planted["resent_order"] = order["order_id"]
     # an orphan: the lines of an order of 06-28 arrive on 06-28, the order itself on 06-29
-    product = pq.read_table(landing / "order_items" / "2025-06-10.parquet").column("product_id")[0].as_py()
+    product = (
+        pq.read_table(landing / "order_items" / "2025-06-10.parquet")
+        .column("product_id")[0]
+        .as_py()
+    )
     (landing / "order_items" / "2025-06-28_early.csv").write_text(
-        f"order_id,line_number,product_id,quantity,unit_price\n{LATE_ORDER},1,{product},2,1500\n")
+        f"order_id,line_number,product_id,quantity,unit_price\n{LATE_ORDER},1,{product},2,1500\n"
+    )
     (held / "orders" / "2025-06-28_late.csv").write_text(
         "order_id,customer_id,ordered_at,status,order_total\n"
-        f"{LATE_ORDER},{order['customer_id']},2025-06-28 15:00:00,completed,3000\n")
+        f"{LATE_ORDER},{order['customer_id']},2025-06-28 15:00:00,completed,3000\n"
+    )
     return planted
 
 
@@ -91,12 +99,15 @@ def _build(db: Path, as_of: str, full_refresh: bool = False) -> str:
     return out
 
 
-def _tables(db: Path, schemas: tuple[str, ...], drop: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+def _tables(
+    db: Path, schemas: tuple[str, ...], drop: tuple[str, ...] = ()
+) -> dict[str, pd.DataFrame]:
     """Every table and view of ``schemas`` without the columns ``drop``, rows sorted by every column."""
     with duckdb.connect(str(db), read_only=True) as con:
         names = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            f"where table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1").fetchall()
+            f"where table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1"
+        ).fetchall()
         out = {}
         for (name,) in names:
             df = con.execute(f"select * from {name}").df()
@@ -105,7 +116,9 @@ def _tables(db: Path, schemas: tuple[str, ...], drop: tuple[str, ...] = ()) -> d
     return out
 
 
-def _assert_same(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], what: str) -> None:
+def _assert_same(
+    got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], what: str
+) -> None:
     assert got.keys() == expected.keys()
     for name, frame in expected.items():
         try:
@@ -118,7 +131,14 @@ def _assert_same(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame]
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
     landing, held = root / "landing", root / "held"
-    generate(landing, customers=500, start=date(2025, 3, 1), end=date(2025, 6, 30), seed=11, bad_share=0.003)
+    generate(
+        landing,
+        customers=500,
+        start=date(2025, 3, 1),
+        end=date(2025, 6, 30),
+        seed=11,
+        bad_share=0.003,
+    )
     planted = _plant(landing, held)
 
     daily = root / "daily.duckdb"
@@ -135,13 +155,16 @@ def runs(tmp_path_factory):
             with duckdb.connect(str(daily), read_only=True) as con:
                 planted["orphan_on_first_day"] = con.execute(
                     "select reject_reason from quarantine.quarantine_order_items where order_id = ?",
-                    [LATE_ORDER]).fetchall()
+                    [LATE_ORDER],
+                ).fetchall()
         if day == BACKFILLED:
             planted["sessions_built_that_day"] = _sessions(daily)
 
     # a backfill: int_sessions as of an earlier day than its last run (as_of_date moves back), then
     # the last day again (forward from the backfill)
-    backfill_log = dbt(daily, ["run", "--select", "+int_sessions"], {"as_of_date": BACKFILLED}).stdout
+    backfill_log = dbt(
+        daily, ["run", "--select", "+int_sessions"], {"as_of_date": BACKFILLED}
+    ).stdout
     planted["sessions_backfilled"] = _sessions(daily)
     logs["backfill"] = backfill_log
     logs["after_backfill"] = _build(daily, DAYS[-1])
@@ -159,29 +182,41 @@ def runs(tmp_path_factory):
 def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
     first, second = runs["logs"][DAYS[0]], runs["logs"][DAYS[1]]
     # the first run built the incremental models whole, the next ones added to them
-    for model in ("staging.base_shop__event_arrivals", "intermediate.int_session_summaries",
-                  "intermediate.int_sessions"):
+    for model in (
+        "staging.base_shop__event_arrivals",
+        "intermediate.int_session_summaries",
+        "intermediate.int_sessions",
+    ):
         assert f"sql incremental model {model}" in second, second[-3000:]
     assert first.count("sql incremental model") >= 2
     assert runs["planted"]["orphan_on_first_day"] == [("orphan: order_id not among valid orders",)]
     assert runs["planted"]["late_sessions"], "the late file splits no session: nothing to test"
     with duckdb.connect(str(runs["daily"]), read_only=True) as con:
-        status = con.execute("select status from marts.fct_orders where order_id = ?",
-                             [runs["planted"]["resent_order"]]).fetchone()
+        status = con.execute(
+            "select status from marts.fct_orders where order_id = ?",
+            [runs["planted"]["resent_order"]],
+        ).fetchone()
         assert status == (RESENT_ORDER_STATUS,)
-        assert con.execute("select count(*) from marts.fct_orders where order_id = ?", [LATE_ORDER]).fetchone() == (1,)
-        assert con.execute("select count(*) from quarantine.quarantine_order_items where order_id = ?",
-                           [LATE_ORDER]).fetchone() == (0,)
-        superseded = con.execute("select count(*) from staging.base_shop__event_arrivals "
-                                 "where arrival_outcome = 'superseded' and _source_file = '2025-06-19_copy.parquet'"
-                                 ).fetchone()[0]
+        assert con.execute(
+            "select count(*) from marts.fct_orders where order_id = ?", [LATE_ORDER]
+        ).fetchone() == (1,)
+        assert con.execute(
+            "select count(*) from quarantine.quarantine_order_items where order_id = ?",
+            [LATE_ORDER],
+        ).fetchone() == (0,)
+        superseded = con.execute(
+            "select count(*) from staging.base_shop__event_arrivals "
+            "where arrival_outcome = 'superseded' and _source_file = '2025-06-19_copy.parquet'"
+        ).fetchone()[0]
         assert superseded == runs["planted"]["copied_events"]  # the first arrival stays kept
         # sessions the late file touched are summarised from both files' events
         late = sorted(runs["planted"]["late_sessions"])[:20]
         got = con.execute(
             "select s.session_id, s.count_events, count(*) from intermediate.int_sessions s "
             "join staging.stg_shop__events e using (session_id) "
-            f"where s.session_id in ({', '.join('?' for _ in late)}) group by 1, 2", late).fetchall()
+            f"where s.session_id in ({', '.join('?' for _ in late)}) group by 1, 2",
+            late,
+        ).fetchall()
         assert got and all(count_events == events for _, count_events, events in got)
 
 
@@ -190,19 +225,28 @@ def test_a_backfill_moves_int_sessions_back_to_that_day(runs):
     # that day, which equals what the day's own run had built
     assert "sql incremental model intermediate.int_sessions" in runs["logs"]["backfill"]
     planted = runs["planted"]
-    assert planted["sessions_backfilled"]["started_at"].max() < pd.Timestamp(BACKFILLED) + pd.Timedelta(days=1)
-    pd.testing.assert_frame_equal(planted["sessions_backfilled"], planted["sessions_built_that_day"],
-                                  check_dtype=False)
+    assert planted["sessions_backfilled"]["started_at"].max() < pd.Timestamp(
+        BACKFILLED
+    ) + pd.Timedelta(days=1)
+    pd.testing.assert_frame_equal(
+        planted["sessions_backfilled"], planted["sessions_built_that_day"], check_dtype=False
+    )
 
 
 def test_an_incremental_day_equals_a_full_refresh_of_the_same_raw_rows(runs):
     schemas = ("staging", "intermediate", "quarantine", "marts")
-    _assert_same(_tables(runs["daily"], schemas, RUN_STAMPS), _tables(runs["rebuilt"], schemas, RUN_STAMPS),
-                 "dbt build --full-refresh")
+    _assert_same(
+        _tables(runs["daily"], schemas, RUN_STAMPS),
+        _tables(runs["rebuilt"], schemas, RUN_STAMPS),
+        "dbt build --full-refresh",
+    )
 
 
 def test_an_incremental_day_equals_one_build_of_every_file(runs):
     # the load times differ (one load, not three); nothing else may
     schemas, drop = ("marts", "quarantine"), ("_loaded_at",)
-    _assert_same(_tables(runs["daily"], schemas, drop), _tables(runs["once"], schemas, drop),
-                 "a warehouse that loaded every file at once")
+    _assert_same(
+        _tables(runs["daily"], schemas, drop),
+        _tables(runs["once"], schemas, drop),
+        "a warehouse that loaded every file at once",
+    )

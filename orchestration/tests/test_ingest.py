@@ -44,7 +44,14 @@ def test_a_file_is_loaded_once_and_a_new_day_loads_only_that_day(tmp_path):
 
     # a new day arrives: only its file is loaded
     extra = tmp_path / "extra"
-    generate(extra, customers=30, start=date(2025, 2, 1), end=date(2025, 2, 1), seed=9, tables=("orders",))
+    generate(
+        extra,
+        customers=30,
+        start=date(2025, 2, 1),
+        end=date(2025, 2, 1),
+        seed=9,
+        tables=("orders",),
+    )
     new_file = min((extra / "orders").glob("*.parquet"))
     shutil.copy(new_file, landing / "orders" / "2025-02-01.parquet")
     third = ingest(landing, db, verbose=False)
@@ -52,29 +59,47 @@ def test_a_file_is_loaded_once_and_a_new_day_loads_only_that_day(tmp_path):
     assert third.tables["orders"].rows_loaded == pq.read_metadata(new_file).num_rows
     assert third.tables["events"].files_new == 0
     con = duckdb.connect(str(db), read_only=True)
-    log = con.execute("select count(*), count(distinct file_path) from raw._load_log where table_name = 'orders'").fetchone()
+    log = con.execute(
+        "select count(*), count(distinct file_path) from raw._load_log where table_name = 'orders'"
+    ).fetchone()
     con.close()
     assert log[0] == log[1]  # one log row per file
 
 
 def test_unreadable_file_is_reported_and_skipped_not_fatal(tmp_path):
     landing = tmp_path / "landing"
-    generate(landing, customers=50, start=date(2025, 1, 1), end=date(2025, 1, 5), seed=2, tables=("orders",))
+    generate(
+        landing,
+        customers=50,
+        start=date(2025, 1, 1),
+        end=date(2025, 1, 5),
+        seed=2,
+        tables=("orders",),
+    )
     (landing / "orders" / "2025-01-06.parquet").write_bytes(b"this is not parquet")
     db = tmp_path / "w.duckdb"
     report = ingest(landing, db, verbose=False)
     assert [p.path.endswith("2025-01-06.parquet") for _, p in report.problems] == [True]
     assert report.tables["orders"].files_new == 5
     con = duckdb.connect(str(db), read_only=True)
-    status = con.execute("select status from raw._load_log where file_path = '2025-01-06.parquet'").fetchone()
+    status = con.execute(
+        "select status from raw._load_log where file_path = '2025-01-06.parquet'"
+    ).fetchone()
     con.close()
     assert status == ("failed",)
 
 
 def test_missing_optional_tables_become_empty_tables_of_the_right_shape(tmp_path):
     landing = tmp_path / "landing"
-    generate(landing, customers=50, start=date(2025, 1, 1), end=date(2025, 1, 5), seed=2,
-             tables=("orders",), fmt="csv")
+    generate(
+        landing,
+        customers=50,
+        start=date(2025, 1, 1),
+        end=date(2025, 1, 5),
+        seed=2,
+        tables=("orders",),
+        fmt="csv",
+    )
     db = tmp_path / "w.duckdb"
     report = ingest(landing, db, verbose=False)
     assert report.tables["events"].missing_folder
@@ -88,20 +113,26 @@ def test_missing_optional_tables_become_empty_tables_of_the_right_shape(tmp_path
 def test_typed_parquet_is_stored_as_contract_text(tmp_path):
     landing = tmp_path / "landing" / "orders"
     landing.mkdir(parents=True)
-    table = pa.table({
-        "ORDER_ID": ["A1"],  # header case does not matter
-        "customer_id": ["C1"],
-        "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "UTC")),
-        "status": ["Completed "],
-        "order_total": pa.array([1234.5], pa.float64()),
-        "is_subscription": [True],
-        "unlisted_column": ["ignored"],
-    })
+    table = pa.table(
+        {
+            "ORDER_ID": ["A1"],  # header case does not matter
+            "customer_id": ["C1"],
+            "ordered_at": pa.array(
+                [datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "UTC")
+            ),
+            "status": ["Completed "],
+            "order_total": pa.array([1234.5], pa.float64()),
+            "is_subscription": [True],
+            "unlisted_column": ["ignored"],
+        }
+    )
     pq.write_table(table, landing / "2025-01-31.parquet")
     db = tmp_path / "w.duckdb"
     ingest(tmp_path / "landing", db, verbose=False)
     con = duckdb.connect(str(db), read_only=True)
-    row = con.execute("select order_id, ordered_at, order_total, is_subscription, discount_total from raw.orders").fetchone()
+    row = con.execute(
+        "select order_id, ordered_at, order_total, is_subscription, discount_total from raw.orders"
+    ).fetchone()
     con.close()
     assert row == ("A1", "2025-01-31T16:30:00.000000Z", "1234.5", "true", None)
 
@@ -122,33 +153,44 @@ def test_csv_with_excel_bom_and_crlf_keeps_its_first_column(tmp_path):
 
 # --- Parquet read by DuckDB (read_parquet) writes the same text as the Python path ------------------
 
+
 def _every_kind() -> pa.Table:
     """One column of every kind a Parquet export may hold, with awkward values."""
     naive = [datetime(2025, 1, 31, 16, 30), datetime(1969, 12, 31, 23, 59, 59, 999000), None]
-    aware = [datetime(2025, 1, 31, 16, 30, tzinfo=UTC), datetime(2024, 12, 31, 23, 0, 0, 123000, tzinfo=UTC), None]
-    return pa.table({
-        "text": ["a", " b ", None],
-        "large": pa.array(["x", "", None], pa.large_string()),
-        "dict": pa.array(["p", "q", None]).dictionary_encode(),
-        "ts_s": pa.array(naive, pa.timestamp("s")),
-        "ts_ms": pa.array(naive, pa.timestamp("ms")),
-        "ts_us": pa.array([datetime(2025, 1, 31, 16, 30, 0, 123456), *naive[1:]], pa.timestamp("us")),
-        "ts_ns": pa.array([1738341000123456789, -1, None], pa.timestamp("ns")),
-        "tz_utc": pa.array(aware, pa.timestamp("us", "UTC")),
-        "tz_tokyo": pa.array(aware, pa.timestamp("ms", "Asia/Tokyo")),
-        "tz_ns": pa.array([1738341000123456789, 5, None], pa.timestamp("ns", "America/New_York")),
-        "day": pa.array([date(2025, 1, 31), date(1900, 2, 28), None], pa.date32()),
-        "flag": [True, False, None],
-        "i8": pa.array([1, -128, None], pa.int8()),
-        "i64": pa.array([2**63 - 1, -(2**63), None], pa.int64()),
-        "u64": pa.array([2**64 - 1, 0, None], pa.uint64()),
-        "f64": [1234.5, 1e14, float("nan")],
-        "f64b": [0.1, -6.074379962852603e11, 1e-7],
-        "f32": pa.array([0.1, 1e10, None], pa.float32()),
-        "money": pa.array([Decimal("1234.50"), Decimal("-0.01"), None], pa.decimal128(10, 2)),
-        "whole": pa.array([Decimal(12), Decimal(0), None], pa.decimal128(38, 0)),
-        "nothing": pa.nulls(3),
-    })
+    aware = [
+        datetime(2025, 1, 31, 16, 30, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, 0, 0, 123000, tzinfo=UTC),
+        None,
+    ]
+    return pa.table(
+        {
+            "text": ["a", " b ", None],
+            "large": pa.array(["x", "", None], pa.large_string()),
+            "dict": pa.array(["p", "q", None]).dictionary_encode(),
+            "ts_s": pa.array(naive, pa.timestamp("s")),
+            "ts_ms": pa.array(naive, pa.timestamp("ms")),
+            "ts_us": pa.array(
+                [datetime(2025, 1, 31, 16, 30, 0, 123456), *naive[1:]], pa.timestamp("us")
+            ),
+            "ts_ns": pa.array([1738341000123456789, -1, None], pa.timestamp("ns")),
+            "tz_utc": pa.array(aware, pa.timestamp("us", "UTC")),
+            "tz_tokyo": pa.array(aware, pa.timestamp("ms", "Asia/Tokyo")),
+            "tz_ns": pa.array(
+                [1738341000123456789, 5, None], pa.timestamp("ns", "America/New_York")
+            ),
+            "day": pa.array([date(2025, 1, 31), date(1900, 2, 28), None], pa.date32()),
+            "flag": [True, False, None],
+            "i8": pa.array([1, -128, None], pa.int8()),
+            "i64": pa.array([2**63 - 1, -(2**63), None], pa.int64()),
+            "u64": pa.array([2**64 - 1, 0, None], pa.uint64()),
+            "f64": [1234.5, 1e14, float("nan")],
+            "f64b": [0.1, -6.074379962852603e11, 1e-7],
+            "f32": pa.array([0.1, 1e10, None], pa.float32()),
+            "money": pa.array([Decimal("1234.50"), Decimal("-0.01"), None], pa.decimal128(10, 2)),
+            "whole": pa.array([Decimal(12), Decimal(0), None], pa.decimal128(38, 0)),
+            "nothing": pa.nulls(3),
+        }
+    )
 
 
 def test_duckdb_reads_parquet_as_the_same_text_as_the_python_path(tmp_path):
@@ -161,7 +203,9 @@ def test_duckdb_reads_parquet_as_the_same_text_as_the_python_path(tmp_path):
     con = duckdb.connect()
     _register_float_udfs(con)
     plan, rows = _plan_parquet(path, columns)
-    assert plan is None  # zone-aware nanoseconds: DuckDB holds microseconds, so the Python path reads it
+    assert (
+        plan is None
+    )  # zone-aware nanoseconds: DuckDB holds microseconds, so the Python path reads it
 
     native_columns = [c for c in columns if c != "tz_ns"]
     plan, rows = _plan_parquet(path, native_columns)
@@ -175,29 +219,51 @@ def test_duckdb_reads_parquet_as_the_same_text_as_the_python_path(tmp_path):
     for i, name in enumerate(expected.column_names):
         assert got.column(i).to_pylist() == expected.column(name).to_pylist(), name
     # what the text is, spelled out for the kinds staging parses
-    row = dict(zip(expected.column_names, [got.column(i)[0].as_py() for i in range(got.num_columns)], strict=True))
-    assert row["ts_ms"] == "2025-01-31T16:30:00.000"          # naive: wall-clock text, no offset
-    assert row["tz_tokyo"] == "2025-01-31T16:30:00.000Z"      # zone-aware: the instant in UTC
-    assert (row["flag"], row["f64"], row["money"], row["missing"]) == ("true", "1234.5", "1234.50", None)
+    row = dict(
+        zip(
+            expected.column_names,
+            [got.column(i)[0].as_py() for i in range(got.num_columns)],
+            strict=True,
+        )
+    )
+    assert row["ts_ms"] == "2025-01-31T16:30:00.000"  # naive: wall-clock text, no offset
+    assert row["tz_tokyo"] == "2025-01-31T16:30:00.000Z"  # zone-aware: the instant in UTC
+    assert (row["flag"], row["f64"], row["money"], row["missing"]) == (
+        "true",
+        "1234.5",
+        "1234.50",
+        None,
+    )
     assert row["_source_file"] == "2025-01-31.parquet" and row["_row_number"] == 1
 
 
 def test_the_session_time_zone_does_not_change_the_text(tmp_path):
     folder = tmp_path / "landing" / "orders"
     folder.mkdir(parents=True)
-    pq.write_table(pa.table({
-        "order_id": ["A1"], "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, tzinfo=UTC)],
-                                                   pa.timestamp("us", "Asia/Tokyo")),
-        "updated_at": pa.array([datetime(2025, 2, 1, 9, 0)], pa.timestamp("ms")),
-    }), folder / "2025-01-31.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["A1"],
+                "ordered_at": pa.array(
+                    [datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "Asia/Tokyo")
+                ),
+                "updated_at": pa.array([datetime(2025, 2, 1, 9, 0)], pa.timestamp("ms")),
+            }
+        ),
+        folder / "2025-01-31.parquet",
+    )
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))
-    con.execute("set TimeZone = 'America/Los_Angeles'")  # a persistent setting would not matter either
+    con.execute(
+        "set TimeZone = 'America/Los_Angeles'"
+    )  # a persistent setting would not matter either
     con.close()
     ingest(tmp_path / "landing", db, verbose=False)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("select ordered_at, updated_at from raw.orders").fetchone() == (
-        "2025-01-31T16:30:00.000000Z", "2025-02-01T09:00:00.000")
+        "2025-01-31T16:30:00.000000Z",
+        "2025-02-01T09:00:00.000",
+    )
     con.close()
 
 
@@ -205,34 +271,81 @@ def test_mixed_schemas_in_one_folder_load_with_their_own_names_and_kinds(tmp_pat
     folder = tmp_path / "landing" / "orders"
     folder.mkdir(parents=True)
     # day 1: all text, the generator's layout
-    pq.write_table(pa.table({"order_id": ["A1", "A2"], "customer_id": ["C1", "C2"], "ordered_at": ["2025-01-01 10:00:00"] * 2,
-                             "status": ["completed"] * 2, "order_total": ["100", "200"]}), folder / "2025-01-01.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["A1", "A2"],
+                "customer_id": ["C1", "C2"],
+                "ordered_at": ["2025-01-01 10:00:00"] * 2,
+                "status": ["completed"] * 2,
+                "order_total": ["100", "200"],
+            }
+        ),
+        folder / "2025-01-01.parquet",
+    )
     # day 2: typed, other order, names with spaces and upper case, an extra column, no customer_id
-    pq.write_table(pa.table({
-        " Order_Total ": pa.array([Decimal("12.50")], pa.decimal128(12, 2)),
-        " ORDER_ID": ["B1"],
-        "Ordered_At": pa.array([datetime(2025, 1, 2, 1, 0, tzinfo=UTC)], pa.timestamp("us", "UTC")),
-        "Status": ["completed"], "Is_Subscription": [False], "extra": [1],
-    }), folder / "2025-01-02.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                " Order_Total ": pa.array([Decimal("12.50")], pa.decimal128(12, 2)),
+                " ORDER_ID": ["B1"],
+                "Ordered_At": pa.array(
+                    [datetime(2025, 1, 2, 1, 0, tzinfo=UTC)], pa.timestamp("us", "UTC")
+                ),
+                "Status": ["completed"],
+                "Is_Subscription": [False],
+                "extra": [1],
+            }
+        ),
+        folder / "2025-01-02.parquet",
+    )
     # day 3: the day-1 layout again (same group as day 1)
-    pq.write_table(pa.table({"order_id": ["D1"], "customer_id": ["C9"], "ordered_at": ["2025-01-03 10:00:00"],
-                             "status": ["pending"], "order_total": ["5"]}), folder / "2025-01-03.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["D1"],
+                "customer_id": ["C9"],
+                "ordered_at": ["2025-01-03 10:00:00"],
+                "status": ["pending"],
+                "order_total": ["5"],
+            }
+        ),
+        folder / "2025-01-03.parquet",
+    )
     db = tmp_path / "w.duckdb"
     report = ingest(tmp_path / "landing", db, tables=["orders"], verbose=False)
-    assert report.problems == [] and report.tables["orders"].files_new == 3 and report.rows_loaded == 4
+    assert (
+        report.problems == [] and report.tables["orders"].files_new == 3 and report.rows_loaded == 4
+    )
     con = duckdb.connect(str(db), read_only=True)
-    rows = con.execute("select _source_file, _row_number, order_id, customer_id, ordered_at, order_total, "
-                       "is_subscription, _malformed_line from raw.orders order by _source_file, _row_number").fetchall()
-    logged = con.execute("select file_path, row_count, status from raw._load_log order by file_path").fetchall()
+    rows = con.execute(
+        "select _source_file, _row_number, order_id, customer_id, ordered_at, order_total, "
+        "is_subscription, _malformed_line from raw.orders order by _source_file, _row_number"
+    ).fetchall()
+    logged = con.execute(
+        "select file_path, row_count, status from raw._load_log order by file_path"
+    ).fetchall()
     con.close()
     assert rows == [
         ("2025-01-01.parquet", 1, "A1", "C1", "2025-01-01 10:00:00", "100", None, None),
         ("2025-01-01.parquet", 2, "A2", "C2", "2025-01-01 10:00:00", "200", None, None),
-        ("2025-01-02.parquet", 1, "B1", None, "2025-01-02T01:00:00.000000Z", "12.50", "false", None),
+        (
+            "2025-01-02.parquet",
+            1,
+            "B1",
+            None,
+            "2025-01-02T01:00:00.000000Z",
+            "12.50",
+            "false",
+            None,
+        ),
         ("2025-01-03.parquet", 1, "D1", "C9", "2025-01-03 10:00:00", "5", None, None),
     ]
-    assert logged == [("2025-01-01.parquet", 2, "loaded"), ("2025-01-02.parquet", 1, "loaded"),
-                      ("2025-01-03.parquet", 1, "loaded")]
+    assert logged == [
+        ("2025-01-01.parquet", 2, "loaded"),
+        ("2025-01-02.parquet", 1, "loaded"),
+        ("2025-01-03.parquet", 1, "loaded"),
+    ]
 
 
 def _corrupt_pages(path):
@@ -244,19 +357,28 @@ def _corrupt_pages(path):
 
 
 def _events_day(day: int, n: int) -> pa.Table:
-    return pa.table({
-        "event_id": [f"e{day}-{i}" for i in range(n)], "session_id": ["s"] * n, "anonymous_id": ["a"] * n,
-        "event_type": ["page_view"] * n, "occurred_at": [f"2025-01-0{day} 10:00:00"] * n,
-    })
+    return pa.table(
+        {
+            "event_id": [f"e{day}-{i}" for i in range(n)],
+            "session_id": ["s"] * n,
+            "anonymous_id": ["a"] * n,
+            "event_type": ["page_view"] * n,
+            "occurred_at": [f"2025-01-0{day} 10:00:00"] * n,
+        }
+    )
 
 
 def _landing_with_a_corrupt_day(tmp_path):
     folder = tmp_path / "landing" / "events"
     folder.mkdir(parents=True)
     for day in (1, 2, 3, 4):
-        pq.write_table(_events_day(day, 1000 * day), folder / f"2025-01-0{day}.parquet", compression="snappy")
+        pq.write_table(
+            _events_day(day, 1000 * day), folder / f"2025-01-0{day}.parquet", compression="snappy"
+        )
     _corrupt_pages(folder / "2025-01-02.parquet")
-    pq.ParquetFile(folder / "2025-01-02.parquet").close()  # the footer still reads: only the read finds it
+    pq.ParquetFile(
+        folder / "2025-01-02.parquet"
+    ).close()  # the footer still reads: only the read finds it
     return folder
 
 
@@ -264,19 +386,34 @@ def test_a_corrupt_parquet_among_good_ones_is_reported_and_the_others_load(tmp_p
     folder = _landing_with_a_corrupt_day(tmp_path)
     db = tmp_path / "w.duckdb"
     report = ingest(tmp_path / "landing", db, tables=["events"], verbose=False)
-    assert [(p.path, p.kind) for _, p in report.problems] == [(str(folder / "2025-01-02.parquet"), "failed")]
+    assert [(p.path, p.kind) for _, p in report.problems] == [
+        (str(folder / "2025-01-02.parquet"), "failed")
+    ]
     line = report.problems[0][1].line()
-    assert "not a readable Parquet file" in line and "What to do: fix the file or replace it" in line
+    assert (
+        "not a readable Parquet file" in line and "What to do: fix the file or replace it" in line
+    )
     assert report.tables["events"].files_new == 3 and report.rows_loaded == 1000 + 3000 + 4000
     con = duckdb.connect(str(db), read_only=True)
-    per_file = con.execute("select _source_file, count(*), min(_row_number), max(_row_number) from raw.events "
-                           "group by all order by 1").fetchall()
-    log = con.execute("select file_path, status, row_count from raw._load_log order by 1").fetchall()
+    per_file = con.execute(
+        "select _source_file, count(*), min(_row_number), max(_row_number) from raw.events "
+        "group by all order by 1"
+    ).fetchall()
+    log = con.execute(
+        "select file_path, status, row_count from raw._load_log order by 1"
+    ).fetchall()
     con.close()
-    assert per_file == [("2025-01-01.parquet", 1000, 1, 1000), ("2025-01-03.parquet", 3000, 1, 3000),
-                        ("2025-01-04.parquet", 4000, 1, 4000)]
-    assert log == [("2025-01-01.parquet", "loaded", 1000), ("2025-01-02.parquet", "failed", None),
-                   ("2025-01-03.parquet", "loaded", 3000), ("2025-01-04.parquet", "loaded", 4000)]
+    assert per_file == [
+        ("2025-01-01.parquet", 1000, 1, 1000),
+        ("2025-01-03.parquet", 3000, 1, 3000),
+        ("2025-01-04.parquet", 4000, 1, 4000),
+    ]
+    assert log == [
+        ("2025-01-01.parquet", "loaded", 1000),
+        ("2025-01-02.parquet", "failed", None),
+        ("2025-01-03.parquet", "loaded", 3000),
+        ("2025-01-04.parquet", "loaded", 4000),
+    ]
     # the bad file is tried again (and reported again) on the next run; nothing else loads twice
     again = ingest(tmp_path / "landing", db, tables=["events"], verbose=False)
     assert again.rows_loaded == 0 and len(again.problems) == 1
@@ -289,15 +426,26 @@ def test_a_corrupt_parquet_among_good_ones_is_reported_and_the_others_load(tmp_p
 def test_the_gate_sees_each_batch_as_arrow_and_a_corrupt_file_is_left_out(tmp_path):
     _landing_with_a_corrupt_day(tmp_path)
     seen = []
-    report = ingest(tmp_path / "landing", tmp_path / "w.duckdb", tables=["events"], verbose=False,
-                    on_batch=lambda table, rows: seen.append((table, rows)))
+    report = ingest(
+        tmp_path / "landing",
+        tmp_path / "w.duckdb",
+        tables=["events"],
+        verbose=False,
+        on_batch=lambda table, rows: seen.append((table, rows)),
+    )
     assert len(report.problems) == 1
     assert [t for t, _ in seen] == ["events"]
     rows = seen[0][1]
     assert isinstance(rows, pa.Table) and rows.num_rows == 8000
-    assert rows.schema.field("event_id").type == pa.string() and rows.schema.field("_row_number").type == pa.int64()
+    assert (
+        rows.schema.field("event_id").type == pa.string()
+        and rows.schema.field("_row_number").type == pa.int64()
+    )
     assert sorted(set(rows.column("_source_file").to_pylist())) == [
-        "2025-01-01.parquet", "2025-01-03.parquet", "2025-01-04.parquet"]
+        "2025-01-01.parquet",
+        "2025-01-03.parquet",
+        "2025-01-04.parquet",
+    ]
     assert rows.column("_malformed_line").null_count == rows.num_rows
 
 
@@ -310,8 +458,15 @@ def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path
         pq.write_table(_events_day(day, 10), folder / f"2025-01-0{day}.parquet")
     monkeypatch.setattr(ingest_module, "BATCH_ROWS", 20)
     batches = []
-    report = ingest(tmp_path / "landing", tmp_path / "w.duckdb", tables=["events"], verbose=False,
-                    on_batch=lambda table, rows: batches.append(sorted(set(rows.column("_source_file").to_pylist()))))
+    report = ingest(
+        tmp_path / "landing",
+        tmp_path / "w.duckdb",
+        tables=["events"],
+        verbose=False,
+        on_batch=lambda table, rows: batches.append(
+            sorted(set(rows.column("_source_file").to_pylist()))
+        ),
+    )
     assert report.rows_loaded == 30
     assert batches == [["2025-01-01.parquet", "2025-01-02.parquet"], ["2025-01-03.parquet"]]
 
@@ -322,11 +477,19 @@ def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path
         raise RuntimeError("gate crashed")
 
     try:
-        ingest(tmp_path / "landing", tmp_path / "w.duckdb", tables=["events"], verbose=False, on_batch=gate_fails)
+        ingest(
+            tmp_path / "landing",
+            tmp_path / "w.duckdb",
+            tables=["events"],
+            verbose=False,
+            on_batch=gate_fails,
+        )
     except RuntimeError:
         pass
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
-    counts = con.execute("select (select count(*) from raw.events), (select count(*) from raw._load_log)").fetchone()
+    counts = con.execute(
+        "select (select count(*) from raw.events), (select count(*) from raw._load_log)"
+    ).fetchone()
     con.close()
     assert counts == (30, 3)
 
@@ -336,9 +499,18 @@ def test_a_parquet_duckdb_reads_with_other_types_goes_through_the_python_path(tm
     folder = tmp_path / "landing" / "orders"
     folder.mkdir(parents=True)
     path = folder / "2025-01-31.parquet"
-    pq.write_table(pa.table({"order_id": ["A1"], "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, 0, 123456)],
-                                                                         pa.timestamp("us"))}),
-                   path, use_deprecated_int96_timestamps=True)
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["A1"],
+                "ordered_at": pa.array(
+                    [datetime(2025, 1, 31, 16, 30, 0, 123456)], pa.timestamp("us")
+                ),
+            }
+        ),
+        path,
+        use_deprecated_int96_timestamps=True,
+    )
     con = duckdb.connect()
     plan, _ = _plan_parquet(path, ["order_id", "ordered_at"])
     assert plan is not None and not _check_native_types(con, path, plan)
@@ -346,8 +518,9 @@ def test_a_parquet_duckdb_reads_with_other_types_goes_through_the_python_path(tm
     report = ingest(tmp_path / "landing", db, tables=["orders"], verbose=False)
     assert report.problems == [] and report.rows_loaded == 1
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("select order_id, ordered_at, _source_file, _row_number from raw.orders").fetchone() == (
-        "A1", "2025-01-31T16:30:00.123456000", "2025-01-31.parquet", 1)
+    assert con.execute(
+        "select order_id, ordered_at, _source_file, _row_number from raw.orders"
+    ).fetchone() == ("A1", "2025-01-31T16:30:00.123456000", "2025-01-31.parquet", 1)
     con.close()
 
 
@@ -366,9 +539,13 @@ def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_k
             version = con.execute(
                 "select tags['storage_version'] from duckdb_databases() where path = ?", [str(db)]
             ).fetchone()[0]
-            kinds = {row[0] for row in con.execute(
-                "select distinct compression from pragma_storage_info('raw.events') "
-                "where column_name = 'event_type' and segment_type = 'VARCHAR'").fetchall()}
+            kinds = {
+                row[0]
+                for row in con.execute(
+                    "select distinct compression from pragma_storage_info('raw.events') "
+                    "where column_name = 'event_type' and segment_type = 'VARCHAR'"
+                ).fetchall()
+            }
             return version, kinds
         finally:
             con.close()

@@ -11,13 +11,21 @@ import duckdb
 from orchestration.predict import fit, sbg, tables
 from orchestration.tests.conftest import dbt
 
-TYPES = {"string": "VARCHAR", "double": "DOUBLE", "bigint": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP"}
+TYPES = {
+    "string": "VARCHAR",
+    "double": "DOUBLE",
+    "bigint": "BIGINT",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
 
 
 def _created(db: Path) -> dict[str, list[tuple[str, str]]]:
     with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute("select table_name, column_name, data_type from information_schema.columns "
-                           "where table_schema = 'model_fits' order by table_name, ordinal_position").fetchall()
+        rows = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'model_fits' order by table_name, ordinal_position"
+        ).fetchall()
     created: dict[str, list[tuple[str, str]]] = {}
     for table, column, kind in rows:
         created.setdefault(table, []).append((column, kind))
@@ -32,7 +40,9 @@ def test_the_dbt_hook_and_the_python_fits_create_the_declared_tables(tmp_path: P
             con.execute(sql)
         for sql in tables.create_table_sql(sbg.FIT_TABLE):
             con.execute(sql)
-    declared = {table: [(c, TYPES[k]) for c, k in cols.items()] for table, cols in tables.TABLES.items()}
+    declared = {
+        table: [(c, TYPES[k]) for c, k in cols.items()] for table, cols in tables.TABLES.items()
+    }
     # the three tables, as listed in the sources (a column moved or renamed shows here)
     assert set(declared) == {fit.FITS_TABLE, fit.SCORES_TABLE, sbg.FIT_TABLE}
     assert declared[sbg.FIT_TABLE][:2] == [("as_of_date", "DATE"), ("cohort_month", "VARCHAR")]

@@ -32,7 +32,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, str]:
+def _request(
+    url: str, data: bytes | None = None, content_type: str | None = None
+) -> tuple[int, str]:
     request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     if content_type:
         request.add_header("Content-Type", content_type)
@@ -45,9 +47,14 @@ def _request(url: str, data: bytes | None = None, content_type: str | None = Non
 
 def _start_ui(home: Path, port: int, *flags: str) -> subprocess.Popen:
     env = dict(os.environ, DAGSTER_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "ui", "--port", str(port), *flags],
-                            cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "ui", "--port", str(port), *flags],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 180
     while time.time() < deadline:
         assert proc.poll() is None, "crm ui ended before it served"
@@ -90,9 +97,13 @@ def test_the_ui_is_read_only_by_default_and_never_takes_a_mutation_from_a_url(tm
     ui = _start_ui(home, port)
     try:
         # read-only: refused by GET (by the guard, before the webserver) and by a JSON POST
-        status, _ = _request(f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[0])})}")
+        status, _ = _request(
+            f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[0])})}"
+        )
         assert status == 405
-        status, body = _request(base, json.dumps({"query": _delete_mutation(runs[0])}).encode(), "application/json")
+        status, body = _request(
+            base, json.dumps({"query": _delete_mutation(runs[0])}).encode(), "application/json"
+        )
         assert status == 200 and "UnauthorizedError" in body, body
         assert exists(runs[0])
         # a query still works by GET (the UI's own links)
@@ -106,14 +117,21 @@ def test_the_ui_is_read_only_by_default_and_never_takes_a_mutation_from_a_url(tm
     ui = _start_ui(home, port, "--allow-launch")
     try:
         # a GET, and a form POST with the query in its URL (what a page of another site can send)
-        status, _ = _request(f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[1])})}")
+        status, _ = _request(
+            f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[1])})}"
+        )
         assert status == 405
-        status, _ = _request(f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[2])})}",
-                             b"x=1", "application/x-www-form-urlencoded")
+        status, _ = _request(
+            f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[2])})}",
+            b"x=1",
+            "application/x-www-form-urlencoded",
+        )
         assert status == 405
         assert exists(runs[1]) and exists(runs[2])
         # the UI's own JSON POST may change things in this mode
-        status, body = _request(base, json.dumps({"query": _delete_mutation(runs[3])}).encode(), "application/json")
+        status, body = _request(
+            base, json.dumps({"query": _delete_mutation(runs[3])}).encode(), "application/json"
+        )
         assert status == 200 and "DeletePipelineRunSuccess" in body, body
         assert not exists(runs[3])
     finally:
@@ -133,10 +151,12 @@ def _published(tmp_path: Path) -> tuple[Path, Path]:
 def test_what_an_interrupted_publish_left_is_removed_and_the_live_files_are_kept(tmp_path):
     warehouse, out = _published(tmp_path)
     live_parquet = os.readlink(out / "parquet")
-    stale = [out / f".{PUBLISHED_DB}.20250630T010101-abcdef.tmp",
-             out / f".{PUBLISHED_DB}.20250630T010101-abcdef.tmp.wal",
-             out / ".manifest.json.20250630T010101-abcdef.tmp",
-             out / "docs" / ".index.html.abcdef.tmp"]
+    stale = [
+        out / f".{PUBLISHED_DB}.20250630T010101-abcdef.tmp",
+        out / f".{PUBLISHED_DB}.20250630T010101-abcdef.tmp.wal",
+        out / ".manifest.json.20250630T010101-abcdef.tmp",
+        out / "docs" / ".index.html.abcdef.tmp",
+    ]
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x" * 1000)
@@ -148,7 +168,10 @@ def test_what_an_interrupted_publish_left_is_removed_and_the_live_files_are_kept
     removed = remove_stale_files(out)
     assert {p.name for p in removed} == {p.name for p in stale} | {half.name, ".docs-target-abcdef"}
     assert not any(p.exists() for p in [*stale, half, out / ".docs-target-abcdef"])
-    assert os.readlink(out / "parquet") == live_parquet and (out / live_parquet / "kpi_daily.parquet").exists()
+    assert (
+        os.readlink(out / "parquet") == live_parquet
+        and (out / live_parquet / "kpi_daily.parquet").exists()
+    )
     with duckdb.connect(str(out / PUBLISHED_DB), read_only=True) as con:
         assert con.execute("select n from marts.kpi_daily").fetchall() == [(1,)]
     # and the next publish does it by itself
@@ -169,10 +192,18 @@ def test_the_first_step_of_a_run_removes_stale_publish_files(tmp_path):
     out.mkdir()
     (out / f".{PUBLISHED_DB}.20250601T000000-aaaaaa.tmp").write_bytes(b"x" * 10)
     (out / f".{PUBLISHED_DB}.20250601T000000-aaaaaa.tmp.wal").write_bytes(b"x" * 10)
-    warehouse = WarehouseResource(database=str(tmp_path / "w.duckdb"), landing=str(landing),
-                                  publish=str(out), gx=str(tmp_path / "gx"))
-    result = dg.materialize([landing_to_raw], resources={"warehouse": warehouse}, partition_key="2025-06-03",
-                            instance=dg.DagsterInstance.ephemeral())
+    warehouse = WarehouseResource(
+        database=str(tmp_path / "w.duckdb"),
+        landing=str(landing),
+        publish=str(out),
+        gx=str(tmp_path / "gx"),
+    )
+    result = dg.materialize(
+        [landing_to_raw],
+        resources={"warehouse": warehouse},
+        partition_key="2025-06-03",
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     assert list(out.iterdir()) == []
 

@@ -18,7 +18,9 @@ REASON_OF_KIND = {"orphan order_id": "orphan: order_id not among valid orders"}
 
 
 def test_every_raw_row_is_accounted_for(warehouse):
-    rec = query(warehouse.db, "select * from quarantine.quarantine_reconciliation").set_index("table_name")
+    rec = query(warehouse.db, "select * from quarantine.quarantine_reconciliation").set_index(
+        "table_name"
+    )
     assert rec["is_reconciled"].all()
     for table, rows in warehouse.planted["rows"].items():
         assert rec.loc[table, "rows_read"] == rows
@@ -30,20 +32,29 @@ def test_every_raw_row_is_accounted_for(warehouse):
 
 def test_each_kind_of_bad_row_is_quarantined_with_its_reason(warehouse):
     for table, kinds in warehouse.planted["bad_rows"].items():
-        reasons = query(warehouse.db, f"select reject_reason, count(*) as n from quarantine.quarantine_{table} group by 1")
+        reasons = query(
+            warehouse.db,
+            f"select reject_reason, count(*) as n from quarantine.quarantine_{table} group by 1",
+        )
         got = dict(zip(reasons["reject_reason"], reasons["n"]))
         for kind, n in kinds.items():
             assert got.get(REASON_OF_KIND.get(kind, kind)) == n, (table, kind, got)
         # the source file and row of each rejected row are kept
-        sample = query(warehouse.db, f"select _source_file, _row_number from quarantine.quarantine_{table} limit 5")
+        sample = query(
+            warehouse.db,
+            f"select _source_file, _row_number from quarantine.quarantine_{table} limit 5",
+        )
         assert sample["_source_file"].notna().all() and (sample["_row_number"] > 0).all()
 
 
 def test_no_personal_data_outside_raw(warehouse):
-    cols = query(warehouse.db, """
+    cols = query(
+        warehouse.db,
+        """
         select table_schema, table_name, column_name from information_schema.columns
         where table_schema <> 'raw' and (column_name in ('email', 'full_name')
-            or (column_name like '%mail%' and column_name <> 'email_opt_in'))""")  # consent is not personal data
+            or (column_name like '%mail%' and column_name <> 'email_opt_in'))""",
+    )  # consent is not personal data
     assert cols.empty, cols
 
 
@@ -62,8 +73,15 @@ def test_rerunning_changes_no_row(warehouse, tmp_path):
 def test_orders_only_landing_builds_every_mart(tmp_path):
     for fmt in ("csv", "parquet"):
         landing = tmp_path / fmt / "landing"
-        generate(landing, customers=150, start=date(2025, 1, 1), end=date(2025, 3, 31), seed=11,
-                 tables=("orders",), fmt=fmt)
+        generate(
+            landing,
+            customers=150,
+            start=date(2025, 1, 1),
+            end=date(2025, 3, 31),
+            seed=11,
+            tables=("orders",),
+            fmt=fmt,
+        )
         db = tmp_path / fmt / "w.duckdb"
         ingest(landing, db, verbose=False)
         dbt(db, ["build"], {"as_of_date": "2025-03-31"})
@@ -72,16 +90,22 @@ def test_orders_only_landing_builds_every_mart(tmp_path):
         channels = query(db, "select distinct acquisition_channel from marts.dim_customers")
         assert channels["acquisition_channel"].tolist() == ["unknown"]
         # with no order lines, no product category is known
-        cats = query(db, "select distinct first_category from marts.f2_conversion where first_category <> 'all'")
+        cats = query(
+            db,
+            "select distinct first_category from marts.f2_conversion where first_category <> 'all'",
+        )
         assert cats["first_category"].tolist() == ["unknown"]
 
 
 def test_a_past_as_of_date_sees_no_future(warehouse, tmp_path):
     # as_of = the day before an order's status change (returned / cancelled) arrived
-    changed = query(warehouse.db, """
+    changed = query(
+        warehouse.db,
+        """
         select order_id, cast(updated_at as date) as changed_on from staging.base_shop__orders
         where updated_at is not null and row_outcome = 'kept' and ordered_at >= '2025-01-01'
-        order by updated_at limit 1""")
+        order by updated_at limit 1""",
+    )
     assert len(changed) == 1
     as_of = (changed["changed_on"][0] - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     db = tmp_path / "past.duckdb"
@@ -91,11 +115,16 @@ def test_a_past_as_of_date_sees_no_future(warehouse, tmp_path):
     orders = query(db, "select * from marts.fct_orders")
     assert orders["order_date"].max() <= cutoff
     assert (query(db, "select min(recency_days) as r from marts.customer_rfm")["r"][0]) >= 0
-    assert query(db, "select max(month_end_date) as d from marts.customer_portfolio_monthly")["d"][0] == cutoff
+    assert (
+        query(db, "select max(month_end_date) as d from marts.customer_portfolio_monthly")["d"][0]
+        == cutoff
+    )
     # the order was still completed (a purchase) on as_of: its later status is not known yet
     past = orders.set_index("order_id").loc[changed["order_id"][0]]
     assert past["status"] == "completed" and past["is_purchase"]
-    rec = query(db, "select * from quarantine.quarantine_reconciliation where table_name = 'orders'")
+    rec = query(
+        db, "select * from quarantine.quarantine_reconciliation where table_name = 'orders'"
+    )
     assert rec["is_reconciled"][0] and rec["rows_pending"][0] > 0
 
 
@@ -103,8 +132,11 @@ def test_a_past_as_of_date_sees_no_future(warehouse, tmp_path):
 # Independent computation of the customer marts from fct_orders, in pandas
 # ---------------------------------------------------------------------------------------------
 
+
 def _purchases(db) -> pd.DataFrame:
-    orders = query(db, "select * from marts.fct_orders where is_purchase and customer_id is not null")
+    orders = query(
+        db, "select * from marts.fct_orders where is_purchase and customer_id is not null"
+    )
     orders["order_date"] = pd.to_datetime(orders["order_date"])
     orders["order_total"] = orders["order_total"].astype(float)
     return orders.sort_values(["customer_id", "ordered_at", "order_id"])
@@ -117,20 +149,34 @@ def _ceil_bucket(k: pd.Series, n: int) -> pd.Series:
 def test_rfm_and_tiers_match_an_independent_computation(warehouse):
     as_of = pd.Timestamp(warehouse.as_of)
     p = _purchases(warehouse.db)
-    g = p.groupby("customer_id").agg(first=("order_date", "min"), last=("order_date", "max"),
-                                     frequency=("order_id", "count"), monetary=("order_total", "sum"))
+    g = p.groupby("customer_id").agg(
+        first=("order_date", "min"),
+        last=("order_date", "max"),
+        frequency=("order_id", "count"),
+        monetary=("order_total", "sum"),
+    )
     in_window = p[p["order_date"] > as_of - pd.Timedelta(days=365)].groupby("customer_id").size()
     g["window"] = in_window.reindex(g.index).fillna(0).astype(int)
     g["recency_days"] = (as_of - g["last"]).dt.days
     n = len(g)
     g["r_score"] = _ceil_bucket(g["recency_days"].rank(method="max", ascending=False), n)
     g["m_score"] = _ceil_bucket(g["monetary"].rank(method="max"), n)
-    g["f_score"] = np.select([g.frequency >= 6, g.frequency >= 4, g.frequency >= 3, g.frequency >= 2], [5, 4, 3, 2], 1)
-    g["tier"] = np.select([g.frequency == 1, g.window >= 4, g.window >= 2], ["nurture", "loyal", "semi_loyal"], "general")
+    g["f_score"] = np.select(
+        [g.frequency >= 6, g.frequency >= 4, g.frequency >= 3, g.frequency >= 2], [5, 4, 3, 2], 1
+    )
+    g["tier"] = np.select(
+        [g.frequency == 1, g.window >= 4, g.window >= 2],
+        ["nurture", "loyal", "semi_loyal"],
+        "general",
+    )
     years = np.maximum(1.0, (as_of - g["first"]).dt.days / 365.0)
     g["ltv"] = g["monetary"] / g["frequency"] * (g["frequency"] / years) * 3
 
-    rfm = query(warehouse.db, "select * from marts.customer_rfm").set_index("customer_id").loc[g.index]
+    rfm = (
+        query(warehouse.db, "select * from marts.customer_rfm")
+        .set_index("customer_id")
+        .loc[g.index]
+    )
     assert len(rfm) == n
     assert (rfm["recency_days"] == g["recency_days"]).all()
     assert (rfm["frequency"] == g["frequency"]).all()
@@ -150,12 +196,19 @@ def test_rfm_and_tiers_match_an_independent_computation(warehouse):
 
 def _cpm_state(p: pd.DataFrame, row_date: pd.Timestamp) -> pd.Series:
     upto = p[p["order_date"] <= row_date]
-    g = upto.groupby("customer_id").agg(first=("order_date", "min"), last=("order_date", "max"),
-                                        n=("order_id", "count"), revenue=("order_total", "sum"))
+    g = upto.groupby("customer_id").agg(
+        first=("order_date", "min"),
+        last=("order_date", "max"),
+        n=("order_id", "count"),
+        revenue=("order_total", "sum"),
+    )
     tenure = (g["last"] - g["first"]).dt.days
     lapse = (row_date - g["last"]).dt.days
-    segment = np.select([g.n == 1, tenure < 90, g.revenue < 70000, tenure < 210],
-                        ["first", "toddler", "steady", "trendy"], "loyal")
+    segment = np.select(
+        [g.n == 1, tenure < 90, g.revenue < 70000, tenure < 210],
+        ["first", "toddler", "steady", "trendy"],
+        "loyal",
+    )
     status = np.where(lapse < 240, "active", "lapsed")
     return pd.Series([f"{s}_{t}" for s, t in zip(segment, status)], index=g.index)
 
@@ -164,22 +217,42 @@ def _cpm_state(p: pd.DataFrame, row_date: pd.Timestamp) -> pd.Series:
 def test_cpm_states_match_an_independent_computation(warehouse, row_date):
     day = pd.Timestamp(warehouse.as_of if row_date == "as_of" else row_date)
     expected = _cpm_state(_purchases(warehouse.db), day).sort_index()
-    got = query(warehouse.db, f"select customer_id, cpm_state from marts.customer_portfolio_monthly "
-                              f"where month_end_date = '{day.date()}'").set_index("customer_id")["cpm_state"].sort_index()
+    got = (
+        query(
+            warehouse.db,
+            f"select customer_id, cpm_state from marts.customer_portfolio_monthly "
+            f"where month_end_date = '{day.date()}'",
+        )
+        .set_index("customer_id")["cpm_state"]
+        .sort_index()
+    )
     pd.testing.assert_series_equal(got, expected, check_names=False)
 
 
 def test_cpm_transitions_conserve_customers(warehouse):
-    counts = query(warehouse.db, """
-        select month_end_date, cpm_state, count(*) as n from marts.customer_portfolio_monthly group by 1, 2""")
-    moves = query(warehouse.db, """
+    counts = query(
+        warehouse.db,
+        """
+        select month_end_date, cpm_state, count(*) as n from marts.customer_portfolio_monthly group by 1, 2""",
+    )
+    moves = query(
+        warehouse.db,
+        """
         select previous_date, from_state, sum(count_customers) as n from marts.portfolio_transitions
-        where from_state <> 'none' group by 1, 2""")
-    merged = counts.merge(moves, left_on=["month_end_date", "cpm_state"], right_on=["previous_date", "from_state"],
-                          how="outer", suffixes=("_state", "_out"))
+        where from_state <> 'none' group by 1, 2""",
+    )
+    merged = counts.merge(
+        moves,
+        left_on=["month_end_date", "cpm_state"],
+        right_on=["previous_date", "from_state"],
+        how="outer",
+        suffixes=("_state", "_out"),
+    )
     last = counts["month_end_date"].max()
     merged = merged[merged["month_end_date"] != last]  # the last date has no next period
-    assert (merged["n_state"] == merged["n_out"]).all(), merged[merged["n_state"] != merged["n_out"]]
+    assert (merged["n_state"] == merged["n_out"]).all(), merged[
+        merged["n_state"] != merged["n_out"]
+    ]
 
 
 def test_f2_rates_match_an_independent_computation(warehouse):
@@ -189,10 +262,15 @@ def test_f2_rates_match_an_independent_computation(warehouse):
     first = p[p.k == 1].set_index("customer_id")["order_date"]
     second = p[p.k == 2].set_index("customer_id")["order_date"].reindex(first.index)
     days = (second - first).dt.days
-    channel = query(warehouse.db, "select customer_id, acquisition_channel from marts.dim_customers").set_index(
-        "customer_id")["acquisition_channel"].reindex(first.index)
-    f2 = query(warehouse.db, "select * from marts.f2_conversion where cohort_month = 'all' and first_category = 'all'"
-               ).set_index("acquisition_channel")
+    channel = (
+        query(warehouse.db, "select customer_id, acquisition_channel from marts.dim_customers")
+        .set_index("customer_id")["acquisition_channel"]
+        .reindex(first.index)
+    )
+    f2 = query(
+        warehouse.db,
+        "select * from marts.f2_conversion where cohort_month = 'all' and first_category = 'all'",
+    ).set_index("acquisition_channel")
     for ch in list(channel.unique()) + ["all"]:
         mask = pd.Series(True, index=first.index) if ch == "all" else channel == ch
         for n in (30, 60, 90, 180, 365):
@@ -206,7 +284,9 @@ def test_f2_rates_match_an_independent_computation(warehouse):
 
 
 def test_dbt_unit_tests_pass(warehouse):
-    proc = dbt(warehouse.db, ["test", "--select", "test_type:unit"], {"as_of_date": warehouse.as_of})
+    proc = dbt(
+        warehouse.db, ["test", "--select", "test_type:unit"], {"as_of_date": warehouse.as_of}
+    )
     summary = [line for line in proc.stdout.splitlines() if "Done. PASS=" in line][-1]
     passed = int(summary.split("PASS=")[1].split()[0])
     assert passed >= 10, summary

@@ -19,8 +19,13 @@ PUBLISHED = bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 def _cdnow_inputs(end: str = "1997-09-30") -> tuple[pd.DataFrame, pd.Series]:
     """Per-customer inputs in weeks exactly as int_clv_inputs builds them in days: same-day
     purchases are one transaction, the first day is not a repeat; plus holdout repeat counts."""
-    df = pd.read_csv(CDNOW, sep=r"\s+", header=None, names=["id", "sid", "date", "cds", "value"],
-                     dtype={"date": str})
+    df = pd.read_csv(
+        CDNOW,
+        sep=r"\s+",
+        header=None,
+        names=["id", "sid", "date", "cds", "value"],
+        dtype={"date": str},
+    )
     df["date"] = pd.to_datetime(df["date"])
     days = df.groupby(["sid", "date"], as_index=False)["value"].sum()
     cut = pd.Timestamp(end)
@@ -29,12 +34,14 @@ def _cdnow_inputs(end: str = "1997-09-30") -> tuple[pd.DataFrame, pd.Series]:
     last = cal.groupby("sid").date.max()
     repeats = cal.merge(first.rename("first"), left_on="sid", right_index=True)
     repeats = repeats[repeats.date > repeats["first"]]
-    inputs = pd.DataFrame({
-        "x": cal.groupby("sid").size() - 1,
-        "t_x": (last - first).dt.days / 7,
-        "big_t": (cut - first).dt.days / 7,
-        "mean_repeat_value": repeats.groupby("sid").value.mean(),
-    })
+    inputs = pd.DataFrame(
+        {
+            "x": cal.groupby("sid").size() - 1,
+            "t_x": (last - first).dt.days / 7,
+            "big_t": (cut - first).dt.days / 7,
+            "mean_repeat_value": repeats.groupby("sid").value.mean(),
+        }
+    )
     holdout = days[days.date > cut].groupby("sid").size().reindex(inputs.index, fill_value=0)
     return inputs, holdout
 
@@ -52,7 +59,9 @@ def test_cdnow_reproduces_the_published_fit():
     assert abs(p - 6.25) < 0.01 and abs(q - 3.74) < 0.01 and abs(gamma - 15.44) < 0.01
     # holdout: weeks 40-78 (1997-10-01 .. 1998-06-30, 39 weeks)
     assert holdout.sum() == 1882
-    predicted = bgnbd.expected_purchases(bgnbd.BgNbdParams(*fit.bgnbd), 39, inputs.x, inputs.t_x, inputs.big_t)
+    predicted = bgnbd.expected_purchases(
+        bgnbd.BgNbdParams(*fit.bgnbd), 39, inputs.x, inputs.t_x, inputs.big_t
+    )
     assert abs(predicted.sum() - 1882) / 1882 < 0.15
 
 
@@ -83,9 +92,15 @@ def _series_expected(t: float, x: float, t_x: float, big_t: float) -> float:
     return (a + b + x - 1) / (a - 1) * (1 - total) / (1 + dead)
 
 
-@pytest.mark.parametrize("t, x, t_x, big_t", [
-    (39, 0, 0, 30), (39, 2, 30, 38), (52, 20, 35, 38), (10, 200, 380, 390),
-])
+@pytest.mark.parametrize(
+    "t, x, t_x, big_t",
+    [
+        (39, 0, 0, 30),
+        (39, 2, 30, 38),
+        (52, 20, 35, 38),
+        (10, 200, 380, 390),
+    ],
+)
 def test_expected_purchases_match_the_series(t, x, t_x, big_t):
     got = float(bgnbd.expected_purchases(PUBLISHED, t, x, t_x, big_t))
     assert got == pytest.approx(_series_expected(t, x, t_x, big_t), rel=1e-8)
@@ -95,8 +110,11 @@ def test_expected_purchases_hand_computed_new_customer():
     # x = 0, T = 0 is a customer just acquired: eq. 10 reduces to eq. 9, and for a small
     # horizon E[X(t)] ~ r t / alpha (every customer alive, Poisson rate r/alpha)
     assert float(bgnbd.expected_purchases(PUBLISHED, 39, 0, 0, 0)) == pytest.approx(
-        float(bgnbd.expected_purchases_new(PUBLISHED, 39)), rel=1e-10)
-    assert float(bgnbd.expected_purchases_new(PUBLISHED, 0.001)) == pytest.approx(0.243 * 0.001 / 4.414, rel=1e-3)
+        float(bgnbd.expected_purchases_new(PUBLISHED, 39)), rel=1e-10
+    )
+    assert float(bgnbd.expected_purchases_new(PUBLISHED, 0.001)) == pytest.approx(
+        0.243 * 0.001 / 4.414, rel=1e-3
+    )
 
 
 def test_heavy_buyers_and_ten_years_in_days_are_finite():
@@ -157,18 +175,29 @@ def test_no_spread_in_dropout_stops_at_the_bound_and_predicts_finite_values():
     _, _, a, b = fit.params
     assert a + b == pytest.approx(bgnbd.KAPPA_MAX, rel=1e-3)
     assert a / (a + b) == pytest.approx(0.25, abs=0.03)
-    got = bgnbd.expected_purchases(bgnbd.BgNbdParams(*fit.params), 3650, np.array(xs), np.array(txs), np.array(ts))
+    got = bgnbd.expected_purchases(
+        bgnbd.BgNbdParams(*fit.params), 3650, np.array(xs), np.array(txs), np.array(ts)
+    )
     assert np.all(np.isfinite(got))
 
 
-@pytest.mark.parametrize("theta", [[np.log(0.243), np.log(4.414), 0.0, np.log(3.2)],
-                                   [np.log(2.0), np.log(30.0), -1.5, np.log(50.0)],
-                                   [np.log(0.05), np.log(400.0), 2.0, np.log(0.5)]])
+@pytest.mark.parametrize(
+    "theta",
+    [
+        [np.log(0.243), np.log(4.414), 0.0, np.log(3.2)],
+        [np.log(2.0), np.log(30.0), -1.5, np.log(50.0)],
+        [np.log(0.05), np.log(400.0), 2.0, np.log(0.5)],
+    ],
+)
 def test_the_analytic_gradient_equals_finite_differences(theta):
     inputs, _ = _cdnow_inputs()
     rows = inputs.groupby(["x", "t_x", "big_t"], as_index=False).size()
-    objective, _ = bgnbd.bgnbd_objective(rows.x.to_numpy(float), rows.t_x.to_numpy(float),
-                                         rows.big_t.to_numpy(float), rows["size"].to_numpy(float))
+    objective, _ = bgnbd.bgnbd_objective(
+        rows.x.to_numpy(float),
+        rows.t_x.to_numpy(float),
+        rows.big_t.to_numpy(float),
+        rows["size"].to_numpy(float),
+    )
     theta = np.array(theta)
     value, grad = objective(theta)
     for i in range(4):

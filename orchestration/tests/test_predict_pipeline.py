@@ -23,13 +23,22 @@ DOWNSTREAM = ["build", "--select", "tag:fitted_parameters+"]
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("predict")
-    planted = generate(root / "landing", customers=700, start=date(2023, 7, 1), end=date(2025, 6, 30),
-                       seed=11, bad_share=0.0, dropouts=40)
+    planted = generate(
+        root / "landing",
+        customers=700,
+        start=date(2023, 7, 1),
+        end=date(2025, 6, 30),
+        seed=11,
+        bad_share=0.0,
+        dropouts=40,
+    )
     db = root / "warehouse.duckdb"
     ingest(root / "landing", db)
     dbt(db, ["build", "--exclude", "resource_type:unit_test"], VARS)
-    before = {name: query(db, f"select * from marts.{name}")
-              for name in ("clv_model", "customer_predictions", "clv_model_validation")}
+    before = {
+        name: query(db, f"select * from marts.{name}")
+        for name in ("clv_model", "customer_predictions", "clv_model_validation")
+    }
     assert predict_main(["fit", "--database", str(db), "--as-of", AS_OF]) == 0
     dbt(db, DOWNSTREAM, VARS)
     return {"db": db, "planted": planted, "before": before}
@@ -50,25 +59,34 @@ def test_fit_publishes_parameters_and_one_prediction_per_buyer(shop):
     model = query(db, "select * from marts.clv_model")
     assert set(model.status) == {"fitted"}, model.status_reason.tolist()
     assert model[["r", "alpha", "a", "b", "gg_p", "gg_q", "gg_gamma"]].notna().all().all()
-    buyers = query(db, "select count(distinct customer_id) as n from marts.fct_orders "
-                       "where is_purchase and customer_id is not null").n[0]
+    buyers = query(
+        db,
+        "select count(distinct customer_id) as n from marts.fct_orders "
+        "where is_purchase and customer_id is not null",
+    ).n[0]
     preds = query(db, "select * from marts.customer_predictions")
     assert len(preds) == buyers
     assert preds.p_alive.between(0, 1).all()
     assert (preds.expected_purchases_30d <= preds.expected_purchases_90d + 1e-12).all()
     assert (preds.expected_purchases_90d <= preds.expected_purchases_365d + 1e-12).all()
-    dim = query(db, "select customer_id, p_alive, churn_risk from marts.dim_customers where p_alive is not null")
+    dim = query(
+        db,
+        "select customer_id, p_alive, churn_risk from marts.dim_customers where p_alive is not null",
+    )
     assert len(dim) == buyers
 
 
 def test_customers_who_left_have_low_p_alive(shop):
     db = shop["db"]
     # calibration fit (data to as_of - 180 days): those who bought in the holdout were more alive
-    cal = query(db, """
+    cal = query(
+        db,
+        """
         select scores.p_alive, inputs.holdout_purchases > 0 as bought
         from model_fits.clv_scores as scores
         inner join intermediate.int_clv_inputs as inputs on scores.customer_id = inputs.customer_id
-        where scores.fit = 'calibration' and inputs.cal_x > 0""")
+        where scores.fit = 'calibration' and inputs.cal_x > 0""",
+    )
     bought = cal[cal.bought].p_alive.mean()
     not_bought = cal[~cal.bought].p_alive.mean()
     assert not_bought < bought - 0.1, (not_bought, bought)
@@ -77,8 +95,16 @@ def test_customers_who_left_have_low_p_alive(shop):
     assert len(ids) == 40
     preds = query(db, "select customer_id, p_alive, churn_risk from marts.customer_predictions")
     dropped = preds[preds.customer_id.isin(ids)]
-    others = preds[~preds.customer_id.isin(ids) & (preds.customer_id.isin(
-        query(db, "select customer_id from intermediate.int_clv_inputs where x > 0").customer_id))]
+    others = preds[
+        ~preds.customer_id.isin(ids)
+        & (
+            preds.customer_id.isin(
+                query(
+                    db, "select customer_id from intermediate.int_clv_inputs where x > 0"
+                ).customer_id
+            )
+        )
+    ]
     assert len(dropped) == 40
     assert dropped.p_alive.median() < 0.1
     assert (dropped.churn_risk == "high").mean() >= 0.9
@@ -91,12 +117,17 @@ def test_validation_buckets_add_up(shop):
     parts, total = val.iloc[:-1], val.iloc[-1]
     assert parts.count_customers.sum() == total.count_customers
     assert parts.actual_purchases_holdout.sum() == total.actual_purchases_holdout
-    assert parts.predicted_purchases_holdout.sum() == pytest.approx(total.predicted_purchases_holdout)
-    actual = query(shop["db"], f"""select count(distinct customer_id || cast(order_date as varchar)) as n
+    assert parts.predicted_purchases_holdout.sum() == pytest.approx(
+        total.predicted_purchases_holdout
+    )
+    actual = query(
+        shop["db"],
+        f"""select count(distinct customer_id || cast(order_date as varchar)) as n
         from marts.fct_orders where is_purchase and customer_id is not null
         and order_date > date '{AS_OF}' - interval 180 day and customer_id in (
             select customer_id from marts.fct_orders where is_purchase
-            and order_date <= date '{AS_OF}' - interval 180 day)""").n[0]
+            and order_date <= date '{AS_OF}' - interval 180 day)""",
+    ).n[0]
     assert total.actual_purchases_holdout == actual
     assert 0 < total.top_decile_revenue_share <= 1
     assert val.top_decile_revenue_share.iloc[:-1].isna().all()
@@ -123,8 +154,11 @@ def test_too_little_data_publishes_no_numbers(shop):
 
 def test_failed_fit_publishes_no_numbers_and_exits_non_zero(shop, monkeypatch):
     db = shop["db"]
-    monkeypatch.setattr(fit_module.bgnbd, "fit_bgnbd",
-                        lambda *a, **k: bgnbd.FitResult(False, None, None, "BG/NBD fit did not converge: test"))
+    monkeypatch.setattr(
+        fit_module.bgnbd,
+        "fit_bgnbd",
+        lambda *a, **k: bgnbd.FitResult(False, None, None, "BG/NBD fit did not converge: test"),
+    )
     try:
         assert predict_main(["fit", "--database", str(db)]) == 1
         dbt(db, DOWNSTREAM, VARS)

@@ -44,19 +44,34 @@ ORDERS_HEADER = "order_id,customer_id,ordered_at,status,order_total\n"
 
 def _run(wh: WarehouseResource) -> dg.ExecuteInProcessResult:
     with mock.patch.dict(os.environ, {"CRM_PUBLISH_DOCS": "0"}):
-        return dg.materialize([*PIPELINE_ASSETS, *MART_CHECKS], partition_key=END,
-                              resources={"warehouse": wh, "dbt": dbt_resource()}, raise_on_error=False)
+        return dg.materialize(
+            [*PIPELINE_ASSETS, *MART_CHECKS],
+            partition_key=END,
+            resources={"warehouse": wh, "dbt": dbt_resource()},
+            raise_on_error=False,
+        )
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult, severity: str | None = None) -> list[str]:
-    return [e.event_specific_data.check_name for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
-            and severity in (None, e.event_specific_data.severity.value)]
+    return [
+        e.event_specific_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.event_specific_data.passed
+        and severity in (None, e.event_specific_data.severity.value)
+    ]
 
 
 def _totals(db: Path) -> dict:
-    return query(db, "select count(*) as orders, sum(order_total) as revenue, "
-                     "count(distinct customer_id) as customers from staging.stg_shop__orders").iloc[0].to_dict()
+    return (
+        query(
+            db,
+            "select count(*) as orders, sum(order_total) as revenue, "
+            "count(distinct customer_id) as customers from staging.stg_shop__orders",
+        )
+        .iloc[0]
+        .to_dict()
+    )
 
 
 def _mart_revenue(db: Path) -> float:
@@ -67,21 +82,34 @@ def _found(roots: list[Path], values: list[str]) -> list[str]:
     """Every place under ``roots`` that holds one of ``values``: the bytes of any file (an id only
     where it stands alone), the rows of Parquet files (compressed) and of DuckDB files."""
     hits = []
-    patterns = [re.compile(rb"(?<![0-9A-Za-z_\-])" + re.escape(v.encode()) + rb"(?![0-9A-Za-z_\-])") for v in values]
+    patterns = [
+        re.compile(rb"(?<![0-9A-Za-z_\-])" + re.escape(v.encode()) + rb"(?![0-9A-Za-z_\-])")
+        for v in values
+    ]
     for root in roots:
         for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
             data = path.read_bytes()
-            hits += [f"{path}: {v}" for v, pattern in zip(values, patterns, strict=True) if pattern.search(data)]
+            hits += [
+                f"{path}: {v}"
+                for v, pattern in zip(values, patterns, strict=True)
+                if pattern.search(data)
+            ]
             if path.suffix == ".parquet":
                 text = pq.read_table(path).to_pandas().astype(str).to_csv()
-                hits += [f"{path} (rows): {v}" for v in values if re.search(rf"\b{re.escape(v)}\b", text)]
+                hits += [
+                    f"{path} (rows): {v}" for v in values if re.search(rf"\b{re.escape(v)}\b", text)
+                ]
             elif data[8:12] == b"DUCK":
                 with duckdb.connect(str(path), read_only=True) as con:
-                    columns = con.execute("select table_schema, table_name, column_name from information_schema.columns "
-                                          "where data_type = 'VARCHAR'").fetchall()
+                    columns = con.execute(
+                        "select table_schema, table_name, column_name from information_schema.columns "
+                        "where data_type = 'VARCHAR'"
+                    ).fetchall()
                     for s, t, c in columns:
                         for v in values:
-                            if con.execute(f'select count(*) from "{s}"."{t}" where contains("{c}", ?)', [v]).fetchone()[0]:
+                            if con.execute(
+                                f'select count(*) from "{s}"."{t}" where contains("{c}", ?)', [v]
+                            ).fetchone()[0]:
                                 hits.append(f"{path} {s}.{t}.{c}: {v}")
     return hits
 
@@ -90,47 +118,86 @@ def _found(roots: list[Path], values: list[str]) -> list[str]:
 def erased(tmp_path_factory):
     landing = tmp_path_factory.mktemp("privacy_landing")
     root = tmp_path_factory.mktemp("privacy_run")
-    generate(landing, customers=400, start=date(2024, 7, 1), end=date(2025, 6, 30), seed=21,
-             bad_share=0.0, fmt="csv", grain="month")
-    wh = WarehouseResource(database=str(root / "warehouse" / "warehouse.duckdb"), landing=str(landing),
-                           publish=str(root / "published"), gx=str(root / "gx"))
+    generate(
+        landing,
+        customers=400,
+        start=date(2024, 7, 1),
+        end=date(2025, 6, 30),
+        seed=21,
+        bad_share=0.0,
+        fmt="csv",
+        grain="month",
+    )
+    wh = WarehouseResource(
+        database=str(root / "warehouse" / "warehouse.duckdb"),
+        landing=str(landing),
+        publish=str(root / "published"),
+        gx=str(root / "gx"),
+    )
     # the first run, to find a customer who is exported today
     first = _run(wh)
     assert first.success and not _failed_checks(first)
     db = Path(wh.database)
-    person = query(db, "select customer_id from marts.customer_audiences where is_entry and not is_holdout "
-                       "and channel is not null order by customer_id limit 1").customer_id[0]
+    person = query(
+        db,
+        "select customer_id from marts.customer_audiences where is_entry and not is_holdout "
+        "and channel is not null order by customer_id limit 1",
+    ).customer_id[0]
     customers_file = landing / "customers" / "2025-06.csv"
     old = pd.read_csv(customers_file, dtype=str, keep_default_na=False)
     row = old[old.customer_id == person]
     if row.empty:  # registered earlier: their row is in an earlier month's file
-        customers_file = next(p for p in sorted((landing / "customers").glob("*.csv"))
-                              if person in p.read_text())
+        customers_file = next(
+            p for p in sorted((landing / "customers").glob("*.csv")) if person in p.read_text()
+        )
         old = pd.read_csv(customers_file, dtype=str, keep_default_na=False)
         row = old[old.customer_id == person]
     email, name = row.email.iloc[0], row.full_name.iloc[0]
     assert email and name
     # their LINE id arrives in a later file; a malformed order line names them (its text is kept:
     # orders hold no personal column); a run log and the previous published generation hold them
-    (landing / "customers" / "2025-06-29-line.csv").write_text(row.assign(line_user_id=LINE_ID).to_csv(index=False))
+    (landing / "customers" / "2025-06-29-line.csv").write_text(
+        row.assign(line_user_id=LINE_ID).to_csv(index=False)
+    )
     (landing / "orders" / "2025-06-29-bad.csv").write_text(
-        ORDERS_HEADER + f"OXB1,{person},2025-06-29 10:00:00,completed,100,EXTRA\n")
+        ORDERS_HEADER + f"OXB1,{person},2025-06-29 10:00:00,completed,100,EXTRA\n"
+    )
     second = _run(wh)
     # the malformed line is a warning of the landing check, nothing blocks
-    assert second.success and _failed_checks(second) == ["landing_gate"] and not _failed_checks(second, "ERROR")
+    assert (
+        second.success
+        and _failed_checks(second) == ["landing_gate"]
+        and not _failed_checks(second, "ERROR")
+    )
     logs = root / "logs"
     logs.mkdir()
-    (logs / "run-2025-06-30-000000.log").write_text(f"exported {person} <{email}> {name} {LINE_ID}\n")
+    (logs / "run-2025-06-30-000000.log").write_text(
+        f"exported {person} <{email}> {name} {LINE_ID}\n"
+    )
     exports = Path(wh.publish) / "exports"
     assert any(person in p.read_text(encoding="utf-8-sig") for p in exports.glob("*.csv"))
-    assert query(db, f"select count(*) as n from raw.customers where line_user_id = '{LINE_ID}'").n[0] == 1
+    assert (
+        query(db, f"select count(*) as n from raw.customers where line_user_id = '{LINE_ID}'").n[0]
+        == 1
+    )
     before = _totals(db), _mart_revenue(db)
     roots = [db.parent, Path(wh.publish), Path(wh.gx), logs]
     assert len(_found(roots, [person, email, name, LINE_ID])) > 5
 
     report = erase([person], db, roots=roots, publish=Path(wh.publish), landing=landing)
-    return SimpleNamespace(wh=wh, db=db, root=root, roots=roots, landing=landing, person=person, email=email,
-                           name=name, before=before, report=report, customers_file=customers_file)
+    return SimpleNamespace(
+        wh=wh,
+        db=db,
+        root=root,
+        roots=roots,
+        landing=landing,
+        person=person,
+        email=email,
+        name=name,
+        before=before,
+        report=report,
+        customers_file=customers_file,
+    )
 
 
 def test_erased_values_are_nowhere(erased):
@@ -138,17 +205,24 @@ def test_erased_values_are_nowhere(erased):
     assert _found(erased.roots, [erased.person, erased.email, erased.name, LINE_ID]) == []
     # the register holds the keyed hash, not the id
     assert (privacy_dir(erased.db) / REGISTER_FILE).read_text().split()[0] == keyed_hash(
-        (privacy_dir(erased.db) / "erasure.key").read_text().strip(), erased.person)
+        (privacy_dir(erased.db) / "erasure.key").read_text().strip(), erased.person
+    )
 
 
 def test_totals_stay_with_the_tombstone(erased):
     assert (_totals(erased.db), _mart_revenue(erased.db)) == erased.before
     ghost = erased.report.tombstones[erased.person]
     assert ghost.startswith(TOMBSTONE_PREFIX)
-    kept = query(erased.db, f"select email_opt_in, line_opt_in from staging.stg_shop__customers "
-                            f"where customer_id = '{ghost}'")
+    kept = query(
+        erased.db,
+        f"select email_opt_in, line_opt_in from staging.stg_shop__customers "
+        f"where customer_id = '{ghost}'",
+    )
     assert kept.to_dict("records") == [{"email_opt_in": False, "line_opt_in": False}]
-    orders = query(erased.db, f"select count(*) as n from staging.stg_shop__orders where customer_id = '{ghost}'")
+    orders = query(
+        erased.db,
+        f"select count(*) as n from staging.stg_shop__orders where customer_id = '{ghost}'",
+    )
     assert orders.n[0] > 0
 
 
@@ -161,15 +235,32 @@ def test_a_resent_or_edited_file_brings_nobody_back_and_the_next_run_is_green(er
     result = _run(erased.wh)
     assert result.success and not _failed_checks(result)
     landing_events = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
-    assert not any(e.event_specific_data.materialization.metadata.get("not_loaded") and
-                   e.event_specific_data.materialization.metadata["not_loaded"].value for e in landing_events)
-    assert query(erased.db, "select count(*) as n from raw._load_log where status not in ('loaded', 'empty')").n[0] == 0
+    assert not any(
+        e.event_specific_data.materialization.metadata.get("not_loaded")
+        and e.event_specific_data.materialization.metadata["not_loaded"].value
+        for e in landing_events
+    )
+    assert (
+        query(
+            erased.db,
+            "select count(*) as n from raw._load_log where status not in ('loaded', 'empty')",
+        ).n[0]
+        == 0
+    )
     assert _found(erased.roots, [erased.person, erased.email, erased.name]) == []
-    assert query(erased.db, "select count(*) as n from raw.customers "
-                            "where _source_file = 'resent-old-export.csv'").n[0] == len(lines) - 1
+    assert (
+        query(
+            erased.db,
+            "select count(*) as n from raw.customers where _source_file = 'resent-old-export.csv'",
+        ).n[0]
+        == len(lines) - 1
+    )
     assert (_totals(erased.db), _mart_revenue(erased.db)) == erased.before
     ghost = erased.report.tombstones[erased.person]
-    exported = "".join(p.read_text(encoding="utf-8-sig") for p in (Path(erased.wh.publish) / "exports").glob("*.csv"))
+    exported = "".join(
+        p.read_text(encoding="utf-8-sig")
+        for p in (Path(erased.wh.publish) / "exports").glob("*.csv")
+    )
     assert ghost not in exported  # no consent: never exported
 
 
@@ -177,20 +268,32 @@ def test_cli_erase_reads_a_file_of_ids(tmp_path):
     db = tmp_path / "wh" / "warehouse.duckdb"
     db.parent.mkdir()
     with duckdb.connect(str(db)) as con:
-        con.execute("create schema raw; create table raw.orders (order_id varchar, customer_id varchar, "
-                    "_source_file varchar, _row_number bigint)")
-        con.execute("insert into raw.orders values ('O1', 'C7', 'a.csv', 1), ('O2', 'C70', 'a.csv', 2)")
+        con.execute(
+            "create schema raw; create table raw.orders (order_id varchar, customer_id varchar, "
+            "_source_file varchar, _row_number bigint)"
+        )
+        con.execute(
+            "insert into raw.orders values ('O1', 'C7', 'a.csv', 1), ('O2', 'C70', 'a.csv', 2)"
+        )
     ids = tmp_path / "ids.txt"
     ids.write_text("# requests of June\nC7\n\n")
-    with mock.patch.dict(os.environ, {"CRM_PUBLISH_DIR": str(tmp_path / "pub"), "CRM_GX_DIR": str(tmp_path / "gx"),
-                                      "CRM_LANDING_DIR": str(tmp_path / "landing")}):
+    with mock.patch.dict(
+        os.environ,
+        {
+            "CRM_PUBLISH_DIR": str(tmp_path / "pub"),
+            "CRM_GX_DIR": str(tmp_path / "gx"),
+            "CRM_LANDING_DIR": str(tmp_path / "landing"),
+        },
+    ):
         assert crm(["erase", "--file", str(ids), "--database", str(db)]) == 0
     key = (privacy_dir(db) / "erasure.key").read_text().strip()
-    assert query(db, "select customer_id from raw.orders order by order_id").customer_id.tolist() == [
-        tombstone(key, "C7"), "C70"]
+    assert query(
+        db, "select customer_id from raw.orders order by order_id"
+    ).customer_id.tolist() == [tombstone(key, "C7"), "C70"]
 
 
 # ---- consent is never text ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value", ["false", "true", "False", 1, "yes", None, 0])
 def test_only_a_real_true_is_consent(value):
@@ -204,14 +307,24 @@ def test_the_export_audit_does_not_read_a_quoted_false_as_consent(tmp_path):
     db = tmp_path / "w.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("create schema staging; create schema marts")
-        con.execute("create table staging.stg_shop__customers as select 'C1' as customer_id, "
-                    "cast(null as boolean) as line_opt_in, cast(null as boolean) as email_opt_in")
-        con.execute("create table marts.customer_audiences as select 'C1' as customer_id, 'a' as audience, "
-                    "false as is_holdout, true as is_entry")
+        con.execute(
+            "create table staging.stg_shop__customers as select 'C1' as customer_id, "
+            "cast(null as boolean) as line_opt_in, cast(null as boolean) as email_opt_in"
+        )
+        con.execute(
+            "create table marts.customer_audiences as select 'C1' as customer_id, 'a' as audience, "
+            "false as is_holdout, true as is_entry"
+        )
     out = tmp_path / "exports"
     out.mkdir()
-    row = {c: [None] for c in EXPORT_COLUMNS} | {"customer_id": ["C1"], "audience": ["a"], "channel": ["line"]}
-    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in row.items()}), out / "a.parquet")
+    row = {c: [None] for c in EXPORT_COLUMNS} | {
+        "customer_id": ["C1"],
+        "audience": ["a"],
+        "channel": ["line"],
+    }
+    pq.write_table(
+        pa.table({c: pa.array(v, pa.string()) for c, v in row.items()}), out / "a.parquet"
+    )
     with mock.patch.object(consent, "dbt_var", return_value="false"):
         problems = audit_exports(db, out)
     assert problems and "has no consent for its channel" in problems[0]

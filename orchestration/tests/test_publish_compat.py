@@ -23,8 +23,19 @@ def duckdb_1x_python() -> str:
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        f"duckdb=={DUCKDB_1X}"], check=True, timeout=600)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"duckdb=={DUCKDB_1X}",
+            ],
+            check=True,
+            timeout=600,
+        )
     return str(python)
 
 
@@ -49,14 +60,21 @@ print(json.dumps(out))
 
 def test_published_file_opens_in_duckdb_1x(published):
     db, manifest = published
-    proc = subprocess.run([duckdb_1x_python(), "-c", READER, str(db)], capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [duckdb_1x_python(), "-c", READER, str(db)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout)
     assert got["version"] == DUCKDB_1X
     assert got["counts"] == manifest["row_counts"]
     con = duckdb.connect(str(db), read_only=True)
-    assert got["revenue"] == pytest.approx(float(con.execute("select sum(revenue) from marts.kpi_monthly").fetchone()[0]))
+    assert got["revenue"] == pytest.approx(
+        float(con.execute("select sum(revenue) from marts.kpi_monthly").fetchone()[0])
+    )
     con.close()
 
 
@@ -65,7 +83,10 @@ def test_published_file_opens_in_the_projects_duckdb(published):
     assert duckdb.__version__.startswith("1.5.")  # the pin of decision log 78
     con = duckdb.connect(str(db), read_only=True)
     try:
-        counts = {n: con.execute(f"select count(*) from marts.{n}").fetchone()[0] for n in manifest["row_counts"]}
+        counts = {
+            n: con.execute(f"select count(*) from marts.{n}").fetchone()[0]
+            for n in manifest["row_counts"]
+        }
     finally:
         con.close()
     assert counts == manifest["row_counts"] and counts["kpi_monthly"] > 0

@@ -19,7 +19,12 @@ def _validate(root, suite="test_suite", values=(1, 2, 3)):
 
 
 def _runs(root, kind):
-    base = root / "gx" / "uncommitted" / ("validations" if kind == "results" else "data_docs/local_site/validations")
+    base = (
+        root
+        / "gx"
+        / "uncommitted"
+        / ("validations" if kind == "results" else "data_docs/local_site/validations")
+    )
     # GX removes a page's file and leaves its folder
     return sorted(p.name for p in base.glob("test_suite/*/*") if any(p.iterdir()))
 
@@ -31,7 +36,9 @@ def _copy_run(root, run_name, new_name):
         shutil.copytree(src, src.parent / new_name, dirs_exist_ok=True)
 
 
-def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(tmp_path, monkeypatch):
+def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(
+    tmp_path, monkeypatch
+):
     monkeypatch.delenv("CRM_KEEP_DAYS", raising=False)
     monkeypatch.setattr(quality, "_PREPARED", set())
     _validate(tmp_path)
@@ -51,12 +58,16 @@ def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_i
     results = _runs(tmp_path, "results")
     assert old not in results and recent in results and first in results and len(results) == 3
     assert _runs(tmp_path, "pages") == results
-    index = (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").read_text()
+    index = (
+        tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    ).read_text()
     assert recent in index and old not in index
 
     config = yaml.safe_load((tmp_path / "gx" / "great_expectations.yml").read_text())
-    assert (config["data_docs_sites"]["local_site"]["site_index_builder"]["validation_results_limit"]
-            == quality.DOCS_INDEX_RESULTS)
+    assert (
+        config["data_docs_sites"]["local_site"]["site_index_builder"]["validation_results_limit"]
+        == quality.DOCS_INDEX_RESULTS
+    )
 
     # once per process: a later validation in the same run does not walk the store again
     _copy_run(tmp_path, first, old)
@@ -72,7 +83,9 @@ def test_prune_keeps_what_is_not_a_dated_result(tmp_path):
     now = datetime(2025, 3, 15, tzinfo=UTC)
     assert quality.prune_validation_results(tmp_path, keep_days=30, now=now) == 1
     assert sorted(p.name for p in (validations / "suite" / "__none__").iterdir()) == [
-        "20250301T000000.000000Z", "not-a-time"]
+        "20250301T000000.000000Z",
+        "not-a-time",
+    ]
     assert (validations / ".ge_store_backend_id").exists()
     assert quality.prune_validation_results(tmp_path, keep_days=30, now=now) == 0
 

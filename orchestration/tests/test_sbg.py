@@ -20,7 +20,9 @@ HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
     ("survivors", "alpha", "beta", "log_lik"),
     [(REGULAR, 0.704, 1.182, -1680.3), (HIGH_END, 0.668, 3.806, -1611.2)],
 )
-def test_reproduces_fader_hardie_2007(survivors: list[int], alpha: float, beta: float, log_lik: float) -> None:
+def test_reproduces_fader_hardie_2007(
+    survivors: list[int], alpha: float, beta: float, log_lik: float
+) -> None:
     fit = fit_survivors(survivors)
     assert fit.status == "fitted"
     assert abs(fit.alpha - alpha) < 0.005
@@ -44,8 +46,10 @@ def test_subscription_counts_by_hand() -> None:
     #   (3, 5, no)  active: censored after 2    (4, 2, no)  censored after min(4,2)-1 = 1
     #   (1, 1, yes) censored after 0            (0, 3, yes) no delivery: ignored
     churned, censored = subscription_counts(
-        np.array([1, 2, 3, 4, 1, 0]), np.array([3, 2, 5, 2, 1, 3]),
-        np.array([True, True, False, False, True, True]), max_t=5,
+        np.array([1, 2, 3, 4, 1, 0]),
+        np.array([3, 2, 5, 2, 1, 3]),
+        np.array([True, True, False, False, True, True]),
+        max_t=5,
     )
     assert churned.tolist() == [1, 0, 0, 0, 0]
     assert censored.tolist() == [1, 2, 1, 0, 0, 0]

@@ -35,8 +35,15 @@ def mf(args: list[str], warehouse, published: Path) -> subprocess.CompletedProce
         CRM_PUBLISH_DIR=str(published),
         CRM_DUCKDB_PATH=str(warehouse.db),
     )
-    return subprocess.run([str(MF), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [str(MF), *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_mf_validate_configs_passes_on_the_published_file(warehouse, published):
@@ -49,20 +56,39 @@ def test_mf_validate_configs_passes_on_the_published_file(warehouse, published):
 
 def test_mf_query_revenue_aov_cac_by_month_equals_kpi_monthly(warehouse, published, tmp_path):
     csv = tmp_path / "mf.csv"
-    proc = mf(["query", "--metrics", "revenue,aov,cac", "--group-by", "metric_time__month", "--csv", str(csv)],
-              warehouse, published)
+    proc = mf(
+        [
+            "query",
+            "--metrics",
+            "revenue,aov,cac",
+            "--group-by",
+            "metric_time__month",
+            "--csv",
+            str(csv),
+        ],
+        warehouse,
+        published,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     got = pd.read_csv(csv)
     got["month_start_date"] = pd.to_datetime(got["metric_time__month"]).dt.date
-    want = query(published / "crm_marts.duckdb",
-                 "select month_start_date, cast(revenue as double) as revenue, aov, cac from marts.kpi_monthly")
+    want = query(
+        published / "crm_marts.duckdb",
+        "select month_start_date, cast(revenue as double) as revenue, aov, cac from marts.kpi_monthly",
+    )
     want["month_start_date"] = pd.to_datetime(want["month_start_date"]).dt.date
-    merged = want.merge(got, on="month_start_date", how="left", suffixes=("", "_mf"), indicator=True)
-    assert len(want) >= 24 and (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    merged = want.merge(
+        got, on="month_start_date", how="left", suffixes=("", "_mf"), indicator=True
+    )
+    assert len(want) >= 24 and (merged["_merge"] == "both").all(), merged[
+        merged["_merge"] != "both"
+    ]
     assert merged["revenue"].sum() > 0
     for col in ["revenue", "aov", "cac"]:
         a, b = merged[col], merged[f"{col}_mf"]
-        assert (a.isna() == b.isna()).all(), merged[a.isna() != b.isna()][["month_start_date", col, f"{col}_mf"]]
+        assert (a.isna() == b.isna()).all(), merged[a.isna() != b.isna()][
+            ["month_start_date", col, f"{col}_mf"]
+        ]
         pd.testing.assert_series_equal(a[a.notna()], b[a.notna()], check_names=False, rtol=1e-9)
 
 

@@ -36,7 +36,10 @@ def test_defaults_without_a_file(monkeypatch):
 
 
 def test_a_file_sets_paths_relative_to_itself_and_vars_reach_dbt(tmp_path):
-    s = read_settings(_write(tmp_path, """
+    s = read_settings(
+        _write(
+            tmp_path,
+            """
 landing_dir: shop-data
 warehouse_path: /srv/crm/warehouse.duckdb
 business_timezone: America/New_York
@@ -46,33 +49,64 @@ vars:
   cpm_steady_revenue: 100
   earliest_valid_date: 1997-01-01
   activation_unknown_consent_is_consent: false
-"""))
+""",
+        )
+    )
     assert s.landing_dir == tmp_path / "shop-data"
     assert str(s.warehouse_path) == "/srv/crm/warehouse.duckdb"
     assert s.history_start == date(1997, 1, 1)
-    assert s.dbt_vars() == {"business_timezone": "America/New_York", "cpm_steady_revenue": 100,
-                            "earliest_valid_date": "1997-01-01",
-                            "activation_unknown_consent_is_consent": False}
+    assert s.dbt_vars() == {
+        "business_timezone": "America/New_York",
+        "cpm_steady_revenue": 100,
+        "earliest_valid_date": "1997-01-01",
+        "activation_unknown_consent_is_consent": False,
+    }
     assert first_partition_day(s) == date(1997, 1, 1)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("vars:\n  activation_unknown_consent_is_consent: \"false\"\n",
-     "vars.activation_unknown_consent_is_consent: must be true or false (unquoted), not 'false'"),
-    ("vars:\n  cpm_lapse_days: -240\n", "vars.cpm_lapse_days: must be a whole number > 0, not -240"),
-    ("vars:\n  activation_holdout_share: -0.5\n", "vars.activation_holdout_share: must be a number from 0 to 1"),
-    ("vars:\n  max_quantity: \"1万\"\n", "vars.max_quantity: must be a whole number > 0, not '1万'"),
-    ("vars:\n  f2_horizons_days: [90, 30]\n", "vars.f2_horizons_days: must be a list of whole numbers > 0"),
-    ("vars:\n  earliest_valid_date: soon\n", "vars.earliest_valid_date: must be a date YYYY-MM-DD"),
-    ("vars:\n  cpm_lapse_dayz: 10\n", "vars.cpm_lapse_dayz: unknown var"),
-    ("vars:\n  raw_contract: {}\n", "vars.raw_contract: unknown var"),
-    ("warehouse: x.duckdb\n", "warehouse: unknown setting"),
-    ("business_timezone: Tokio\n", "business_timezone: unknown time zone 'Tokio'"),
-    ("keep_days: 0\n", "keep_days: must be a whole number of days > 0, not 0"),
-    ("history_start: 1990-01-01\n", "history_start: 1990-01-01 is before vars.earliest_valid_date"),
-    ("vars:\n  clv_churn_high_below: 0.8\n", "vars.clv_churn_high_below: 0.8 must not be above"),
-    ("- a list\n", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'vars:\n  activation_unknown_consent_is_consent: "false"\n',
+            "vars.activation_unknown_consent_is_consent: must be true or false (unquoted), not 'false'",
+        ),
+        (
+            "vars:\n  cpm_lapse_days: -240\n",
+            "vars.cpm_lapse_days: must be a whole number > 0, not -240",
+        ),
+        (
+            "vars:\n  activation_holdout_share: -0.5\n",
+            "vars.activation_holdout_share: must be a number from 0 to 1",
+        ),
+        (
+            'vars:\n  max_quantity: "1万"\n',
+            "vars.max_quantity: must be a whole number > 0, not '1万'",
+        ),
+        (
+            "vars:\n  f2_horizons_days: [90, 30]\n",
+            "vars.f2_horizons_days: must be a list of whole numbers > 0",
+        ),
+        (
+            "vars:\n  earliest_valid_date: soon\n",
+            "vars.earliest_valid_date: must be a date YYYY-MM-DD",
+        ),
+        ("vars:\n  cpm_lapse_dayz: 10\n", "vars.cpm_lapse_dayz: unknown var"),
+        ("vars:\n  raw_contract: {}\n", "vars.raw_contract: unknown var"),
+        ("warehouse: x.duckdb\n", "warehouse: unknown setting"),
+        ("business_timezone: Tokio\n", "business_timezone: unknown time zone 'Tokio'"),
+        ("keep_days: 0\n", "keep_days: must be a whole number of days > 0, not 0"),
+        (
+            "history_start: 1990-01-01\n",
+            "history_start: 1990-01-01 is before vars.earliest_valid_date",
+        ),
+        (
+            "vars:\n  clv_churn_high_below: 0.8\n",
+            "vars.clv_churn_high_below: 0.8 must not be above",
+        ),
+        ("- a list\n", "must be a mapping"),
+    ],
+)
 def test_a_bad_value_names_its_key_and_what_is_allowed(tmp_path, text, message):
     with pytest.raises(SettingsError) as caught:
         read_settings(_write(tmp_path, text))
@@ -97,17 +131,29 @@ def test_the_first_day_is_found_from_the_order_files(tmp_path):
         (orders / name).write_text("order_id\n")
     s = read_settings(_write(tmp_path, "landing_dir: landing\n"))
     assert first_partition_day(s) == date(2003, 5, 2)
-    (orders / "1970-01-01.csv").write_text("order_id\n")  # a placeholder date: never before the floor
+    (orders / "1970-01-01.csv").write_text(
+        "order_id\n"
+    )  # a placeholder date: never before the floor
     assert first_partition_day(s) == date(2000, 1, 1)
 
 
 def test_a_bad_setting_stops_the_run_command_before_any_work(tmp_path):
-    path = _write(tmp_path, "landing_dir: landing\nvars:\n  activation_unknown_consent_is_consent: 'false'\n")
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "run", "--config", str(path)],
-                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, check=False)
+    path = _write(
+        tmp_path, "landing_dir: landing\nvars:\n  activation_unknown_consent_is_consent: 'false'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--config", str(path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("[settings] vars.activation_unknown_consent_is_consent: must be true or "
-                                   "false (unquoted), not 'false'")
+    assert proc.stderr.strip() == (
+        "[settings] vars.activation_unknown_consent_is_consent: must be true or "
+        "false (unquoted), not 'false'"
+    )
     assert not (tmp_path / "landing").exists()  # no sample shop written, nothing run
 
 

@@ -30,12 +30,19 @@ from orchestration.tools.generate import generate
 if os.environ.get("CI"):
     import pyspark  # noqa: F401 - in CI the parity test must run, never skip
 else:
-    pytest.importorskip("pyspark", reason="the spark extra is not installed: ./scripts/setup.sh --extra spark")
+    pytest.importorskip(
+        "pyspark", reason="the spark extra is not installed: ./scripts/setup.sh --extra spark"
+    )
 
 AS_OF = "2025-06-30"
 # the 150-customer parity shop is too small for the minimums of a real fit: they are lowered, and
 # the holdout shortened, so both CLV fits produce rows on both engines
-VARS = {"as_of_date": AS_OF, "clv_min_repeat_customers": 1, "clv_min_history_days": 1, "clv_holdout_days": 45}
+VARS = {
+    "as_of_date": AS_OF,
+    "clv_min_repeat_customers": 1,
+    "clv_min_history_days": 1,
+    "clv_holdout_days": 45,
+}
 FITTED = "tag:fitted_parameters+"
 
 
@@ -48,10 +55,16 @@ def _fit_with_fixed_parameters(duck: Path) -> None:
     from orchestration.predict import bgnbd, sbg
     from orchestration.predict.fit import fit_warehouse
 
-    bg = bgnbd.FitResult(True, (0.243, 4.414 * 7, 0.793, 2.426), -1.0, "converged (fixed for the parity test)")
-    gg = bgnbd.FitResult(True, (6.25, 3.74, 15.44 * 100), -1.0, "converged (fixed for the parity test)")
-    with mock.patch.object(bgnbd, "fit_bgnbd", return_value=bg), \
-            mock.patch.object(bgnbd, "fit_gamma_gamma", return_value=gg):
+    bg = bgnbd.FitResult(
+        True, (0.243, 4.414 * 7, 0.793, 2.426), -1.0, "converged (fixed for the parity test)"
+    )
+    gg = bgnbd.FitResult(
+        True, (6.25, 3.74, 15.44 * 100), -1.0, "converged (fixed for the parity test)"
+    )
+    with (
+        mock.patch.object(bgnbd, "fit_bgnbd", return_value=bg),
+        mock.patch.object(bgnbd, "fit_gamma_gamma", return_value=gg),
+    ):
         outcomes = fit_warehouse(duck)
     assert [o.status for o in outcomes] == ["fitted", "fitted"], [o.reason for o in outcomes]
 
@@ -72,7 +85,9 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
     engines' dim_customers differed in that customer's prefecture."""
     buyers = set()
     for path in (landing / "orders").glob("*.parquet"):
-        buyers.update(pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist())
+        buyers.update(
+            pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist()
+        )
     buyer_ids = pa.array(sorted(b for b in buyers if b))
     rows = None
     for path in sorted((landing / "customers").glob("*.parquet")):
@@ -88,23 +103,55 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
 
     def replace(table, name, values):
         i = table.schema.get_field_index(name)
-        return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
+        return table.set_column(
+            i, table.schema.field(i), pa.array(values, table.schema.field(i).type)
+        )
 
     rows = replace(rows, "customer_id", [f"  {ids[0]} ", f"\u3000{ids[1]}"])
     rows = replace(rows, "prefecture", after)
     rows = replace(rows, "updated_at", ["2025-06-29T00:00:00"] * 2)
     pq.write_table(rows, landing / "customers" / "zz-resent-padded.parquet")
-    return {"ascii": ids[0], "ascii_prefecture": after[0], "ideographic_of": ids[1], "ideographic_of_prefecture": before[1]}
+    return {
+        "ascii": ids[0],
+        "ascii_prefecture": after[0],
+        "ideographic_of": ids[1],
+        "ideographic_of_prefecture": before[1],
+    }
 
 
 MARTS = [
-    "dim_customers", "fct_orders", "customer_rfm", "loyalty_tier_profile", "customer_portfolio_monthly",
-    "portfolio_transitions", "portfolio_forecast", "dim_cpm_states", "f2_conversion", "second_purchase_timing", "fct_sessions", "funnel_daily",
-    "abandoned_carts", "channel_acquisition", "product_affinity", "next_product", "product_ranking",
-    "product_portfolio", "kpi_daily", "kpi_monthly", "metricflow_time_spine",
-    "fct_subscriptions", "subscription_retention", "subscription_conversion", "subscription_cancel_reasons",
-    "subscription_ltv", "customer_offers", "customer_audiences", "audience_lift",
-    "customer_predictions", "clv_model", "clv_model_validation",
+    "dim_customers",
+    "fct_orders",
+    "customer_rfm",
+    "loyalty_tier_profile",
+    "customer_portfolio_monthly",
+    "portfolio_transitions",
+    "portfolio_forecast",
+    "dim_cpm_states",
+    "f2_conversion",
+    "second_purchase_timing",
+    "fct_sessions",
+    "funnel_daily",
+    "abandoned_carts",
+    "channel_acquisition",
+    "product_affinity",
+    "next_product",
+    "product_ranking",
+    "product_portfolio",
+    "kpi_daily",
+    "kpi_monthly",
+    "metricflow_time_spine",
+    "fct_subscriptions",
+    "subscription_retention",
+    "subscription_conversion",
+    "subscription_cancel_reasons",
+    "subscription_ltv",
+    "customer_offers",
+    "customer_audiences",
+    "audience_lift",
+    "customer_predictions",
+    "clv_model",
+    "clv_model_validation",
 ]
 
 
@@ -112,7 +159,9 @@ MARTS = [
 def engines(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
     landing = root / "landing"
-    planted = generate(landing, customers=150, start=date(2025, 4, 1), end=date(2025, 6, 30), seed=5)
+    planted = generate(
+        landing, customers=150, start=date(2025, 4, 1), end=date(2025, 6, 30), seed=5
+    )
     planted["padded_ids"] = _add_padded_customers(landing)
     # DuckDB
     duck = root / "warehouse.duckdb"
@@ -122,31 +171,94 @@ def engines(tmp_path_factory):
     dbt(duck, ["build", "--select", FITTED], VARS)
     # Spark: load (with the GX gate on Spark dataframes), then dbt build --target spark
     spark_dir = root / "spark"
-    env = dict(os.environ, CRM_SPARK_DIR=str(spark_dir), CRM_GX_DIR=str(root / "gx"),
-               DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-               CRM_SPARK_DRIVER_MEMORY="2g")
+    env = dict(
+        os.environ,
+        CRM_SPARK_DIR=str(spark_dir),
+        CRM_GX_DIR=str(root / "gx"),
+        DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        CRM_SPARK_DRIVER_MEMORY="2g",
+    )
     report_path = root / "spark_load.json"
-    load = subprocess.run([sys.executable, "-m", "orchestration.ingest.spark", "load", "--landing", str(landing),
-                           "--report", str(report_path)], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True, check=False)
+    load = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.ingest.spark",
+            "load",
+            "--landing",
+            str(landing),
+            "--report",
+            str(report_path),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert load.returncode == 0, load.stdout[-3000:] + load.stderr[-3000:]
-    build = subprocess.run([str(Path(sys.prefix) / "bin" / "dbt"), "build", "--target", "spark",
-                            "--target-path", str(root / "target"), "--project-dir", str(PROJECT_DIR),
-                            "--vars", json.dumps(VARS)],
-                           cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    build = subprocess.run(
+        [
+            str(Path(sys.prefix) / "bin" / "dbt"),
+            "build",
+            "--target",
+            "spark",
+            "--target-path",
+            str(root / "target"),
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--vars",
+            json.dumps(VARS),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert build.returncode == 0, build.stdout[-6000:]
     # the same fitted rows into Spark, then the models that read them
-    copy = subprocess.run([sys.executable, "-m", "orchestration.predict", "copy-to-spark", "--database", str(duck)],
-                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    copy = subprocess.run(
+        [sys.executable, "-m", "orchestration.predict", "copy-to-spark", "--database", str(duck)],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert copy.returncode == 0, copy.stdout[-3000:] + copy.stderr[-3000:]
-    refit = subprocess.run([str(Path(sys.prefix) / "bin" / "dbt"), "build", "--target", "spark", "--select", FITTED,
-                            "--target-path", str(root / "target"), "--project-dir", str(PROJECT_DIR),
-                            "--vars", json.dumps(VARS)],
-                           cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    refit = subprocess.run(
+        [
+            str(Path(sys.prefix) / "bin" / "dbt"),
+            "build",
+            "--target",
+            "spark",
+            "--select",
+            FITTED,
+            "--target-path",
+            str(root / "target"),
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--vars",
+            json.dumps(VARS),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert refit.returncode == 0, refit.stdout[-6000:]
     # the marts built as views (fct_sessions) have no files of their own: their rows as Parquet
-    views = subprocess.run([sys.executable, "-m", "orchestration.ingest.spark", "export-views"], cwd=PROJECT_DIR,
-                           env=env, capture_output=True, text=True, check=False)
+    views = subprocess.run(
+        [sys.executable, "-m", "orchestration.ingest.spark", "export-views"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert views.returncode == 0, views.stdout[-3000:] + views.stderr[-3000:]
     assert "fct_sessions" in json.loads(views.stdout.strip().splitlines()[-1]), views.stdout[-3000:]
     from orchestration.ingest.spark import read_marts_files
@@ -164,16 +276,28 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for name in df.columns:
         col = df[name]
-        if col.dtype == object and col.dropna().map(lambda v: hasattr(v, "as_tuple")).any():  # Decimal
+        if (
+            col.dtype == object and col.dropna().map(lambda v: hasattr(v, "as_tuple")).any()
+        ):  # Decimal
             col = col.astype("float64")
         elif col.dtype == object and col.dropna().map(lambda v: type(v).__name__ == "date").any():
             col = pd.to_datetime(col)
         elif pd.api.types.is_datetime64_any_dtype(col):
-            col = pd.to_datetime(col).dt.tz_localize(None) if getattr(col.dt, "tz", None) else pd.to_datetime(col)
+            col = (
+                pd.to_datetime(col).dt.tz_localize(None)
+                if getattr(col.dt, "tz", None)
+                else pd.to_datetime(col)
+            )
             col = col.astype("datetime64[us]")
         elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_integer_dtype(col):
-            col = col.astype("Int64") if not pd.api.types.is_bool_dtype(col) else col.astype("boolean")
-        if len(col) and col.isna().all():  # an all-null column: None from DuckDB, NaN from Spark's Parquet
+            col = (
+                col.astype("Int64")
+                if not pd.api.types.is_bool_dtype(col)
+                else col.astype("boolean")
+            )
+        if (
+            len(col) and col.isna().all()
+        ):  # an all-null column: None from DuckDB, NaN from Spark's Parquet
             col = pd.Series([None] * len(col), index=col.index, dtype=object)
         out[name] = col
     return out
@@ -190,7 +314,9 @@ def test_mart_is_identical_on_duckdb_and_spark(engines, mart):
     duck = duck.sort_values(keys, na_position="first").reset_index(drop=True)
     spark = spark.sort_values(keys, na_position="first").reset_index(drop=True)
     for c in keys:  # keys, counts, text, dates, flags: exactly
-        pd.testing.assert_series_equal(duck[c], spark[c].astype(duck[c].dtype), check_names=False, obj=f"{mart}.{c}")
+        pd.testing.assert_series_equal(
+            duck[c], spark[c].astype(duck[c].dtype), check_names=False, obj=f"{mart}.{c}"
+        )
     for c in floats:  # money and rates: 1e-9 relative
         a, b = duck[c].to_numpy(dtype=float), spark[c].astype(float).to_numpy()
         assert np.array_equal(np.isnan(a), np.isnan(b)), f"{mart}.{c}: nulls differ"
@@ -210,7 +336,9 @@ def test_only_ascii_spaces_are_trimmed_on_both_engines(engines):
     for engine in ("duckdb", "spark"):
         prefecture = engines[engine]["dim_customers"].set_index("customer_id")["prefecture"]
         assert prefecture[padded["ascii"]] == padded["ascii_prefecture"], engine  # the re-send won
-        assert prefecture[padded["ideographic_of"]] == padded["ideographic_of_prefecture"], engine  # not its key
+        assert prefecture[padded["ideographic_of"]] == padded["ideographic_of_prefecture"], (
+            engine
+        )  # not its key
         assert not [i for i in prefecture.index if i != i.strip(" ")], engine
 
 
@@ -224,7 +352,9 @@ def test_gx_gate_on_spark_dataframes_reports_the_planted_bad_rows(engines):
     for table, kinds in engines["planted"]["bad_rows"].items():
         gate = report[table]["gate"]
         assert gate is not None and not gate["success"], table
-        assert gate["failing_values"] >= sum(n for kind, n in kinds.items() if kind != "orphan order_id"), table
+        assert gate["failing_values"] >= sum(
+            n for kind, n in kinds.items() if kind != "orphan order_id"
+        ), table
     assert report["orders"]["rows"] == engines["planted"]["rows"]["orders"]
 
 

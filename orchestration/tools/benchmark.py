@@ -44,7 +44,7 @@ def _tree_rss(root_pid: int) -> int:
             continue
         try:
             stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             parents[int(entry.name)] = int(fields[1])
             rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
@@ -52,7 +52,9 @@ def _tree_rss(root_pid: int) -> int:
     tree, frontier = {root_pid}, [root_pid]
     while frontier:
         pid = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == pid and child not in tree]
+        children = [
+            child for child, parent in parents.items() if parent == pid and child not in tree
+        ]
         tree.update(children)
         frontier.extend(children)
     return sum(rss.get(pid, 0) for pid in tree)
@@ -62,8 +64,12 @@ def _run(cmd: list[str], env: dict, log: Path | None = None) -> tuple[float, flo
     """Seconds and peak RSS (MiB, the process and its children, sampled every 0.2 s) of a command;
     its output goes to ``log`` when given."""
     t0 = time.perf_counter()
-    with open(log or os.devnull, "w") as sink, subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=sink,
-                                                          stderr=subprocess.PIPE, text=True) as proc:
+    with (
+        open(log or os.devnull, "w") as sink,
+        subprocess.Popen(
+            cmd, cwd=PROJECT_DIR, env=env, stdout=sink, stderr=subprocess.PIPE, text=True
+        ) as proc,
+    ):
         peak = 0
         while proc.poll() is None:
             peak = max(peak, _tree_rss(proc.pid))
@@ -71,8 +77,10 @@ def _run(cmd: list[str], env: dict, log: Path | None = None) -> tuple[float, flo
         errors = proc.stderr.read() if proc.stderr else ""
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"benchmark step failed: {' '.join(cmd)}\n{errors[-3000:]}"
-                         + (f"\n(its output: {log})" if log else ""))
+        raise SystemExit(
+            f"benchmark step failed: {' '.join(cmd)}\n{errors[-3000:]}"
+            + (f"\n(its output: {log})" if log else "")
+        )
     return seconds, peak / 2**20
 
 
@@ -113,11 +121,29 @@ def _shop(workdir: Path, customers: int, years: int, end: date, env: dict) -> tu
     if not planted.exists():
         shutil.rmtree(shop, ignore_errors=True)
         start = end - timedelta(days=365 * years - 1)
-        seconds, rss = _run([sys.executable, "-m", "orchestration.tools.generate", "--out", str(shop),
-                             "--customers", str(customers), "--start", str(start), "--end", str(end),
-                             "--files-per", "day", "--browse-per-order", str(SCALE_BROWSE_PER_ORDER)],
-                            env)
-        print(f"[benchmark] generated {shop} in {seconds:.1f} s (peak RSS {rss:.0f} MiB)", flush=True)
+        seconds, rss = _run(
+            [
+                sys.executable,
+                "-m",
+                "orchestration.tools.generate",
+                "--out",
+                str(shop),
+                "--customers",
+                str(customers),
+                "--start",
+                str(start),
+                "--end",
+                str(end),
+                "--files-per",
+                "day",
+                "--browse-per-order",
+                str(SCALE_BROWSE_PER_ORDER),
+            ],
+            env,
+        )
+        print(
+            f"[benchmark] generated {shop} in {seconds:.1f} s (peak RSS {rss:.0f} MiB)", flush=True
+        )
     return shop, json.loads(planted.read_text())
 
 
@@ -132,7 +158,9 @@ def _slowest(*run_results: Path, count: int = 6) -> str:
     if not results:
         return "(no run_results.json)"
     top = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)[:count]
-    return ", ".join(f"{_node_name(r['unique_id'])} {r.get('execution_time') or 0:.1f}" for r in top)
+    return ", ".join(
+        f"{_node_name(r['unique_id'])} {r.get('execution_time') or 0:.1f}" for r in top
+    )
 
 
 def _node_name(unique_id: str) -> str:
@@ -178,8 +206,11 @@ def last_run_steps(dagster_home: Path) -> tuple[str, dict[str, float]]:
         if not runs:
             raise SystemExit(f"no Dagster run in {dagster_home}")
         run_id = runs[0].run_id
-        steps = {s.step_key: (s.end_time or s.start_time) - s.start_time
-                 for s in instance.get_run_step_stats(run_id) if s.start_time is not None}
+        steps = {
+            s.step_key: (s.end_time or s.start_time) - s.start_time
+            for s in instance.get_run_step_stats(run_id)
+            if s.start_time is not None
+        }
     return run_id, steps
 
 
@@ -198,25 +229,53 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
     failed: dict[int, str] = {}
     for customers in sizes:
         work = workdir / f"scale-{customers}"
-        base_env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
-                        DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+        base_env = dict(
+            os.environ,
+            DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        )
         shop, planted = _shop(workdir, customers, years, end, base_env)
         rows: dict[str, list[tuple[float, float]]] = {
-            k: [] for k in ("floor", "full_ingest", "full_dbt", "full", "day", *JOB_PARTS)}
+            k: [] for k in ("floor", "full_ingest", "full_dbt", "full", "day", *JOB_PARTS)
+        }
         for attempt in range(repeat):
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             db = work / "warehouse.duckdb"
-            env = dict(base_env, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(work / "tmp"),
-                       CRM_LANDING_DIR=str(shop), CRM_PUBLISH_DIR=str(work / "published"),
-                       CRM_GX_DIR=str(work / "gx"), DAGSTER_HOME=str(work / "dagster_home"))
+            env = dict(
+                base_env,
+                CRM_DUCKDB_PATH=str(db),
+                CRM_DUCKDB_TEMP_DIR=str(work / "tmp"),
+                CRM_LANDING_DIR=str(shop),
+                CRM_PUBLISH_DIR=str(work / "published"),
+                CRM_GX_DIR=str(work / "gx"),
+                DAGSTER_HOME=str(work / "dagster_home"),
+            )
             target = ["--target-path", str(work / "target")]
             steps = {
-                "floor": [py, "-m", "orchestration.tools.benchmark", "--floor", str(shop), "--floor-out",
-                          str(work / "floor.json")],
-                "full_ingest": [py, "-m", "orchestration.ingest.load", "--landing", str(shop), "--database",
-                                str(db), "--up-to", str(day_before)],
-                "full_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}),
+                "floor": [
+                    py,
+                    "-m",
+                    "orchestration.tools.benchmark",
+                    "--floor",
+                    str(shop),
+                    "--floor-out",
+                    str(work / "floor.json"),
+                ],
+                "full_ingest": [
+                    py,
+                    "-m",
+                    "orchestration.ingest.load",
+                    "--landing",
+                    str(shop),
+                    "--database",
+                    str(db),
+                    "--up-to",
+                    str(day_before),
+                ],
+                "full_dbt": dbt_command(
+                    ["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}
+                ),
                 # the daily schedule's real job for the last day, on top of the built shop
                 "day": [py, "-m", "orchestration.cli", "run", "--as-of", str(end)],
             }
@@ -225,24 +284,41 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     rows[step].append(_run(cmd, env, work / f"{step}.log"))
                 except SystemExit as failure:  # report it with what was measured, stop this size
                     failed[customers] = f"{step}: {str(failure).splitlines()[-1]}"
-                    print(f"[benchmark] {customers:,} customers {step} FAILED "
-                          f"(see {work / f'{step}.log'})", flush=True)
+                    print(
+                        f"[benchmark] {customers:,} customers {step} FAILED "
+                        f"(see {work / f'{step}.log'})",
+                        flush=True,
+                    )
                     break
                 if step == "full_dbt":  # where the build's time went
-                    print(f"[benchmark]   slowest: {_slowest(work / 'target' / 'run_results.json')}", flush=True)
+                    print(
+                        f"[benchmark]   slowest: {_slowest(work / 'target' / 'run_results.json')}",
+                        flush=True,
+                    )
                 if step == "day":  # the job's steps, and where its dbt steps' time went
                     run_id, steps = last_run_steps(work / "dagster_home")
                     for part, seconds in day_parts(steps, rows["day"][-1][0]).items():
                         rows[part].append((seconds, 0.0))  # peak RSS: the job's as a whole only
-                    print("[benchmark]   steps: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), flush=True)
-                    print(f"[benchmark]   slowest: "
-                          f"{_slowest(*dbt_run_files(run_id, 'run_results.json'))}",
-                          flush=True)
+                    print(
+                        "[benchmark]   steps: "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()),
+                        flush=True,
+                    )
+                    print(
+                        f"[benchmark]   slowest: "
+                        f"{_slowest(*dbt_run_files(run_id, 'run_results.json'))}",
+                        flush=True,
+                    )
                 if step == "floor":  # the reads alone, not the interpreter's start
-                    rows[step][-1] = (json.loads((work / "floor.json").read_text())["_seconds"],
-                                      rows[step][-1][1])
-                print(f"[benchmark] {customers:,} customers run {attempt + 1}/{repeat} {step:<12} "
-                      f"{rows[step][-1][0]:8.1f} s  peak RSS {rows[step][-1][1]:8.0f} MiB", flush=True)
+                    rows[step][-1] = (
+                        json.loads((work / "floor.json").read_text())["_seconds"],
+                        rows[step][-1][1],
+                    )
+                print(
+                    f"[benchmark] {customers:,} customers run {attempt + 1}/{repeat} {step:<12} "
+                    f"{rows[step][-1][0]:8.1f} s  peak RSS {rows[step][-1][1]:8.0f} MiB",
+                    flush=True,
+                )
             if customers in failed:
                 break
             rows["full"].append(_full_build(rows))
@@ -253,26 +329,37 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
         med = {k: statistics.median(s for s, _ in v) for k, v in rows.items()}
         peak = {k: max(r for _, r in v) for k, v in rows.items()}
         events = planted["rows"]["events"]
-        summary[customers] = {"events": events, "median_s": med, "peak_rss_mib": peak,
-                              "failed": failed.get(customers)}
+        summary[customers] = {
+            "events": events,
+            "median_s": med,
+            "peak_rss_mib": peak,
+            "failed": failed.get(customers),
+        }
         if "full" in med:
             summary[customers]["full_over_floor"] = med["full"] / med["floor"]
             summary[customers]["full_s_per_million_events"] = med["full"] / (events / 1e6)
         if "day" in med and "full" in med:
             summary[customers]["day_over_full"] = med["day"] / med["full"]
-            summary[customers]["day_ingest_dbt_over_full"] = (med["day_ingest"] + med["day_dbt"]) / med["full"]
+            summary[customers]["day_ingest_dbt_over_full"] = (
+                med["day_ingest"] + med["day_dbt"]
+            ) / med["full"]
         print()
-        print(f"customers {customers:,}, {years} years, {events:,} events, {repeat} runs, "
-              f"{os.cpu_count()} cores (medians)")
+        print(
+            f"customers {customers:,}, {years} years, {events:,} events, {repeat} runs, "
+            f"{os.cpu_count()} cores (medians)"
+        )
         print(f"{'step':<14}{'median s':>10}{'x floor':>9}{'peak RSS MiB':>14}")
         for step in rows:
             shown = f"{peak[step]:>14.0f}" if peak[step] else f"{'(the job)':>14}"
             label = f"  {step[4:]}" if step in JOB_PARTS else step
             print(f"{label:<14}{med[step]:>10.1f}{med[step] / med['floor']:>9.1f}{shown}")
         if "day_over_full" in summary[customers]:
-            print(f"one-day refresh (the whole daily job) / full build (ingest + dbt): "
-                  f"{summary[customers]['day_over_full']:.1%}; its ingest + dbt steps alone: "
-                  f"{summary[customers]['day_ingest_dbt_over_full']:.1%}", flush=True)
+            print(
+                f"one-day refresh (the whole daily job) / full build (ingest + dbt): "
+                f"{summary[customers]['day_over_full']:.1%}; its ingest + dbt steps alone: "
+                f"{summary[customers]['day_ingest_dbt_over_full']:.1%}",
+                flush=True,
+            )
         if customers in failed:
             print(f"FAILED at {failed[customers]}", flush=True)
     measured = [c for c in sizes if "full_s_per_million_events" in summary[c]]
@@ -298,14 +385,24 @@ def clv_benchmark(customers: int, years: int) -> int:
 
     truth = BgNbdParams(0.25, 30.0, 0.8, 2.5)
     started = time.perf_counter()
-    inputs = simulate_inputs(customers, truth, GammaGammaParams(6.0, 4.0, 15000.0), 365 * years, seed=1)
+    inputs = simulate_inputs(
+        customers, truth, GammaGammaParams(6.0, 4.0, 15000.0), 365 * years, seed=1
+    )
     simulate_s = time.perf_counter() - started
     started = time.perf_counter()
     outcome = fit_inputs(inputs, min_repeat_customers=30, min_history=90)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
-    scored = score(outcome, inputs, {"expected_purchases_30d": 30, "expected_purchases_90d": 90,
-                                     "expected_purchases_365d": 365, "expected_purchases_horizon": 3 * 365})
+    scored = score(
+        outcome,
+        inputs,
+        {
+            "expected_purchases_30d": 30,
+            "expected_purchases_90d": 90,
+            "expected_purchases_365d": 365,
+            "expected_purchases_horizon": 3 * 365,
+        },
+    )
     predict_s = time.perf_counter() - started
     print(f"customers {customers:,}, {years} years: simulate {simulate_s:.1f} s")
     print(f"clv fit      {fit_s:8.2f} s  ({outcome.status}: {outcome.reason})")
@@ -320,16 +417,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, from {STAGES}")
+    parser.add_argument(
+        "--stages", default=",".join(STAGES), help=f"comma-separated, from {STAGES}"
+    )
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "data" / "benchmark")
     parser.add_argument("--files-per", choices=["day", "month"], default="month")
-    parser.add_argument("--clv", action="store_true",
-                        help="only time the CLV fit and prediction on --customers simulated customers")
-    parser.add_argument("--scale", default=None, metavar="N[,N...]",
-                        help="floor, full build and one-day refresh on cached shops of these sizes")
-    parser.add_argument("--floor", type=Path, default=None, metavar="LANDING",
-                        help="only read every column of every file in LANDING once (the floor)")
-    parser.add_argument("--floor-out", type=Path, default=None, help="write the --floor result here")
+    parser.add_argument(
+        "--clv",
+        action="store_true",
+        help="only time the CLV fit and prediction on --customers simulated customers",
+    )
+    parser.add_argument(
+        "--scale",
+        default=None,
+        metavar="N[,N...]",
+        help="floor, full build and one-day refresh on cached shops of these sizes",
+    )
+    parser.add_argument(
+        "--floor",
+        type=Path,
+        default=None,
+        metavar="LANDING",
+        help="only read every column of every file in LANDING once (the floor)",
+    )
+    parser.add_argument(
+        "--floor-out", type=Path, default=None, help="write the --floor result here"
+    )
     args = parser.parse_args(argv)
     if args.floor:
         floor = read_floor(args.floor)
@@ -352,14 +465,42 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         landing, db = work / "landing", work / "warehouse.duckdb"
-        env = dict(os.environ, CRM_DUCKDB_PATH=str(db), CRM_DUCKDB_TEMP_DIR=str(work / "tmp"),
-                   DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+        env = dict(
+            os.environ,
+            CRM_DUCKDB_PATH=str(db),
+            CRM_DUCKDB_TEMP_DIR=str(work / "tmp"),
+            DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        )
         commands = {
-            "generate": [py, "-m", "orchestration.tools.generate", "--out", str(landing), "--customers", str(args.customers),
-                         "--start", str(start), "--end", str(end), "--files-per", args.files_per],
-            "ingest": [py, "-m", "orchestration.ingest.load", "--landing", str(landing), "--database", str(db)],
-            "dbt_build": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, "--target-path", str(work / "target")],
-                                     {"as_of_date": str(end)}),
+            "generate": [
+                py,
+                "-m",
+                "orchestration.tools.generate",
+                "--out",
+                str(landing),
+                "--customers",
+                str(args.customers),
+                "--start",
+                str(start),
+                "--end",
+                str(end),
+                "--files-per",
+                args.files_per,
+            ],
+            "ingest": [
+                py,
+                "-m",
+                "orchestration.ingest.load",
+                "--landing",
+                str(landing),
+                "--database",
+                str(db),
+            ],
+            "dbt_build": dbt_command(
+                ["build", *SCHEDULED_BUILD_FLAGS, "--target-path", str(work / "target")],
+                {"as_of_date": str(end)},
+            ),
         }
         if "generate" not in stages:
             _run(commands["generate"], env)
@@ -368,21 +509,36 @@ def main(argv: list[str] | None = None) -> int:
         for stage in stages:
             seconds, rss = _run(commands[stage], env)
             results[stage].append((seconds, rss))
-            print(f"[benchmark] run {attempt + 1}/{args.repeat} {stage:<10} {seconds:8.1f} s  peak RSS {rss:8.0f} MiB",
-                  flush=True)
+            print(
+                f"[benchmark] run {attempt + 1}/{args.repeat} {stage:<10} {seconds:8.1f} s  peak RSS {rss:8.0f} MiB",
+                flush=True,
+            )
     print()
-    print(f"customers {args.customers:,}, {args.years} years ({start} .. {end}), {args.repeat} runs, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"customers {args.customers:,}, {args.years} years ({start} .. {end}), {args.repeat} runs, "
+        f"{os.cpu_count()} cores"
+    )
     print(f"{'stage':<12}{'median s':>10}{'min s':>9}{'max s':>9}{'peak RSS MiB':>14}")
     summary = {}
     for stage, rows in results.items():
         secs = [s for s, _ in rows]
-        summary[stage] = {"median_s": statistics.median(secs), "min_s": min(secs), "max_s": max(secs),
-                          "peak_rss_mib": max(r for _, r in rows)}
-        print(f"{stage:<12}{summary[stage]['median_s']:>10.1f}{min(secs):>9.1f}{max(secs):>9.1f}"
-              f"{summary[stage]['peak_rss_mib']:>14.0f}")
-    (args.workdir / "results.json").write_text(json.dumps({"args": vars(args) | {"workdir": str(args.workdir)},
-                                                           "results": summary}, indent=2, default=str))
+        summary[stage] = {
+            "median_s": statistics.median(secs),
+            "min_s": min(secs),
+            "max_s": max(secs),
+            "peak_rss_mib": max(r for _, r in rows),
+        }
+        print(
+            f"{stage:<12}{summary[stage]['median_s']:>10.1f}{min(secs):>9.1f}{max(secs):>9.1f}"
+            f"{summary[stage]['peak_rss_mib']:>14.0f}"
+        )
+    (args.workdir / "results.json").write_text(
+        json.dumps(
+            {"args": vars(args) | {"workdir": str(args.workdir)}, "results": summary},
+            indent=2,
+            default=str,
+        )
+    )
     return 0
 
 

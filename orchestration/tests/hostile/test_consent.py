@@ -19,8 +19,10 @@ from orchestration.tests.conftest import build_with_fits, dbt, query
 from orchestration.tools.generate import generate
 
 AS_OF = "2025-06-30"
-CUSTOMERS_HEADER = ("customer_id,registered_at,acquisition_source,email,full_name,email_opt_in,line_opt_in,"
-                    "line_user_id\n")
+CUSTOMERS_HEADER = (
+    "customer_id,registered_at,acquisition_source,email,full_name,email_opt_in,line_opt_in,"
+    "line_user_id\n"
+)
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,order_total\n"
 LEAKED_EMAIL = "leak.malformed@example.jp"
 
@@ -33,6 +35,7 @@ def write(path: Path, text: str) -> Path:
 
 # ---- one run: same-run ties, a malformed customers line, a BOM inside a concatenated export ------
 
+
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("consent_one_run")
@@ -40,57 +43,90 @@ def one_run(tmp_path_factory):
     # C1: e-mail consent differs between two files of one run (the file sorting last says yes),
     #     LINE consent agrees; C2: yes against unknown; C3: two rows of one file, no then yes;
     #     C4: only in one file, yes; C5: a malformed line (an extra field) carrying an e-mail
-    write(landing / "customers" / "2025-06-01_a.csv", CUSTOMERS_HEADER
-          + "C1,2025-01-01 10:00:00,,a@example.jp,A,false,true,\n"
-          + "C2,2025-01-02 10:00:00,,,,true,,\n"
-          + "C3,2025-01-03 10:00:00,,,,false,false,\n"
-          + "C3,2025-01-03 10:00:00,,,,true,true,\n"
-          + "C4,2025-01-04 10:00:00,,,,true,true,\n"
-          + f"C5,2025-01-05 10:00:00,web,{LEAKED_EMAIL},Leak Name,true,true,Uleak,EXTRA\n")
-    write(landing / "customers" / "2025-06-01_b.csv", CUSTOMERS_HEADER
-          + "C1,2025-01-01 10:00:00,,a@example.jp,A,true,true,\n"
-          + "C2,2025-01-02 10:00:00,,,,,,\n")
+    write(
+        landing / "customers" / "2025-06-01_a.csv",
+        CUSTOMERS_HEADER
+        + "C1,2025-01-01 10:00:00,,a@example.jp,A,false,true,\n"
+        + "C2,2025-01-02 10:00:00,,,,true,,\n"
+        + "C3,2025-01-03 10:00:00,,,,false,false,\n"
+        + "C3,2025-01-03 10:00:00,,,,true,true,\n"
+        + "C4,2025-01-04 10:00:00,,,,true,true,\n"
+        + f"C5,2025-01-05 10:00:00,web,{LEAKED_EMAIL},Leak Name,true,true,Uleak,EXTRA\n",
+    )
+    write(
+        landing / "customers" / "2025-06-01_b.csv",
+        CUSTOMERS_HEADER
+        + "C1,2025-01-01 10:00:00,,a@example.jp,A,true,true,\n"
+        + "C2,2025-01-02 10:00:00,,,,,,\n",
+    )
     # an export of two files concatenated: the second began with a byte-order mark and re-sends O1
-    write(landing / "orders" / "2025-06-01.csv", ORDERS_HEADER + "O1,C1,2025-06-01 10:00:00,completed,100\n")
-    write(landing / "orders" / "2025-06-02_concat.csv", ORDERS_HEADER
-          + "O2,C2,2025-06-02 10:00:00,completed,50\n"
-          + "\ufeffO1,C1,2025-06-01 10:00:00,completed,100\n")
+    write(
+        landing / "orders" / "2025-06-01.csv",
+        ORDERS_HEADER + "O1,C1,2025-06-01 10:00:00,completed,100\n",
+    )
+    write(
+        landing / "orders" / "2025-06-02_concat.csv",
+        ORDERS_HEADER
+        + "O2,C2,2025-06-02 10:00:00,completed,50\n"
+        + "\ufeffO1,C1,2025-06-01 10:00:00,completed,100\n",
+    )
     db = root / "warehouse.duckdb"
     ingest(landing, db, verbose=False)
-    dbt(db, ["run", "--select", "+stg_shop__customers", "+stg_shop__orders", "+quarantine_customers"],
-        {"as_of_date": AS_OF})
+    dbt(
+        db,
+        ["run", "--select", "+stg_shop__customers", "+stg_shop__orders", "+quarantine_customers"],
+        {"as_of_date": AS_OF},
+    )
     return db
 
 
 def test_versions_that_tie_within_one_run_give_no_consent(one_run):
-    got = query(one_run, "select customer_id, email_opt_in, line_opt_in from staging.stg_shop__customers "
-                         "order by 1").to_dict("records")
+    got = query(
+        one_run,
+        "select customer_id, email_opt_in, line_opt_in from staging.stg_shop__customers order by 1",
+    ).to_dict("records")
     assert [(r["customer_id"], r["email_opt_in"], r["line_opt_in"]) for r in got] == [
-        ("C1", False, True),   # yes (file sorting last) against no: no; both yes: yes
-        ("C2", False, None),   # yes against unknown: no; unknown on both: unknown
+        ("C1", False, True),  # yes (file sorting last) against no: no; both yes: yes
+        ("C2", False, None),  # yes against unknown: no; unknown on both: unknown
         ("C3", False, False),  # two rows of one file, no then yes: no
         ("C4", True, True),
     ]
 
 
 def test_a_malformed_customers_line_leaves_no_email_in_the_warehouse(one_run):
-    quarantined = query(one_run, "select customer_id, registered_at, _malformed_line, reject_reason "
-                                 "from quarantine.quarantine_customers")
+    quarantined = query(
+        one_run,
+        "select customer_id, registered_at, _malformed_line, reject_reason "
+        "from quarantine.quarantine_customers",
+    )
     assert list(quarantined.reject_reason) == ["malformed csv line"]
     # the fields before the first personal column are kept; the text is not
-    assert quarantined.customer_id[0] == "C5" and quarantined.registered_at[0] == "2025-01-05 10:00:00"
+    assert (
+        quarantined.customer_id[0] == "C5" and quarantined.registered_at[0] == "2025-01-05 10:00:00"
+    )
     assert "characters" in quarantined._malformed_line[0]
     with duckdb.connect(str(one_run), read_only=True) as con:
-        columns = con.execute("select table_schema, table_name, column_name from information_schema.columns "
-                              "where data_type = 'VARCHAR'").fetchall()
-        hits = [(s, t, c) for s, t, c in columns if con.execute(
-            f'select count(*) from "{s}"."{t}" where contains("{c}", ?) or contains("{c}", ?) '
-            f'or contains("{c}", ?)', [LEAKED_EMAIL, "Leak Name", "Uleak"]).fetchone()[0]]
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR'"
+        ).fetchall()
+        hits = [
+            (s, t, c)
+            for s, t, c in columns
+            if con.execute(
+                f'select count(*) from "{s}"."{t}" where contains("{c}", ?) or contains("{c}", ?) '
+                f'or contains("{c}", ?)',
+                [LEAKED_EMAIL, "Leak Name", "Uleak"],
+            ).fetchone()[0]
+        ]
     assert hits == []
 
 
 def test_a_byte_order_mark_inside_a_concatenated_export_is_not_data(one_run):
-    assert query(one_run, "select count(*) as n from raw.orders where order_id like '\ufeff%'").n[0] == 0
+    assert (
+        query(one_run, "select count(*) as n from raw.orders where order_id like '\ufeff%'").n[0]
+        == 0
+    )
     orders = query(one_run, "select order_id, order_total from staging.stg_shop__orders order by 1")
     assert list(orders.order_id) == ["O1", "O2"]
     assert float(orders.order_total.sum()) == 150.0
@@ -98,35 +134,56 @@ def test_a_byte_order_mark_inside_a_concatenated_export_is_not_data(one_run):
 
 def test_a_quoted_false_is_never_consent(one_run):
     """The var as a quoted "false" (truthy as a Jinja string) or "true": unknown stays no consent."""
-    sql = ("select {{ consent_channel('cast(null as boolean)', 'cast(null as boolean)') }} as channel, "
-           "{{ consent_channel('cast(null as boolean)', 'true') }} as email_only")
+    sql = (
+        "select {{ consent_channel('cast(null as boolean)', 'cast(null as boolean)') }} as channel, "
+        "{{ consent_channel('cast(null as boolean)', 'true') }} as email_only"
+    )
     for value, expected in (('"false"', None), ('"true"', None), ("false", None), ("true", "line")):
-        proc = dbt(one_run, ["show", "--inline", sql, "--output", "json", "--log-format", "json"],
-                   json.loads(f'{{"activation_unknown_consent_is_consent": {value}}}'))
+        proc = dbt(
+            one_run,
+            ["show", "--inline", sql, "--output", "json", "--log-format", "json"],
+            json.loads(f'{{"activation_unknown_consent_is_consent": {value}}}'),
+        )
         shown = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        rows = next(json.loads(e["data"]["preview"]) for e in shown if "preview" in e.get("data", {}))
-        assert rows == [{"channel": expected, "email_only": "email" if expected is None else "line"}], value
+        rows = next(
+            json.loads(e["data"]["preview"]) for e in shown if "preview" in e.get("data", {})
+        )
+        assert rows == [
+            {"channel": expected, "email_only": "email" if expected is None else "line"}
+        ], value
 
 
 # ---- two runs: a withdrawal re-sent under a name that sorts first --------------------------------
+
 
 @pytest.fixture(scope="module")
 def withdrawal(tmp_path_factory):
     root = tmp_path_factory.mktemp("consent_withdrawal")
     landing = root / "landing"
-    generate(landing, customers=400, start=date(2024, 7, 1), end=date(2025, 6, 30), seed=21,
-             bad_share=0.0, fmt="csv", grain="month")
+    generate(
+        landing,
+        customers=400,
+        start=date(2024, 7, 1),
+        end=date(2025, 6, 30),
+        seed=21,
+        bad_share=0.0,
+        fmt="csv",
+        grain="month",
+    )
     assert (landing / "customers" / "2025-06.csv").exists()
     db = root / "warehouse.duckdb"
     ingest(landing, db, verbose=False)
     build_with_fits(db, AS_OF)
     before = write_exports(db, root / "exports-1", AS_OF)
     # an exported customer, preferably one whose kept version is in the last file, 2025-06.csv
-    exported = query(db, "select a.customer_id, b._source_file from marts.customer_audiences a "
-                         "join staging.base_shop__customers b on a.customer_id = b.customer_id "
-                         "and b.row_outcome = 'kept' "
-                         "where a.is_entry and not a.is_holdout and a.channel is not null "
-                         "order by b._source_file desc, a.customer_id")
+    exported = query(
+        db,
+        "select a.customer_id, b._source_file from marts.customer_audiences a "
+        "join staging.base_shop__customers b on a.customer_id = b.customer_id "
+        "and b.row_outcome = 'kept' "
+        "where a.is_entry and not a.is_holdout and a.channel is not null "
+        "order by b._source_file desc, a.customer_id",
+    )
     assert sum(before.values()) == len(exported) > 0
     customer, kept_file = exported.customer_id[0], exported._source_file[0]
     # the version the warehouse keeps, sent again as it is but for the consents
@@ -134,7 +191,9 @@ def withdrawal(tmp_path_factory):
         kept = con.execute(
             "select r.* exclude (_malformed_line, _source_file, _row_number, _loaded_at) "
             "from raw.customers r join staging.base_shop__customers b using (_source_file, _row_number) "
-            "where b.customer_id = ? and b.row_outcome = 'kept'", [customer]).df()
+            "where b.customer_id = ? and b.row_outcome = 'kept'",
+            [customer],
+        ).df()
     assert len(kept) == 1
     kept["email_opt_in"], kept["line_opt_in"] = "false", "false"
     # 2025-06-30-zz-withdraw.csv for a version kept from 2025-06.csv
@@ -149,8 +208,11 @@ def withdrawal(tmp_path_factory):
 
 def test_a_withdrawal_loaded_later_wins_whatever_its_name(withdrawal):
     db, _, customer, _, _, name = withdrawal
-    got = query(db, f"select email_opt_in, line_opt_in, _source_file from staging.stg_shop__customers "
-                    f"where customer_id = '{customer}'").to_dict("records")
+    got = query(
+        db,
+        f"select email_opt_in, line_opt_in, _source_file from staging.stg_shop__customers "
+        f"where customer_id = '{customer}'",
+    ).to_dict("records")
     assert got == [{"email_opt_in": False, "line_opt_in": False, "_source_file": name}]
 
 
@@ -160,7 +222,9 @@ def test_a_withdrawn_customer_is_in_no_export(withdrawal):
     for path in sorted((root / "exports-2").glob("*.csv")):
         assert customer not in path.read_text(encoding="utf-8-sig"), path.name
     assert audit_exports(db, root / "exports-2") == []
-    assert any(customer in p.read_text(encoding="utf-8-sig") for p in (root / "exports-1").glob("*.csv"))
+    assert any(
+        customer in p.read_text(encoding="utf-8-sig") for p in (root / "exports-1").glob("*.csv")
+    )
 
 
 def test_a_rebuild_from_the_same_load_log_keeps_the_winner(withdrawal, tmp_path):
@@ -169,5 +233,8 @@ def test_a_rebuild_from_the_same_load_log_keeps_the_winner(withdrawal, tmp_path)
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(db, copy)
     dbt(copy, ["run", "--select", "+stg_shop__customers", "--full-refresh"], {"as_of_date": AS_OF})
-    got = query(copy, f"select email_opt_in from staging.stg_shop__customers where customer_id = '{customer}'")
+    got = query(
+        copy,
+        f"select email_opt_in from staging.stg_shop__customers where customer_id = '{customer}'",
+    )
     assert list(got.email_opt_in) == [False]

@@ -53,13 +53,26 @@ def _assert_same_marts(got: dict, want: dict) -> None:
 
 
 def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing, tmp_path):
-    env = dict(os.environ, CRM_LANDING_DIR=str(landing), CRM_DUCKDB_PATH=str(tmp_path / "w.duckdb"),
-               CRM_DUCKDB_TEMP_DIR=str(tmp_path / "tmp"), CRM_PUBLISH_DIR=str(tmp_path / "published"),
-               CRM_GX_DIR=str(tmp_path / "gx"), DAGSTER_HOME=str(tmp_path / "dagster_home"), CRM_THREADS="2")
+    env = dict(
+        os.environ,
+        CRM_LANDING_DIR=str(landing),
+        CRM_DUCKDB_PATH=str(tmp_path / "w.duckdb"),
+        CRM_DUCKDB_TEMP_DIR=str(tmp_path / "tmp"),
+        CRM_PUBLISH_DIR=str(tmp_path / "published"),
+        CRM_GX_DIR=str(tmp_path / "gx"),
+        DAGSTER_HOME=str(tmp_path / "dagster_home"),
+        CRM_THREADS="2",
+    )
     command = [sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF]
     started = time.time()
-    first = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(
+        command,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     # kill the whole process group (the run and dbt) once dbt has built about a third of the models
     deadline = time.time() + 300
     while time.time() < deadline and first.poll() is None:
@@ -72,8 +85,9 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     first.wait()
     # the same command again: it must finish by itself (before the fix it waited forever for the
     # pool slot the killed run held)
-    second = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900,
-                            check=False)
+    second = subprocess.run(
+        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert "ended without finishing" in second.stdout
     # the UI shows why the killed run ended
@@ -81,7 +95,9 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     runs = instance.get_runs()
     killed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
     assert len(killed) == 1 and [r.status for r in runs].count(dg.DagsterRunStatus.SUCCESS) == 1
-    failure = instance.get_records_for_run(killed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    failure = instance.get_records_for_run(
+        killed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records
     assert "its process (pid" in failure[-1].event_log_entry.dagster_event.message
     # and the marts are those of a clean run
     _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
@@ -92,8 +108,10 @@ def _break_events(db: Path) -> None:
     every model outside the events branch still builds."""
     with duckdb.connect(str(db)) as con:
         con.execute("alter table raw.events rename to events_saved")
-        con.execute("create table raw.events as select * replace (cast(null as integer) as occurred_at) "
-                    "from raw.events_saved")
+        con.execute(
+            "create table raw.events as select * replace (cast(null as integer) as occurred_at) "
+            "from raw.events_saved"
+        )
 
 
 def _repair_events_after_the_first_attempt(db: Path, since: float, done: threading.Event) -> None:
@@ -112,17 +130,27 @@ def _repair_events_after_the_first_attempt(db: Path, since: float, done: threadi
 
 
 def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
-    wh = WarehouseResource(database=str(tmp_path / "w.duckdb"), landing=str(landing),
-                           publish=str(tmp_path / "published"), gx=str(tmp_path / "gx"))
+    wh = WarehouseResource(
+        database=str(tmp_path / "w.duckdb"),
+        landing=str(landing),
+        publish=str(tmp_path / "published"),
+        gx=str(tmp_path / "gx"),
+    )
     ingest(landing, wh.database_path, verbose=False)
     _break_events(wh.database_path)
     repaired = threading.Event()
-    repairer = threading.Thread(target=_repair_events_after_the_first_attempt,
-                                args=(wh.database_path, time.time(), repaired), daemon=True)
+    repairer = threading.Thread(
+        target=_repair_events_after_the_first_attempt,
+        args=(wh.database_path, time.time(), repaired),
+        daemon=True,
+    )
     repairer.start()
-    result = dg.materialize([*PIPELINE_ASSETS, *MART_CHECKS],
-                            partition_key=AS_OF, resources={"warehouse": wh, "dbt": dbt_resource()},
-                            raise_on_error=False)
+    result = dg.materialize(
+        [*PIPELINE_ASSETS, *MART_CHECKS],
+        partition_key=AS_OF,
+        resources={"warehouse": wh, "dbt": dbt_resource()},
+        raise_on_error=False,
+    )
     repairer.join(timeout=60)
     assert repaired.is_set()
     assert result.success  # the step retry resumed and finished; everything published
@@ -140,19 +168,28 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
     assert first["base_shop__orders"] == "success"
     assert retry["base_shop__event_arrivals"] == "success" and retry["fct_sessions"] == "success"
     assert "base_shop__orders" not in retry  # built by the first attempt: left out of the resume
-    published = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
-                 and e.event_specific_data.materialization.asset_key.path == ["published_marts"]]
+    published = [
+        e
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.event_specific_data.materialization.asset_key.path == ["published_marts"]
+    ]
     assert published
     # the run summary names the failed model with dbt's own message
     failed_copy = DAGSTER_TARGETS / f"failed-{result.run_id}"
-    shutil.copytree(DAGSTER_TARGETS / result.run_id / "dbt_warehouse", failed_copy / "dbt_warehouse")
+    shutil.copytree(
+        DAGSTER_TARGETS / result.run_id / "dbt_warehouse", failed_copy / "dbt_warehouse"
+    )
     try:
         lines = dbt_failures(f"failed-{result.run_id}")
     finally:
         shutil.rmtree(failed_copy)
     # dbt's message: a Binder Error on the broken INTEGER column (trim(INTEGER))
-    assert any(line.startswith("model.crm_warehouse.base_shop__event_arrivals (error):")
-               and "Binder Error" in line for line in lines), lines
+    assert any(
+        line.startswith("model.crm_warehouse.base_shop__event_arrivals (error):")
+        and "Binder Error" in line
+        for line in lines
+    ), lines
 
 
 def test_a_threshold_a_shop_changes_never_breaks_the_build(hostile, tmp_path):
@@ -161,16 +198,25 @@ def test_a_threshold_a_shop_changes_never_breaks_the_build(hostile, tmp_path):
     # a shop in dollars: the CPM spend threshold is 251, and every unit test pins its own vars
     dbt(db, ["build"], {"as_of_date": AS_OF, "cpm_steady_revenue": 251})
     with duckdb.connect(str(db), read_only=True) as con:
-        lowest_loyal = con.execute("select min(revenue_to_date) from marts.customer_portfolio_monthly "
-                                   "where cpm_segment = 'loyal'").fetchone()[0]
+        lowest_loyal = con.execute(
+            "select min(revenue_to_date) from marts.customer_portfolio_monthly "
+            "where cpm_segment = 'loyal'"
+        ).fetchone()[0]
     assert lowest_loyal is None or lowest_loyal >= 251
 
 
 def _run_env(landing: Path, root: Path) -> dict[str, str]:
-    return dict(os.environ, CRM_LANDING_DIR=str(landing), CRM_DUCKDB_PATH=str(root / "w.duckdb"),
-                CRM_DUCKDB_TEMP_DIR=str(root / "tmp"), CRM_PUBLISH_DIR=str(root / "published"),
-                CRM_GX_DIR=str(root / "gx"), DAGSTER_HOME=str(root / "dagster_home"), CRM_THREADS="2",
-                CRM_PUBLISH_DOCS="0")
+    return dict(
+        os.environ,
+        CRM_LANDING_DIR=str(landing),
+        CRM_DUCKDB_PATH=str(root / "w.duckdb"),
+        CRM_DUCKDB_TEMP_DIR=str(root / "tmp"),
+        CRM_PUBLISH_DIR=str(root / "published"),
+        CRM_GX_DIR=str(root / "gx"),
+        DAGSTER_HOME=str(root / "dagster_home"),
+        CRM_THREADS="2",
+        CRM_PUBLISH_DOCS="0",
+    )
 
 
 # another process's writing step: the warehouse lock, then the file open for writing, for 8 s
@@ -197,16 +243,36 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     worker_log = tmp_path / "worker.log"
     with worker_log.open("w") as out:  # a file, not a pipe nobody reads until the end
         worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "orchestration.pipeline.definitions",
-             "-j", "daily_refresh", "--tags", json.dumps({"dagster/partition": AS_OF})],
-            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "job",
+                "execute",
+                "-m",
+                "orchestration.pipeline.definitions",
+                "-j",
+                "daily_refresh",
+                "--tags",
+                json.dumps({"dagster/partition": AS_OF}),
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     instance = dg.DagsterInstance.from_config(str(home))
     deadline = time.time() + 120
     while time.time() < deadline and not instance.get_runs():
         time.sleep(0.5)
     assert instance.get_runs(), "the instance's run did not start"
-    cli = subprocess.run([sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF], cwd=PROJECT_DIR,
-                         env=env, capture_output=True, text=True, timeout=1200, check=False)
+    cli = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     worker.wait(timeout=1200)
     assert cli.returncode == 0, cli.stdout[-4000:] + cli.stderr[-2000:]
     assert worker.returncode == 0, worker_log.read_text()[-6000:]
@@ -215,7 +281,11 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     # both ran every step, none failed (a lock error retried would show as a STEP_UP_FOR_RETRY)
     for run in runs:
         records = instance.get_records_for_run(run.run_id).records
-        kinds = [r.event_log_entry.dagster_event.event_type_value for r in records if r.event_log_entry.dagster_event]
+        kinds = [
+            r.event_log_entry.dagster_event.event_type_value
+            for r in records
+            if r.event_log_entry.dagster_event
+        ]
         assert "STEP_FAILURE" not in kinds and "STEP_UP_FOR_RETRY" not in kinds, run.run_id
         assert kinds.count("STEP_SUCCESS") == 8, (run.run_id, kinds.count("STEP_SUCCESS"))
     _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
@@ -225,19 +295,42 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     db = env["CRM_DUCKDB_PATH"]
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_FOR_WRITING, db],
-        cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     started = time.perf_counter()
-    only_checks = dg.define_asset_job("mart_checks_only", selection=dg.AssetSelection.checks(*MART_CHECKS[0].check_keys))
-    checks = dg.Definitions(
-        assets=PIPELINE_ASSETS, asset_checks=MART_CHECKS, jobs=[only_checks],
-        resources={"warehouse": WarehouseResource(database=db, publish=env["CRM_PUBLISH_DIR"], gx=env["CRM_GX_DIR"]),
-                   "dbt": dbt_resource()},
-    ).resolve_job_def("mart_checks_only").execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
+    only_checks = dg.define_asset_job(
+        "mart_checks_only", selection=dg.AssetSelection.checks(*MART_CHECKS[0].check_keys)
+    )
+    checks = (
+        dg.Definitions(
+            assets=PIPELINE_ASSETS,
+            asset_checks=MART_CHECKS,
+            jobs=[only_checks],
+            resources={
+                "warehouse": WarehouseResource(
+                    database=db, publish=env["CRM_PUBLISH_DIR"], gx=env["CRM_GX_DIR"]
+                ),
+                "dbt": dbt_resource(),
+            },
+        )
+        .resolve_job_def("mart_checks_only")
+        .execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
+    )
     holder.wait(timeout=60)
-    assert checks.success, [e.message for e in checks.all_events if e.event_type_value == "STEP_FAILURE"]
-    evaluations = [e.event_specific_data for e in checks.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert evaluations and all(c.passed for c in evaluations if c.severity == dg.AssetCheckSeverity.ERROR)
+    assert checks.success, [
+        e.message for e in checks.all_events if e.event_type_value == "STEP_FAILURE"
+    ]
+    evaluations = [
+        e.event_specific_data
+        for e in checks.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert evaluations and all(
+        c.passed for c in evaluations if c.severity == dg.AssetCheckSeverity.ERROR
+    )
     assert time.perf_counter() - started > 5  # it waited for the writer
 
 
@@ -245,33 +338,69 @@ def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it
     env = _run_env(landing, tmp_path)
     db = Path(env["CRM_DUCKDB_PATH"])
     command = [sys.executable, "-m", "orchestration.cli"]
-    first = subprocess.run([*command, "run", "--as-of", AS_OF], cwd=PROJECT_DIR, env=env, capture_output=True,
-                           text=True, timeout=900, check=False)
+    first = subprocess.run(
+        [*command, "run", "--as-of", AS_OF],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:
-        loaded = con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall()
-        first_orders = con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df()
+        loaded = con.execute(
+            "select table_name, file_path, loaded_at from raw._load_log order by all"
+        ).fetchall()
+        first_orders = con.execute(
+            "select _source_file, _row_number, _loaded_at from raw.orders order by all"
+        ).df()
     # the disk filled while the warehouse was written: the file is cut short
     os.truncate(db, db.stat().st_size // 3)
 
     started = time.perf_counter()
-    damaged = subprocess.run([*command, "run", "--as-of", AS_OF], cwd=PROJECT_DIR, env=env, capture_output=True,
-                             text=True, timeout=900, check=False)
+    damaged = subprocess.run(
+        [*command, "run", "--as-of", AS_OF],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert damaged.returncode != 0
     assert time.perf_counter() - started < 60  # before: 2.5 minutes of retries
     said = damaged.stdout + damaged.stderr
-    assert "is damaged" in said and "`crm repair`" in said and "--from-published" in said, said[-3000:]
+    assert "is damaged" in said and "`crm repair`" in said and "--from-published" in said, said[
+        -3000:
+    ]
     assert "Traceback" not in said
 
-    repaired = subprocess.run([*command, "repair"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                              timeout=900, check=False)
+    repaired = subprocess.run(
+        [*command, "repair"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
     assert list(tmp_path.glob("w.duckdb.damaged-*")), "the damaged file is kept aside"
     with duckdb.connect(str(db), read_only=True) as con:
         # the same files, with the times they were first loaded (which decide what supersedes what)
-        assert con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall() == loaded
+        assert (
+            con.execute(
+                "select table_name, file_path, loaded_at from raw._load_log order by all"
+            ).fetchall()
+            == loaded
+        )
         pd.testing.assert_frame_equal(
-            con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df(), first_orders)
+            con.execute(
+                "select _source_file, _row_number, _loaded_at from raw.orders order by all"
+            ).df(),
+            first_orders,
+        )
     _assert_same_marts(mart_snapshot(db), _clean_marts(landing, tmp_path))
 
 
@@ -282,10 +411,19 @@ def test_crm_repair_from_published_restores_the_last_published_marts(landing, tm
     published.parent.mkdir(parents=True)
     with duckdb.connect(str(published)) as con:
         con.execute("create schema marts")
-        con.execute("create table marts.kpi_daily as select date '2025-06-30' as kpi_date, 7 as orders")
+        con.execute(
+            "create table marts.kpi_daily as select date '2025-06-30' as kpi_date, 7 as orders"
+        )
     db.write_bytes(b"DUCK" * 1000)  # not a database
-    repaired = subprocess.run([sys.executable, "-m", "orchestration.cli", "repair", "--from-published"],
-                              cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300, check=False)
+    repaired = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "repair", "--from-published"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select orders from marts.kpi_daily").fetchall() == [(7,)]
