@@ -1,4 +1,4 @@
--- How int_audience_membership applies the seed activation_audience_rules (decision logs 69, 83,
+-- How int_audience_membership applies the seed activation_audience_rules (decisions 69, 83,
 -- 101). The seed is read when the model runs, and each rule is written into the model's SQL as
 -- plain comparisons (`features.purchases >= 2`), as dbt_utils.get_column_values writes a table's
 -- values into SQL: a shop edits the seed and runs again, no SQL to change.

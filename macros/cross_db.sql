@@ -11,12 +11,12 @@
 {#- Sum of a double whose digits do not depend on the order rows arrive in. A parallel engine adds
     doubles in whatever order its threads finish, so a plain sum can change in the last digit from
     one run to the next; each value is held as a decimal with 18 places first (exact addition),
-    then the total is a double again. Decision log 81. -#}
+    then the total is a double again. Decision 81. -#}
 {% macro exact_sum(expr) -%}cast(sum(cast({{ expr }} as decimal(38, 18))) as double){%- endmacro %}
 
 {#- The values of a group joined in sorted order: the same text for the same set of values whatever
     order the rows arrive in (dbt.listagg cannot sort on Spark). DuckDB sorts a collected list in
-    half the time of an ordered string_agg, with the same text (decision log 102). -#}
+    half the time of an ordered string_agg, with the same text (decision 102). -#}
 {% macro sorted_string_agg(expr, delimiter) -%}
     {{ return(adapter.dispatch('sorted_string_agg', 'crm_warehouse')(expr, delimiter)) }}
 {%- endmacro %}
@@ -24,7 +24,7 @@
 {% macro duckdb__sorted_string_agg(expr, delimiter) -%}array_to_string(list_sort(list({{ expr }})), '{{ delimiter }}'){%- endmacro %}
 {% macro spark__sorted_string_agg(expr, delimiter) -%}array_join(array_sort(collect_list({{ expr }})), '{{ delimiter }}'){%- endmacro %}
 
-{#- Leading and trailing spaces (U+0020) removed, and no other character (decision log 99). DuckDB's
+{#- Leading and trailing spaces (U+0020) removed, and no other character (decision 99). DuckDB's
     trim() without characters also removes Unicode spaces (U+00A0, U+3000 ...), Spark's only U+0020:
     the same key would be another key on the other engine. -#}
 {% macro trim_spaces(expr) -%}
@@ -132,7 +132,7 @@
 {#- The smallest row of a group by `by` (a list of column names compared in order; together they
     must identify one row of the group), as an aggregate: a struct of those columns, read with
     `struct_field(<expr>, '<column>')`. One pass of a group-by instead of ranking every row with a
-    window (decision log 88). Structs compare field by field on both engines (DuckDB and Spark
+    window (decision 88). Structs compare field by field on both engines (DuckDB and Spark
     order them lexicographically). -#}
 {% macro first_row(by) -%}
     min({{ adapter.dispatch('make_struct', 'crm_warehouse')(by) }})
@@ -150,7 +150,7 @@
 {% macro spark__struct_field(expr, name) -%}{{ expr }}.{{ name }}{%- endmacro %}
 
 {#- Which of `buckets` buckets a value falls in (0 .. buckets - 1), from the engine's own fast hash:
-    equal values always share a bucket (int_session_summaries, decision log 91). Not
+    equal values always share a bucket (int_session_summaries, decision 91). Not
     `stable_bucket` (macros/customer_rules.sql): that one is an md5 of the text, the same on every
     engine and in Python, which the holdout needs; splitting work only needs equal values together
     within one engine, and this runs on every event of a full build, twice per pass. -#}

@@ -1,4 +1,4 @@
-{#- Incremental models (decision log 77). On DuckDB a model built from append-only inputs adds only
+{#- Incremental models (decision 77). On DuckDB a model built from append-only inputs adds only
     what arrived since its last run; on Spark the same SQL is built whole (materialized table): the
     `is_incremental()` branches are skipped there, so one SQL serves both engines and a full
     rebuild (`dbt build --full-refresh`, or a fresh database) always gives the same rows. -#}

@@ -23,19 +23,19 @@
 {%- endmacro %}
 
 {#- One row per session of `events` (a relation, or a subquery `(select ...)` without an alias, of
-    staged event columns; it is read twice, so not a CTE: DuckDB would materialise it, decision log 87):
+    staged event columns; it is read twice, so not a CTE: DuckDB would materialise it, decision 87):
     the landing event (first by occurred_at, then event_id), the funnel events it had, the customer
     its own events name, the purchased order, the last event and the newest load it holds. One
     group-by finds the landing event's id (`first_row`) with the other aggregates; the landing
     event's columns are then joined by that id (event_id is unique among kept events). Ranking every
     event with a window and joining rank 1 back, or carrying every landing column through the
-    aggregate, took 52 s and 49 s against 38 s at 1M customers (decision log 88). A session reached a step if it
+    aggregate, took 52 s and 49 s against 38 s at 1M customers (decision 88). A session reached a step if it
     had that event or a later one: that rule is applied by int_sessions. -#}
 {% macro summarise_sessions(events, buckets=1) -%}
 {#- In `buckets` passes, each over the sessions of one hash bucket of session_id (all of a
     session's events, its landing event included, share its bucket), joined by `union all`: a pass
     holds 1/buckets of the sessions in memory. At 1M customers one pass over 48M events needed
-    about 6 GB and spilled under the 4GB default (decision log 91). -#}
+    about 6 GB and spilled under the 4GB default (decision 91). -#}
 {%- set buckets = buckets | int %}
 {%- if buckets < 1 %}
 {{- exceptions.raise_compiler_error("session summaries need at least one pass: var session_summary_buckets is " ~ buckets) }}
@@ -92,7 +92,7 @@
 {%- endfor %}
 {%- endmacro %}
 
-{#- int_sessions' incremental state (decision log 89). A fingerprint of what maps a session's
+{#- int_sessions' incremental state (decision 89). A fingerprint of what maps a session's
     summary to its row besides the data: the seed channel_rules, int_channel_mapping and int_sessions
     itself (dbt's checksums of their files). A row written under another fingerprint makes the next
     run redo every session. Changes to the macros of this file need `--full-refresh`, as for every
@@ -124,7 +124,7 @@
 {%- endmacro %}
 
 {#- int_sessions' second pre-hook: when as_of_date moved back (a run for an earlier day than the
-    last), or the rows have no state (a table from before decision log 89), forget every row, so the
+    last), or the rows have no state (a table from before decision 89), forget every row, so the
     run redoes all and no session that started after as_of_date stays. -#}
 {% macro sessions_forget_later_runs() -%}
     {%- if is_incremental() -%}

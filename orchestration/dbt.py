@@ -16,7 +16,7 @@ from orchestration.settings import PROJECT_DIR, settings
 
 DBT_PROFILES_DIR = PROJECT_DIR / "profiles"
 
-# What the daily job adds to `dbt build` (decision log 90): no unit tests. Their inputs are fixed
+# What the daily job adds to `dbt build` (decision 90): no unit tests. Their inputs are fixed
 # rows, so they can only fail when the project's code changes, which CI checks; a scheduled run
 # would spend the same seconds each day proving it again. The benchmark times the same command.
 SCHEDULED_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
@@ -81,7 +81,7 @@ def dbt_run_files(run_id: str, name: str) -> list[Path]:
 
 def use_saved_parse(saved: Path | None, target: Path) -> None:
     """Start a dbt command in ``target`` from a parse saved with the same vars, profile and files,
-    so dbt re-parses only what changed (decision log 103). A target that has a parse keeps it."""
+    so dbt re-parses only what changed (decision 103). A target that has a parse keeps it."""
     if saved is not None and saved.exists() and not (target / DBT_SAVED_PARSE).exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(saved, target / DBT_SAVED_PARSE)

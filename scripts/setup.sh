@@ -20,7 +20,7 @@ echo "[setup] syncing .venv from uv.lock"
 # --compile-bytecode: write every package's .pyc now (about 12 s once, then under a second).
 # Python writes them lazily on first import, except where PYTHONDONTWRITEBYTECODE is set (as on
 # the machines this project is developed on); without them every process compiles dagster, dbt and GX again:
-# a small shop's daily run took 50 s instead of 39 s (decision log 104).
+# a small shop's daily run took 50 s instead of 39 s (decision 104).
 # A .venv that has the Spark extra (./scripts/test.sh installs it) keeps it: an exact sync without
 # it would uninstall pyspark, and the next test run would install it again.
 KEEP=()

@@ -34,7 +34,7 @@
 - Parquet is read by DuckDB itself: one ``read_parquet`` per batch and schema (files are grouped by
   their exact Parquet schema, so folders whose exports changed layout load), streamed in parallel
   into the raw table. Each column is written in SQL as the same text the Python path writes
-  (``_read_file`` + ``_conform``, which CSV and Spark still use): names lower-cased and trimmed
+  (``read_file`` + ``conform``, which CSV and Spark still use): names lower-cased and trimmed
   (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null, extra columns ignored;
   a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the column's unit]``, a
   zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the session TimeZone
@@ -57,11 +57,8 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -71,22 +68,25 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from orchestration.contract import (
-    FILE_SUFFIXES,
-    PERSONAL_DATA_COLUMNS,
     REQUIRED_TABLES,
     TABLE_COLUMNS,
     row_rules,
 )
+from orchestration.ingest.files import (
+    BOM,
+    UnreadableFile,
+    conform,
+    file_is_due,
+    list_files,
+    normalise_name,
+    read_file,
+)
 from orchestration.privacy.erase import apply_register
 from orchestration.progress import stage
 from orchestration.settings import landing_dir, warehouse_path
-
-BOM = "\ufeff"
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -170,175 +170,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class UnreadableFile(ValueError):
-    """The file cannot be read at all; the message says why."""
-
-
-@dataclass
-class MalformedLine:
-    """A CSV line that could not be split into the header's fields, as the warehouse keeps it:
-    ``text`` is the raw line, or only its line number and length when the file holds personal
-    data; ``fields`` are the columns that can be told apart safely (see ``malformed_line``)."""
-
-    text: str
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class ReadResult:
-    table: pa.Table  # good rows, every column as read (text for CSV)
-    malformed: list[MalformedLine]  # CSV lines that could not be split into fields
-    encoding: str | None  # utf-8 / utf-8-sig / cp932 for CSV, None for Parquet
-
-
-def _normalise_name(name: str) -> str:
-    return name.lstrip(BOM).strip().lower()
-
-
-def malformed_line(names: list[str], text: str, number: int | None) -> MalformedLine:
-    """What the warehouse keeps of a malformed CSV line of a file with header ``names``.
-
-    Without personal columns in the header: the raw text. With them, the text is never kept (a
-    line whose fields cannot be told apart may put an e-mail in any position): only the line
-    number, its length and field count, and the fields of non-personal columns that no shift can
-    have filled with personal data: those before the first personal column, and, when fields are
-    missing (a field dropped anywhere shifts later ones left), only those at least that many
-    positions before it."""
-    columns = [_normalise_name(n) for n in names]
-    personal = [i for i, c in enumerate(columns) if c in PERSONAL_DATA_COLUMNS]
-    if not personal:
-        return MalformedLine(text)
-    fields = next(csv.reader(io.StringIO(text)), [])
-    missing = max(0, len(columns) - len(fields))
-    safe = {
-        columns[i]: fields[i].lstrip(BOM)
-        for i in range(min(len(fields), len(columns)))
-        if i + missing < personal[0]
-    }
-    where = f"line {number}: " if number else ""
-    return MalformedLine(
-        f"{where}{len(text)} characters, {len(fields)} fields for {len(columns)} columns "
-        "(text not kept: the file holds personal data)",
-        safe,
-    )
-
-
-def _decode(raw: bytes) -> tuple[str, str]:
-    """CSV text: UTF-8 (a BOM is dropped), else CP932 (Shift_JIS as Japanese platforms and Excel
-    write it), else unreadable."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        try:
-            return raw[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as utf8_error:
-        try:
-            return raw.decode("cp932"), "cp932"
-        except UnicodeDecodeError:
-            raise UnreadableFile(
-                f"the text is neither UTF-8 nor CP932/Shift_JIS (first bad byte at offset {utf8_error.start}); "
-                "save it as UTF-8 CSV"
-            ) from None
-
-
-def _read_csv(path: Path, required: list[str]) -> ReadResult:
-    text, encoding = _decode(path.read_bytes())
-    header = next(csv.reader(io.StringIO(text)), None)
-    if not header or not any(h.strip() for h in header):
-        raise UnreadableFile("the CSV file has no header row")
-    names = [h.strip() for h in header]
-    if required and not {n.lower() for n in names} & set(required):
-        raise UnreadableFile(
-            f"the header has none of the contract's required columns ({', '.join(required)}); "
-            f"it reads as {names[:3]}: is the file comma-separated, with a header row?"
-        )
-    malformed: list[MalformedLine] = []
-
-    def on_invalid(row) -> str:
-        malformed.append(malformed_line(names, row.text, row.number))
-        return "skip"
-
-    table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=False
-        ),
-    )
-    return ReadResult(table, malformed, encoding)
-
-
-def _read_file(path: Path, required: list[str] | None = None) -> ReadResult:
-    """Read a landing file (CSV with every column as text, or Parquet as typed); column names
-    lower-cased and trimmed."""
-    if path.suffix.lower() == ".parquet":
-        try:
-            result = ReadResult(pq.read_table(path), [], None)
-        except (pa.ArrowException, OSError) as exc:
-            raise UnreadableFile(
-                f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})"
-            ) from None
-    else:
-        result = _read_csv(path, required or [])
-    table = result.table
-    result.table = table.rename_columns([_normalise_name(name) for name in table.column_names])
-    return result
-
-
-def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        # a leading byte-order mark is never data (a concatenated export has one inside the file)
-        return pc.utf8_ltrim(column.cast(pa.string()), characters=BOM)
-    if pa.types.is_timestamp(kind):
-        # ISO text; a zone-aware timestamp keeps its instant (written in UTC with 'Z'), a naive one
-        # stays naive and is read in the business time zone by staging.
-        fmt = (
-            "%Y-%m-%dT%H:%M:%S" if kind.tz is None else "%Y-%m-%dT%H:%M:%SZ"
-        )  # %S has the fraction
-        if kind.tz is not None:
-            column = column.cast(pa.timestamp(kind.unit, "UTC"))
-        return pc.strftime(column, format=fmt)
-    if pa.types.is_boolean(kind):
-        return pc.if_else(column, "true", "false")
-    return column.cast(pa.string())
-
-
-def _conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> pa.Table:
-    """The raw table's shape: contract columns as text, lineage columns, and one row per malformed
-    CSV line (the columns ``malformed_line`` keeps, the others null; its text or description in
-    ``_malformed_line``) after the good rows."""
-    if isinstance(read, pa.Table):
-        read = ReadResult(read, [], None)
-    table, n_bad = read.table, len(read.malformed)
-    n = table.num_rows
-    arrays = {}
-    for name in columns:
-        good = (
-            _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
-        )
-        bad = pa.array([line.fields.get(name) for line in read.malformed], pa.string())
-        arrays[name] = (
-            pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks] + [bad])
-            if n_bad
-            else good
-        )
-    arrays["_malformed_line"] = pa.array(
-        [None] * n + [line.text for line in read.malformed], pa.string()
-    )
-    arrays["_source_file"] = pa.array([rel_path] * (n + n_bad), pa.string())
-    arrays["_row_number"] = pa.array(range(1, n + n_bad + 1), pa.int64())
-    return pa.table(arrays)
-
-
 class WarehouseTooNew(RuntimeError):
-    """The warehouse file was written by a newer DuckDB than this project's (decision log 76)."""
+    """The warehouse file was written by a newer DuckDB than this project's (decision 76)."""
 
 
-# The storage format of a warehouse file this project creates (decision log 98). DuckDB 1.5 still
+# The storage format of a warehouse file this project creates (decision 98). DuckDB 1.5 still
 # creates files in the 0.10.2 format by default; from 1.3 on, strings are written with a combined
 # dictionary and FSST compression that writes the 48M events of a 1M shop about a quarter faster.
 # Only this project's own DuckDB opens the warehouse; BI tools read the published file, which
@@ -349,7 +185,7 @@ WAREHOUSE_STORAGE_VERSION = os.environ.get("CRM_WAREHOUSE_STORAGE_VERSION", "v1.
 
 def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing (created in ``WAREHOUSE_STORAGE_VERSION`` when it is new); a
-    file written by DuckDB 2.x (this project used 2.0 before it pinned 1.5, decision log 76) is
+    file written by DuckDB 2.x (this project used 2.0 before it pinned 1.5, decision 76) is
     reported with what to do instead of DuckDB's storage error."""
     if not database.exists():  # ingest() has made its folder
         with duckdb.connect() as con:
@@ -398,36 +234,6 @@ def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
     ).fetchone()[0]
 
 
-def list_files(folder: Path) -> list[Path]:
-    """The landing files of one table: ``*.csv`` / ``*.parquet`` (any case) directly in its folder;
-    sub-folders (an ``archive/``) and hidden files (``.DS_Store``, ``._*``) are not read."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FILE_SUFFIXES
-    )
-
-
-_DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
-
-
-def file_is_due(path: Path, up_to: date | None) -> bool:
-    """A file named by a day (2025-06-01...) or month (2025-06...) is due once that day / month has
-    begun by ``up_to``; a file with any other name is always due."""
-    if up_to is None:
-        return True
-    match = _DATED.match(path.name)
-    if not match:
-        return True
-    year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
-    try:
-        return date(year, month, day) <= up_to
-    except ValueError:
-        return True
-
-
 BATCH_ROWS = 2_000_000  # rows held in memory per batch (CSV, or what the landing gate sees)
 # Parquet that DuckDB streams into the raw table (no gate) is not held in memory: bigger batches,
 # fewer statements (each statement ends on one thread while its last row groups are written)
@@ -435,7 +241,7 @@ NATIVE_BATCH_ROWS = 8_000_000
 
 
 # Parquet is read by DuckDB itself (read_parquet over a batch's files, in parallel) and every column
-# is written as the same text the Python path (``_read_file`` + ``_conform``) writes; a column kind
+# is written as the same text the Python path (``read_file`` + ``conform``) writes; a column kind
 # not listed here, or a file DuckDB reads differently from pyarrow, goes through the Python path.
 _INTEGER_TYPES = {
     pa.int8(): "TINYINT",
@@ -517,7 +323,7 @@ def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, i
         raise UnreadableFile(
             f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})"
         ) from None
-    normalised = [_normalise_name(name) for name in schema.names]
+    normalised = [normalise_name(name) for name in schema.names]
     if len(set(normalised)) < len(normalised) or {"filename", "file_row_number"} & set(normalised):
         return None, rows
     by_name = dict(zip(normalised, schema, strict=True))
@@ -616,8 +422,8 @@ def _groups(batch: list[LoadedFile]) -> dict[tuple, list[LoadedFile]]:
 
 def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
     """Turn a Parquet file DuckDB does not read as planned into rows read by the Python path."""
-    read = _read_file(f.path, row_rules(table)["required"])
-    f.data, f.plan = _conform(read, columns, f.rel), None
+    read = read_file(f.path, row_rules(table)["required"])
+    f.data, f.plan = conform(read, columns, f.rel), None
     f.rows = f.data.num_rows
 
 
@@ -803,9 +609,7 @@ def _load_file(
     per schema whether DuckDB reads it with the planned types), anything else read in Python."""
     if stat.st_size == 0:  # an empty export: nothing to load, logged so that it is not retried
         empty = pa.table({c: pa.array([], pa.string()) for c in columns})
-        return LoadedFile(
-            rel, checksum, _conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0
-        )
+        return LoadedFile(rel, checksum, conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0)
     if con is not None and path.suffix.lower() == ".parquet":
         plan, rows = _plan_parquet(path, columns)
         if plan is not None and native is not None and plan.key not in native:
@@ -823,11 +627,11 @@ def _load_file(
                 plan=plan,
                 rows=rows,
             )
-    read = _read_file(path, row_rules(table)["required"])
+    read = read_file(path, row_rules(table)["required"])
     return LoadedFile(
         rel,
         checksum,
-        _conform(read, columns, rel),
+        conform(read, columns, rel),
         read.encoding,
         stat.st_size,
         stat.st_mtime_ns,

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from orchestration.contract import TABLE_COLUMNS, row_rules
-from orchestration.ingest.load import _conform, _read_file, file_is_due, list_files
+from orchestration.ingest.files import conform, file_is_due, list_files, read_file
 from orchestration.settings import PROJECT_DIR, landing_dir
 
 
@@ -94,7 +94,7 @@ def load_landing(
         for path in files:
             rel = path.relative_to(landing / table).as_posix()
             try:
-                parts.append(_conform(_read_file(path, row_rules(table)["required"]), columns, rel))
+                parts.append(conform(read_file(path, row_rules(table)["required"]), columns, rel))
                 log_rows.append((table, rel, parts[-1].num_rows, "loaded", None))
             except Exception as exc:  # noqa: BLE001 - reported and skipped, as in ingest
                 failed.append((str(path), f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
@@ -144,7 +144,7 @@ def views_dir(root: Path | None = None) -> Path:
 
 def export_views(database: str = "marts", root: Path | None = None) -> dict[str, int]:
     """Write the rows of every view of the Spark ``database`` (a mart built as a view, e.g.
-    fct_sessions: decision log 85) as Parquet under ``views_dir(root)/<database>/<view>``, so that
+    fct_sessions: decision 85) as Parquet under ``views_dir(root)/<database>/<view>``, so that
     ``read_marts_files`` reads them like the tables, without a JVM. Returns rows per view."""
     spark = session(root)
     out = views_dir(root) / database

@@ -229,7 +229,7 @@ def run_parse(run_id: str) -> Path | None:
     share their vars (as_of_date), profile and files, so a later one re-parses only what changed
     (about 4 s instead of 7.5 s per command). dagster-dbt would copy the project's own parse, saved
     with other vars (`dbt parse` at set-up), which dbt discards for a full parse; it copies it only
-    into a target folder that has none (decision log 103)."""
+    into a target folder that has none (decision 103)."""
     saved = dbt_run_files(run_id, DBT_SAVED_PARSE)
     return saved[-1] if saved else None
 

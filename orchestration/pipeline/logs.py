@@ -3,7 +3,7 @@
 `crm run` configures the job with the `file` logger only, so Dagster's and dbt's debug output is
 in ``data/logs/run-<partition>-<time>.log`` and the summary names that file; the Dagster UI keeps
 every event of every run as usual. Logs older than ``$CRM_KEEP_DAYS`` (default 30) are removed
-when the next run starts (decision log 106).
+when the next run starts (decision 106).
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def warehouse_resource() -> WarehouseResource:
 
 class CrmDbtCliResource(DbtCliResource):
     """DbtCliResource without its preparation for metadata this project does not fetch
-    (decision log 105). Before each dbt command dagster-dbt runs `dbt --version` in a subprocess
+    (decision 105). Before each dbt command dagster-dbt runs `dbt --version` in a subprocess
     (1.4 s) and loads dbt's adapter and macros in the Dagster process (1.2 s, then 0.5 s), only to
     fetch row counts and column metadata (`fetch_row_counts()`, `fetch_column_metadata()`), which
     no asset here asks for. dagster-dbt offers no setting for either, so the two private members

@@ -49,7 +49,7 @@ STORAGE_VERSION = os.environ.get("CRM_PUBLISH_STORAGE_VERSION", "v1.0.0")
 
 def mart_names(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     """Every mart of ``catalog``: the tables and the views of schema ``marts`` (a mart built as a
-    view, e.g. fct_sessions, is published as a table; decision log 85)."""
+    view, e.g. fct_sessions, is published as a table; decision 85)."""
     rows = con.execute(
         "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'marts' "
         "and table_type in ('BASE TABLE', 'VIEW') order by 1",

@@ -5,7 +5,7 @@ pandas dataframe read through a read-only connection, a batch or a mart at a tim
 validation definitions and checkpoints are defined here in code and saved to a file context under
 the data directory (``$CRM_GX_DIR``, default ``data/gx``); every checkpoint run updates the GX Data
 Docs (HTML) there, or, inside ``one_docs_build()`` (a Dagster step's validations), the block's end
-does once. Results older than ``$CRM_KEEP_DAYS`` are removed (decision log 104). GX is imported
+does once. Results older than ``$CRM_KEEP_DAYS`` are removed (decision 104). GX is imported
 lazily: it takes seconds to import.
 """
 
@@ -35,7 +35,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 # GX stores every validation result, and each checkpoint run rebuilds the Data Docs index from all
-# of them: a daily job's 14 validations slowed by about 0.7 ms per stored result each (decision log
+# of them: a daily job's 14 validations slowed by about 0.7 ms per stored result each (decision
 # 104). The index lists the newest DOCS_INDEX_RESULTS; results older than $CRM_KEEP_DAYS
 # (default 30) are removed. Both are done once per process, before the first validation.
 DOCS_INDEX_RESULTS = 100
@@ -293,7 +293,7 @@ def _blank_to_missing(col: pd.Series) -> pd.Series:
 def landing_frame(table: str, rows) -> pd.DataFrame:
     """A landing batch (Arrow, every column text) as the frame the gate validates: blanks are
     missing, ``<c>__number`` / ``<c>__code`` / ``<c>__parses`` are parsed copies for the rules.
-    Values lose leading and trailing spaces (U+0020) only, as staging's clean_text (decision log 99)."""
+    Values lose leading and trailing spaces (U+0020) only, as staging's clean_text (decision 99)."""
     df = rows.select(TABLE_COLUMNS[table]).to_pandas()
     df = df.apply(_blank_to_missing)
     rules = row_rules(table)

@@ -177,7 +177,7 @@ def _holds(value, operator: str, target: str) -> bool:
 
 
 def test_an_edited_audience_seed_is_applied_on_the_next_run(warehouse, tmp_path):
-    """int_audience_membership writes the seed's rules into its SQL when it runs (decision log
+    """int_audience_membership writes the seed's rules into its SQL when it runs (decision
     101). On a copy of the warehouse, other rules replace the seed's rows (features the default
     seed does not use, a text list, `!=`, two rule groups, a malformed condition, an audience
     without a priority); the model runs again, and its rows are the rules evaluated here, over the

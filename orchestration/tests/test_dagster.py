@@ -89,7 +89,7 @@ def landing(tmp_path_factory) -> Path:
 def pipeline(tmp_path_factory, landing):
     root = tmp_path_factory.mktemp("dagster_run")
     wh = _warehouse(root, landing)
-    # dagster-dbt's `dbt --version` is not run (decision log 105): the run fails if it is
+    # dagster-dbt's `dbt --version` is not run (decision 105): the run fails if it is
     with mock.patch(
         "dagster_dbt.core.resource.check_output",
         side_effect=AssertionError("dagster-dbt ran `dbt --version`"),
@@ -125,7 +125,7 @@ def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_do
 
     from dagster_dbt import DbtCliResource
 
-    # the two members replaced (decision log 105) are still dagster-dbt's, under these names
+    # the two members replaced (decision 105) are still dagster-dbt's, under these names
     assert isinstance(vars(DbtCliResource)["_cli_version"], cached_property)
     assert callable(vars(DbtCliResource)["_initialize_dbt_core_adapter"])
     resource = dbt_resource()
@@ -227,7 +227,7 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
         )
         > 20
     )
-    # the scheduled build leaves the unit tests to CI (decision log 90): models and data tests ran,
+    # the scheduled build leaves the unit tests to CI (decision 90): models and data tests ran,
     # no unit test did
     ran = [
         r["unique_id"].split(".")[0]
@@ -238,7 +238,7 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert ran.count("model") > 40 and ran.count("test") > 100 and "unit_test" not in ran
 
     # the second dbt step parsed nothing again: it started from the first step's saved parse (same
-    # vars, profile and files; decision log 103), where the first parsed the whole project
+    # vars, profile and files; decision 103), where the first parsed the whole project
     def parse_events(step):
         return [
             json.loads(line)["info"]["name"]

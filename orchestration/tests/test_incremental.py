@@ -1,4 +1,4 @@
-"""An incremental day equals a full rebuild (issue #14, decision log 77).
+"""An incremental day equals a full rebuild (issue #14, decision 77).
 
 A small generated shop is run day by day as the schedule runs it (ingest the day's files, dbt
 build, the model fits, the fitted models) for three days, on top of a warehouse built up to the
@@ -34,7 +34,7 @@ RESENT_ORDER_STATUS = "cancelled"
 LATE_ORDER = "OLATE0001"
 BACKFILLED = DAYS[1]
 # int_sessions' incremental state: which run wrote a row (its as_of_date, the newest load it had
-# summarised). A daily table holds rows of several runs; a rebuild's are all of one (decision log 89).
+# summarised). A daily table holds rows of several runs; a rebuild's are all of one (decision 89).
 RUN_STAMPS = ("_as_of_date", "_loaded_through")
 
 

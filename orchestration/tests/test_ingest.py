@@ -9,13 +9,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.ingest.files import conform, read_file
 from orchestration.ingest.load import (
     LoadedFile,
     _check_native_types,
-    _conform,
     _native_select,
     _plan_parquet,
-    _read_file,
     _register_float_udfs,
     ingest,
 )
@@ -214,7 +213,7 @@ def test_duckdb_reads_parquet_as_the_same_text_as_the_python_path(tmp_path):
     assert _check_native_types(con, path, plan)
     sql, params = _native_select([f], f"{folder}{os.sep}")
     got = con.execute(sql, params).to_arrow_table()
-    expected = _conform(_read_file(path), native_columns, "2025-01-31.parquet")
+    expected = conform(read_file(path), native_columns, "2025-01-31.parquet")
     assert got.num_rows == expected.num_rows == 3
     for i, name in enumerate(expected.column_names):
         assert got.column(i).to_pylist() == expected.column(name).to_pylist(), name
@@ -525,7 +524,7 @@ def test_a_parquet_duckdb_reads_with_other_types_goes_through_the_python_path(tm
 
 
 def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_kept(tmp_path):
-    """Decision log 98: ingest creates the warehouse in WAREHOUSE_STORAGE_VERSION (strings written
+    """Decision 98: ingest creates the warehouse in WAREHOUSE_STORAGE_VERSION (strings written
     with DICT_FSST); a warehouse created before, in DuckDB's default 0.10.2 format, opens and loads
     a new day in its own format."""
     from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION

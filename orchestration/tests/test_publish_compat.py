@@ -80,7 +80,7 @@ def test_published_file_opens_in_duckdb_1x(published):
 
 def test_published_file_opens_in_the_projects_duckdb(published):
     db, manifest = published
-    assert duckdb.__version__.startswith("1.5.")  # the pin of decision log 78
+    assert duckdb.__version__.startswith("1.5.")  # the pin of decision 78
     con = duckdb.connect(str(db), read_only=True)
     try:
         counts = {

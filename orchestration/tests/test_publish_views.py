@@ -1,4 +1,4 @@
-"""Publish takes every mart, tables and views alike (decision log 85): fct_sessions is a view over
+"""Publish takes every mart, tables and views alike (decision 85): fct_sessions is a view over
 int_sessions in the warehouse and a table, with the same rows, in the published file and Parquet."""
 
 from __future__ import annotations

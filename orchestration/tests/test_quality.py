@@ -1,5 +1,5 @@
 """GX's stored validation results stay bounded: a daily job validates 14 times, and each
-checkpoint run rebuilt the Data Docs index from every result ever stored (decision log 104)."""
+checkpoint run rebuilt the Data Docs index from every result ever stored (decision 104)."""
 
 from __future__ import annotations
 

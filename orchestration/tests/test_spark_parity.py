@@ -78,7 +78,7 @@ def _fit_with_fixed_parameters(duck: Path) -> None:
 
 
 def _add_padded_customers(landing: Path) -> dict[str, str]:
-    """Two buying customers' rows re-sent later with another prefecture and padded ids (decision log
+    """Two buying customers' rows re-sent later with another prefecture and padded ids (decision
     99): ASCII spaces, which both engines trim (the re-send updates that customer), and an
     ideographic space (U+3000), which neither does (a customer of its own, without orders, so the
     first keeps its prefecture). DuckDB's plain trim() removed U+3000 and Spark's did not, so the

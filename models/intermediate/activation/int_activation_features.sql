@@ -8,7 +8,7 @@
 -- intermediate models: purchases (int_orders_enriched), abandoned carts
 -- (int_abandoned_cart_products) and 定期 subscriptions (int_subscriptions) are the models the marts
 -- fct_orders, abandoned_carts and fct_subscriptions are built from (decision 107).
--- A view (decision log 86): int_audience_membership reads it once, in one pass, so its 61 days x
+-- A view (decision 86): int_audience_membership reads it once, in one pass, so its 61 days x
 -- customers rows (58M at 1M customers) are never written.
 {{ config(materialized='view') }}
 {%- set window_start = add_days(as_of_date(), - var('activation_lookback_days')) %}
@@ -74,8 +74,8 @@ fit as (
     cancellation, and the first purchase of a subscribable product. Between two such days every count, date, sum and flag below is constant, so it is
     computed once per segment (from all purchases up to the segment's first day) and spread over
     the segment's days, instead of joining every customer x day to all earlier purchases
-    (customers x 61 days x purchases: the model's cost at 1M customers, decision log 82) or to the
-    carts and subscriptions (a hash join over the 61M-row grid at 1M customers, decision log 86). -#}
+    (customers x 61 days x purchases: the model's cost at 1M customers, decision 82) or to the
+    carts and subscriptions (a hash join over the 61M-row grid at 1M customers, decision 86). -#}
 {%- set loyalty_days = var('loyalty_window_days') %}
 
 purchase_days as (

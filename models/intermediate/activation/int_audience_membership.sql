@@ -5,7 +5,7 @@
 -- checked by the seed's tests and tests/assert_audience_rules_are_well_formed.sql); a null
 -- feature never holds.
 -- The seed is read when the model runs and written into this SQL as plain comparisons (macros
--- audience_rule_rows and audience_condition, decision log 101): each distinct condition is one
+-- audience_rule_rows and audience_condition, decision 101): each distinct condition is one
 -- column of `held`, and the first rule group (in priority order) whose conditions all hold is the
 -- audience. See the compiled SQL (target/compiled) for the rules as they were applied.
 -- depends_on: {{ ref('activation_audience_rules') }}

@@ -1,7 +1,7 @@
 -- Grain: one row per known customer with a purchase on or before as_of_date.
 -- Rule: the evidence for a customer's offers depends only on which products they own and which
 -- came with their last purchase (the weights of int_offer_owned_products), so customers with the
--- same basket profile share it and it is scored once per profile (decision log 84). The profile's
+-- same basket profile share it and it is scored once per profile (decision 84). The profile's
 -- key spells the profile out (its owned products and weights, macro owned_product_key), so two
 -- profiles never share a key; profile_id numbers the keys, representative_id is the profile's
 -- first customer, whose owned products stand for the profile's. preferred_category: the category

@@ -1,6 +1,6 @@
 -- One row per web/app session over every kept event loaded so far, whatever as_of_date: the
 -- landing event, the funnel events it had, the customer its own events name, the order it
--- purchased (macro summarise_sessions). Incremental on DuckDB (decision log 77): a run summarises
+-- purchased (macro summarise_sessions). Incremental on DuckDB (decision 77): a run summarises
 -- again only the sessions that received events since the last run, from all their events, so a
 -- session across midnight or a late file is summarised whole. int_sessions reads this as of the
 -- run's date.
@@ -21,7 +21,7 @@
 {%- endset %}
 {#- The events to summarise, written as a subquery (not a CTE): summarise_sessions reads them
     twice, and DuckDB materialises a CTE read twice, which at 1M customers wrote 48M events to
-    memory and disk before summarising them (decision log 87). A subquery is a scan of the table. -#}
+    memory and disk before summarising them (decision 87). A subquery is a scan of the table. -#}
 {%- set events -%}
     (
         select
@@ -33,7 +33,7 @@
             and session_id in (select session_id from {{ new_events }} as new_events)
             -- each of those events is at or after its session's start as summarised before, or is
             -- one of the new events: the earliest of these bounds the scan to the row groups of
-            -- the last days (zone maps) instead of every event (decision log 97)
+            -- the last days (zone maps) instead of every event (decision 97)
             and occurred_at >= (
                 select min(starts.occurred_at) from (
                     select started_at as occurred_at from {{ this }}
@@ -48,7 +48,7 @@
 
 with final as (
 
-    {#- a full build summarises every session, in var session_summary_buckets passes (decision log
+    {#- a full build summarises every session, in var session_summary_buckets passes (decision
         91); a daily run only the few it touched, in one -#}
     {{ summarise_sessions(events, 1 if is_incremental() else var('session_summary_buckets')) }}
 

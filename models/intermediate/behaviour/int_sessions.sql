@@ -7,7 +7,7 @@
 -- session with events after as_of_date (a backfilled day, a session across the as_of midnight) is
 -- summarised again from its events known by as_of_date, so the result is the same as summarising
 -- stg_shop__events whole.
--- Incremental on DuckDB (decision log 89): a run redoes only the sessions whose row can differ from
+-- Incremental on DuckDB (decision 89): a run redoes only the sessions whose row can differ from
 -- the last run's: re-summarised since (new events loaded), open at the last run's as_of_date or
 -- started since, and those of an anonymous_id that met a customer in an event new to this run.
 -- Every row records the run that wrote it (_as_of_date, _loaded_through, _rules_checksum); when
@@ -21,7 +21,7 @@
     pre_hook=["{{ sessions_add_state_columns() }}", "{{ sessions_forget_later_runs() }}"]
 ) }}
 {#- Each input is read where it is used, not through a shared CTE: DuckDB materialises a CTE
-    that is read twice (decision log 87), which here copied 48M events or 21M sessions. -#}
+    that is read twice (decision 87), which here copied 48M events or 21M sessions. -#}
 {%- set rules_checksum = sessions_rules_checksum() %}
 {%- set redo -%}
     {%- if is_incremental() -%}

@@ -60,7 +60,7 @@ bucketed as (
 ),
 
 -- the customer's totals at each row date with purchases, and the next such date: they hold for
--- every row date up to it (decision log 94: cumulating over the 1.6M dates with purchases, not
+-- every row date up to it (decision 94: cumulating over the 1.6M dates with purchases, not
 -- over the 24.5M customer x row dates, which a window had to sort)
 states as (
 

@@ -4,7 +4,7 @@
 -- become channels.
 -- Events: only a session's landing event gives it a channel (raw contract), so only the landing
 -- pairs are looked up, read from the session summaries (one row per session) instead of every
--- event (decision log 95). The summaries hold every session loaded, whatever as_of_date: a pair of
+-- event (decision 95). The summaries hold every session loaded, whatever as_of_date: a pair of
 -- a later session is a row nobody joins, never a wrong channel.
 with events as (
 

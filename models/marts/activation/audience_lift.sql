@@ -7,7 +7,7 @@
 -- conversion_holdout with a 95% normal-approximation interval (null while a side is empty).
 -- Consent is today's (the contract keeps no consent history).
 -- The membership (customers x days of the window, 38M rows at 1M customers) is read where it is
--- used, twice, not through a shared CTE, which DuckDB would copy first (decision logs 87, 95).
+-- used, twice, not through a shared CTE, which DuckDB would copy first (decisions 87, 95).
 with customers as (
 
     select customer_id, line_opt_in, email_opt_in from {{ ref('stg_shop__customers') }}

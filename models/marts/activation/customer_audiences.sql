@@ -7,7 +7,7 @@
 -- it, else e-mail when consented, else null (not exported); unknown consent counts only when var
 -- activation_unknown_consent_is_consent is true.
 -- Today's and yesterday's rows are read from the membership where they are used, not through a
--- shared CTE, which DuckDB would copy whole first (decision logs 87, 95).
+-- shared CTE, which DuckDB would copy whole first (decisions 87, 95).
 with audiences as (
 
     select * from {{ ref('activation_audiences') }}

@@ -3,7 +3,7 @@
 -- later one) and the order it purchased. Built from int_sessions.
 -- A view, not a table: it is int_sessions column for column (21M rows at 1M customers), so a table
 -- wrote every session twice per build; publish copies it into the published file as a table
--- (DECISIONLOG 85). int_sessions is named without the catalog (the warehouse file's name): a view
+-- (decision 85). int_sessions is named without the catalog (the warehouse file's name): a view
 -- that names it breaks once the file is attached under another name (publish attaches it as
 -- `warehouse`); schema-qualified, DuckDB binds it in the view's own catalog.
 {{ config(materialized='view') }}

@@ -5,7 +5,7 @@
 -- date (for `none`: among that period's newcomers). Conservation: for every state, the
 -- transitions out of it sum to its count at the previous date.
 {#- The portfolio (a row per customer per row date, 14-24M rows at 1M customers) is read where it is
-    used, three times, not through a shared CTE, which DuckDB would copy first (decision logs 87,
+    used, three times, not through a shared CTE, which DuckDB would copy first (decisions 87,
     95). -#}
 {%- set portfolio -%}
     (select customer_id, month_end_date, cpm_state from {{ ref('customer_portfolio_monthly') }})

@@ -161,7 +161,7 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
 
     first = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse")
     retry = results(DAGSTER_TARGETS / result.run_id / "dbt_warehouse.retry1")
-    # the model itself fails (the scheduled build runs no unit test: decision log 90), and the
+    # the model itself fails (the scheduled build runs no unit test: decision 90), and the
     # models after it are skipped
     assert not [k for k in first if k.startswith("base_shop__event_arrivals.")]  # no unit test ran
     assert first["base_shop__event_arrivals"] == "error" and first["fct_sessions"] == "skipped"

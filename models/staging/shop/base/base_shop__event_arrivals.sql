@@ -1,10 +1,10 @@
 -- Events as they arrived: every raw events row once, parsed and validated (rules in the contract),
 -- classified quarantined / kept / superseded independently of as_of_date. Events never change: the
 -- first arrival of an event_id wins (loaded first, then the file that sorts first, then the earlier
--- row). Incremental on DuckDB (decision log 77): a run reads only the raw rows loaded since the
+-- row). Incremental on DuckDB (decision 77): a run reads only the raw rows loaded since the
 -- last one and checks their event_ids against the events already kept, so a day's refresh never
 -- re-reads the whole history. base_shop__events adds the as_of_date view of these rows.
--- Only the event_ids that arrive more than once in the batch are ranked (decision log 87): ranking
+-- Only the event_ids that arrive more than once in the batch are ranked (decision 87): ranking
 -- every row sorted the whole batch (48M rows at 1M customers) to find a few hundred thousand
 -- re-sent events.
 {{ config(materialized=incremental_materialization(), incremental_strategy='append', on_schema_change='fail') }}
