@@ -250,34 +250,29 @@ def f2() -> None:
         ]
         return pd.DataFrame(long, columns=[by, "days", "f2_rate"])
 
-    cohorts = curves(
-        "cohort_month <> 'all' and acquisition_channel = 'all' and first_category = 'all'",
-        "cohort_month",
-    )
-    _show(
-        px.line(
-            cohorts.sort_values(["cohort_month", "days"]),
-            x="days",
-            y="f2_rate",
-            color="cohort_month",
-            markers=True,
-            title="コホート別F2転換率 F2 conversion by cohort",
+    for by, where, title in (
+        (
+            "cohort_month",
+            "cohort_month <> 'all' and acquisition_channel = 'all'",
+            "コホート別F2転換率 F2 conversion by cohort",
+        ),
+        (
+            "acquisition_channel",
+            "cohort_month = 'all' and acquisition_channel <> 'all'",
+            "チャネル別F2転換率 F2 conversion by channel",
+        ),
+    ):
+        frame = curves(f"{where} and first_category = 'all'", by)
+        _show(
+            px.line(
+                frame.sort_values([by, "days"]),
+                x="days",
+                y="f2_rate",
+                color=by,
+                markers=True,
+                title=title,
+            )
         )
-    )
-    channels = curves(
-        "cohort_month = 'all' and acquisition_channel <> 'all' and first_category = 'all'",
-        "acquisition_channel",
-    )
-    _show(
-        px.line(
-            channels.sort_values(["acquisition_channel", "days"]),
-            x="days",
-            y="f2_rate",
-            color="acquisition_channel",
-            markers=True,
-            title="チャネル別F2転換率 F2 conversion by channel",
-        )
-    )
     timing = data.mart(
         "second_purchase_timing",
         "select * from marts.second_purchase_timing "

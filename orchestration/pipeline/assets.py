@@ -431,28 +431,35 @@ FIT_KEYS = {
     name="model_fits",
     specs=[
         dg.AssetSpec(
-            FIT_KEYS["clv_fits"],
-            deps=[_model_key("int_clv_inputs")],
+            FIT_KEYS[table],
+            deps=[_model_key(reads)],
             group_name="model_fits",
             kinds={"python", "duckdb"},
-            description="BG/NBD + Gamma-Gamma fitted by maximum likelihood (orchestration/predict/fit.py): "
-            "`full` on data to as_of, `calibration` on data to as_of - holdout.",
-        ),
-        dg.AssetSpec(
-            FIT_KEYS["clv_scores"],
-            deps=[_model_key("int_clv_inputs")],
-            group_name="model_fits",
-            kinds={"python", "duckdb"},
-            description="Per-customer P(alive), expected purchases and order value of each fitted model.",
-        ),
-        dg.AssetSpec(
-            FIT_KEYS["retention_fits"],
-            deps=[_model_key("fct_subscriptions")],
-            group_name="model_fits",
-            kinds={"python", "duckdb"},
-            description="Shifted-beta-geometric retention per channel x product x offer "
-            "(orchestration/predict/sbg.py), for the 定期 projections.",
-        ),
+            description=text,
+        )
+        for table, reads, text in (
+            (
+                "clv_fits",
+                "int_clv_inputs",
+                (
+                    "BG/NBD + Gamma-Gamma fitted by maximum likelihood "
+                    "(orchestration/predict/fit.py): `full` on data to as_of, `calibration` on data to as_of - holdout."
+                ),
+            ),
+            (
+                "clv_scores",
+                "int_clv_inputs",
+                "Per-customer P(alive), expected purchases and order value of each fitted model.",
+            ),
+            (
+                "retention_fits",
+                "fct_subscriptions",
+                (
+                    "Shifted-beta-geometric retention per channel x product x "
+                    "offer (orchestration/predict/sbg.py), for the 定期 projections."
+                ),
+            ),
+        )
     ],
     check_specs=[
         dg.AssetCheckSpec(
