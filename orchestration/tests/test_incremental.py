@@ -1,4 +1,4 @@
-"""An incremental day equals a full rebuild (issue #14, decision 77).
+"""An incremental day equals a full rebuild (decision 77).
 
 A small generated shop is run day by day as the schedule runs it (ingest the day's files, dbt
 build, the model fits, the fitted models) for three days, on top of a warehouse built up to the

@@ -141,7 +141,7 @@ def to_be_changed(landing: Path) -> Path:
 
 
 def bad_values(landing: Path) -> None:
-    """Values that used to change silently or fail the build (issue #9)."""
+    """Values that used to change silently or fail the build."""
     write(
         landing / "orders" / "2025-06-25_values.csv",
         ORDERS_HEADER
