@@ -22,7 +22,7 @@
 
 with states as (
 
-    select cpm_state, cpm_state_ja from {{ ref('cpm_states') }} where cpm_state <> 'none'
+    select cpm_state, cpm_state_ja from {{ ref('cpm_states') }} where cpm_state != 'none'
 
 ),
 
@@ -72,7 +72,7 @@ moves as (
 
     select from_state, to_state, sum(count_customers) as count_customers
     from recent
-    where from_state <> 'none'
+    where from_state != 'none'
     group by from_state, to_state
 
 ),
@@ -128,10 +128,10 @@ inflow as (
 
 latest as (
 
-    select cpm_state, count(*) as count_customers
+    select portfolio.cpm_state, count(*) as count_customers
     from portfolio
-    where month_end_date = (select max(month_end_date) from portfolio)
-    group by cpm_state
+    where portfolio.month_end_date = (select max(month_ends.month_end_date) from portfolio as month_ends)
+    group by portfolio.cpm_state
 
 ),
 
