@@ -84,7 +84,7 @@ from orchestration.ingest.files import (
     normalise_name,
     read_file,
 )
-from orchestration.privacy.erase import apply_register
+from orchestration.privacy.register import apply_register
 from orchestration.progress import stage
 from orchestration.settings import landing_dir, warehouse_path
 

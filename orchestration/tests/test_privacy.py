@@ -26,10 +26,10 @@ from orchestration.pipeline.assets import PIPELINE_ASSETS
 from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
 from orchestration.privacy import consent
-from orchestration.privacy.erase import (
+from orchestration.privacy.erase import erase
+from orchestration.privacy.register import (
     REGISTER_FILE,
     TOMBSTONE_PREFIX,
-    erase,
     keyed_hash,
     privacy_dir,
     tombstone,
