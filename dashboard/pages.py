@@ -20,9 +20,7 @@ def yen(x: float | None) -> str:
 
 
 def pct(x: float | None) -> str:
-    return (
-        "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x) * 100:.1f}%"
-    )
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x) * 100:.1f}%"
 
 
 def count(x: float | None) -> str:
@@ -88,9 +86,7 @@ def kpis() -> None:
         var_name="kind",
         value_name="customers",
     )
-    long["kind"] = long["kind"].map(
-        {"count_new_customers": "新規 New", "count_repeat_customers": "リピート Repeat"}
-    )
+    long["kind"] = long["kind"].map({"count_new_customers": "新規 New", "count_repeat_customers": "リピート Repeat"})
     _show(
         px.bar(
             long,
@@ -130,9 +126,7 @@ def portfolio() -> None:
     counts = m.df
     last_date = counts["month_end_date"].max()
     latest = counts[counts["month_end_date"] == last_date]
-    active = (
-        latest.merge(states.df, on="cpm_state").query("cpm_status == 'active'")["customers"].sum()
-    )
+    active = latest.merge(states.df, on="cpm_state").query("cpm_status == 'active'")["customers"].sum()
     c = st.columns(3)
     c[0].metric("顧客数 Customers", count(latest["customers"].sum()))
     c[1].metric("現役客 Active", count(active))
@@ -164,9 +158,7 @@ def portfolio() -> None:
         aggfunc="sum",
         fill_value=0,
     )
-    heat = heat.reindex(
-        index=[s for s in order if s in heat.index], columns=[s for s in order if s in heat.columns]
-    )
+    heat = heat.reindex(index=[s for s in order if s in heat.index], columns=[s for s in order if s in heat.columns])
     heat = heat.rename(index=labels, columns=labels)
     fig = px.imshow(
         heat,
@@ -179,14 +171,10 @@ def portfolio() -> None:
     moves = movement_counts(this)
     st.caption("今月の動き Movements this month (portfolio_transitions.movement)")
     for start in range(0, len(moves), 6):
-        for col, (_, r) in zip(
-            st.columns(6), moves.iloc[start : start + 6].iterrows(), strict=False
-        ):
+        for col, (_, r) in zip(st.columns(6), moves.iloc[start : start + 6].iterrows(), strict=False):
             col.metric(f"{r['movement_ja']} {r['movement']}", count(r["count_customers"]))
 
-    f = data.mart(
-        "portfolio_forecast", "select * from marts.portfolio_forecast order by months_ahead"
-    )
+    f = data.mart("portfolio_forecast", "select * from marts.portfolio_forecast order by months_ahead")
     if _problem(f):
         return
     proj = f.df.assign(state=_state_label(f.df))
@@ -275,15 +263,12 @@ def f2() -> None:
         )
     timing = data.mart(
         "second_purchase_timing",
-        "select * from marts.second_purchase_timing "
-        "where cohort_month = 'all' and acquisition_channel = 'all'",
+        "select * from marts.second_purchase_timing where cohort_month = 'all' and acquisition_channel = 'all'",
     )
     if _problem(timing):
         return
     order = ["0", "1-7", "8-10", "11-30"] + [f"{a}-{a + 29}" for a in range(31, 361, 30)] + ["361+"]
-    tdf = timing.df.assign(
-        order=lambda d: d["days_bucket"].map({b: i for i, b in enumerate(order)})
-    )
+    tdf = timing.df.assign(order=lambda d: d["days_bucket"].map({b: i for i, b in enumerate(order)}))
     _show(
         px.bar(
             tdf.sort_values("order"),
@@ -307,9 +292,7 @@ def channels() -> None:
         return
     df = m.df
     cohorts = sorted(df["cohort_month"].unique())
-    with_ltv = [
-        c for c in cohorts if df[(df["cohort_month"] == c)]["count_eligible_365d"].sum() > 0
-    ]
+    with_ltv = [c for c in cohorts if df[(df["cohort_month"] == c)]["count_eligible_365d"].sum() > 0]
     default = with_ltv[-1] if with_ltv else cohorts[-1]
     chosen = st.selectbox("獲得月 Cohort month", cohorts, index=cohorts.index(default))
     sel = df[df["cohort_month"] == chosen]
@@ -342,9 +325,7 @@ def channels() -> None:
                 "payback_days",
                 "limit_cpo",
             ]
-        ].rename(
-            columns={"payback_days": "回収日数 payback_days", "limit_cpo": "限界CPO limit_cpo"}
-        ),
+        ].rename(columns={"payback_days": "回収日数 payback_days", "limit_cpo": "限界CPO limit_cpo"}),
         hide_index=True,
     )
 
@@ -413,9 +394,7 @@ def loyalty() -> None:
         col.markdown(f"**{r['loyalty_tier_ja']}** ({r['loyalty_tier']})")
         col.metric("顧客数 Customers", count(r["count_customers"]))
         col.metric("客単価 AOV", yen(r["aov"]))
-        col.caption(
-            f"購入間隔中央値 median days between purchases: {r['median_days_between_purchases']}"
-        )
+        col.caption(f"購入間隔中央値 median days between purchases: {r['median_days_between_purchases']}")
         col.caption(f"よく一緒に買うカテゴリ top categories: {r['top_copurchased_categories']}")
 
 
@@ -436,15 +415,10 @@ def products() -> None:
             f"今月の1位 Top product ({pd.Timestamp(top['period_start_date']).strftime('%Y-%m')})",
             str(top["product_id"]),
         )
-        _show(
-            px.bar(
-                r.df, x="product_id", y="revenue", title="売上ランキング Revenue ranking (top 10)"
-            )
-        )
+        _show(px.bar(r.df, x="product_id", y="revenue", title="売上ランキング Revenue ranking (top 10)"))
     a = data.mart(
         "product_affinity",
-        "select * from marts.product_affinity "
-        "order by lift desc, count_orders_together desc limit 15",
+        "select * from marts.product_affinity order by lift desc, count_orders_together desc limit 15",
     )
     if not _problem(a):
         st.subheader("併売 Affinity (lift)")
@@ -489,9 +463,7 @@ def predictions() -> None:
         fig = go.Figure()
         fig.add_bar(x=v.df["frequency_bucket"], y=v.df["mean_actual"], name="実績 actual")
         fig.add_bar(x=v.df["frequency_bucket"], y=v.df["mean_predicted"], name="予測 predicted")
-        fig.update_layout(
-            barmode="group", title="ホールドアウト検証 Holdout calibration (purchases per customer)"
-        )
+        fig.update_layout(barmode="group", title="ホールドアウト検証 Holdout calibration (purchases per customer)")
         _show(fig)
 
 

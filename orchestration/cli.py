@@ -87,9 +87,7 @@ def _summary(database: Path) -> str:
                 f"superseded {sup:>7,}  pending {pend:>5,}  {flag}"
             )
         total_q = sum(r[3] for r in rec)
-        lines.append(
-            f"Rows quarantined: {total_q:,} (see schema quarantine, one table per raw table, with reasons)"
-        )
+        lines.append(f"Rows quarantined: {total_q:,} (see schema quarantine, one table per raw table, with reasons)")
         lines += quarantine_alarms(con, rec)
     finally:
         con.close()
@@ -123,8 +121,7 @@ def quarantine_alarms(con: duckdb.DuckDBPyConnection, reconciliation: list[tuple
         if not read or quarantined / read <= limit:
             continue
         reason, count = con.execute(
-            f"select reject_reason, count(*) from quarantine.quarantine_{table} "
-            "group by 1 order by 2 desc, 1 limit 1"
+            f"select reject_reason, count(*) from quarantine.quarantine_{table} group by 1 order by 2 desc, 1 limit 1"
         ).fetchone()
         advice = QUARANTINE_ADVICE.get(reason.split()[0].rstrip(":"), "see docs/raw-contract.md")
         lines.append(
@@ -232,11 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             tags=process_tags(),
             run_config={"loggers": {"file": {"config": {"path": str(log_path)}}}},
         )
-    checks = [
-        e.event_specific_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [c for c in checks if not c.passed]
     print()
     print(summary())
@@ -244,9 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not_loaded:
         print(f"Files NOT loaded: {len(not_loaded)}")
         for f in not_loaded:
-            print(
-                f"  {f['path']}: {f['problem']}: {f['reason']}\n    what to do: {f['what_to_do']}"
-            )
+            print(f"  {f['path']}: {f['problem']}: {f['reason']}\n    what to do: {f['what_to_do']}")
     print(f"Checks: {len(checks)} evaluated, {len(failed)} not passed")
     for check in failed:
         text = " ".join((check.description or "").split())
@@ -262,9 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"and Parquet in {manifest['parquet_dir']}/"
         )
         if manifest.get("exports_dir"):
-            exported = json.loads((Path(manifest["exports_dir"]) / "exports.json").read_text())[
-                "rows"
-            ]
+            exported = json.loads((Path(manifest["exports_dir"]) / "exports.json").read_text())["rows"]
             print(
                 f"Audience exports for LINE / e-mail tools: {manifest['exports_dir']}/ "
                 f"({sum(exported.values())} customers to contact: "
@@ -279,9 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 continue
             print(f"FAILED step {event.step_key}")
             if event.step_key and event.step_key.startswith(("dbt_warehouse", "dbt_predictions")):
-                for line in dbt_failures(result.run_id) or [
-                    "(no dbt result: see the detailed log)"
-                ]:
+                for line in dbt_failures(result.run_id) or ["(no dbt result: see the detailed log)"]:
                     print(f"  dbt: {line}")
             else:
                 error = event.event_specific_data.error
@@ -328,10 +315,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     with warehouse_lock(database, shared=False, timeout=60):
         problem = warehouse_problem(database)
         if problem is None and not args.force:
-            print(
-                f"[repair] {database} opens and reads: nothing to repair "
-                "(--force rebuilds it anyway)."
-            )
+            print(f"[repair] {database} opens and reads: nothing to repair (--force rebuilds it anyway).")
             return 0
         if args.from_published:
             aside = restore_published(database, publish_dir() / PUBLISHED_DB)
@@ -371,11 +355,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(PROJECT_DIR),
         *(["--allow-launch"] if args.allow_launch else []),
     ]
-    mode = (
-        "runs can be launched from it"
-        if args.allow_launch
-        else "read-only (--allow-launch to launch runs)"
-    )
+    mode = "runs can be launched from it" if args.allow_launch else "read-only (--allow-launch to launch runs)"
     print(f"[ui] DAGSTER_HOME={home}; http://127.0.0.1:{args.port}, {mode}", flush=True)
     processes = [
         subprocess.Popen(daemon, cwd=PROJECT_DIR, env=env),
@@ -443,18 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="crm", description="CRM analytics warehouse: run and inspect.", parents=[common]
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser(
-        "run", parents=[common], help="sample data if none, ingest, dbt build, summary"
-    )
+    run = sub.add_parser("run", parents=[common], help="sample data if none, ingest, dbt build, summary")
     run.add_argument(
         "--customers",
         type=int,
         default=3000,
         help="sample customers when generating (default 3000)",
     )
-    run.add_argument(
-        "--days", type=int, default=730, help="days of sample data ending yesterday (default 730)"
-    )
+    run.add_argument("--days", type=int, default=730, help="days of sample data ending yesterday (default 730)")
     run.add_argument("--seed", type=int, default=42)
     run.add_argument(
         "--as-of",
@@ -489,9 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the day the rebuild runs as of (default: the last published day)",
     )
-    repair.add_argument(
-        "--force", action="store_true", help="rebuild even when the warehouse reads"
-    )
+    repair.add_argument("--force", action="store_true", help="rebuild even when the warehouse reads")
     repair.set_defaults(func=cmd_repair)
     dash = sub.add_parser(
         "dashboard",
@@ -500,9 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dash.add_argument("--port", type=int, default=8501)
     dash.set_defaults(func=cmd_dashboard)
-    summ = sub.add_parser(
-        "summary", parents=[common], help="print row counts and quarantine of the warehouse"
-    )
+    summ = sub.add_parser("summary", parents=[common], help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     from orchestration.privacy import erase
 

@@ -11,19 +11,10 @@ from orchestration.settings import dbt_var, project_vars
 
 # {table: contract}: the one declaration of the raw contract (dbt var `raw_contract`).
 CONTRACT: dict[str, dict] = project_vars()["raw_contract"]
-TABLE_COLUMNS: dict[str, list[str]] = {
-    t: [c["name"] for c in spec["columns"]] for t, spec in CONTRACT.items()
-}
+TABLE_COLUMNS: dict[str, list[str]] = {t: [c["name"] for c in spec["columns"]] for t, spec in CONTRACT.items()}
 REQUIRED_TABLES = tuple(t for t, spec in CONTRACT.items() if spec.get("required_table"))
 PERSONAL_DATA_COLUMNS = tuple(
-    sorted(
-        {
-            c["name"]
-            for spec in CONTRACT.values()
-            for c in spec["columns"]
-            if c["type"] == "personal"
-        }
-    )
+    sorted({c["name"] for spec in CONTRACT.values() for c in spec["columns"] if c["type"] == "personal"})
 )
 FILE_SUFFIXES = (".parquet", ".csv")  # matched case-insensitively
 # Columns added by ingest to every raw table (lineage for quarantine and dedupe).

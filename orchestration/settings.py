@@ -66,10 +66,7 @@ def _rule(name: str) -> tuple[str, Any]:
     default = project_vars()[name]
     if isinstance(default, bool):
         return "true or false (unquoted)", lambda v: isinstance(v, bool)
-    if (
-        name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold"))
-        or name == "ppm_share_threshold"
-    ):
+    if name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold")) or name == "ppm_share_threshold":
         nullable = default is None
         return (
             "a number from 0 to 1" + (" or null" if nullable else ""),
@@ -176,15 +173,11 @@ def _env_text(name: str) -> str | None:
 
 def _timezone(value: Any, key: str) -> str:
     if not isinstance(value, str):
-        raise SettingsError(
-            f"{key}: must be an IANA time zone name such as Asia/Tokyo, not {value!r}"
-        )
+        raise SettingsError(f"{key}: must be an IANA time zone name such as Asia/Tokyo, not {value!r}")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"{key}: unknown time zone {value!r}; use an IANA name such as Asia/Tokyo"
-        ) from None
+        raise SettingsError(f"{key}: unknown time zone {value!r}; use an IANA name such as Asia/Tokyo") from None
     return value
 
 
@@ -198,9 +191,7 @@ def _day(value: Any, key: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise SettingsError(
-        f"{key}: must be a date YYYY-MM-DD or auto (found from the data), not {value!r}"
-    )
+    raise SettingsError(f"{key}: must be a date YYYY-MM-DD or auto (found from the data), not {value!r}")
 
 
 def _whole_days(value: Any, key: str) -> int:
@@ -227,15 +218,11 @@ def read_settings(path: str | Path | None = None) -> Settings:
     base = PROJECT_DIR
     if source is not None:
         if not source.exists():
-            raise SettingsError(
-                f"settings file {source} does not exist (from --config or ${CONFIG_ENV})"
-            )
+            raise SettingsError(f"settings file {source} does not exist (from --config or ${CONFIG_ENV})")
         try:
             raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise SettingsError(
-                f"settings file {source} is not valid YAML: {' '.join(str(exc).split())}"
-            ) from None
+            raise SettingsError(f"settings file {source} is not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(raw, dict):
             raise SettingsError(f"settings file {source}: must be a mapping of keys to values")
         base = source.parent
@@ -248,18 +235,12 @@ def read_settings(path: str | Path | None = None) -> Settings:
         value = _env_text(env) or raw.get(key)
         if value is None:
             # DuckDB spills beside the warehouse unless told otherwise (same disk, same owner)
-            paths[key] = (
-                paths["warehouse_path"].parent / "tmp"
-                if key == "temp_dir"
-                else PROJECT_DIR / default
-            )
+            paths[key] = paths["warehouse_path"].parent / "tmp" if key == "temp_dir" else PROJECT_DIR / default
             continue
         if not isinstance(value, str) or not value.strip():
             raise SettingsError(f"{key}: must be a path, not {value!r}")
         path = Path(value).expanduser()
-        paths[key] = (
-            path if path.is_absolute() else (base if raw.get(key) == value else Path.cwd()) / path
-        )
+        paths[key] = path if path.is_absolute() else (base if raw.get(key) == value else Path.cwd()) / path
 
     def pick(key: str, default: Any) -> tuple[Any, str]:
         env = OTHER_KEYS[key]
@@ -286,9 +267,7 @@ def read_settings(path: str | Path | None = None) -> Settings:
         checked.get("clv_churn_medium_below", project_vars()["clv_churn_medium_below"]),
     )
     if low > high:
-        raise SettingsError(
-            f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})"
-        )
+        raise SettingsError(f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})")
     temp_set = bool(_env_text(PATH_KEYS["temp_dir"][0]) or raw.get("temp_dir"))
     return Settings(
         **paths,

@@ -58,10 +58,7 @@ def write_exports(database: Path, out_dir: Path, as_of_date: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(database), read_only=True) as con:
         audiences = [
-            r[0]
-            for r in con.execute(
-                "select audience from seeds.activation_audiences order by priority"
-            ).fetchall()
+            r[0] for r in con.execute("select audience from seeds.activation_audiences order by priority").fetchall()
         ]
         rows = con.execute(ROWS_SQL).df()
     rows["send_date"] = pd.to_datetime(rows["send_date"]).dt.date
@@ -69,17 +66,11 @@ def write_exports(database: Path, out_dir: Path, as_of_date: str) -> dict:
     counts = {}
     for audience in audiences:
         part = rows[rows["audience"] == audience].reset_index(drop=True)
-        part.to_csv(
-            out_dir / f"{audience}.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
-        )
+        part.to_csv(out_dir / f"{audience}.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
         table = pa.Table.from_pandas(part, preserve_index=False)
-        pq.write_table(
-            table.replace_schema_metadata(None), out_dir / f"{audience}.parquet", compression="zstd"
-        )
+        pq.write_table(table.replace_schema_metadata(None), out_dir / f"{audience}.parquet", compression="zstd")
         counts[audience] = len(part)
-    (out_dir / SUMMARY).write_text(
-        json.dumps({"as_of_date": as_of_date, "rows": counts}, indent=2) + "\n"
-    )
+    (out_dir / SUMMARY).write_text(json.dumps({"as_of_date": as_of_date, "rows": counts}, indent=2) + "\n")
     return counts
 
 
@@ -95,9 +86,7 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
             frame = pd.read_parquet(path)
             extra = [c for c in frame.columns if c not in EXPORT_COLUMNS]
             if extra:
-                problems.append(
-                    f"{path.name}: columns not allowed in an export: {', '.join(extra)}"
-                )
+                problems.append(f"{path.name}: columns not allowed in an export: {', '.join(extra)}")
                 continue
             if frame.empty:
                 continue
@@ -126,10 +115,6 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
             ):
                 bad = checked[mask.astype(bool)]
                 if len(bad):
-                    sample = ", ".join(
-                        f"{r.customer_id} ({r.channel})" for r in bad.head(3).itertuples()
-                    )
-                    problems.append(
-                        f"{path.name}: {len(bad)} rows whose customer {label}, e.g. {sample}"
-                    )
+                    sample = ", ".join(f"{r.customer_id} ({r.channel})" for r in bad.head(3).itertuples())
+                    problems.append(f"{path.name}: {len(bad)} rows whose customer {label}, e.g. {sample}")
     return problems

@@ -66,9 +66,7 @@ def malformed_line(names: list[str], text: str, number: int | None) -> Malformed
     fields = next(csv.reader(io.StringIO(text)), [])
     missing = max(0, len(columns) - len(fields))
     safe = {
-        columns[i]: fields[i].lstrip(BOM)
-        for i in range(min(len(fields), len(columns)))
-        if i + missing < personal[0]
+        columns[i]: fields[i].lstrip(BOM) for i in range(min(len(fields), len(columns))) if i + missing < personal[0]
     }
     where = f"line {number}: " if number else ""
     return MalformedLine(
@@ -133,9 +131,7 @@ def read_file(path: Path, required: list[str] | None = None) -> ReadResult:
         try:
             result = ReadResult(pq.read_table(path), [], None)
         except (pa.ArrowException, OSError) as exc:
-            raise UnreadableFile(
-                f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})"
-            ) from None
+            raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
     else:
         result = _read_csv(path, required or [])
     table = result.table
@@ -151,9 +147,7 @@ def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_timestamp(kind):
         # ISO text; a zone-aware timestamp keeps its instant (written in UTC with 'Z'), a naive one
         # stays naive and is read in the business time zone by staging.
-        fmt = (
-            "%Y-%m-%dT%H:%M:%S" if kind.tz is None else "%Y-%m-%dT%H:%M:%SZ"
-        )  # %S has the fraction
+        fmt = "%Y-%m-%dT%H:%M:%S" if kind.tz is None else "%Y-%m-%dT%H:%M:%SZ"  # %S has the fraction
         if kind.tz is not None:
             column = column.cast(pa.timestamp(kind.unit, "UTC"))
         return pc.strftime(column, format=fmt)
@@ -172,18 +166,12 @@ def conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> p
     n = table.num_rows
     arrays = {}
     for name in columns:
-        good = (
-            _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
-        )
+        good = _to_text(table.column(name)) if name in table.column_names else pa.nulls(n, pa.string())
         bad = pa.array([line.fields.get(name) for line in read.malformed], pa.string())
         arrays[name] = (
-            pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks] + [bad])
-            if n_bad
-            else good
+            pa.concat_arrays([a.cast(pa.string()) for a in pa.chunked_array(good).chunks] + [bad]) if n_bad else good
         )
-    arrays["_malformed_line"] = pa.array(
-        [None] * n + [line.text for line in read.malformed], pa.string()
-    )
+    arrays["_malformed_line"] = pa.array([None] * n + [line.text for line in read.malformed], pa.string())
     arrays["_source_file"] = pa.array([rel_path] * (n + n_bad), pa.string())
     arrays["_row_number"] = pa.array(range(1, n + n_bad + 1), pa.int64())
     return pa.table(arrays)
@@ -195,9 +183,7 @@ def list_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FILE_SUFFIXES
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FILE_SUFFIXES
     )
 
 

@@ -192,9 +192,7 @@ def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
             # attach creates the file in that format; later connections need no option (same config
             # as every other connection to it, which DuckDB requires within one process)
             quoted = str(database).replace("'", "''")
-            con.execute(
-                f"attach '{quoted}' as new_warehouse (storage_version '{WAREHOUSE_STORAGE_VERSION}')"
-            )
+            con.execute(f"attach '{quoted}' as new_warehouse (storage_version '{WAREHOUSE_STORAGE_VERSION}')")
             con.execute("detach new_warehouse")
     try:
         return duckdb.connect(str(database))
@@ -279,9 +277,7 @@ def _text_sql(name: str, kind: pa.DataType) -> tuple[str, str] | None:
     if pa.types.is_timestamp(kind):
         fmt = "%Y-%m-%dT%H:%M:%S" + _FRACTION[kind.unit]
         if kind.tz is None:  # naive wall-clock text, read in the business time zone by staging
-            return (
-                "TIMESTAMP_NS" if kind.unit == "ns" else "TIMESTAMP"
-            ), f"strftime({col}, '{fmt}')"
+            return ("TIMESTAMP_NS" if kind.unit == "ns" else "TIMESTAMP"), f"strftime({col}, '{fmt}')"
         if kind.unit == "ns":  # DuckDB holds zone-aware time in microseconds
             return None
         # the instant in UTC with 'Z', whatever the session's TimeZone
@@ -320,9 +316,7 @@ def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, i
         with pq.ParquetFile(path) as parquet:
             schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
-        raise UnreadableFile(
-            f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})"
-        ) from None
+        raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
     normalised = [normalise_name(name) for name in schema.names]
     if len(set(normalised)) < len(normalised) or {"filename", "file_row_number"} & set(normalised):
         return None, rows
@@ -407,8 +401,7 @@ def _check_native_types(con: duckdb.DuckDBPyConnection, path: Path, plan: Parque
     except duckdb.Error:
         return False
     return all(
-        name in described and (not expected or described[name] == expected)
-        for name, expected in plan.types.items()
+        name in described and (not expected or described[name] == expected) for name, expected in plan.types.items()
     )
 
 
@@ -466,9 +459,7 @@ def _commit_batch(
                 "checksum": pa.array([f.checksum for f in loaded], pa.string()),
                 "row_count": pa.array([f.rows for f in loaded], pa.int64()),
                 "status": pa.array(["loaded" if f.size else "empty" for f in loaded], pa.string()),
-                "message": pa.array(
-                    [None if f.size else "empty file (0 bytes)" for f in loaded], pa.string()
-                ),
+                "message": pa.array([None if f.size else "empty file (0 bytes)" for f in loaded], pa.string()),
                 "encoding": pa.array([f.encoding for f in loaded], pa.string()),
                 "file_size": pa.array([f.size for f in loaded], pa.int64()),
                 "file_mtime_ns": pa.array([f.mtime_ns for f in loaded], pa.int64()),
@@ -548,9 +539,7 @@ def _commit_batch(
                             _reason(exc)
                             if isinstance(exc, UnreadableFile)
                             else _reason(
-                                UnreadableFile(
-                                    f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})"
-                                )
+                                UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})")
                             )
                         )
                         failed.append((f, reason))
@@ -562,16 +551,12 @@ def _commit_batch(
         bad = {id(f) for f, _ in failed}
         loaded = [f for f in batch if id(f) not in bad]
         if loaded and on_batch is not None:  # the gate sees the rows that split into fields
-            rows = con.execute(
-                f"select {names} from {staged} where _malformed_line is null"
-            ).to_arrow_table()
+            rows = con.execute(f"select {names} from {staged} where _malformed_line is null").to_arrow_table()
             on_batch(table, rows.cast(_batch_schema(columns)))
         if loaded:
             con.execute("begin transaction")
             try:
-                con.execute(
-                    f"insert into raw.{table} ({target}) select {names}, ? from {staged}", run_at
-                )
+                con.execute(f"insert into raw.{table} ({target}) select {names}, ? from {staged}", run_at)
                 log_and_commit(loaded)
             except BaseException:
                 con.execute("rollback")
@@ -584,15 +569,12 @@ def _commit_batch(
 
 def _batch_schema(columns: list[str]) -> pa.Schema:
     return pa.schema(
-        [(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]]
-        + [("_row_number", pa.int64())]
+        [(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]] + [("_row_number", pa.int64())]
     )
 
 
 def _reason(exc: BaseException) -> str:
-    return (
-        str(exc) if isinstance(exc, UnreadableFile) else f"{type(exc).__name__}: {exc}"
-    ).splitlines()[0][:500]
+    return (str(exc) if isinstance(exc, UnreadableFile) else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
 
 
 def _load_file(
@@ -700,9 +682,7 @@ def ingest(
             if not folder.is_dir():
                 rep.missing_folder = True
                 if table in REQUIRED_TABLES and verbose:
-                    print(
-                        f"[ingest] WARNING: required folder {folder} is missing: every mart will be empty"
-                    )
+                    print(f"[ingest] WARNING: required folder {folder} is missing: every mart will be empty")
             known = {
                 path: (checksum, size, mtime, erased)
                 for path, checksum, size, mtime, erased in con.execute(
@@ -749,9 +729,7 @@ def ingest(
                     continue
                 checksum = _sha256(path)
                 try:
-                    pending.append(
-                        _load_file(path, stat, table, columns, rel, checksum, con, native)
-                    )
+                    pending.append(_load_file(path, stat, table, columns, rel, checksum, con, native))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
                     _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc), run_at)
                     continue
@@ -760,9 +738,7 @@ def ingest(
                 else:
                     pending_rows += pending[-1].rows
                 if pending_rows >= BATCH_ROWS or native_rows >= NATIVE_BATCH_ROWS:
-                    _commit_batch(
-                        con, table, columns, pending, rep, on_batch, folder, run_at, erasures
-                    )
+                    _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
                     pending, pending_rows, native_rows = [], 0, 0
             _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
             if verbose:

@@ -102,12 +102,10 @@ def load_landing(
         raw_columns = _raw_columns(table)
         schema = pa.schema([(name, arrow_type) for name, arrow_type, _ in raw_columns])
         loaded = pa.concat_tables(parts) if parts else schema.remove(len(schema) - 1).empty_table()
-        rows = loaded.append_column(
-            "_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))
-        ).cast(schema)
-        frame = spark.createDataFrame(
-            rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns)
+        rows = loaded.append_column("_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))).cast(
+            schema
         )
+        frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns))
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
         outcome = None
         if gate and rows.num_rows:
@@ -170,20 +168,12 @@ def read_marts_files(root: Path | None = None) -> dict:
     out = {}
     for folder in folders:
         if folder.is_dir():
-            out.update(
-                {
-                    path.name: pd.read_parquet(path)
-                    for path in sorted(folder.iterdir())
-                    if path.is_dir()
-                }
-            )
+            out.update({path.name: pd.read_parquet(path) for path in sorted(folder.iterdir()) if path.is_dir()})
     return dict(sorted(out.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="crm-spark", description="Load landing files into Spark raw tables."
-    )
+    parser = argparse.ArgumentParser(prog="crm-spark", description="Load landing files into Spark raw tables.")
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser(
         "load",
@@ -205,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     views = sub.add_parser(
         "export-views",
-        help="write the rows of every view of a database as Parquet "
-        "(read_marts_files reads them with the tables)",
+        help="write the rows of every view of a database as Parquet (read_marts_files reads them with the tables)",
     )
     views.add_argument("--database", default="marts")
     args = parser.parse_args(argv)

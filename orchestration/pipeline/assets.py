@@ -133,8 +133,7 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     for table, key in RAW_KEYS.items():
         rep = report.tables[table]
         not_loaded = [
-            {"path": p.path, "problem": p.kind, "reason": p.reason, "what_to_do": p.what_to_do}
-            for p in rep.problems
+            {"path": p.path, "problem": p.kind, "reason": p.reason, "what_to_do": p.what_to_do} for p in rep.problems
         ]
         yield dg.MaterializeResult(
             asset_key=key,
@@ -279,16 +278,12 @@ if not dbt_project().manifest_path.exists():
     )
 
 
-def _dbt_build(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, step: str
-):
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, step: str):
     """`dbt build` of this step's models as of the partition's day; dbt tests are asset checks.
     A step retry or a re-execution from failure resumes from the failed model."""
     as_of = as_of_for(context).isoformat()
     os.environ.update(warehouse.dbt_env())
-    os.environ["DBT_INDIRECT_SELECTION"] = (
-        INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
-    )
+    os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
     previous = _resumable_run(context, step)
     failed_tests = _failed_tests(previous) if previous is not None else []
     if failed_tests and context.retry_number > 0:
@@ -304,15 +299,11 @@ def _dbt_build(
         previous = None
     args = ["build", *SCHEDULED_BUILD_FLAGS, *dbt_vars_arg(as_of_date=as_of)]
     if previous is not None:
-        context.log.info(
-            f"Resuming the failed dbt build of {previous}: nodes that finished are left out."
-        )
+        context.log.info(f"Resuming the failed dbt build of {previous}: nodes that finished are left out.")
         args += ["--state", str(previous), "--exclude", RESUME_EXCLUDE]
     started = last_report = time.perf_counter()
     target = _dbt_target_path(context.run.run_id, step, context.retry_number)
-    label = {"dbt_warehouse": "dbt build", "dbt_predictions": "dbt build of the fitted models"}[
-        step
-    ]
+    label = {"dbt_warehouse": "dbt build", "dbt_predictions": "dbt build of the fitted models"}[step]
     stage(
         "dbt",
         f"{label} as of {as_of}" + (" (resuming: finished nodes left out)" if previous else ""),
@@ -358,17 +349,13 @@ MANIFEST_NODES = json.loads(dbt_project().manifest_path.read_text())["nodes"]
 
 
 @dbt_assets(name="dbt_warehouse", exclude=FITTED, **_DBT_STEP)
-def dbt_warehouse(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
+def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of every model that does not read fitted parameters, as of the partition's day."""
     yield from _dbt_build(context, dbt, warehouse, "dbt_warehouse")
 
 
 @dbt_assets(name="dbt_predictions", select=FITTED, **_DBT_STEP)
-def dbt_predictions(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
+def dbt_predictions(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of the models that read the fitted parameters (`tag:fitted_parameters+`)."""
     yield from _dbt_build(context, dbt, warehouse, "dbt_predictions")
 
@@ -395,9 +382,7 @@ def _dbt_outcome(target: Path) -> str:
     for row in json.loads(results.read_text()).get("results", []):
         status = {"success": "pass"}.get(row.get("status"), row.get("status"))
         statuses[status] = statuses.get(status, 0) + 1
-    return f"{sum(statuses.values())} nodes: " + ", ".join(
-        f"{n} {s}" for s, n in sorted(statuses.items())
-    )
+    return f"{sum(statuses.values())} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
 
 
 def _prune_dbt_targets(keep: int) -> None:
@@ -412,19 +397,12 @@ def _prune_dbt_targets(keep: int) -> None:
 
 def _model_key(name: str) -> dg.AssetKey:
     return dbt_translator.get_asset_key(
-        next(
-            n
-            for n in MANIFEST_NODES.values()
-            if n.get("resource_type") == "model" and n["name"] == name
-        )
+        next(n for n in MANIFEST_NODES.values() if n.get("resource_type") == "model" and n["name"] == name)
     )
 
 
 # the tables of the dbt source `model_fits` (macros/model_fits.sql), keyed as the source declares
-FIT_KEYS = {
-    table: dg.AssetKey(["model_fits", table])
-    for table in ("clv_fits", "clv_scores", "retention_fits")
-}
+FIT_KEYS = {table: dg.AssetKey(["model_fits", table]) for table in ("clv_fits", "clv_scores", "retention_fits")}
 
 
 @dg.multi_asset(
@@ -624,9 +602,7 @@ MART_KEYS = {name: dbt_translator.get_asset_key(node) for name, node in MART_NOD
     kinds={"duckdb", "parquet"},
     **DAILY_WRITER,
 )
-def published_marts(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The marts for BI: a read-only DuckDB file and Parquet per mart, swapped in atomically. Runs
     only when every blocking check of the marts passed; otherwise BI keeps the previous marts. The
     marts of a failed model fit are held back (their previous version stays published)."""
@@ -669,9 +645,7 @@ def published_marts(
         metadata={
             "database": dg.MetadataValue.path(manifest["database"]),
             "parquet": dg.MetadataValue.path(manifest["parquet_dir"]),
-            "docs": dg.MetadataValue.path(str(docs))
-            if docs
-            else "not generated (CRM_PUBLISH_DOCS=0)",
+            "docs": dg.MetadataValue.path(str(docs)) if docs else "not generated (CRM_PUBLISH_DOCS=0)",
             "as_of_date": manifest["as_of_date"],
             "marts": len(manifest["row_counts"]),
             "rows": sum(manifest["row_counts"].values()),

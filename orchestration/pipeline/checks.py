@@ -112,9 +112,7 @@ def _per_mart(outcome, marts: list[str]) -> dict[str, list]:
     return by_mart
 
 
-def _mart_result(
-    name: str, mart: str, failing: list, outcome, severity, ok_text: str, bad_text: str
-):
+def _mart_result(name: str, mart: str, failing: list, outcome, severity, ok_text: str, bad_text: str):
     meta = {"rows_checked": outcome.rows, "failing_values": len(failing)}
     if failing:
         meta["failing_sample"] = json.dumps(failing[:5], ensure_ascii=False, default=str)
@@ -136,9 +134,7 @@ FITTED_KEYS = set(dbt_predictions.keys)
 def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefinition:
     # in the warehouse pool and under the warehouse's read lock like every step that opens the
     # file: a read-only connection fails while another run's step has it open for writing
-    @dg.multi_asset_check(
-        specs=specs, can_subset=True, name=name, pool=WAREHOUSE_POOL, retry_policy=transient_retry
-    )
+    @dg.multi_asset_check(specs=specs, can_subset=True, name=name, pool=WAREHOUSE_POOL, retry_policy=transient_retry)
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         started = time.perf_counter()
         stage("checks", f"GX checks ({name})", started)
@@ -153,9 +149,7 @@ def _check_step(name: str, specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefi
     return _checks
 
 
-mart_quality_checks = _check_step(
-    "mart_quality_checks", [s for s in CHECK_SPECS if s.asset_key not in FITTED_KEYS]
-)
+mart_quality_checks = _check_step("mart_quality_checks", [s for s in CHECK_SPECS if s.asset_key not in FITTED_KEYS])
 fitted_mart_quality_checks = _check_step(
     "fitted_mart_quality_checks", [s for s in CHECK_SPECS if s.asset_key in FITTED_KEYS]
 )
@@ -209,17 +203,14 @@ def _mart_quality_results(context: dg.AssetCheckExecutionContext, warehouse: War
             [
                 {
                     "mart": m,
-                    "rows_now": int(
-                        _read(warehouse, f"select count(*) as n from marts.{m}")["n"][0]
-                    ),
+                    "rows_now": int(_read(warehouse, f"select count(*) as n from marts.{m}")["n"][0]),
                     "rows_before": before.get(m),
                 }
                 for m in count_marts
             ]
         )
         counts["ratio"] = [
-            (max(n, 1) / max(b, 1)) if b is not None else 1.0
-            for n, b in zip(counts["rows_now"], counts["rows_before"])
+            (max(n, 1) / max(b, 1)) if b is not None else 1.0 for n, b in zip(counts["rows_now"], counts["rows_before"])
         ]
         outcome = validate(
             "mart_row_counts",

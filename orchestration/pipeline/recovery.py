@@ -78,9 +78,7 @@ def recover_crashed_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
         if holders:
             finished = {
                 r.run_id
-                for r in instance.get_runs(
-                    filters=RunsFilter(run_ids=holders, statuses=list(FINISHED_STATUSES))
-                )
+                for r in instance.get_runs(filters=RunsFilter(run_ids=holders, statuses=list(FINISHED_STATUSES)))
             }
             for run_id in holders:
                 if run_id in finished or not instance.has_run(run_id):

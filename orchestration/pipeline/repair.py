@@ -71,11 +71,9 @@ def damaged_message(database: str | Path, error: BaseException | str) -> str:
         "disk fills up or the machine stops while the warehouse is written. Nothing was run; BI keeps "
         "the last published marts. To rebuild it: `crm repair` (reloads the landing files "
         + (
-            "listed in the load log kept beside the warehouse, in the order and with the load times "
-            "they were loaded"
+            "listed in the load log kept beside the warehouse, in the order and with the load times they were loaded"
             if has_log
-            else "up to the last published day (no copy of the load log "
-            "was found: every file gets today's load time)"
+            else "up to the last published day (no copy of the load log was found: every file gets today's load time)"
         )
         + ", then runs the daily job; the damaged file is kept aside), or `crm repair --from-published` "
         "(the last published marts become the warehouse at once; the next run reloads the landing files)."
@@ -105,8 +103,7 @@ def save_load_log(database: str | Path) -> Path | None:
     tmp = target.with_name(f".{target.name}.tmp")
     with duckdb.connect(str(database), read_only=True) as con:
         exists = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'raw' "
-            "and table_name = '_load_log'"
+            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = '_load_log'"
         ).fetchone()[0]
         if not exists:
             return None
@@ -146,10 +143,7 @@ class RepairReport:
             f"damaged file kept as {self.damaged_copy}" if self.damaged_copy else "no damaged file",
             f"{self.files_loaded} landing files loaded ({self.rows_loaded:,} rows); {self.load_log}",
         ]
-        out += [
-            f"CHANGED since it was loaded (its current content is loaded): {p}"
-            for p in self.changed_files
-        ]
+        out += [f"CHANGED since it was loaded (its current content is loaded): {p}" for p in self.changed_files]
         out += [
             f"MISSING (in the load log, not in the landing folder; its rows are not restored): {p}"
             for p in self.missing_files
@@ -169,14 +163,10 @@ def _read_load_log(database: Path) -> tuple[list[tuple], str]:
     if copy.exists():
         with duckdb.connect() as con:
             quoted = str(copy).replace("'", "''")
-            return con.execute(
-                sql.format(src=f"read_parquet('{quoted}')")
-            ).fetchall(), f"load log from {copy}"
+            return con.execute(sql.format(src=f"read_parquet('{quoted}')")).fetchall(), f"load log from {copy}"
     try:
         with duckdb.connect(str(database), read_only=True) as con:
-            return con.execute(
-                sql.format(src="raw._load_log")
-            ).fetchall(), "load log read from the damaged file"
+            return con.execute(sql.format(src="raw._load_log")).fetchall(), "load log read from the damaged file"
     except duckdb.Error:
         return (
             [],

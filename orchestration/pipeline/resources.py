@@ -38,9 +38,7 @@ def _lock_path(database: str | Path) -> Path:
 
 
 @contextmanager
-def warehouse_lock(
-    database: str | Path, shared: bool = False, timeout: float = 60.0
-) -> Iterator[None]:
+def warehouse_lock(database: str | Path, shared: bool = False, timeout: float = 60.0) -> Iterator[None]:
     """The one-writer rule of DuckDB, enforced across processes: an flock on ``<database>.lock``.
     Exclusive (``shared=False``) while a step writes the warehouse; shared while a step only reads
     it (the mart checks, the audience exports, the run summary), so readers run side by side but

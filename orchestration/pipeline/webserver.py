@@ -32,9 +32,7 @@ def has_mutation(query: str) -> bool:
         document = parse(query)
     except GraphQLError:
         return False
-    return any(
-        getattr(d, "operation", None) == OperationType.MUTATION for d in document.definitions
-    )
+    return any(getattr(d, "operation", None) == OperationType.MUTATION for d in document.definitions)
 
 
 def refuse_mutations_outside_json_posts(app, path_prefix: str = ""):
@@ -45,14 +43,8 @@ def refuse_mutations_outside_json_posts(app, path_prefix: str = ""):
 
     async def guarded(scope, receive, send):
         if scope["type"] == "http" and scope.get("path", "").rstrip("/") == graphql_path:
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1")
-                for k, v in scope.get("headers", [])
-            }
-            in_body = (
-                scope["method"] == "POST"
-                and headers.get("content-type", "").split(";")[0].strip() in BODY_TYPES
-            )
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            in_body = scope["method"] == "POST" and headers.get("content-type", "").split(";")[0].strip() in BODY_TYPES
             if not in_body:
                 params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
                 if any(has_mutation(q) for q in params.get("query", [])):
@@ -101,16 +93,10 @@ def serve(
     from dagster_webserver.version import __version__
 
     instance = DagsterInstance.get()
-    target = ModuleTarget(
-        module_name=module, attribute=None, working_directory=working_directory, location_name=None
-    )
-    with WorkspaceProcessContext(
-        instance, target, version=__version__, read_only=not allow_launch
-    ) as context:
+    target = ModuleTarget(module_name=module, attribute=None, working_directory=working_directory, location_name=None)
+    with WorkspaceProcessContext(instance, target, version=__version__, read_only=not allow_launch) as context:
         app = create_app_from_workspace_process_context(context, "")
-        uvicorn.run(
-            refuse_mutations_outside_json_posts(app), host=host, port=port, log_level="warning"
-        )
+        uvicorn.run(refuse_mutations_outside_json_posts(app), host=host, port=port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> int:

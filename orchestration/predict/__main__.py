@@ -28,9 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         help="as_of_date the inputs must have been built for (default: theirs)",
     )
     fit.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
-    copy = sub.add_parser(
-        "copy-to-spark", help="copy the DuckDB fits tables into the local Spark warehouse"
-    )
+    copy = sub.add_parser("copy-to-spark", help="copy the DuckDB fits tables into the local Spark warehouse")
     copy.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
     args = parser.parse_args(argv)
     if args.command == "copy-to-spark":
@@ -55,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'retention':12s} {retention['fitted']} of {retention['groups']} sBG groups fitted, "
         f"{retention['too_little_data']} with too few subscriptions, {retention['failed']} failed"
     )
-    print(
-        "next: dbt build --select tag:fitted_parameters+ (same as_of_date) to refresh the prediction marts"
-    )
+    print("next: dbt build --select tag:fitted_parameters+ (same as_of_date) to refresh the prediction marts")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

@@ -46,9 +46,7 @@ class FitResult:
 # ---- BG/NBD --------------------------------------------------------------------------------------
 
 
-def bgnbd_log_likelihood(
-    params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike
-) -> np.ndarray:
+def bgnbd_log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike) -> np.ndarray:
     """Per-row log-likelihood of (x, t_x, T) under BG/NBD (FHL 2005, eq. 6), in log space."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x = np.asarray(x, dtype=float)
@@ -66,17 +64,13 @@ def bgnbd_log_likelihood(
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _log_odds_dead(
-    params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
-) -> np.ndarray:
+def _log_odds_dead(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
     """log of a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) for x > 0; -inf for x = 0."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(
             x > 0,
-            np.log(a)
-            - np.log(np.maximum(b + x - 1, 1e-300))
-            + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x)),
+            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x)),
             -np.inf,
         )
 
@@ -84,14 +78,10 @@ def _log_odds_dead(
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike) -> np.ndarray:
     """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))."""
     x = np.asarray(x, dtype=float)
-    return special.expit(
-        -_log_odds_dead(params, x, np.asarray(t_x, float), np.asarray(big_t, float))
-    )
+    return special.expit(-_log_odds_dead(params, x, np.asarray(t_x, float), np.asarray(big_t, float)))
 
 
-def expected_purchases(
-    params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike
-) -> np.ndarray:
+def expected_purchases(params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, big_t: ArrayLike) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected repeat purchases in (T, T + t] (FHL 2005, eq. 10).
 
     The term ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) is rewritten with Euler's
@@ -125,9 +115,7 @@ def expected_purchases_quadrature(
     posterior p ~ Beta(a, b+x) of an alive customer, by Gauss-Jacobi quadrature (one rule per
     distinct x). Used when a + b is large, where the hypergeometric form loses its precision."""
     alpha, a, b = params.alpha, params.a, params.b
-    x, t, t_x, big_t = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (x, t, t_x, big_t))
-    )
+    x, t, t_x, big_t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t, t_x, big_t)))
     out = np.empty(x.shape, dtype=float)
     for xv in np.unique(x):
         sel = x == xv
@@ -135,16 +123,9 @@ def expected_purchases_quadrature(
         p = (1 + u) / 2
         w = w / w.sum()
         scale = (alpha + big_t[sel])[:, None]
-        f = (
-            -np.expm1(-(params.r + xv) * np.log1p(p[None, :] * t[sel][:, None] / scale))
-            / p[None, :]
-        )
+        f = -np.expm1(-(params.r + xv) * np.log1p(p[None, :] * t[sel][:, None] / scale)) / p[None, :]
         out[sel] = f @ w
-    return (
-        out * p_alive(params, x, t_x, big_t)
-        if out.ndim
-        else float(out) * p_alive(params, x, t_x, big_t)
-    )
+    return out * p_alive(params, x, t_x, big_t) if out.ndim else float(out) * p_alive(params, x, t_x, big_t)
 
 
 def expected_purchases_new(params: BgNbdParams, t: ArrayLike) -> np.ndarray:
@@ -153,9 +134,7 @@ def expected_purchases_new(params: BgNbdParams, t: ArrayLike) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
     hyp = special.hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
-    return (
-        (a + b - 1) / (a - 1) * (1.0 - np.exp((a - 1) * (np.log(alpha) - np.log(alpha + t))) * hyp)
-    )
+    return (a + b - 1) / (a - 1) * (1.0 - np.exp((a - 1) * (np.log(alpha) - np.log(alpha + t))) * hyp)
 
 
 def posterior_rate(params: BgNbdParams, x: ArrayLike, big_t: ArrayLike) -> np.ndarray:
@@ -168,9 +147,7 @@ GG_MAX = 1e5  # p, q (Gamma-Gamma) beyond this: the values show no spread to fit
 QUADRATURE_ABOVE = 100.0  # a + b above this: E[Y(t)] by Gauss-Jacobi quadrature, not 2F1
 
 
-def _polish(
-    neg_ll, start: np.ndarray, bounds: list[tuple[float, float]], jac: bool = False
-) -> optimize.OptimizeResult:
+def _polish(neg_ll, start: np.ndarray, bounds: list[tuple[float, float]], jac: bool = False) -> optimize.OptimizeResult:
     """L-BFGS-B from ``start``, restarted from its own optimum until the objective stops moving
     (a single run can stop early on flat ridges). ``jac``: ``neg_ll`` returns (value, gradient)."""
     best = optimize.minimize(
@@ -221,9 +198,7 @@ def _maxima(
     return sorted(found, key=lambda res: res.fun), first_problem or ""
 
 
-def _converged(
-    neg_ll, res: optimize.OptimizeResult, bounds: list[tuple[float, float]], what: str
-) -> str | None:
+def _converged(neg_ll, res: optimize.OptimizeResult, bounds: list[tuple[float, float]], what: str) -> str | None:
     """None when ``res`` is a maximum: finite, and the objective's slope is flat in every free
     direction (a parameter at its bound may slope outwards); else the reason it is not."""
     if not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
@@ -239,9 +214,7 @@ def _converged(
         if (at_upper and slope <= 0) or (at_lower and slope >= 0):
             continue
         if abs(slope) > 1e-4 * scale:
-            return (
-                f"{what} fit did not converge: slope {slope:.3g} in parameter {i} ({res.message})"
-            )
+            return f"{what} fit did not converge: slope {slope:.3g} in parameter {i} ({res.message})"
     return None
 
 
@@ -288,9 +261,9 @@ def bgnbd_objective(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, w: np.nda
             s3, s4 = np.exp(a3 - both), np.where(repeat, np.exp(a4 - both), 0.0)
             # d/dr, d/dalpha, d/da, d/db of the total
             psi_abx = special.digamma(a + b + ux)
-            d_r = float(
-                np.dot(w_x, special.digamma(r + ux) - special.digamma(r) + np.log(alpha))
-            ) - float(np.dot(w, s3 * log_at + s4 * np.where(repeat, log_atx, 0.0)))
+            d_r = float(np.dot(w_x, special.digamma(r + ux) - special.digamma(r) + np.log(alpha))) - float(
+                np.dot(w, s3 * log_at + s4 * np.where(repeat, log_atx, 0.0))
+            )
             d_alpha = float(np.sum(w_x)) * r / alpha - float(
                 np.dot(w, (r + x) * (s3 / (alpha + ut)[it] + s4 / (alpha + utx)[itx]))
             )
@@ -303,9 +276,7 @@ def bgnbd_objective(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, w: np.nda
                 )
             ) - float(np.dot(w, s4 * inv_bx[ix]))
             mu, kappa = a / (a + b), a + b
-            grad = np.array(
-                [r * d_r, alpha * d_alpha, kappa * mu * (1 - mu) * (d_a - d_b), a * d_a + b * d_b]
-            )
+            grad = np.array([r * d_r, alpha * d_alpha, kappa * mu * (1 - mu) * (d_a - d_b), a * d_a + b * d_b])
         if not (np.isfinite(total) and np.all(np.isfinite(grad))):
             return 1e300, np.zeros(4)
         return -total, -grad
@@ -375,9 +346,7 @@ def fit_bgnbd(
 # ---- Gamma-Gamma ---------------------------------------------------------------------------------
 
 
-def gamma_gamma_log_likelihood(
-    params: GammaGammaParams, x: ArrayLike, mean_value: ArrayLike
-) -> np.ndarray:
+def gamma_gamma_log_likelihood(params: GammaGammaParams, x: ArrayLike, mean_value: ArrayLike) -> np.ndarray:
     """Per-customer log-likelihood of the mean of x repeat transaction values (x > 0, m > 0)."""
     p, q, g = params.p, params.q, params.gamma
     x = np.asarray(x, dtype=float)
@@ -410,9 +379,7 @@ def fit_gamma_gamma(
     if np.any(x <= 0) or np.any(~np.isfinite(m)) or np.any(m <= 0):
         raise ValueError("Gamma-Gamma takes only customers with x > 0 and a positive mean value")
     if len(x) == 0:
-        return FitResult(
-            False, None, None, "Gamma-Gamma: no repeat customers with a positive value"
-        )
+        return FitResult(False, None, None, "Gamma-Gamma: no repeat customers with a positive value")
     scale = float(np.average(m, weights=w))
 
     # parameter-free sums precomputed; special functions on distinct x only
@@ -433,30 +400,13 @@ def fit_gamma_gamma(
         """Minus the log-likelihood and its gradient in (log p, log q, log gamma)."""
         p, q, g = np.exp(log_params)
         with np.errstate(all="ignore"):
-            per_x = (
-                special.gammaln(p * ux + q)
-                - special.gammaln(p * ux)
-                - special.gammaln(q)
-                + q * np.log(g)
-            )
+            per_x = special.gammaln(p * ux + q) - special.gammaln(p * ux) - special.gammaln(q) + q * np.log(g)
             log_xm_g = np.log(xm + g)
             s_wx_log = float(np.dot(wx, log_xm_g))
             s_w_log = float(np.dot(w, log_xm_g))
-            total = (
-                float(np.dot(w_x, per_x))
-                + p * s_x_log_m
-                - s_log_m
-                + p * s_x_log_x
-                - p * s_wx_log
-                - q * s_w_log
-            )
+            total = float(np.dot(w_x, per_x)) + p * s_x_log_m - s_log_m + p * s_x_log_x - p * s_wx_log - q * s_w_log
             psi_pq = special.digamma(p * ux + q)
-            d_p = (
-                float(np.dot(w_x, ux * (psi_pq - special.digamma(p * ux))))
-                + s_x_log_m
-                + s_x_log_x
-                - s_wx_log
-            )
+            d_p = float(np.dot(w_x, ux * (psi_pq - special.digamma(p * ux)))) + s_x_log_m + s_x_log_x - s_wx_log
             d_q = float(np.dot(w_x, psi_pq - special.digamma(q))) + w_total * np.log(g) - s_w_log
             inv = 1.0 / (xm + g)
             d_g = w_total * q / g - p * float(np.dot(wx, inv)) - q * float(np.dot(w, inv))

@@ -141,15 +141,11 @@ def score(outcome: FitOutcome, inputs: pd.DataFrame, horizons: dict[str, float])
     rows = inputs[["x", "t_x", "big_t"]].drop_duplicates()
     x, t_x, big_t = rows.x.to_numpy(float), rows.t_x.to_numpy(float), rows.big_t.to_numpy(float)
     alive = bgnbd.p_alive(params, x, t_x, big_t)
-    rows = rows.assign(
-        p_alive=alive, expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t)
-    )
+    rows = rows.assign(p_alive=alive, expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t))
     for column, t in horizons.items():
         rows[column] = bgnbd.expected_purchases(params, t, x, t_x, big_t)
     out = inputs.merge(rows, on=["x", "t_x", "big_t"], how="left")
-    out["expected_order_value"] = bgnbd.expected_value(
-        gg, out.x.to_numpy(float), out.mean_repeat_value.to_numpy(float)
-    )
+    out["expected_order_value"] = bgnbd.expected_value(gg, out.x.to_numpy(float), out.mean_repeat_value.to_numpy(float))
     return out
 
 
@@ -167,9 +163,7 @@ def _fit_and_score(
     numbers = scored[["p_alive", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
     if not np.all(np.isfinite(numbers)):
         outcome.status, outcome.reason = "failed", "predictions are not finite for some customers"
-        outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = (
-            None
-        )
+        outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = None
         scored = scored.iloc[0:0]
     outcome.scores = scored
     outcome.seconds += time.perf_counter() - started
@@ -223,9 +217,7 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
             "mean_repeat_value": cal.cal_mean_repeat_value.astype(float),
         }
     )
-    full = _fit_and_score(
-        full_inputs, "full", horizon, min_repeat, min_history, previous.get("full")
-    )
+    full = _fit_and_score(full_inputs, "full", horizon, min_repeat, min_history, previous.get("full"))
     calibration = _fit_and_score(
         cal_inputs,
         "calibration",
@@ -325,12 +317,8 @@ def write_outcomes(database: str | Path, as_of: date, outcomes: list[FitOutcome]
         con.execute(f"delete from {FITS_SCHEMA}.{SCORES_TABLE}")
         con.register("fits_df", fits)
         con.register("scores_df", scores)
-        con.execute(
-            f"insert into {FITS_SCHEMA}.{FITS_TABLE} select {', '.join(FITS_COLUMNS)} from fits_df"
-        )
-        con.execute(
-            f"insert into {FITS_SCHEMA}.{SCORES_TABLE} select {', '.join(SCORES_COLUMNS)} from scores_df"
-        )
+        con.execute(f"insert into {FITS_SCHEMA}.{FITS_TABLE} select {', '.join(FITS_COLUMNS)} from fits_df")
+        con.execute(f"insert into {FITS_SCHEMA}.{SCORES_TABLE} select {', '.join(SCORES_COLUMNS)} from scores_df")
         con.execute("commit")
 
 
@@ -343,9 +331,7 @@ def failed_fit_marts(database: str | Path) -> dict[str, str]:
             [FITS_SCHEMA, FITS_TABLE],
         ).fetchone()[0]
         rows = (
-            con.execute(
-                f"select fit, status_reason from {FITS_SCHEMA}.{FITS_TABLE} where status = 'failed'"
-            ).fetchall()
+            con.execute(f"select fit, status_reason from {FITS_SCHEMA}.{FITS_TABLE} where status = 'failed'").fetchall()
             if exists
             else []
         )
@@ -354,8 +340,4 @@ def failed_fit_marts(database: str | Path) -> dict[str, str]:
 
 def held_back_marts(failed: list[tuple[str, str]]) -> dict[str, str]:
     """mart -> why, for failed fits given as (fit, reason) pairs (MARTS_OF_FIT)."""
-    return {
-        mart: f"the {fit} fit failed: {reason}"
-        for fit, reason in failed
-        for mart in MARTS_OF_FIT.get(fit, ())
-    }
+    return {mart: f"the {fit} fit failed: {reason}" for fit, reason in failed for mart in MARTS_OF_FIT.get(fit, ())}

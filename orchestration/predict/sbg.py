@@ -80,9 +80,7 @@ def retention_by_delivery(alpha: float, beta: float, max_delivery: int = 13) -> 
     return survival(alpha, beta, max_delivery - 1)
 
 
-def log_likelihood(
-    alpha: float, beta: float, churned_at: np.ndarray, censored_at: np.ndarray
-) -> float:
+def log_likelihood(alpha: float, beta: float, churned_at: np.ndarray, censored_at: np.ndarray) -> float:
     """Log-likelihood of subscriptions that churned at renewal t (counts ``churned_at[t-1]``) and
     subscriptions right-censored after surviving t renewals (counts ``censored_at[t]``, t >= 0)."""
     ll = 0.0
@@ -112,14 +110,10 @@ def fit_counts(
     """Maximum-likelihood sBG fit on churn and censoring counts (see ``log_likelihood``)."""
     churned = np.asarray(churned_at, dtype=float)
     censored = np.asarray(censored_at, dtype=float)
-    n = int(
-        count_subscriptions if count_subscriptions is not None else churned.sum() + censored.sum()
-    )
+    n = int(count_subscriptions if count_subscriptions is not None else churned.sum() + censored.sum())
     if n < min_subscriptions:
         return Fit("too_little_data", f"{n} subscriptions, fewer than {min_subscriptions}", n)
-    at_risk = (
-        churned.sum() + censored[1:].sum()
-    )  # subscriptions observed through at least one renewal
+    at_risk = churned.sum() + censored[1:].sum()  # subscriptions observed through at least one renewal
     if at_risk == 0:
         return Fit("too_little_data", "no subscription is old enough for a second delivery", n)
 
@@ -130,9 +124,7 @@ def fit_counts(
 
     best = None
     for x0 in itertools.product((-1.0, 0.0, 1.0), (-1.0, 0.5, 2.0)):
-        res = minimize(
-            objective, np.array(x0), method="L-BFGS-B", bounds=[(-9.0, 9.0), (-9.0, 9.0)]
-        )
+        res = minimize(objective, np.array(x0), method="L-BFGS-B", bounds=[(-9.0, 9.0), (-9.0, 9.0)])
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None
@@ -210,9 +202,7 @@ def fit_and_store(
 
     from orchestration.settings import dbt_var
 
-    if (
-        min_subscriptions is None
-    ):  # the shop's setting (vars.subscription_projection_min_subscriptions)
+    if min_subscriptions is None:  # the shop's setting (vars.subscription_projection_min_subscriptions)
         min_subscriptions = int(dbt_var("subscription_projection_min_subscriptions"))
     con = duckdb.connect(str(database_path))
     try:
@@ -255,9 +245,7 @@ def fit_and_store(
         con.execute("commit")
     finally:
         con.close()
-    statuses = {
-        s: sum(1 for r in rows if r["status"] == s) for s in ("fitted", "too_little_data", "failed")
-    }
+    statuses = {s: sum(1 for r in rows if r["status"] == s) for s in ("fitted", "too_little_data", "failed")}
     return {
         "as_of_date": str(as_of),
         "groups": len(rows),
@@ -274,15 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Fit the sBG retention model per subscription group.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser(
-        "fit", help="fit on marts.fct_subscriptions and store model_fits.retention_fits"
-    )
-    fit.add_argument(
-        "--database", type=Path, default=None, help="DuckDB warehouse (default CRM_DUCKDB_PATH)"
-    )
-    fit.add_argument(
-        "--as-of", default=None, help="YYYY-MM-DD (default: the as_of_date of fct_subscriptions)"
-    )
+    fit = sub.add_parser("fit", help="fit on marts.fct_subscriptions and store model_fits.retention_fits")
+    fit.add_argument("--database", type=Path, default=None, help="DuckDB warehouse (default CRM_DUCKDB_PATH)")
+    fit.add_argument("--as-of", default=None, help="YYYY-MM-DD (default: the as_of_date of fct_subscriptions)")
     args = parser.parse_args(argv)
     summary = fit_and_store(args.database or warehouse_path(), args.as_of)
     print(summary)

@@ -29,18 +29,13 @@ def copy_fits_to_spark(database: str | Path, root: Path | None = None) -> dict[s
     for table, df in frames.items():
         name = f"{FITS_SCHEMA}.{table}"
         target = spark.table(name)
-        rows = [
-            tuple(None if pd.isna(v) else str(v) for v in rec)
-            for rec in df.astype(object).itertuples(index=False)
-        ]
+        rows = [tuple(None if pd.isna(v) else str(v) for v in rec) for rec in df.astype(object).itertuples(index=False)]
         if not rows:
             spark.sql(f"truncate table {name}")
         else:
-            source = spark.createDataFrame(
-                rows, schema=", ".join(f"{c} string" for c in df.columns)
+            source = spark.createDataFrame(rows, schema=", ".join(f"{c} string" for c in df.columns))
+            source.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in target.schema]).write.insertInto(
+                name, overwrite=True
             )
-            source.select(
-                [F.col(f.name).cast(f.dataType).alias(f.name) for f in target.schema]
-            ).write.insertInto(name, overwrite=True)
         counts[table] = len(rows)
     return counts

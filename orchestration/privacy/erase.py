@@ -85,9 +85,7 @@ class Replacer:
             spellings.setdefault(escaped, json.dumps(new)[1:-1])
         self.spellings = spellings
         alternatives = "|".join(re.escape(v) for v in sorted(spellings, key=len, reverse=True))
-        self.pattern = (
-            re.compile(f"(?<!{_ID_CHAR})(?:{alternatives})(?!{_ID_CHAR})") if spellings else None
-        )
+        self.pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternatives})(?!{_ID_CHAR})") if spellings else None
         # long personal values also inside a longer text (an e-mail glued to other characters);
         # a short one only where it stands alone, so that other people's text stays as it is
         long = [v for v in self.personal if len(v) >= ANYWHERE_MIN_LENGTH or "@" in v]
@@ -149,8 +147,7 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
     held them in the load log (the ids are replaced with every other text)."""
     tables = _raw_tables(con)
     has_log = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' "
-        "and table_name = '_load_log'"
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_load_log'"
     ).fetchone()[0]
     placeholders = ", ".join("?" for _ in ids)
     for table, columns in tables.items():
@@ -220,8 +217,7 @@ def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: s
         target = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
         value = "false" if kind == "BOOLEAN" else "'false'"
         con.execute(
-            f"update {target} set {_quote(column)} = {value} where customer_id in "
-            f"({', '.join('?' for _ in ghosts)})",
+            f"update {target} set {_quote(column)} = {value} where customer_id in ({', '.join('?' for _ in ghosts)})",
             ghosts,
         )
     return changed
@@ -259,9 +255,7 @@ def _sql_text(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def erase_duckdb_file(
-    path: Path, replacer: Replacer, default_version: str, ids: list[str] | None = None
-) -> int:
+def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids: list[str] | None = None) -> int:
     """Clean one DuckDB file (with ``ids``: it is the warehouse, whose raw rows are erased first)."""
     with duckdb.connect(str(path)) as con:
         catalog = con.execute("select current_database()").fetchone()[0]
@@ -381,10 +375,7 @@ def _holds(path: Path, needles: list[bytes], anywhere: re.Pattern | None = None)
     data = path.read_bytes()
     if anywhere is not None and anywhere.search(data.decode("utf-8", "ignore")):
         return True
-    return any(
-        re.search(rb"(?<![0-9A-Za-z_\-])" + re.escape(n) + rb"(?![0-9A-Za-z_\-])", data)
-        for n in needles
-    )
+    return any(re.search(rb"(?<![0-9A-Za-z_\-])" + re.escape(n) + rb"(?![0-9A-Za-z_\-])", data) for n in needles)
 
 
 def erase(
@@ -401,20 +392,14 @@ def erase(
 
     ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
     if not ids:
-        raise ValueError(
-            "no customer id given: name them (crm erase C0001 C0002) or --file ids.txt"
-        )
+        raise ValueError("no customer id given: name them (crm erase C0001 C0002) or --file ids.txt")
     database = Path(database or warehouse_path())
     if not database.exists():
         raise FileNotFoundError(f"no warehouse at {database}: set CRM_DUCKDB_PATH or --database")
     publish = Path(publish or publish_dir())
     roots = [
         Path(r)
-        for r in (
-            roots
-            if roots is not None
-            else [database.parent, publish, gx_dir(), database.parent / "logs"]
-        )
+        for r in (roots if roots is not None else [database.parent, publish, gx_dir(), database.parent / "logs"])
     ]
     from orchestration.pipeline.resources import WarehouseResource
 
@@ -423,9 +408,7 @@ def erase(
         return _erase(ids, database, roots, publish, landing)
 
 
-def _erase(
-    ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None
-) -> Erasure:
+def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None) -> Erasure:
     from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION
     from orchestration.publish.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
 
@@ -471,9 +454,7 @@ def _erase(
                     f"{path}: holds an erased value in a form erase cannot rewrite; remove the file"
                 )
         except (OSError, duckdb.Error, pa.ArrowException, sqlite3.Error, UnicodeDecodeError) as exc:
-            report.not_cleaned.append(
-                f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            )
+            report.not_cleaned.append(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     report.values_changed += erase_duckdb_file(database, replacer, WAREHOUSE_STORAGE_VERSION, ids)
     report.files_rewritten.append(str(database))
     record_erasures(database, (keyed_hash(key, c) for c in ids))
@@ -491,9 +472,7 @@ def read_ids(path: Path) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("customer_ids", nargs="*", help="customer ids to erase")
-    parser.add_argument(
-        "--file", type=Path, default=None, help="a file of customer ids, one a line"
-    )
+    parser.add_argument("--file", type=Path, default=None, help="a file of customer ids, one a line")
     parser.add_argument(
         "--database",
         type=Path,

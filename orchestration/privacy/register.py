@@ -27,13 +27,8 @@ PRIVACY_DIR = "privacy"
 KEY_FILE = "erasure.key"
 REGISTER_FILE = "erasures.txt"
 # the contract's tables that hold a customer id, and those that hold personal data
-CUSTOMER_TABLES = tuple(
-    t for t, spec in CONTRACT.items() if any(c["name"] == "customer_id" for c in spec["columns"])
-)
-PERSONAL_COLUMNS = {
-    t: [c["name"] for c in spec["columns"] if c["type"] == "personal"]
-    for t, spec in CONTRACT.items()
-}
+CUSTOMER_TABLES = tuple(t for t, spec in CONTRACT.items() if any(c["name"] == "customer_id" for c in spec["columns"]))
+PERSONAL_COLUMNS = {t: [c["name"] for c in spec["columns"] if c["type"] == "personal"] for t, spec in CONTRACT.items()}
 CONSENT_COLUMNS = ("email_opt_in", "line_opt_in")
 
 
@@ -94,9 +89,7 @@ def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, l
     try:
         # the id as staging reads it (without surrounding spaces)
         match = "sha256(? || trim(customer_id)) in (select h from _erased_hashes)"
-        ghost = (
-            f"'{TOMBSTONE_PREFIX}' || substr(sha256(? || trim(customer_id)), 1, {TOMBSTONE_DIGITS})"
-        )
+        ghost = f"'{TOMBSTONE_PREFIX}' || substr(sha256(? || trim(customer_id)), 1, {TOMBSTONE_DIGITS})"
         sets = [f"customer_id = {ghost}"]
         sets += [f"{c} = null" for c in PERSONAL_COLUMNS[table]]
         sets += [f"{c} = 'false'" for c in CONSENT_COLUMNS if c in _columns(table)]
@@ -114,8 +107,7 @@ def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, l
             fields = next(csv.reader(io.StringIO(text)), [])
             if any(keyed_hash(key, f.strip()) in hashes for f in fields):
                 con.execute(
-                    f"update raw.{table} set _malformed_line = ? where _source_file = ? and "
-                    "_row_number = ?",
+                    f"update raw.{table} set _malformed_line = ? where _source_file = ? and _row_number = ?",
                     [_erased_line(text), source_file, row_number],
                 )
                 changed += 1

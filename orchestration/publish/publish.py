@@ -66,11 +66,7 @@ def remove_stale_files(publish_dir: Path) -> list[Path]:
     publish_dir = Path(publish_dir)
     if not publish_dir.is_dir():
         return []
-    current = {
-        os.readlink(publish_dir / name)
-        for name in ("parquet", "exports")
-        if (publish_dir / name).is_symlink()
-    }
+    current = {os.readlink(publish_dir / name) for name in ("parquet", "exports") if (publish_dir / name).is_symlink()}
     stale = [
         p
         for pattern in (".*.tmp", ".*.tmp.wal", ".*.link", ".docs-target-*", f"{DOCS_DIR}/.*.tmp")
@@ -156,9 +152,7 @@ def publish(
                 continue
             source = "previous" if mart in kept else "warehouse"
             try:
-                con.execute(
-                    f"create table published.marts.{mart} as select * from {source}.marts.{mart}"
-                )
+                con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
             except duckdb.BinderException as exc:
                 # a view that names its inputs with the warehouse file's catalog does not resolve
                 # when the file is attached under the alias `warehouse`
@@ -250,13 +244,9 @@ def publish_docs(
         {"as_of_date": as_of_date},
     )
     try:
-        proc = subprocess.run(
-            cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False
-        )
+        proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"dbt docs generate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-            )
+            raise RuntimeError(f"dbt docs generate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
         docs = publish_dir / DOCS_DIR
         docs.mkdir(parents=True, exist_ok=True)
         tmp = docs / f".index.html.{uuid.uuid4().hex[:6]}.tmp"

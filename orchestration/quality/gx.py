@@ -58,9 +58,7 @@ def one_docs_build(root: Path | None = None) -> Iterator[None]:
     finally:
         waiting, _DOCS_WAITING = _DOCS_WAITING, None
         for docs_root in dict.fromkeys(r for r, _ in waiting):
-            _context(docs_root).build_data_docs(
-                resource_identifiers=[k for r, k in waiting if r == docs_root]
-            )
+            _context(docs_root).build_data_docs(resource_identifiers=[k for r, k in waiting if r == docs_root])
 
 
 def prune_validation_results(root: Path, keep_days: int, now: datetime | None = None) -> int:
@@ -117,9 +115,9 @@ class SuiteOutcome:
             key = f"{f.expectation}:{f.column}" if f.column else f.expectation
             meta[f"failing_rows[{key}]"] = f.unexpected_count
         if self.failures:
-            meta["failing_sample"] = json.dumps(
-                [f.as_dict() for f in self.failures], ensure_ascii=False, default=str
-            )[:4000]
+            meta["failing_sample"] = json.dumps([f.as_dict() for f in self.failures], ensure_ascii=False, default=str)[
+                :4000
+            ]
         if self.docs_url:
             meta["gx_data_docs"] = self.docs_url
         return meta
@@ -166,9 +164,7 @@ def _failures(results) -> list[Failure]:
                 cfg.type,
                 cfg.kwargs.get("column"),
                 int(count),
-                list(res.get("partial_unexpected_list") or [res.get("observed_value")])[
-                    :SAMPLE_SIZE
-                ],
+                list(res.get("partial_unexpected_list") or [res.get("observed_value")])[:SAMPLE_SIZE],
                 list(res.get("unexpected_index_list") or []),
             )
         )
@@ -203,12 +199,8 @@ def validate(
     root = Path(root or gx_dir())
     context = _context(root)
     waiting = _DOCS_WAITING
-    batch = _whole_dataframe_batch(
-        context.data_sources.add_or_update_pandas(name="crm_warehouse"), suite_name
-    )
-    suite = context.suites.add_or_update(
-        gx.ExpectationSuite(name=suite_name, expectations=expectations)
-    )
+    batch = _whole_dataframe_batch(context.data_sources.add_or_update_pandas(name="crm_warehouse"), suite_name)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
     )
@@ -216,9 +208,7 @@ def validate(
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[definition],
-            actions=[]
-            if waiting is not None
-            else [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            actions=[] if waiting is not None else [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
             result_format=(
                 {"result_format": "COMPLETE", "unexpected_index_column_names": index_columns}
                 if index_columns
@@ -231,9 +221,7 @@ def validate(
         waiting.extend((root, key) for key in result.run_results)
     failures = [f for run in result.run_results.values() for f in _failures(run.results)]
     sites = context.get_docs_sites_urls(only_if_exists=False)
-    return SuiteOutcome(
-        suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None
-    )
+    return SuiteOutcome(suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None)
 
 
 # ---- landing gate ------------------------------------------------------------------------------
@@ -245,42 +233,16 @@ def landing_expectations(table: str) -> list:
     import great_expectations.expectations as gxe
 
     rules = row_rules(table)
-    exps: list = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)
-    ]
+    exps: list = [gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)]
     exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in rules["required"]]
-    exps += [
-        gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True])
-        for c in rules["timestamps"]
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToBeInSet(column=f"{c}__plausible", value_set=[True])
-        for c in rules["timestamps"]
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToMatchRegex(column=c, regex=DECIMAL_PATTERN)
-        for c in rules["decimals"]
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToMatchRegex(column=c, regex=INTEGER_PATTERN)
-        for c in rules["integers"]
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=0)
-        for c in rules["non_negative"]
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=1)
-        for c in rules["positive"]
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", max_value=m)
-        for c, m in rules["maximum"].items()
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToBeInSet(column=f"{c}__code", value_set=v)
-        for c, v in rules["allowed"].items()
-    ]
+    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True]) for c in rules["timestamps"]]
+    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__plausible", value_set=[True]) for c in rules["timestamps"]]
+    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=DECIMAL_PATTERN) for c in rules["decimals"]]
+    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=INTEGER_PATTERN) for c in rules["integers"]]
+    exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=0) for c in rules["non_negative"]]
+    exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=1) for c in rules["positive"]]
+    exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", max_value=m) for c, m in rules["maximum"].items()]
+    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__code", value_set=v) for c, v in rules["allowed"].items()]
     return exps
 
 
@@ -311,9 +273,7 @@ def landing_frame(table: str, rows) -> pd.DataFrame:
 
 
 def gate_landing_batch(table: str, rows, root: Path | None = None) -> SuiteOutcome:
-    return validate(
-        f"landing_{table}", landing_frame(table, rows), landing_expectations(table), root
-    )
+    return validate(f"landing_{table}", landing_frame(table, rows), landing_expectations(table), root)
 
 
 def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> SuiteOutcome:
@@ -324,10 +284,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
 
     rules = row_rules(table)
     df = frame.select(
-        *[
-            F.when(F.trim(F.col(c)) == "", None).otherwise(F.trim(F.col(c))).alias(c)
-            for c in TABLE_COLUMNS[table]
-        ]
+        *[F.when(F.trim(F.col(c)) == "", None).otherwise(F.trim(F.col(c))).alias(c) for c in TABLE_COLUMNS[table]]
     )
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         df = df.withColumn(f"{c}__number", F.expr(f"try_cast({c} as double)"))
@@ -335,9 +292,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
         df = df.withColumn(f"{c}__code", F.lower(F.col(c)))
     earliest = dbt_var("earliest_valid_date")
     for c in rules["timestamps"]:
-        parsed = F.expr(
-            f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z') as timestamp)"
-        )
+        parsed = F.expr(f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z') as timestamp)")
         df = df.withColumn(f"{c}__parses", F.col(c).isNull() | parsed.isNotNull())
         df = df.withColumn(
             f"{c}__plausible",
@@ -345,12 +300,8 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
         )
     context = _context(root)
     name = f"landing_{table}_spark"
-    batch = _whole_dataframe_batch(
-        context.data_sources.add_or_update_spark(name="crm_warehouse_spark"), name
-    )
-    suite = context.suites.add_or_update(
-        gx.ExpectationSuite(name=name, expectations=landing_expectations(table))
-    )
+    batch = _whole_dataframe_batch(context.data_sources.add_or_update_spark(name="crm_warehouse_spark"), name)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=landing_expectations(table)))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )

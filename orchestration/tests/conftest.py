@@ -53,9 +53,7 @@ END = date(2025, 6, 30)
 AS_OF = "2025-06-30"
 
 
-def dbt(
-    db: Path, args: list[str], vars_: dict | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
+def dbt(db: Path, args: list[str], vars_: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run dbt against the DuckDB file ``db``; on failure show dbt's output."""
     env = dict(os.environ)
     env.update(
@@ -75,9 +73,7 @@ def dbt(
         check=False,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(
-            f"dbt {' '.join(args)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
-        )
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}")
     return proc
 
 

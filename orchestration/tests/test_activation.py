@@ -41,31 +41,19 @@ def test_no_intermediate_model_reads_a_mart():
 
 
 def test_no_one_off_category_is_offered_to_an_owner_nor_a_product_inside_its_cycle(warehouse):
-    offers = query(
-        warehouse.db, "select customer_id, product_id, category from marts.customer_offers"
-    )
+    offers = query(warehouse.db, "select customer_id, product_id, category from marts.customer_offers")
     assert len(offers) > 0 and offers.groupby("customer_id").size().max() == 2
     lines = query(
         warehouse.db,
         "select customer_id, product_id, category, order_date "
         "from intermediate.int_purchase_lines where customer_id is not null",
     )
-    one_off = set(
-        query(warehouse.db, "select category from seeds.product_categories where is_one_off")[
-            "category"
-        ]
-    )
-    owned_one_off = set(
-        map(tuple, lines[lines.category.isin(one_off)][["customer_id", "category"]].values)
-    )
+    one_off = set(query(warehouse.db, "select category from seeds.product_categories where is_one_off")["category"])
+    owned_one_off = set(map(tuple, lines[lines.category.isin(one_off)][["customer_id", "category"]].values))
     assert one_off, "the generator plants a one-off category"
     assert not [o for o in offers.itertuples() if (o.customer_id, o.category) in owned_one_off]
     # the usual repurchase cycle: median days between a customer's purchases of a product
-    days = (
-        lines[["customer_id", "product_id", "order_date"]]
-        .drop_duplicates()
-        .sort_values("order_date")
-    )
+    days = lines[["customer_id", "product_id", "order_date"]].drop_duplicates().sort_values("order_date")
     days["gap"] = days.groupby(["customer_id", "product_id"])["order_date"].diff().dt.days
     cycle = days.dropna().groupby("product_id")["gap"].median()
     last = days.groupby(["customer_id", "product_id"])["order_date"].max()
@@ -104,20 +92,13 @@ def test_holdout_is_the_stable_hash_and_near_its_share(warehouse):
         warehouse.db,
         "select distinct customer_id, audience from intermediate.int_audience_membership",
     )
-    today = query(
-        warehouse.db, "select customer_id, audience, is_holdout from marts.customer_audiences"
-    )
+    today = query(warehouse.db, "select customer_id, audience, is_holdout from marts.customer_audiences")
     share = dbt_var("activation_holdout_share")
-    expected = [
-        holdout_bucket(c, a) < share * 10000
-        for c, a in zip(today.customer_id, today.audience, strict=True)
-    ]
+    expected = [holdout_bucket(c, a) < share * 10000 for c, a in zip(today.customer_id, today.audience, strict=True)]
     assert list(today.is_holdout) == expected  # SQL and Python give the same hash
     assert len(members) > 500
     # over every known customer x audience the hash holds out the var's share, within 1 point
-    customers = query(warehouse.db, "select customer_id from staging.stg_shop__customers")[
-        "customer_id"
-    ]
+    customers = query(warehouse.db, "select customer_id from staging.stg_shop__customers")["customer_id"]
     audiences = query(warehouse.db, "select audience from seeds.activation_audiences")["audience"]
     held = [holdout_bucket(c, a) < share * 10000 for c in customers for a in audiences]
     assert len(held) > 5000
@@ -162,9 +143,7 @@ def _holds(value, operator: str, target: str) -> bool:
     if value is None or pd.isna(value):
         return False
     if isinstance(value, str):
-        return {"=": value == target, "!=": value != target, "in": value in target.split("|")}.get(
-            operator, False
-        )
+        return {"=": value == target, "!=": value != target, "in": value in target.split("|")}.get(operator, False)
     number = float(target)
     return {
         "=": value == number,
@@ -186,12 +165,8 @@ def test_an_edited_audience_seed_is_applied_on_the_next_run(warehouse, tmp_path)
     shutil.copy(warehouse.db, db)
     con = duckdb.connect(str(db))
     con.execute("delete from seeds.activation_audience_rules")
-    con.executemany(
-        "insert into seeds.activation_audience_rules values (?, ?, ?, ?, ?)", EDITED_RULES
-    )
-    priority = dict(
-        con.execute("select audience, priority from seeds.activation_audiences").fetchall()
-    )
+    con.executemany("insert into seeds.activation_audience_rules values (?, ?, ?, ?, ?)", EDITED_RULES)
+    priority = dict(con.execute("select audience, priority from seeds.activation_audiences").fetchall())
     con.close()
     dbt(db, ["run", "--select", "int_audience_membership"], {"as_of_date": warehouse.as_of})
 
@@ -211,9 +186,7 @@ def test_an_edited_audience_seed_is_applied_on_the_next_run(warehouse, tmp_path)
         db,
         "select customer_id, feature_date, audience, priority from intermediate.int_audience_membership",
     )
-    got = {
-        (r.customer_id, r.feature_date.date(), r.audience, r.priority) for r in members.itertuples()
-    }
+    got = {(r.customer_id, r.feature_date.date(), r.audience, r.priority) for r in members.itertuples()}
     assert got == expected
     counts = members.audience.value_counts()
     assert {"cart_follow_up", "move_up", "loyal_at_risk", "win_back"} <= set(counts.index), counts
@@ -238,37 +211,27 @@ def test_exports_carry_only_consented_entries_and_are_byte_identical_on_rerun(wa
         assert path.read_bytes() == (second / path.name).read_bytes(), path.name
     assert audit_exports(warehouse.db, first) == []
     rows = pd.concat([pd.read_csv(p, encoding="utf-8-sig") for p in first.glob("*.csv")])
-    assert (
-        list(rows.columns) == EXPORT_COLUMNS
-        and (first / "win_back.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
-    )
+    assert list(rows.columns) == EXPORT_COLUMNS and (first / "win_back.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
     consent = query(
         warehouse.db,
         "select customer_id, line_opt_in, email_opt_in from staging.stg_shop__customers",
     )
     joined = rows.merge(consent, on="customer_id", how="left", validate="many_to_one")
-    line, email = (
-        joined[c].astype("boolean").fillna(False).astype(bool)
-        for c in ("line_opt_in", "email_opt_in")
-    )
+    line, email = (joined[c].astype("boolean").fillna(False).astype(bool) for c in ("line_opt_in", "email_opt_in"))
     assert (((joined.channel == "line") & line) | ((joined.channel == "email") & email)).all()
     # an export with a personal-data column or a customer without consent is refused
     bad = tmp_path / "bad"
     shutil.copytree(first, bad)
     frame = pd.read_parquet(bad / "win_back.parquet")
     frame.assign(email="someone@example.com").to_parquet(bad / "win_back.parquet")
-    refused = ~consent.line_opt_in.astype("boolean").fillna(False) & ~consent.email_opt_in.astype(
-        "boolean"
-    ).fillna(False)
-    no_consent = consent[refused.astype(bool)].customer_id.iloc[0]
-    frame.head(1).assign(customer_id=no_consent, channel="email").to_parquet(
-        bad / "move_up.parquet"
+    refused = ~consent.line_opt_in.astype("boolean").fillna(False) & ~consent.email_opt_in.astype("boolean").fillna(
+        False
     )
+    no_consent = consent[refused.astype(bool)].customer_id.iloc[0]
+    frame.head(1).assign(customer_id=no_consent, channel="email").to_parquet(bad / "move_up.parquet")
     problems = audit_exports(warehouse.db, bad)
     assert any("win_back.parquet: columns not allowed in an export: email" in p for p in problems)
-    assert any(
-        p.startswith("move_up.parquet") and "has no consent for its channel" in p for p in problems
-    )
+    assert any(p.startswith("move_up.parquet") and "has no consent for its channel" in p for p in problems)
 
 
 def test_a_backfilled_day_gives_the_entries_that_day_had(warehouse, tmp_path):
@@ -290,10 +253,7 @@ def test_a_backfilled_day_gives_the_entries_that_day_had(warehouse, tmp_path):
             then.sort_values(list(then.columns)).reset_index(drop=True),
             obj=mart,
         )
-    assert (
-        query(backfill, "select count(*) as n from marts.customer_audiences where is_entry")["n"][0]
-        > 0
-    )
+    assert query(backfill, "select count(*) as n from marts.customer_audiences where is_entry")["n"][0] > 0
 
 
 @pytest.fixture(scope="module")
@@ -320,8 +280,7 @@ def test_the_lift_mart_recovers_the_planted_campaign_effect(campaign_shop):
     assert planted["campaign"]["extra_orders"] > 100
     rows = query(
         db,
-        "select * from marts.audience_lift where audience = 'second_purchase_nurture' "
-        "and window_days = 7",
+        "select * from marts.audience_lift where audience = 'second_purchase_nurture' and window_days = 7",
     )
     n_c, n_h = rows.count_contacted.sum(), rows.count_holdout.sum()
     conv_c = (rows.conversion_contacted * rows.count_contacted).sum() / n_c

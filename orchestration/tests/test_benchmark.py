@@ -23,9 +23,7 @@ from orchestration.tools.generate import generate
 
 
 def test_floor_reads_every_planted_row(tmp_path):
-    planted = generate(
-        tmp_path / "shop", customers=300, start=date(2025, 1, 1), end=date(2025, 2, 28)
-    )
+    planted = generate(tmp_path / "shop", customers=300, start=date(2025, 1, 1), end=date(2025, 2, 28))
     floor = read_floor(tmp_path / "shop")
     assert floor.pop("_seconds") > 0
     assert floor == planted["rows"]
@@ -57,10 +55,7 @@ def test_ingest_up_to_leaves_the_last_day_for_the_refresh(tmp_path):
     with duckdb.connect(str(db)) as con:
         before = con.execute("select count(*) from raw.orders").fetchone()[0]
         assert (
-            con.execute(
-                "select count(*) from raw.orders where _source_file = '2025-01-31.parquet'"
-            ).fetchone()[0]
-            == 0
+            con.execute("select count(*) from raw.orders where _source_file = '2025-01-31.parquet'").fetchone()[0] == 0
         )
     assert ingest_main([*common, "--up-to", "2025-01-31"]) == 0
     with duckdb.connect(str(db)) as con:
@@ -80,9 +75,7 @@ def test_slowest_names_nodes_as_dbt_prints_them(tmp_path):
     ]
     run_results = tmp_path / "run_results.json"
     run_results.write_text(
-        json.dumps(
-            {"results": [{"unique_id": uid, "execution_time": seconds} for uid, seconds in results]}
-        )
+        json.dumps({"results": [{"unique_id": uid, "execution_time": seconds} for uid, seconds in results]})
     )
     assert _slowest(run_results, count=4) == (
         "int_sessions 21.0, unique_fct_sessions_session_id 5.6, "
@@ -165,10 +158,5 @@ def test_scale_benchmark_times_the_daily_job_on_top_of_the_full_build(tmp_path):
     planted = json.loads((tmp_path / "shop-300-1y" / "_planted.json").read_text())
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
         # the job loaded the last day's files: every planted order row is in raw
-        assert (
-            con.execute("select count(*) from raw.orders").fetchone()[0]
-            == planted["rows"]["orders"]
-        )
-        assert con.execute("select max(as_of_date) from marts.customer_offers").fetchone()[
-            0
-        ] == date(2025, 12, 31)
+        assert con.execute("select count(*) from raw.orders").fetchone()[0] == planted["rows"]["orders"]
+        assert con.execute("select max(as_of_date) from marts.customer_offers").fetchone()[0] == date(2025, 12, 31)

@@ -65,9 +65,7 @@ def test_a_fit_that_converged_yesterday_converges_today_on_a_few_more_orders(tmp
             ("calibration", "fitted"),
         ], [o.reason for o in outcomes]
         # the first day starts from the default only; the second also from the first day's fits
-        assert starts_seen == [
-            [stored[f].bgnbd] if f in stored else [] for f in ("full", "calibration")
-        ]
+        assert starts_seen == [[stored[f].bgnbd] if f in stored else [] for f in ("full", "calibration")]
         with duckdb.connect(str(db), read_only=True) as con:
             stored = stored_fits(con)
         assert {f: o.bgnbd for f, o in stored.items()} == {o.fit: o.bgnbd for o in outcomes}
@@ -81,17 +79,13 @@ def test_a_fit_that_converged_yesterday_converges_today_on_a_few_more_orders(tmp
     assert "converged at p = 100000" in today.reason
 
     def log_likelihood(params) -> float:
-        return float(
-            np.sum(bgnbd.gamma_gamma_log_likelihood(bgnbd.GammaGammaParams(*params), x, m))
-        )
+        return float(np.sum(bgnbd.gamma_gamma_log_likelihood(bgnbd.GammaGammaParams(*params), x, m)))
 
     assert abs(log_likelihood(today.gamma_gamma) - today.gg_log_likelihood) < 1e-6
     assert log_likelihood(first_day[1].gamma_gamma) < today.gg_log_likelihood
     for p in (1.0, 5.0, 50.0, 1000.0):  # profile in p: every interior point is lower
         best_inner = max(
-            log_likelihood((p, q, g))
-            for q in np.geomspace(1.05, 50, 60)
-            for g in np.geomspace(1e-1, 1e6, 120)
+            log_likelihood((p, q, g)) for q in np.geomspace(1.05, 50, 60) for g in np.geomspace(1e-1, 1e6, 120)
         )
         assert best_inner < today.gg_log_likelihood
     scores = today.scores

@@ -52,9 +52,7 @@ def _warehouse(root: Path, landing: Path) -> WarehouseResource:
     )
 
 
-def _materialize(
-    wh: WarehouseResource, partition: str, assets=ALL, **kwargs
-) -> dg.ExecuteInProcessResult:
+def _materialize(wh: WarehouseResource, partition: str, assets=ALL, **kwargs) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         assets,
         partition_key=partition,
@@ -79,9 +77,7 @@ def _checks(result) -> dict[tuple[str, str], object]:
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dagster_landing")
     # a year of history: enough for both CLV fits (full, and calibration to as_of - 180 days)
-    generate(
-        root, customers=400, start=date(2024, 7, 1), end=date(2025, 6, 30), seed=21, bad_share=0.003
-    )
+    generate(root, customers=400, start=date(2024, 7, 1), end=date(2025, 6, 30), seed=21, bad_share=0.003)
     return root
 
 
@@ -131,9 +127,7 @@ def test_dbt_resource_skips_dagster_dbts_preparation_for_metadata_the_project_do
     resource = dbt_resource()
     assert resource._initialize_dbt_core_adapter(["build"]) is None
     # the version dagster-dbt would have read from `dbt --version`
-    printed = subprocess.run(
-        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
-    ).stdout
+    printed = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
     assert f"installed: {resource._cli_version}" in printed
 
 
@@ -157,9 +151,7 @@ def test_run_logs_older_than_the_retention_are_removed(tmp_path, monkeypatch):
     assert prune_run_logs(tmp_path, keep_days(), now=now) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["notes.log"]  # not a run log: never touched
     monkeypatch.setenv("CRM_KEEP_DAYS", "30d")
-    with pytest.raises(
-        ValueError, match="CRM_KEEP_DAYS .setting keep_days.: must be a whole number of days"
-    ):
+    with pytest.raises(ValueError, match="CRM_KEEP_DAYS .setting keep_days.: must be a whole number of days"):
         keep_days()
 
 
@@ -177,14 +169,14 @@ def test_the_run_log_has_each_line_once(tmp_path):
         hello()
 
     log = tmp_path / "run.log"
-    assert one_step.execute_in_process(
-        run_config={"loggers": {"file": {"config": {"path": str(log)}}}}
-    ).success
+    assert one_step.execute_in_process(run_config={"loggers": {"file": {"config": {"path": str(log)}}}}).success
     text = log.read_text()
-    assert [
-        text.count(event)
-        for event in ("RUN_START", "hello from the step", "STEP_SUCCESS", "RUN_SUCCESS")
-    ] == [1, 1, 1, 1]
+    assert [text.count(event) for event in ("RUN_START", "hello from the step", "STEP_SUCCESS", "RUN_SUCCESS")] == [
+        1,
+        1,
+        1,
+        1,
+    ]
 
 
 def test_schedule_runs_yesterday_every_morning_in_tokyo():
@@ -219,21 +211,14 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert result.success
     checks = _checks(result)
     # dbt tests arrive as asset checks, and all pass
-    assert (
-        sum(
-            1
-            for (_, name) in checks
-            if name.startswith(("unique_", "not_null_", "accepted_values_"))
-        )
-        > 20
-    )
+    assert sum(1 for (_, name) in checks if name.startswith(("unique_", "not_null_", "accepted_values_"))) > 20
     # the scheduled build leaves the unit tests to CI (decision 90): models and data tests ran,
     # no unit test did
     ran = [
         r["unique_id"].split(".")[0]
-        for r in json.loads(
-            (_dbt_target_path(result.run_id, "dbt_warehouse") / "run_results.json").read_text()
-        )["results"]
+        for r in json.loads((_dbt_target_path(result.run_id, "dbt_warehouse") / "run_results.json").read_text())[
+            "results"
+        ]
     ]
     assert ran.count("model") > 40 and ran.count("test") > 100 and "unit_test" not in ran
 
@@ -263,12 +248,7 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
     assert gate.metadata["failing_values"].value > 0
     assert any(k.startswith("failing_rows[") for k in gate.metadata)
-    assert (
-        query(pipeline.wh.database_path, "select count(*) as n from quarantine.quarantine_orders")[
-            "n"
-        ][0]
-        > 0
-    )
+    assert query(pipeline.wh.database_path, "select count(*) as n from quarantine.quarantine_orders")["n"][0] > 0
     # published: a DuckDB file with every mart and the same rows, Parquet per mart, a manifest
     manifest = json.loads((Path(pipeline.wh.publish) / "manifest.json").read_text())
     assert manifest["as_of_date"] == END
@@ -284,13 +264,11 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     # the day's audience exports were published with the marts, after their consent check passed
     assert checks[("audience_exports", "exports_respect_consent")].passed
     exports = Path(manifest["exports_dir"])
-    entries = published["customer_audiences"].query(
-        "is_entry and not is_holdout and channel.notna()", engine="python"
-    )
+    entries = published["customer_audiences"].query("is_entry and not is_holdout and channel.notna()", engine="python")
     assert sum(len(pd.read_parquet(p)) for p in exports.glob("*.parquet")) == len(entries)
-    assert {p.stem for p in exports.glob("*.csv")} == set(
-        published["customer_audiences"].audience
-    ) | {p.stem for p in exports.glob("*.parquet")}
+    assert {p.stem for p in exports.glob("*.csv")} == set(published["customer_audiences"].audience) | {
+        p.stem for p in exports.glob("*.parquet")
+    }
     # the model fits ran between the two dbt steps: dim_customers and the predictions carry them
     fit_check = checks[("clv_fits", "clv_fit_converged")]
     assert fit_check.passed and fit_check.severity == dg.AssetCheckSeverity.ERROR
@@ -299,19 +277,13 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert model.loc["calibration", "status"] == "fitted"
     assert published["clv_model_validation"]["count_customers"].sum() > 0
     buyers = published["dim_customers"].query("count_purchases > 0")
-    assert (
-        manifest["row_counts"]["customer_predictions"] == len(buyers) > 0
-    )  # one prediction per buyer
+    assert manifest["row_counts"]["customer_predictions"] == len(buyers) > 0  # one prediction per buyer
     assert buyers["p_alive"].notna().all()
     assert checks[("retention_fits", "retention_fits_converged")].passed
     # the dbt docs site was published beside the marts
-    assert (
-        "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
-    )
+    assert "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
     # GX Data Docs were written
-    assert (
-        Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    ).exists()
+    assert (Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
 
 
 def test_running_a_partition_twice_changes_no_mart(pipeline):
@@ -365,13 +337,8 @@ def test_a_failed_error_check_blocks_publishing(pipeline, tmp_path):
     checks = _checks(result)
     rates = checks[("f2_conversion", "rates_within_0_1")]
     assert not rates.passed and rates.severity == dg.AssetCheckSeverity.ERROR
-    assert (
-        rates.metadata["failing_values"].value > 0
-        and "f2_rate_30d" in rates.metadata["failing_sample"].value
-    )
-    assert checks[
-        ("funnel_daily", "rates_within_0_1")
-    ].passed  # ... and only the broken mart is blamed
+    assert rates.metadata["failing_values"].value > 0 and "f2_rate_30d" in rates.metadata["failing_sample"].value
+    assert checks[("funnel_daily", "rates_within_0_1")].passed  # ... and only the broken mart is blamed
     published_steps = [
         e
         for e in result.all_events
@@ -382,9 +349,7 @@ def test_a_failed_error_check_blocks_publishing(pipeline, tmp_path):
     assert after == before  # BI keeps the previous marts
 
 
-def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(
-    pipeline, tmp_path, monkeypatch
-):
+def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(pipeline, tmp_path, monkeypatch):
     from orchestration.predict import bgnbd
 
     root = tmp_path / "failed_fit"
@@ -407,9 +372,7 @@ def test_a_failed_fit_holds_back_its_predictions_and_everything_else_publishes(
     assert result.success  # an ERROR check that holds back only the predictions, not the run
     check = _checks(result)[("clv_fits", "clv_fit_converged")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert (
-        "planted by the test" in check.description and "customer_predictions" in check.description
-    )
+    assert "planted by the test" in check.description and "customer_predictions" in check.description
     manifest = json.loads((root / "published" / "manifest.json").read_text())
     assert manifest["run_id"] == result.run_id  # published in this run ...
     # ... except the marts of the failed fits (both fits call the failing optimiser)
@@ -446,14 +409,9 @@ def test_an_export_without_consent_blocks_publishing(pipeline, tmp_path):
     result = _materialize(wh, END, assets=ALL, selection=selection)
     check = _checks(result)[("audience_exports", "exports_respect_consent")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert (
-        "win_back.parquet: 1 rows whose customer has no consent for its channel"
-        in check.description
-    )
+    assert "win_back.parquet: 1 rows whose customer has no consent for its channel" in check.description
     assert victim in check.description
-    assert (
-        json.loads((root / "published" / "manifest.json").read_text()) == before
-    )  # nothing published
+    assert json.loads((root / "published" / "manifest.json").read_text()) == before  # nothing published
 
 
 def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tmp_path):
@@ -462,10 +420,7 @@ def test_a_reader_of_the_published_file_sees_old_or_new_never_a_mix(pipeline, tm
     wh = _warehouse(root, Path(pipeline.wh.landing))
     published = root / "published" / "crm_marts.duckdb"
     reader = duckdb.connect(str(published), read_only=True)
-    old = {
-        m: reader.execute(f"select count(*) from marts.{m}").fetchone()[0]
-        for m in ("fct_orders", "kpi_daily")
-    }
+    old = {m: reader.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in ("fct_orders", "kpi_daily")}
     # the warehouse changes and is published again while the reader holds the old file open
     con = duckdb.connect(wh.database)
     con.execute("delete from marts.fct_orders where order_date < '2025-05-01'")
@@ -491,18 +446,14 @@ def test_killing_the_dbt_build_midway_and_rerunning_gives_the_same_marts(pipelin
         DBT_PROFILES_DIR=str(PROJECT_DIR / "profiles"),
     )
     cmd = dbt_command(["build", "--target-path", str(tmp_path / "target")], {"as_of_date": END})
-    proc = subprocess.Popen(
-        cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     started = time.monotonic()
     for line in proc.stdout:  # kill once the build is writing models
         if "OK created sql table model" in line or time.monotonic() - started > 60:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    rerun = subprocess.run(
-        cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
-    )
+    rerun = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     reference, got = mart_snapshot(pipeline.wh.database_path), mart_snapshot(db)
     for name in reference:
@@ -539,28 +490,16 @@ def test_a_retried_or_reexecuted_dbt_step_resumes_from_the_failed_model(tmp_path
     path = _dbt_target_path(failed_run, "dbt_warehouse")
     path.mkdir(parents=True, exist_ok=True)
     try:
-        (path / "run_results.json").write_text(
-            json.dumps({"results": [{"status": "success"}, {"status": "error"}]})
-        )
-        retry = SimpleNamespace(
-            retry_number=1, run=SimpleNamespace(run_id=failed_run, parent_run_id=None)
-        )
-        reexecution = SimpleNamespace(
-            retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=failed_run)
-        )
-        first_try = SimpleNamespace(
-            retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=None)
-        )
+        (path / "run_results.json").write_text(json.dumps({"results": [{"status": "success"}, {"status": "error"}]}))
+        retry = SimpleNamespace(retry_number=1, run=SimpleNamespace(run_id=failed_run, parent_run_id=None))
+        reexecution = SimpleNamespace(retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=failed_run))
+        first_try = SimpleNamespace(retry_number=0, run=SimpleNamespace(run_id=new_run, parent_run_id=None))
         assert _resumable_run(retry, "dbt_warehouse") == path
         assert _resumable_run(reexecution, "dbt_warehouse") == path
         assert _resumable_run(first_try, "dbt_warehouse") is None
-        assert (
-            _resumable_run(reexecution, "dbt_predictions") is None
-        )  # the other dbt step did not fail
+        assert _resumable_run(reexecution, "dbt_predictions") is None  # the other dbt step did not fail
         (path / "run_results.json").write_text(json.dumps({"results": [{"status": "success"}]}))
-        assert (
-            _resumable_run(reexecution, "dbt_warehouse") is None
-        )  # nothing failed: build from scratch
+        assert _resumable_run(reexecution, "dbt_warehouse") is None  # nothing failed: build from scratch
     finally:
         shutil.rmtree(path.parent)
 

@@ -63,9 +63,7 @@ def app(warehouse, tmp_path_factory):
     port = free_port()
     env = dict(os.environ, CRM_PUBLISH_DIR=str(out))
     log = open(out / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        dashboard_command(port), cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    proc = subprocess.Popen(dashboard_command(port), cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while True:
@@ -86,9 +84,7 @@ def app(warehouse, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(
-            "/usr/bin/chromium is missing: run scripts/ensure_browser.sh (scripts/test.sh does)"
-        )
+        pytest.fail("/usr/bin/chromium is missing: run scripts/ensure_browser.sh (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
@@ -111,27 +107,19 @@ def rendered(app, browser) -> dict[str, dict]:
     page = browser.new_page()
     out = {}
     for name in PAGES:
-        page.goto(
-            f"{url}/" if name == "kpis" else f"{url}/{name}"
-        )  # kpis is the default page, at /
+        page.goto(f"{url}/" if name == "kpis" else f"{url}/{name}")  # kpis is the default page, at /
         page.wait_for_selector("h1", timeout=90_000)
         page.wait_for_selector("#crm-page-ready", state="attached", timeout=90_000)
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000
-        )
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
         page.wait_for_timeout(800)
         metrics = {}
         for m in page.query_selector_all('[data-testid="stMetric"]'):
             label = m.query_selector('[data-testid="stMetricLabel"]').inner_text().strip()
-            metrics.setdefault(
-                label, m.query_selector('[data-testid="stMetricValue"]').inner_text().strip()
-            )
+            metrics.setdefault(label, m.query_selector('[data-testid="stMetricValue"]').inner_text().strip())
         out[name] = {
             "metrics": metrics,
             "infos": [a.inner_text() for a in page.query_selector_all('[data-testid="stAlert"]')],
-            "exceptions": [
-                e.inner_text() for e in page.query_selector_all('[data-testid="stException"]')
-            ],
+            "exceptions": [e.inner_text() for e in page.query_selector_all('[data-testid="stException"]')],
             "not_found": "Page not found" in page.inner_text("body"),
             "charts": len(page.query_selector_all(".js-plotly-plot")),
         }
@@ -149,9 +137,7 @@ def test_page_renders_without_error(rendered, name):
 
 def test_kpi_figures_equal_kpi_monthly(app, rendered):
     _, db = app
-    row = query(db, "select * from marts.kpi_monthly order by month_start_date desc limit 1").iloc[
-        0
-    ]
+    row = query(db, "select * from marts.kpi_monthly order by month_start_date desc limit 1").iloc[0]
     m = rendered["kpis"]["metrics"]
     assert m["売上 Revenue"] == pages.yen(row["revenue"]) and row["revenue"] > 0
     assert m["注文数 Orders"] == f"{int(row['count_orders']):,}"
@@ -176,9 +162,7 @@ def test_portfolio_figures_equal_marts(app, rendered):
     m = rendered["portfolio"]["metrics"]
     assert m["顧客数 Customers"] == f"{int(n):,}"
     assert m["現役客 Active"] == f"{int(active):,}" and 0 < active < n
-    assert (
-        rendered["portfolio"]["charts"] == 3
-    )  # states over time, heatmap, forecast (portfolio_forecast)
+    assert rendered["portfolio"]["charts"] == 3  # states over time, heatmap, forecast (portfolio_forecast)
 
 
 def test_portfolio_movements_equal_portfolio_transitions(app, rendered):
@@ -219,10 +203,7 @@ def test_prediction_and_subscription_figures_equal_marts(app, rendered):
         "acquisition_channel = 'all' and product_id = 'all' and offer_code = 'all' "
         "and delivery_number = 2",
     )["retention_rate"][0]
-    assert (
-        rendered["subscriptions"]["metrics"]["2回目継続率 Retention to delivery 2"]
-        == f"{second * 100:.1f}%"
-    )
+    assert rendered["subscriptions"]["metrics"]["2回目継続率 Retention to delivery 2"] == f"{second * 100:.1f}%"
 
 
 def test_f2_channel_funnel_loyalty_product_figures_equal_marts(app, rendered):
@@ -233,9 +214,7 @@ def test_f2_channel_funnel_loyalty_product_figures_equal_marts(app, rendered):
         "and first_category = 'all'",
     ).iloc[0]
     assert rendered["f2"]["metrics"]["F2転換率 90日 F2 rate 90d"] == pages.pct(f2["f2_rate_90d"])
-    assert (
-        rendered["f2"]["metrics"]["初回購入者 First buyers"] == f"{int(f2['count_first_buyers']):,}"
-    )
+    assert rendered["f2"]["metrics"]["初回購入者 First buyers"] == f"{int(f2['count_first_buyers']):,}"
     sessions = query(db, "select sum(count_sessions) as n from marts.funnel_daily")["n"][0]
     assert rendered["funnel"]["metrics"]["セッション Sessions"] == f"{int(sessions):,}"
     top = query(
@@ -244,12 +223,8 @@ def test_f2_channel_funnel_loyalty_product_figures_equal_marts(app, rendered):
         " = (select max(period_start_date) from marts.product_ranking where period_grain = 'month') "
         "order by rank, product_id limit 1",
     )["product_id"][0]
-    assert any(
-        k.startswith("今月の1位") and v == top for k, v in rendered["products"]["metrics"].items()
-    )
-    loyal = query(
-        db, "select count_customers from marts.loyalty_tier_profile order by loyalty_tier"
-    )
+    assert any(k.startswith("今月の1位") and v == top for k, v in rendered["products"]["metrics"].items())
+    loyal = query(db, "select count_customers from marts.loyalty_tier_profile order by loyalty_tier")
     assert rendered["loyalty"]["charts"] == 1 and len(loyal) == 4
     assert rendered["channels"]["charts"] == 1
 
@@ -265,9 +240,7 @@ def test_f2_channel_funnel_loyalty_product_figures_equal_marts(app, rendered):
 def test_pages_of_later_marts_say_why_when_missing(app, rendered, name, marts):
     _, db = app
     present = set(
-        query(db, "select table_name from information_schema.tables where table_schema = 'marts'")[
-            "table_name"
-        ]
+        query(db, "select table_name from information_schema.tables where table_schema = 'marts'")["table_name"]
     )
     missing = [m for m in marts if m not in present]
     if missing:

@@ -11,10 +11,7 @@ from orchestration.tools import generate as gen
 
 
 def _read_all(folder):
-    return {
-        p.relative_to(folder).as_posix(): pq.read_table(p)
-        for p in sorted(folder.rglob("*.parquet"))
-    }
+    return {p.relative_to(folder).as_posix(): pq.read_table(p) for p in sorted(folder.rglob("*.parquet"))}
 
 
 def test_help_lists_the_options(capsys):
@@ -38,9 +35,7 @@ def test_same_seed_same_rows_other_seed_other_rows(tmp_path):
 
 
 def test_writes_every_contract_table_with_contract_columns_one_file_per_day(tmp_path):
-    planted = gen.generate(
-        tmp_path, customers=200, start=date(2025, 3, 1), end=date(2025, 3, 31), seed=1
-    )
+    planted = gen.generate(tmp_path, customers=200, start=date(2025, 3, 1), end=date(2025, 3, 31), seed=1)
     for table, columns in TABLE_COLUMNS.items():
         files = sorted((tmp_path / table).glob("*.parquet"))
         assert files, table

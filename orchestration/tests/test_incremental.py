@@ -66,11 +66,7 @@ def _plant(landing: Path, held: Path) -> dict:
     )
     planted["resent_order"] = order["order_id"]
     # an orphan: the lines of an order of 06-28 arrive on 06-28, the order itself on 06-29
-    product = (
-        pq.read_table(landing / "order_items" / "2025-06-10.parquet")
-        .column("product_id")[0]
-        .as_py()
-    )
+    product = pq.read_table(landing / "order_items" / "2025-06-10.parquet").column("product_id")[0].as_py()
     (landing / "order_items" / "2025-06-28_early.csv").write_text(
         f"order_id,line_number,product_id,quantity,unit_price\n{LATE_ORDER},1,{product},2,1500\n"
     )
@@ -99,9 +95,7 @@ def _build(db: Path, as_of: str, full_refresh: bool = False) -> str:
     return out
 
 
-def _tables(
-    db: Path, schemas: tuple[str, ...], drop: tuple[str, ...] = ()
-) -> dict[str, pd.DataFrame]:
+def _tables(db: Path, schemas: tuple[str, ...], drop: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
     """Every table and view of ``schemas`` without the columns ``drop``, rows sorted by every column."""
     with duckdb.connect(str(db), read_only=True) as con:
         names = con.execute(
@@ -116,9 +110,7 @@ def _tables(
     return out
 
 
-def _assert_same(
-    got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], what: str
-) -> None:
+def _assert_same(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], what: str) -> None:
     assert got.keys() == expected.keys()
     for name, frame in expected.items():
         try:
@@ -162,9 +154,7 @@ def runs(tmp_path_factory):
 
     # a backfill: int_sessions as of an earlier day than its last run (as_of_date moves back), then
     # the last day again (forward from the backfill)
-    backfill_log = dbt(
-        daily, ["run", "--select", "+int_sessions"], {"as_of_date": BACKFILLED}
-    ).stdout
+    backfill_log = dbt(daily, ["run", "--select", "+int_sessions"], {"as_of_date": BACKFILLED}).stdout
     planted["sessions_backfilled"] = _sessions(daily)
     logs["backfill"] = backfill_log
     logs["after_backfill"] = _build(daily, DAYS[-1])
@@ -197,9 +187,7 @@ def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
             [runs["planted"]["resent_order"]],
         ).fetchone()
         assert status == (RESENT_ORDER_STATUS,)
-        assert con.execute(
-            "select count(*) from marts.fct_orders where order_id = ?", [LATE_ORDER]
-        ).fetchone() == (1,)
+        assert con.execute("select count(*) from marts.fct_orders where order_id = ?", [LATE_ORDER]).fetchone() == (1,)
         assert con.execute(
             "select count(*) from quarantine.quarantine_order_items where order_id = ?",
             [LATE_ORDER],
@@ -225,12 +213,8 @@ def test_a_backfill_moves_int_sessions_back_to_that_day(runs):
     # that day, which equals what the day's own run had built
     assert "sql incremental model intermediate.int_sessions" in runs["logs"]["backfill"]
     planted = runs["planted"]
-    assert planted["sessions_backfilled"]["started_at"].max() < pd.Timestamp(
-        BACKFILLED
-    ) + pd.Timedelta(days=1)
-    pd.testing.assert_frame_equal(
-        planted["sessions_backfilled"], planted["sessions_built_that_day"], check_dtype=False
-    )
+    assert planted["sessions_backfilled"]["started_at"].max() < pd.Timestamp(BACKFILLED) + pd.Timedelta(days=1)
+    pd.testing.assert_frame_equal(planted["sessions_backfilled"], planted["sessions_built_that_day"], check_dtype=False)
 
 
 def test_an_incremental_day_equals_a_full_refresh_of_the_same_raw_rows(runs):

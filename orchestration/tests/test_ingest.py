@@ -81,9 +81,7 @@ def test_unreadable_file_is_reported_and_skipped_not_fatal(tmp_path):
     assert [p.path.endswith("2025-01-06.parquet") for _, p in report.problems] == [True]
     assert report.tables["orders"].files_new == 5
     con = duckdb.connect(str(db), read_only=True)
-    status = con.execute(
-        "select status from raw._load_log where file_path = '2025-01-06.parquet'"
-    ).fetchone()
+    status = con.execute("select status from raw._load_log where file_path = '2025-01-06.parquet'").fetchone()
     con.close()
     assert status == ("failed",)
 
@@ -116,9 +114,7 @@ def test_typed_parquet_is_stored_as_contract_text(tmp_path):
         {
             "ORDER_ID": ["A1"],  # header case does not matter
             "customer_id": ["C1"],
-            "ordered_at": pa.array(
-                [datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "UTC")
-            ),
+            "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "UTC")),
             "status": ["Completed "],
             "order_total": pa.array([1234.5], pa.float64()),
             "is_subscription": [True],
@@ -168,15 +164,11 @@ def _every_kind() -> pa.Table:
             "dict": pa.array(["p", "q", None]).dictionary_encode(),
             "ts_s": pa.array(naive, pa.timestamp("s")),
             "ts_ms": pa.array(naive, pa.timestamp("ms")),
-            "ts_us": pa.array(
-                [datetime(2025, 1, 31, 16, 30, 0, 123456), *naive[1:]], pa.timestamp("us")
-            ),
+            "ts_us": pa.array([datetime(2025, 1, 31, 16, 30, 0, 123456), *naive[1:]], pa.timestamp("us")),
             "ts_ns": pa.array([1738341000123456789, -1, None], pa.timestamp("ns")),
             "tz_utc": pa.array(aware, pa.timestamp("us", "UTC")),
             "tz_tokyo": pa.array(aware, pa.timestamp("ms", "Asia/Tokyo")),
-            "tz_ns": pa.array(
-                [1738341000123456789, 5, None], pa.timestamp("ns", "America/New_York")
-            ),
+            "tz_ns": pa.array([1738341000123456789, 5, None], pa.timestamp("ns", "America/New_York")),
             "day": pa.array([date(2025, 1, 31), date(1900, 2, 28), None], pa.date32()),
             "flag": [True, False, None],
             "i8": pa.array([1, -128, None], pa.int8()),
@@ -202,9 +194,7 @@ def test_duckdb_reads_parquet_as_the_same_text_as_the_python_path(tmp_path):
     con = duckdb.connect()
     _register_float_udfs(con)
     plan, rows = _plan_parquet(path, columns)
-    assert (
-        plan is None
-    )  # zone-aware nanoseconds: DuckDB holds microseconds, so the Python path reads it
+    assert plan is None  # zone-aware nanoseconds: DuckDB holds microseconds, so the Python path reads it
 
     native_columns = [c for c in columns if c != "tz_ns"]
     plan, rows = _plan_parquet(path, native_columns)
@@ -243,9 +233,7 @@ def test_the_session_time_zone_does_not_change_the_text(tmp_path):
         pa.table(
             {
                 "order_id": ["A1"],
-                "ordered_at": pa.array(
-                    [datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "Asia/Tokyo")
-                ),
+                "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, tzinfo=UTC)], pa.timestamp("us", "Asia/Tokyo")),
                 "updated_at": pa.array([datetime(2025, 2, 1, 9, 0)], pa.timestamp("ms")),
             }
         ),
@@ -253,9 +241,7 @@ def test_the_session_time_zone_does_not_change_the_text(tmp_path):
     )
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))
-    con.execute(
-        "set TimeZone = 'America/Los_Angeles'"
-    )  # a persistent setting would not matter either
+    con.execute("set TimeZone = 'America/Los_Angeles'")  # a persistent setting would not matter either
     con.close()
     ingest(tmp_path / "landing", db, verbose=False)
     con = duckdb.connect(str(db), read_only=True)
@@ -288,9 +274,7 @@ def test_mixed_schemas_in_one_folder_load_with_their_own_names_and_kinds(tmp_pat
             {
                 " Order_Total ": pa.array([Decimal("12.50")], pa.decimal128(12, 2)),
                 " ORDER_ID": ["B1"],
-                "Ordered_At": pa.array(
-                    [datetime(2025, 1, 2, 1, 0, tzinfo=UTC)], pa.timestamp("us", "UTC")
-                ),
+                "Ordered_At": pa.array([datetime(2025, 1, 2, 1, 0, tzinfo=UTC)], pa.timestamp("us", "UTC")),
                 "Status": ["completed"],
                 "Is_Subscription": [False],
                 "extra": [1],
@@ -313,17 +297,13 @@ def test_mixed_schemas_in_one_folder_load_with_their_own_names_and_kinds(tmp_pat
     )
     db = tmp_path / "w.duckdb"
     report = ingest(tmp_path / "landing", db, tables=["orders"], verbose=False)
-    assert (
-        report.problems == [] and report.tables["orders"].files_new == 3 and report.rows_loaded == 4
-    )
+    assert report.problems == [] and report.tables["orders"].files_new == 3 and report.rows_loaded == 4
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute(
         "select _source_file, _row_number, order_id, customer_id, ordered_at, order_total, "
         "is_subscription, _malformed_line from raw.orders order by _source_file, _row_number"
     ).fetchall()
-    logged = con.execute(
-        "select file_path, row_count, status from raw._load_log order by file_path"
-    ).fetchall()
+    logged = con.execute("select file_path, row_count, status from raw._load_log order by file_path").fetchall()
     con.close()
     assert rows == [
         ("2025-01-01.parquet", 1, "A1", "C1", "2025-01-01 10:00:00", "100", None, None),
@@ -371,13 +351,9 @@ def _landing_with_a_corrupt_day(tmp_path):
     folder = tmp_path / "landing" / "events"
     folder.mkdir(parents=True)
     for day in (1, 2, 3, 4):
-        pq.write_table(
-            _events_day(day, 1000 * day), folder / f"2025-01-0{day}.parquet", compression="snappy"
-        )
+        pq.write_table(_events_day(day, 1000 * day), folder / f"2025-01-0{day}.parquet", compression="snappy")
     _corrupt_pages(folder / "2025-01-02.parquet")
-    pq.ParquetFile(
-        folder / "2025-01-02.parquet"
-    ).close()  # the footer still reads: only the read finds it
+    pq.ParquetFile(folder / "2025-01-02.parquet").close()  # the footer still reads: only the read finds it
     return folder
 
 
@@ -385,22 +361,15 @@ def test_a_corrupt_parquet_among_good_ones_is_reported_and_the_others_load(tmp_p
     folder = _landing_with_a_corrupt_day(tmp_path)
     db = tmp_path / "w.duckdb"
     report = ingest(tmp_path / "landing", db, tables=["events"], verbose=False)
-    assert [(p.path, p.kind) for _, p in report.problems] == [
-        (str(folder / "2025-01-02.parquet"), "failed")
-    ]
+    assert [(p.path, p.kind) for _, p in report.problems] == [(str(folder / "2025-01-02.parquet"), "failed")]
     line = report.problems[0][1].line()
-    assert (
-        "not a readable Parquet file" in line and "What to do: fix the file or replace it" in line
-    )
+    assert "not a readable Parquet file" in line and "What to do: fix the file or replace it" in line
     assert report.tables["events"].files_new == 3 and report.rows_loaded == 1000 + 3000 + 4000
     con = duckdb.connect(str(db), read_only=True)
     per_file = con.execute(
-        "select _source_file, count(*), min(_row_number), max(_row_number) from raw.events "
-        "group by all order by 1"
+        "select _source_file, count(*), min(_row_number), max(_row_number) from raw.events group by all order by 1"
     ).fetchall()
-    log = con.execute(
-        "select file_path, status, row_count from raw._load_log order by 1"
-    ).fetchall()
+    log = con.execute("select file_path, status, row_count from raw._load_log order by 1").fetchall()
     con.close()
     assert per_file == [
         ("2025-01-01.parquet", 1000, 1, 1000),
@@ -436,10 +405,7 @@ def test_the_gate_sees_each_batch_as_arrow_and_a_corrupt_file_is_left_out(tmp_pa
     assert [t for t, _ in seen] == ["events"]
     rows = seen[0][1]
     assert isinstance(rows, pa.Table) and rows.num_rows == 8000
-    assert (
-        rows.schema.field("event_id").type == pa.string()
-        and rows.schema.field("_row_number").type == pa.int64()
-    )
+    assert rows.schema.field("event_id").type == pa.string() and rows.schema.field("_row_number").type == pa.int64()
     assert sorted(set(rows.column("_source_file").to_pylist())) == [
         "2025-01-01.parquet",
         "2025-01-03.parquet",
@@ -462,9 +428,7 @@ def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path
         tmp_path / "w.duckdb",
         tables=["events"],
         verbose=False,
-        on_batch=lambda table, rows: batches.append(
-            sorted(set(rows.column("_source_file").to_pylist()))
-        ),
+        on_batch=lambda table, rows: batches.append(sorted(set(rows.column("_source_file").to_pylist()))),
     )
     assert report.rows_loaded == 30
     assert batches == [["2025-01-01.parquet", "2025-01-02.parquet"], ["2025-01-03.parquet"]]
@@ -486,9 +450,7 @@ def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path
     except RuntimeError:
         pass
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
-    counts = con.execute(
-        "select (select count(*) from raw.events), (select count(*) from raw._load_log)"
-    ).fetchone()
+    counts = con.execute("select (select count(*) from raw.events), (select count(*) from raw._load_log)").fetchone()
     con.close()
     assert counts == (30, 3)
 
@@ -502,9 +464,7 @@ def test_a_parquet_duckdb_reads_with_other_types_goes_through_the_python_path(tm
         pa.table(
             {
                 "order_id": ["A1"],
-                "ordered_at": pa.array(
-                    [datetime(2025, 1, 31, 16, 30, 0, 123456)], pa.timestamp("us")
-                ),
+                "ordered_at": pa.array([datetime(2025, 1, 31, 16, 30, 0, 123456)], pa.timestamp("us")),
             }
         ),
         path,
@@ -517,9 +477,12 @@ def test_a_parquet_duckdb_reads_with_other_types_goes_through_the_python_path(tm
     report = ingest(tmp_path / "landing", db, tables=["orders"], verbose=False)
     assert report.problems == [] and report.rows_loaded == 1
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute(
-        "select order_id, ordered_at, _source_file, _row_number from raw.orders"
-    ).fetchone() == ("A1", "2025-01-31T16:30:00.123456000", "2025-01-31.parquet", 1)
+    assert con.execute("select order_id, ordered_at, _source_file, _row_number from raw.orders").fetchone() == (
+        "A1",
+        "2025-01-31T16:30:00.123456000",
+        "2025-01-31.parquet",
+        1,
+    )
     con.close()
 
 

@@ -21,9 +21,7 @@ def test_funnel_purchases_per_day_equal_web_orders(warehouse):
     )
     merged = funnel.merge(orders, on="d", how="outer", suffixes=("_funnel", "_orders")).fillna(0)
     assert len(merged) > 300
-    assert (merged["n_funnel"] == merged["n_orders"]).all(), merged[
-        merged["n_funnel"] != merged["n_orders"]
-    ]
+    assert (merged["n_funnel"] == merged["n_orders"]).all(), merged[merged["n_funnel"] != merged["n_orders"]]
 
 
 def test_cart_abandonment_is_about_70_percent(warehouse):
@@ -36,9 +34,7 @@ def test_cart_abandonment_is_about_70_percent(warehouse):
 
 
 def test_spend_is_never_dropped(warehouse):
-    raw = query(warehouse.db, "select sum(spend) as s from staging.stg_shop__marketing_spends")[
-        "s"
-    ][0]
+    raw = query(warehouse.db, "select sum(spend) as s from staging.stg_shop__marketing_spends")["s"][0]
     by_channel = query(
         warehouse.db,
         "select acquisition_channel, sum(spend) as s from marts.channel_acquisition group by 1",
@@ -87,11 +83,7 @@ def test_abandoned_carts_list_known_customers_only(warehouse):
     carts = query(warehouse.db, "select * from marts.abandoned_carts")
     assert len(carts) > 0 and carts["customer_id"].notna().all()
     sessions = query(warehouse.db, "select session_id, is_cart_abandoned from marts.fct_sessions")
-    assert (
-        sessions.set_index("session_id")
-        .loc[carts["session_id"].unique(), "is_cart_abandoned"]
-        .all()
-    )
+    assert sessions.set_index("session_id").loc[carts["session_id"].unique(), "is_cart_abandoned"].all()
 
 
 def test_kpis_add_up(warehouse):

@@ -40,9 +40,7 @@ def test_the_dbt_hook_and_the_python_fits_create_the_declared_tables(tmp_path: P
             con.execute(sql)
         for sql in tables.create_table_sql(sbg.FIT_TABLE):
             con.execute(sql)
-    declared = {
-        table: [(c, TYPES[k]) for c, k in cols.items()] for table, cols in tables.TABLES.items()
-    }
+    declared = {table: [(c, TYPES[k]) for c, k in cols.items()] for table, cols in tables.TABLES.items()}
     # the three tables, as listed in the sources (a column moved or renamed shows here)
     assert set(declared) == {fit.FITS_TABLE, fit.SCORES_TABLE, sbg.FIT_TABLE}
     assert declared[sbg.FIT_TABLE][:2] == [("as_of_date", "DATE"), ("cohort_month", "VARCHAR")]

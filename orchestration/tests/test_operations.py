@@ -32,9 +32,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _request(
-    url: str, data: bytes | None = None, content_type: str | None = None
-) -> tuple[int, str]:
+def _request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     if content_type:
         request.add_header("Content-Type", content_type)
@@ -97,13 +95,9 @@ def test_the_ui_is_read_only_by_default_and_never_takes_a_mutation_from_a_url(tm
     ui = _start_ui(home, port)
     try:
         # read-only: refused by GET (by the guard, before the webserver) and by a JSON POST
-        status, _ = _request(
-            f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[0])})}"
-        )
+        status, _ = _request(f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[0])})}")
         assert status == 405
-        status, body = _request(
-            base, json.dumps({"query": _delete_mutation(runs[0])}).encode(), "application/json"
-        )
+        status, body = _request(base, json.dumps({"query": _delete_mutation(runs[0])}).encode(), "application/json")
         assert status == 200 and "UnauthorizedError" in body, body
         assert exists(runs[0])
         # a query still works by GET (the UI's own links)
@@ -117,9 +111,7 @@ def test_the_ui_is_read_only_by_default_and_never_takes_a_mutation_from_a_url(tm
     ui = _start_ui(home, port, "--allow-launch")
     try:
         # a GET, and a form POST with the query in its URL (what a page of another site can send)
-        status, _ = _request(
-            f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[1])})}"
-        )
+        status, _ = _request(f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[1])})}")
         assert status == 405
         status, _ = _request(
             f"{base}?{urllib.parse.urlencode({'query': _delete_mutation(runs[2])})}",
@@ -129,9 +121,7 @@ def test_the_ui_is_read_only_by_default_and_never_takes_a_mutation_from_a_url(tm
         assert status == 405
         assert exists(runs[1]) and exists(runs[2])
         # the UI's own JSON POST may change things in this mode
-        status, body = _request(
-            base, json.dumps({"query": _delete_mutation(runs[3])}).encode(), "application/json"
-        )
+        status, body = _request(base, json.dumps({"query": _delete_mutation(runs[3])}).encode(), "application/json")
         assert status == 200 and "DeletePipelineRunSuccess" in body, body
         assert not exists(runs[3])
     finally:
@@ -168,10 +158,7 @@ def test_what_an_interrupted_publish_left_is_removed_and_the_live_files_are_kept
     removed = remove_stale_files(out)
     assert {p.name for p in removed} == {p.name for p in stale} | {half.name, ".docs-target-abcdef"}
     assert not any(p.exists() for p in [*stale, half, out / ".docs-target-abcdef"])
-    assert (
-        os.readlink(out / "parquet") == live_parquet
-        and (out / live_parquet / "kpi_daily.parquet").exists()
-    )
+    assert os.readlink(out / "parquet") == live_parquet and (out / live_parquet / "kpi_daily.parquet").exists()
     with duckdb.connect(str(out / PUBLISHED_DB), read_only=True) as con:
         assert con.execute("select n from marts.kpi_daily").fetchall() == [(1,)]
     # and the next publish does it by itself

@@ -18,9 +18,7 @@ REASON_OF_KIND = {"orphan order_id": "orphan: order_id not among valid orders"}
 
 
 def test_every_raw_row_is_accounted_for(warehouse):
-    rec = query(warehouse.db, "select * from quarantine.quarantine_reconciliation").set_index(
-        "table_name"
-    )
+    rec = query(warehouse.db, "select * from quarantine.quarantine_reconciliation").set_index("table_name")
     assert rec["is_reconciled"].all()
     for table, rows in warehouse.planted["rows"].items():
         assert rec.loc[table, "rows_read"] == rows
@@ -115,16 +113,11 @@ def test_a_past_as_of_date_sees_no_future(warehouse, tmp_path):
     orders = query(db, "select * from marts.fct_orders")
     assert orders["order_date"].max() <= cutoff
     assert (query(db, "select min(recency_days) as r from marts.customer_rfm")["r"][0]) >= 0
-    assert (
-        query(db, "select max(month_end_date) as d from marts.customer_portfolio_monthly")["d"][0]
-        == cutoff
-    )
+    assert query(db, "select max(month_end_date) as d from marts.customer_portfolio_monthly")["d"][0] == cutoff
     # the order was still completed (a purchase) on as_of: its later status is not known yet
     past = orders.set_index("order_id").loc[changed["order_id"][0]]
     assert past["status"] == "completed" and past["is_purchase"]
-    rec = query(
-        db, "select * from quarantine.quarantine_reconciliation where table_name = 'orders'"
-    )
+    rec = query(db, "select * from quarantine.quarantine_reconciliation where table_name = 'orders'")
     assert rec["is_reconciled"][0] and rec["rows_pending"][0] > 0
 
 
@@ -134,9 +127,7 @@ def test_a_past_as_of_date_sees_no_future(warehouse, tmp_path):
 
 
 def _purchases(db) -> pd.DataFrame:
-    orders = query(
-        db, "select * from marts.fct_orders where is_purchase and customer_id is not null"
-    )
+    orders = query(db, "select * from marts.fct_orders where is_purchase and customer_id is not null")
     orders["order_date"] = pd.to_datetime(orders["order_date"])
     orders["order_total"] = orders["order_total"].astype(float)
     return orders.sort_values(["customer_id", "ordered_at", "order_id"])
@@ -161,9 +152,7 @@ def test_rfm_and_tiers_match_an_independent_computation(warehouse):
     n = len(g)
     g["r_score"] = _ceil_bucket(g["recency_days"].rank(method="max", ascending=False), n)
     g["m_score"] = _ceil_bucket(g["monetary"].rank(method="max"), n)
-    g["f_score"] = np.select(
-        [g.frequency >= 6, g.frequency >= 4, g.frequency >= 3, g.frequency >= 2], [5, 4, 3, 2], 1
-    )
+    g["f_score"] = np.select([g.frequency >= 6, g.frequency >= 4, g.frequency >= 3, g.frequency >= 2], [5, 4, 3, 2], 1)
     g["tier"] = np.select(
         [g.frequency == 1, g.window >= 4, g.window >= 2],
         ["nurture", "loyal", "semi_loyal"],
@@ -172,11 +161,7 @@ def test_rfm_and_tiers_match_an_independent_computation(warehouse):
     years = np.maximum(1.0, (as_of - g["first"]).dt.days / 365.0)
     g["ltv"] = g["monetary"] / g["frequency"] * (g["frequency"] / years) * 3
 
-    rfm = (
-        query(warehouse.db, "select * from marts.customer_rfm")
-        .set_index("customer_id")
-        .loc[g.index]
-    )
+    rfm = query(warehouse.db, "select * from marts.customer_rfm").set_index("customer_id").loc[g.index]
     assert len(rfm) == n
     assert (rfm["recency_days"] == g["recency_days"]).all()
     assert (rfm["frequency"] == g["frequency"]).all()
@@ -250,9 +235,7 @@ def test_cpm_transitions_conserve_customers(warehouse):
     )
     last = counts["month_end_date"].max()
     merged = merged[merged["month_end_date"] != last]  # the last date has no next period
-    assert (merged["n_state"] == merged["n_out"]).all(), merged[
-        merged["n_state"] != merged["n_out"]
-    ]
+    assert (merged["n_state"] == merged["n_out"]).all(), merged[merged["n_state"] != merged["n_out"]]
 
 
 def test_f2_rates_match_an_independent_computation(warehouse):
@@ -284,9 +267,7 @@ def test_f2_rates_match_an_independent_computation(warehouse):
 
 
 def test_dbt_unit_tests_pass(warehouse):
-    proc = dbt(
-        warehouse.db, ["test", "--select", "test_type:unit"], {"as_of_date": warehouse.as_of}
-    )
+    proc = dbt(warehouse.db, ["test", "--select", "test_type:unit"], {"as_of_date": warehouse.as_of})
     summary = [line for line in proc.stdout.splitlines() if "Done. PASS=" in line][-1]
     passed = int(summary.split("PASS=")[1].split()[0])
     assert passed >= 10, summary

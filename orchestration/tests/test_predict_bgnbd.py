@@ -59,9 +59,7 @@ def test_cdnow_reproduces_the_published_fit():
     assert abs(p - 6.25) < 0.01 and abs(q - 3.74) < 0.01 and abs(gamma - 15.44) < 0.01
     # holdout: weeks 40-78 (1997-10-01 .. 1998-06-30, 39 weeks)
     assert holdout.sum() == 1882
-    predicted = bgnbd.expected_purchases(
-        bgnbd.BgNbdParams(*fit.bgnbd), 39, inputs.x, inputs.t_x, inputs.big_t
-    )
+    predicted = bgnbd.expected_purchases(bgnbd.BgNbdParams(*fit.bgnbd), 39, inputs.x, inputs.t_x, inputs.big_t)
     assert abs(predicted.sum() - 1882) / 1882 < 0.15
 
 
@@ -112,9 +110,7 @@ def test_expected_purchases_hand_computed_new_customer():
     assert float(bgnbd.expected_purchases(PUBLISHED, 39, 0, 0, 0)) == pytest.approx(
         float(bgnbd.expected_purchases_new(PUBLISHED, 39)), rel=1e-10
     )
-    assert float(bgnbd.expected_purchases_new(PUBLISHED, 0.001)) == pytest.approx(
-        0.243 * 0.001 / 4.414, rel=1e-3
-    )
+    assert float(bgnbd.expected_purchases_new(PUBLISHED, 0.001)) == pytest.approx(0.243 * 0.001 / 4.414, rel=1e-3)
 
 
 def test_heavy_buyers_and_ten_years_in_days_are_finite():
@@ -175,9 +171,7 @@ def test_no_spread_in_dropout_stops_at_the_bound_and_predicts_finite_values():
     _, _, a, b = fit.params
     assert a + b == pytest.approx(bgnbd.KAPPA_MAX, rel=1e-3)
     assert a / (a + b) == pytest.approx(0.25, abs=0.03)
-    got = bgnbd.expected_purchases(
-        bgnbd.BgNbdParams(*fit.params), 3650, np.array(xs), np.array(txs), np.array(ts)
-    )
+    got = bgnbd.expected_purchases(bgnbd.BgNbdParams(*fit.params), 3650, np.array(xs), np.array(txs), np.array(ts))
     assert np.all(np.isfinite(got))
 
 

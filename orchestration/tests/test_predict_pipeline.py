@@ -61,8 +61,7 @@ def test_fit_publishes_parameters_and_one_prediction_per_buyer(shop):
     assert model[["r", "alpha", "a", "b", "gg_p", "gg_q", "gg_gamma"]].notna().all().all()
     buyers = query(
         db,
-        "select count(distinct customer_id) as n from marts.fct_orders "
-        "where is_purchase and customer_id is not null",
+        "select count(distinct customer_id) as n from marts.fct_orders where is_purchase and customer_id is not null",
     ).n[0]
     preds = query(db, "select * from marts.customer_predictions")
     assert len(preds) == buyers
@@ -99,9 +98,7 @@ def test_customers_who_left_have_low_p_alive(shop):
         ~preds.customer_id.isin(ids)
         & (
             preds.customer_id.isin(
-                query(
-                    db, "select customer_id from intermediate.int_clv_inputs where x > 0"
-                ).customer_id
+                query(db, "select customer_id from intermediate.int_clv_inputs where x > 0").customer_id
             )
         )
     ]
@@ -117,9 +114,7 @@ def test_validation_buckets_add_up(shop):
     parts, total = val.iloc[:-1], val.iloc[-1]
     assert parts.count_customers.sum() == total.count_customers
     assert parts.actual_purchases_holdout.sum() == total.actual_purchases_holdout
-    assert parts.predicted_purchases_holdout.sum() == pytest.approx(
-        total.predicted_purchases_holdout
-    )
+    assert parts.predicted_purchases_holdout.sum() == pytest.approx(total.predicted_purchases_holdout)
     actual = query(
         shop["db"],
         f"""select count(distinct customer_id || cast(order_date as varchar)) as n

@@ -82,23 +82,14 @@ def _found(roots: list[Path], values: list[str]) -> list[str]:
     """Every place under ``roots`` that holds one of ``values``: the bytes of any file (an id only
     where it stands alone), the rows of Parquet files (compressed) and of DuckDB files."""
     hits = []
-    patterns = [
-        re.compile(rb"(?<![0-9A-Za-z_\-])" + re.escape(v.encode()) + rb"(?![0-9A-Za-z_\-])")
-        for v in values
-    ]
+    patterns = [re.compile(rb"(?<![0-9A-Za-z_\-])" + re.escape(v.encode()) + rb"(?![0-9A-Za-z_\-])") for v in values]
     for root in roots:
         for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
             data = path.read_bytes()
-            hits += [
-                f"{path}: {v}"
-                for v, pattern in zip(values, patterns, strict=True)
-                if pattern.search(data)
-            ]
+            hits += [f"{path}: {v}" for v, pattern in zip(values, patterns, strict=True) if pattern.search(data)]
             if path.suffix == ".parquet":
                 text = pq.read_table(path).to_pandas().astype(str).to_csv()
-                hits += [
-                    f"{path} (rows): {v}" for v in values if re.search(rf"\b{re.escape(v)}\b", text)
-                ]
+                hits += [f"{path} (rows): {v}" for v in values if re.search(rf"\b{re.escape(v)}\b", text)]
             elif data[8:12] == b"DUCK":
                 with duckdb.connect(str(path), read_only=True) as con:
                     columns = con.execute(
@@ -147,39 +138,26 @@ def erased(tmp_path_factory):
     old = pd.read_csv(customers_file, dtype=str, keep_default_na=False)
     row = old[old.customer_id == person]
     if row.empty:  # registered earlier: their row is in an earlier month's file
-        customers_file = next(
-            p for p in sorted((landing / "customers").glob("*.csv")) if person in p.read_text()
-        )
+        customers_file = next(p for p in sorted((landing / "customers").glob("*.csv")) if person in p.read_text())
         old = pd.read_csv(customers_file, dtype=str, keep_default_na=False)
         row = old[old.customer_id == person]
     email, name = row.email.iloc[0], row.full_name.iloc[0]
     assert email and name
     # their LINE id arrives in a later file; a malformed order line names them (its text is kept:
     # orders hold no personal column); a run log and the previous published generation hold them
-    (landing / "customers" / "2025-06-29-line.csv").write_text(
-        row.assign(line_user_id=LINE_ID).to_csv(index=False)
-    )
+    (landing / "customers" / "2025-06-29-line.csv").write_text(row.assign(line_user_id=LINE_ID).to_csv(index=False))
     (landing / "orders" / "2025-06-29-bad.csv").write_text(
         ORDERS_HEADER + f"OXB1,{person},2025-06-29 10:00:00,completed,100,EXTRA\n"
     )
     second = _run(wh)
     # the malformed line is a warning of the landing check, nothing blocks
-    assert (
-        second.success
-        and _failed_checks(second) == ["landing_gate"]
-        and not _failed_checks(second, "ERROR")
-    )
+    assert second.success and _failed_checks(second) == ["landing_gate"] and not _failed_checks(second, "ERROR")
     logs = root / "logs"
     logs.mkdir()
-    (logs / "run-2025-06-30-000000.log").write_text(
-        f"exported {person} <{email}> {name} {LINE_ID}\n"
-    )
+    (logs / "run-2025-06-30-000000.log").write_text(f"exported {person} <{email}> {name} {LINE_ID}\n")
     exports = Path(wh.publish) / "exports"
     assert any(person in p.read_text(encoding="utf-8-sig") for p in exports.glob("*.csv"))
-    assert (
-        query(db, f"select count(*) as n from raw.customers where line_user_id = '{LINE_ID}'").n[0]
-        == 1
-    )
+    assert query(db, f"select count(*) as n from raw.customers where line_user_id = '{LINE_ID}'").n[0] == 1
     before = _totals(db), _mart_revenue(db)
     roots = [db.parent, Path(wh.publish), Path(wh.gx), logs]
     assert len(_found(roots, [person, email, name, LINE_ID])) > 5
@@ -215,8 +193,7 @@ def test_totals_stay_with_the_tombstone(erased):
     assert ghost.startswith(TOMBSTONE_PREFIX)
     kept = query(
         erased.db,
-        f"select email_opt_in, line_opt_in from staging.stg_shop__customers "
-        f"where customer_id = '{ghost}'",
+        f"select email_opt_in, line_opt_in from staging.stg_shop__customers where customer_id = '{ghost}'",
     )
     assert kept.to_dict("records") == [{"email_opt_in": False, "line_opt_in": False}]
     orders = query(
@@ -257,10 +234,7 @@ def test_a_resent_or_edited_file_brings_nobody_back_and_the_next_run_is_green(er
     )
     assert (_totals(erased.db), _mart_revenue(erased.db)) == erased.before
     ghost = erased.report.tombstones[erased.person]
-    exported = "".join(
-        p.read_text(encoding="utf-8-sig")
-        for p in (Path(erased.wh.publish) / "exports").glob("*.csv")
-    )
+    exported = "".join(p.read_text(encoding="utf-8-sig") for p in (Path(erased.wh.publish) / "exports").glob("*.csv"))
     assert ghost not in exported  # no consent: never exported
 
 
@@ -272,9 +246,7 @@ def test_cli_erase_reads_a_file_of_ids(tmp_path):
             "create schema raw; create table raw.orders (order_id varchar, customer_id varchar, "
             "_source_file varchar, _row_number bigint)"
         )
-        con.execute(
-            "insert into raw.orders values ('O1', 'C7', 'a.csv', 1), ('O2', 'C70', 'a.csv', 2)"
-        )
+        con.execute("insert into raw.orders values ('O1', 'C7', 'a.csv', 1), ('O2', 'C70', 'a.csv', 2)")
     ids = tmp_path / "ids.txt"
     ids.write_text("# requests of June\nC7\n\n")
     with mock.patch.dict(
@@ -287,9 +259,10 @@ def test_cli_erase_reads_a_file_of_ids(tmp_path):
     ):
         assert crm(["erase", "--file", str(ids), "--database", str(db)]) == 0
     key = (privacy_dir(db) / "erasure.key").read_text().strip()
-    assert query(
-        db, "select customer_id from raw.orders order by order_id"
-    ).customer_id.tolist() == [tombstone(key, "C7"), "C70"]
+    assert query(db, "select customer_id from raw.orders order by order_id").customer_id.tolist() == [
+        tombstone(key, "C7"),
+        "C70",
+    ]
 
 
 # ---- consent is never text ---------------------------------------------------------------------
@@ -322,9 +295,7 @@ def test_the_export_audit_does_not_read_a_quoted_false_as_consent(tmp_path):
         "audience": ["a"],
         "channel": ["line"],
     }
-    pq.write_table(
-        pa.table({c: pa.array(v, pa.string()) for c, v in row.items()}), out / "a.parquet"
-    )
+    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in row.items()}), out / "a.parquet")
     with mock.patch.object(consent, "dbt_var", return_value="false"):
         problems = audit_exports(db, out)
     assert problems and "has no consent for its channel" in problems[0]

@@ -83,10 +83,7 @@ def test_published_file_opens_in_the_projects_duckdb(published):
     assert duckdb.__version__.startswith("1.5.")  # the pin of decision 78
     con = duckdb.connect(str(db), read_only=True)
     try:
-        counts = {
-            n: con.execute(f"select count(*) from marts.{n}").fetchone()[0]
-            for n in manifest["row_counts"]
-        }
+        counts = {n: con.execute(f"select count(*) from marts.{n}").fetchone()[0] for n in manifest["row_counts"]}
     finally:
         con.close()
     assert counts == manifest["row_counts"] and counts["kpi_monthly"] > 0

@@ -16,12 +16,9 @@ def _marts(db) -> dict[str, tuple[str, int]]:
     """Every relation of schema marts: name -> (table type, rows)."""
     with duckdb.connect(str(db), read_only=True) as con:
         names = con.execute(
-            "select table_name, table_type from information_schema.tables "
-            "where table_schema = 'marts' order by 1"
+            "select table_name, table_type from information_schema.tables where table_schema = 'marts' order by 1"
         ).fetchall()
-        return {
-            n: (t, con.execute(f"select count(*) from marts.{n}").fetchone()[0]) for n, t in names
-        }
+        return {n: (t, con.execute(f"select count(*) from marts.{n}").fetchone()[0]) for n, t in names}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +38,7 @@ def test_fct_sessions_is_a_view_in_the_warehouse(warehouse):
     assert [n for n, (t, _) in marts.items() if t != "BASE TABLE"] == ["fct_sessions"]
     with duckdb.connect(str(warehouse.db), read_only=True) as con:
         assert (
-            marts["fct_sessions"][1]
-            == con.execute("select count(*) from intermediate.int_sessions").fetchone()[0]
-            > 0
+            marts["fct_sessions"][1] == con.execute("select count(*) from intermediate.int_sessions").fetchone()[0] > 0
         )
 
 
@@ -52,14 +47,9 @@ def test_every_mart_is_published_as_a_table_with_its_rows(warehouse, renamed):
     source, published = _marts(db), _marts(out / "crm_marts.duckdb")
     assert published.keys() == source.keys() == manifest["row_counts"].keys()
     assert {t for t, _ in published.values()} == {"BASE TABLE"}
-    assert {n: rows for n, (_, rows) in published.items()} == {
-        n: rows for n, (_, rows) in source.items()
-    }
+    assert {n: rows for n, (_, rows) in published.items()} == {n: rows for n, (_, rows) in source.items()}
     assert manifest["row_counts"]["fct_sessions"] == source["fct_sessions"][1] > 0
-    assert (
-        pq.read_metadata(out / "parquet" / "fct_sessions.parquet").num_rows
-        == source["fct_sessions"][1]
-    )
+    assert pq.read_metadata(out / "parquet" / "fct_sessions.parquet").num_rows == source["fct_sessions"][1]
     with duckdb.connect(str(db), read_only=True) as con:
         expected = con.execute("select * from marts.fct_sessions order by session_id").df()
     with duckdb.connect(str(out / "crm_marts.duckdb"), read_only=True) as con:

@@ -19,12 +19,7 @@ def _validate(root, suite="test_suite", values=(1, 2, 3)):
 
 
 def _runs(root, kind):
-    base = (
-        root
-        / "gx"
-        / "uncommitted"
-        / ("validations" if kind == "results" else "data_docs/local_site/validations")
-    )
+    base = root / "gx" / "uncommitted" / ("validations" if kind == "results" else "data_docs/local_site/validations")
     # GX removes a page's file and leaves its folder
     return sorted(p.name for p in base.glob("test_suite/*/*") if any(p.iterdir()))
 
@@ -36,9 +31,7 @@ def _copy_run(root, run_name, new_name):
         shutil.copytree(src, src.parent / new_name, dirs_exist_ok=True)
 
 
-def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(
-    tmp_path, monkeypatch
-):
+def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_index_is_bounded(tmp_path, monkeypatch):
     monkeypatch.delenv("CRM_KEEP_DAYS", raising=False)
     monkeypatch.setattr(quality, "_PREPARED", set())
     _validate(tmp_path)
@@ -58,9 +51,7 @@ def test_results_older_than_the_retention_are_removed_with_their_pages_and_the_i
     results = _runs(tmp_path, "results")
     assert old not in results and recent in results and first in results and len(results) == 3
     assert _runs(tmp_path, "pages") == results
-    index = (
-        tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    ).read_text()
+    index = (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").read_text()
     assert recent in index and old not in index
 
     config = yaml.safe_load((tmp_path / "gx" / "great_expectations.yml").read_text())

@@ -20,9 +20,7 @@ HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
     ("survivors", "alpha", "beta", "log_lik"),
     [(REGULAR, 0.704, 1.182, -1680.3), (HIGH_END, 0.668, 3.806, -1611.2)],
 )
-def test_reproduces_fader_hardie_2007(
-    survivors: list[int], alpha: float, beta: float, log_lik: float
-) -> None:
+def test_reproduces_fader_hardie_2007(survivors: list[int], alpha: float, beta: float, log_lik: float) -> None:
     fit = fit_survivors(survivors)
     assert fit.status == "fitted"
     assert abs(fit.alpha - alpha) < 0.005

@@ -77,18 +77,12 @@ def test_mf_query_revenue_aov_cac_by_month_equals_kpi_monthly(warehouse, publish
         "select month_start_date, cast(revenue as double) as revenue, aov, cac from marts.kpi_monthly",
     )
     want["month_start_date"] = pd.to_datetime(want["month_start_date"]).dt.date
-    merged = want.merge(
-        got, on="month_start_date", how="left", suffixes=("", "_mf"), indicator=True
-    )
-    assert len(want) >= 24 and (merged["_merge"] == "both").all(), merged[
-        merged["_merge"] != "both"
-    ]
+    merged = want.merge(got, on="month_start_date", how="left", suffixes=("", "_mf"), indicator=True)
+    assert len(want) >= 24 and (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
     assert merged["revenue"].sum() > 0
     for col in ["revenue", "aov", "cac"]:
         a, b = merged[col], merged[f"{col}_mf"]
-        assert (a.isna() == b.isna()).all(), merged[a.isna() != b.isna()][
-            ["month_start_date", col, f"{col}_mf"]
-        ]
+        assert (a.isna() == b.isna()).all(), merged[a.isna() != b.isna()][["month_start_date", col, f"{col}_mf"]]
         pd.testing.assert_series_equal(a[a.notna()], b[a.notna()], check_names=False, rtol=1e-9)
 
 

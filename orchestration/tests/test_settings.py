@@ -131,16 +131,12 @@ def test_the_first_day_is_found_from_the_order_files(tmp_path):
         (orders / name).write_text("order_id\n")
     s = read_settings(_write(tmp_path, "landing_dir: landing\n"))
     assert first_partition_day(s) == date(2003, 5, 2)
-    (orders / "1970-01-01.csv").write_text(
-        "order_id\n"
-    )  # a placeholder date: never before the floor
+    (orders / "1970-01-01.csv").write_text("order_id\n")  # a placeholder date: never before the floor
     assert first_partition_day(s) == date(2000, 1, 1)
 
 
 def test_a_bad_setting_stops_the_run_command_before_any_work(tmp_path):
-    path = _write(
-        tmp_path, "landing_dir: landing\nvars:\n  activation_unknown_consent_is_consent: 'false'\n"
-    )
+    path = _write(tmp_path, "landing_dir: landing\nvars:\n  activation_unknown_consent_is_consent: 'false'\n")
     proc = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "run", "--config", str(path)],
         cwd=PROJECT_DIR,
@@ -151,8 +147,7 @@ def test_a_bad_setting_stops_the_run_command_before_any_work(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "[settings] vars.activation_unknown_consent_is_consent: must be true or "
-        "false (unquoted), not 'false'"
+        "[settings] vars.activation_unknown_consent_is_consent: must be true or false (unquoted), not 'false'"
     )
     assert not (tmp_path / "landing").exists()  # no sample shop written, nothing run
 

@@ -144,40 +144,31 @@ def test_the_run_uses_the_settings_file_and_publishes_the_day(shop):
 
 def test_nothing_of_the_history_is_quarantined(shop):
     con = shop["con"]
-    assert _one(con, "select count(*) from marts.fct_orders") == (
-        len(shop["cdnow"]) + len(PLANTED),
-    )
+    assert _one(con, "select count(*) from marts.fct_orders") == (len(shop["cdnow"]) + len(PLANTED),)
 
 
 def test_marts_reproduce_the_published_cdnow_figures(shop):
     con = shop["con"]
     df = shop["cdnow"]
-    assert _one(
-        con, "select count(*) from marts.dim_customers where first_purchase_date is not null"
-    ) == (2357 + 1,)
+    assert _one(con, "select count(*) from marts.dim_customers where first_purchase_date is not null") == (2357 + 1,)
     revenue = _one(con, "select sum(revenue) from marts.kpi_monthly")[0]
     assert float(revenue) == pytest.approx(round(df["value"].sum(), 2) + 20, abs=0.005)
     # Fader, Hardie & Lee (2005): BG/NBD on 39 weeks of calibration (time here in days)
-    r, alpha, a, b = _one(
-        con, "select r, alpha, a, b from marts.clv_model where fit = 'calibration'"
-    )
+    r, alpha, a, b = _one(con, "select r, alpha, a, b from marts.clv_model where fit = 'calibration'")
     assert (round(r, 3), round(alpha / 7, 2), round(a, 3), round(b, 2)) == pytest.approx(
         (0.243, 4.41, 0.793, 2.43), abs=0.0015
     )
     # 1,882 repeat transactions happened in the 39-week holdout
     assert _one(
         con,
-        "select actual_purchases_holdout from marts.clv_model_validation "
-        "where frequency_bucket = 'all'",
+        "select actual_purchases_holdout from marts.clv_model_validation where frequency_bucket = 'all'",
     ) == (1882,)
 
 
 def test_cpm_states_use_the_shops_own_spend_threshold(shop):
     df = shop["cdnow"]
     end = pd.Timestamp(AS_OF)
-    per = df.groupby("id").agg(
-        first=("day", "min"), last=("day", "max"), n=("day", "size"), spend=("value", "sum")
-    )
+    per = df.groupby("id").agg(first=("day", "min"), last=("day", "max"), n=("day", "size"), spend=("value", "sum"))
     tenure = (per["last"] - per["first"]).dt.days
     loyal = per[(per["n"] > 1) & (tenure >= 90) & (per["spend"] >= STEADY) & (tenure >= 210)]
     active = loyal[(end - loyal["last"]).dt.days < 240]
@@ -201,14 +192,10 @@ def test_partitions_order_dates_and_send_dates_agree_in_the_shops_time_zone(shop
             f"select cast(order_date as varchar) from marts.fct_orders where order_id = '{order_id}'",
         ) == (expected,)
     exports = shop["root"] / "published" / "exports"
-    sends = pd.concat(
-        [frame for p in exports.glob("*.parquet") if len(frame := pd.read_parquet(p))]
-    )
+    sends = pd.concat([frame for p in exports.glob("*.parquet") if len(frame := pd.read_parquet(p))])
     assert len(sends) > 0
     first = date.fromisoformat(AS_OF) + timedelta(days=1)
-    assert {pd.Timestamp(d).date() for d in sends["send_date"]} <= {
-        first + timedelta(days=i) for i in range(7)
-    }
+    assert {pd.Timestamp(d).date() for d in sends["send_date"]} <= {first + timedelta(days=i) for i in range(7)}
     # the Dagster partitions of this shop are New York days
     code = (
         "import orchestration.pipeline.assets as a; p = a.daily_partitions; "
@@ -234,8 +221,7 @@ def test_a_table_mostly_quarantined_is_an_error_that_holds_back_publishing(tmp_p
     orders = tmp_path / "landing" / "orders"
     orders.mkdir(parents=True)
     rows = [
-        f"P{i},C{i % 7},{'1970-01-01' if i < 90 else '2025-06-0' + str(1 + i % 9)},completed,100"
-        for i in range(100)
+        f"P{i},C{i % 7},{'1970-01-01' if i < 90 else '2025-06-0' + str(1 + i % 9)},completed,100" for i in range(100)
     ]
     (orders / "2025-06-10.csv").write_text(
         "order_id,customer_id,ordered_at,status,order_total\n" + "\n".join(rows) + "\n",
@@ -271,8 +257,7 @@ def test_a_table_mostly_quarantined_is_an_error_that_holds_back_publishing(tmp_p
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert (
         "ERROR orders: 90% of 100 rows quarantined (over quarantine_error_share 50%), most as "
-        "'implausible ordered_at' (90); nothing was published. What to do: if these values are real"
-        in proc.stdout
+        "'implausible ordered_at' (90); nothing was published. What to do: if these values are real" in proc.stdout
     ), proc.stdout[-4000:]
     assert "vars.earliest_valid_date" in proc.stdout
     assert "assert_quarantine_share_below_error" in proc.stdout

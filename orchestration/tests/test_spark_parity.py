@@ -30,9 +30,7 @@ from orchestration.tools.generate import generate
 if os.environ.get("CI"):
     import pyspark  # noqa: F401 - in CI the parity test must run, never skip
 else:
-    pytest.importorskip(
-        "pyspark", reason="the spark extra is not installed: ./scripts/setup.sh --extra spark"
-    )
+    pytest.importorskip("pyspark", reason="the spark extra is not installed: ./scripts/setup.sh --extra spark")
 
 AS_OF = "2025-06-30"
 # the 150-customer parity shop is too small for the minimums of a real fit: they are lowered, and
@@ -55,12 +53,8 @@ def _fit_with_fixed_parameters(duck: Path) -> None:
     from orchestration.predict import bgnbd, sbg
     from orchestration.predict.fit import fit_warehouse
 
-    bg = bgnbd.FitResult(
-        True, (0.243, 4.414 * 7, 0.793, 2.426), -1.0, "converged (fixed for the parity test)"
-    )
-    gg = bgnbd.FitResult(
-        True, (6.25, 3.74, 15.44 * 100), -1.0, "converged (fixed for the parity test)"
-    )
+    bg = bgnbd.FitResult(True, (0.243, 4.414 * 7, 0.793, 2.426), -1.0, "converged (fixed for the parity test)")
+    gg = bgnbd.FitResult(True, (6.25, 3.74, 15.44 * 100), -1.0, "converged (fixed for the parity test)")
     with (
         mock.patch.object(bgnbd, "fit_bgnbd", return_value=bg),
         mock.patch.object(bgnbd, "fit_gamma_gamma", return_value=gg),
@@ -85,9 +79,7 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
     engines' dim_customers differed in that customer's prefecture."""
     buyers = set()
     for path in (landing / "orders").glob("*.parquet"):
-        buyers.update(
-            pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist()
-        )
+        buyers.update(pq.read_table(path, columns=["customer_id"]).column("customer_id").to_pylist())
     buyer_ids = pa.array(sorted(b for b in buyers if b))
     rows = None
     for path in sorted((landing / "customers").glob("*.parquet")):
@@ -103,9 +95,7 @@ def _add_padded_customers(landing: Path) -> dict[str, str]:
 
     def replace(table, name, values):
         i = table.schema.get_field_index(name)
-        return table.set_column(
-            i, table.schema.field(i), pa.array(values, table.schema.field(i).type)
-        )
+        return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
 
     rows = replace(rows, "customer_id", [f"  {ids[0]} ", f"\u3000{ids[1]}"])
     rows = replace(rows, "prefecture", after)
@@ -159,9 +149,7 @@ MARTS = [
 def engines(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
     landing = root / "landing"
-    planted = generate(
-        landing, customers=150, start=date(2025, 4, 1), end=date(2025, 6, 30), seed=5
-    )
+    planted = generate(landing, customers=150, start=date(2025, 4, 1), end=date(2025, 6, 30), seed=5)
     planted["padded_ids"] = _add_padded_customers(landing)
     # DuckDB
     duck = root / "warehouse.duckdb"
@@ -276,28 +264,16 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for name in df.columns:
         col = df[name]
-        if (
-            col.dtype == object and col.dropna().map(lambda v: hasattr(v, "as_tuple")).any()
-        ):  # Decimal
+        if col.dtype == object and col.dropna().map(lambda v: hasattr(v, "as_tuple")).any():  # Decimal
             col = col.astype("float64")
         elif col.dtype == object and col.dropna().map(lambda v: type(v).__name__ == "date").any():
             col = pd.to_datetime(col)
         elif pd.api.types.is_datetime64_any_dtype(col):
-            col = (
-                pd.to_datetime(col).dt.tz_localize(None)
-                if getattr(col.dt, "tz", None)
-                else pd.to_datetime(col)
-            )
+            col = pd.to_datetime(col).dt.tz_localize(None) if getattr(col.dt, "tz", None) else pd.to_datetime(col)
             col = col.astype("datetime64[us]")
         elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_integer_dtype(col):
-            col = (
-                col.astype("Int64")
-                if not pd.api.types.is_bool_dtype(col)
-                else col.astype("boolean")
-            )
-        if (
-            len(col) and col.isna().all()
-        ):  # an all-null column: None from DuckDB, NaN from Spark's Parquet
+            col = col.astype("Int64") if not pd.api.types.is_bool_dtype(col) else col.astype("boolean")
+        if len(col) and col.isna().all():  # an all-null column: None from DuckDB, NaN from Spark's Parquet
             col = pd.Series([None] * len(col), index=col.index, dtype=object)
         out[name] = col
     return out
@@ -314,9 +290,7 @@ def test_mart_is_identical_on_duckdb_and_spark(engines, mart):
     duck = duck.sort_values(keys, na_position="first").reset_index(drop=True)
     spark = spark.sort_values(keys, na_position="first").reset_index(drop=True)
     for c in keys:  # keys, counts, text, dates, flags: exactly
-        pd.testing.assert_series_equal(
-            duck[c], spark[c].astype(duck[c].dtype), check_names=False, obj=f"{mart}.{c}"
-        )
+        pd.testing.assert_series_equal(duck[c], spark[c].astype(duck[c].dtype), check_names=False, obj=f"{mart}.{c}")
     for c in floats:  # money and rates: 1e-9 relative
         a, b = duck[c].to_numpy(dtype=float), spark[c].astype(float).to_numpy()
         assert np.array_equal(np.isnan(a), np.isnan(b)), f"{mart}.{c}: nulls differ"
@@ -336,9 +310,7 @@ def test_only_ascii_spaces_are_trimmed_on_both_engines(engines):
     for engine in ("duckdb", "spark"):
         prefecture = engines[engine]["dim_customers"].set_index("customer_id")["prefecture"]
         assert prefecture[padded["ascii"]] == padded["ascii_prefecture"], engine  # the re-send won
-        assert prefecture[padded["ideographic_of"]] == padded["ideographic_of_prefecture"], (
-            engine
-        )  # not its key
+        assert prefecture[padded["ideographic_of"]] == padded["ideographic_of_prefecture"], engine  # not its key
         assert not [i for i in prefecture.index if i != i.strip(" ")], engine
 
 
@@ -352,9 +324,7 @@ def test_gx_gate_on_spark_dataframes_reports_the_planted_bad_rows(engines):
     for table, kinds in engines["planted"]["bad_rows"].items():
         gate = report[table]["gate"]
         assert gate is not None and not gate["success"], table
-        assert gate["failing_values"] >= sum(
-            n for kind, n in kinds.items() if kind != "orphan order_id"
-        ), table
+        assert gate["failing_values"] >= sum(n for kind, n in kinds.items() if kind != "orphan order_id"), table
     assert report["orders"]["rows"] == engines["planted"]["rows"]["orders"]
 
 

@@ -50,9 +50,7 @@ def _build_and_fit(db: Path, as_of: str) -> None:
 @pytest.fixture(scope="module")
 def contract_shop(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("subs_contract")
-    planted = generate(
-        root / "landing", customers=CUSTOMERS, start=START, end=END, seed=11, tables=CONTRACT_TABLES
-    )
+    planted = generate(root / "landing", customers=CUSTOMERS, start=START, end=END, seed=11, tables=CONTRACT_TABLES)
     db = root / "warehouse.duckdb"
     ingest(root / "landing", db, verbose=False)
     # first as of an earlier date (young cohorts), then as of the end of the data
@@ -92,9 +90,7 @@ def _row(db: Path, channel: str, offer: str) -> pd.DataFrame:
     ).set_index("delivery_number")
 
 
-def _within_sampling_error(
-    observed: pd.DataFrame, planted: list[float], deliveries: range, slack: float
-) -> None:
+def _within_sampling_error(observed: pd.DataFrame, planted: list[float], deliveries: range, slack: float) -> None:
     for n in deliveries:
         p, m = planted[n - 1], observed.loc[n, "count_eligible"]
         assert m >= 10, (n, m)
@@ -122,18 +118,11 @@ def test_contracts_deduped_and_counted(contract_shop: Built) -> None:
     # each contract has its first delivery (orders carry subscription_id)
     assert (fct["count_deliveries"] >= 1).all()
     # `all` rows aggregate without double counting
-    ret = query(
-        contract_shop.db, "select * from marts.subscription_retention where delivery_number = 1"
-    )
-    top = ret[
-        (ret[["cohort_month", "acquisition_channel", "product_id", "offer_code"]] == "all").all(
-            axis=1
-        )
-    ]
+    ret = query(contract_shop.db, "select * from marts.subscription_retention where delivery_number = 1")
+    top = ret[(ret[["cohort_month", "acquisition_channel", "product_id", "offer_code"]] == "all").all(axis=1)]
     assert top["count_started"].item() == len(fct)
     by_offer = ret[
-        (ret[["cohort_month", "acquisition_channel", "product_id"]] == "all").all(axis=1)
-        & (ret["offer_code"] != "all")
+        (ret[["cohort_month", "acquisition_channel", "product_id"]] == "all").all(axis=1) & (ret["offer_code"] != "all")
     ]
     assert by_offer["count_started"].sum() == len(fct)
 
@@ -142,20 +131,14 @@ def test_planted_retention_by_offer_and_channel_from_contracts(contract_shop: Bu
     planted, db = contract_shop.planted, contract_shop.db
     deep = _row(db, "all", planted["subscriptions"]["deep_offer"])
     _within_sampling_error(deep, _segment(planted, "FIRST80OFF"), range(2, 5), 0.03)
-    _within_sampling_error(
-        _row(db, "line", "STANDARD"), _segment(planted, "STANDARD", "line"), range(2, 5), 0.03
-    )
-    _within_sampling_error(
-        _row(db, "paid_search", "STANDARD"), _segment(planted, "STANDARD"), range(2, 7), 0.03
-    )
+    _within_sampling_error(_row(db, "line", "STANDARD"), _segment(planted, "STANDARD", "line"), range(2, 5), 0.03)
+    _within_sampling_error(_row(db, "paid_search", "STANDARD"), _segment(planted, "STANDARD"), range(2, 7), 0.03)
     # the deep first-order discount churns after delivery 1-2
     standard = _row(db, "all", "STANDARD")
     assert deep.loc[3, "retention_rate"] < 0.25 < standard.loc[3, "retention_rate"] - 0.3
 
 
-def test_planted_retention_by_channel_from_inferred_orders(
-    inferred_shop: Built, contract_shop: Built
-) -> None:
+def test_planted_retention_by_channel_from_inferred_orders(inferred_shop: Built, contract_shop: Built) -> None:
     planted, db = inferred_shop.planted, inferred_shop.db
     fct = query(db, "select * from marts.fct_subscriptions")
     assert fct["is_inferred"].all() and (fct["offer_code"] == "none").all()
@@ -179,19 +162,12 @@ def test_planted_retention_by_channel_from_inferred_orders(
     # the inferred path agrees with the contract path on the same shop
     inferred_all, contract_all = _row(db, "all", "none"), _row(contract_shop.db, "all", "all")
     for n in range(2, 8):
-        assert (
-            abs(inferred_all.loc[n, "retention_rate"] - contract_all.loc[n, "retention_rate"])
-            < 0.05
-        )
+        assert abs(inferred_all.loc[n, "retention_rate"] - contract_all.loc[n, "retention_rate"]) < 0.05
 
 
 def test_projection_of_young_cohorts_matches_what_they_later_realise(contract_shop: Built) -> None:
     early, fits = contract_shop.early_retention, contract_shop.early_fits
-    top = fits[
-        (fits[["cohort_month", "acquisition_channel", "product_id", "offer_code"]] == "all").all(
-            axis=1
-        )
-    ]
+    top = fits[(fits[["cohort_month", "acquisition_channel", "product_id", "offer_code"]] == "all").all(axis=1)]
     assert top["status"].item() == "fitted"
     # cohorts started in the last quarter before EARLY had not reached delivery 4 then
     young = early[
@@ -200,11 +176,7 @@ def test_projection_of_young_cohorts_matches_what_they_later_realise(contract_sh
     ]
     young4 = young[young["delivery_number"] == 5]
     assert young4["is_projected"].all() and (young4["count_eligible"] == 0).all()
-    curve = early[
-        (early[["cohort_month", "acquisition_channel", "product_id", "offer_code"]] == "all").all(
-            axis=1
-        )
-    ]
+    curve = early[(early[["cohort_month", "acquisition_channel", "product_id", "offer_code"]] == "all").all(axis=1)]
     projected = curve.set_index("delivery_number")["projected_retention_rate"]
     realised = query(
         contract_shop.db,
@@ -224,12 +196,8 @@ def test_projection_of_young_cohorts_matches_what_they_later_realise(contract_sh
 def test_small_groups_get_no_projection(contract_shop: Built) -> None:
     fits = query(contract_shop.db, "select * from model_fits.retention_fits")
     small = fits[fits["count_subscriptions"] < 30]
-    assert (
-        len(small) and (small["status"] == "too_little_data").all() and small["alpha"].isna().all()
-    )
-    ret = query(
-        contract_shop.db, "select * from marts.subscription_retention where cohort_month = 'all'"
-    )
+    assert len(small) and (small["status"] == "too_little_data").all() and small["alpha"].isna().all()
+    ret = query(contract_shop.db, "select * from marts.subscription_retention where cohort_month = 'all'")
     fitted = fits[fits["status"] == "fitted"][["acquisition_channel", "product_id", "offer_code"]]
     merged = ret.merge(
         fitted.assign(has_fit=True),

@@ -52,9 +52,7 @@ def _tree_rss(root_pid: int) -> int:
     tree, frontier = {root_pid}, [root_pid]
     while frontier:
         pid = frontier.pop()
-        children = [
-            child for child, parent in parents.items() if parent == pid and child not in tree
-        ]
+        children = [child for child, parent in parents.items() if parent == pid and child not in tree]
         tree.update(children)
         frontier.extend(children)
     return sum(rss.get(pid, 0) for pid in tree)
@@ -66,9 +64,7 @@ def _run(cmd: list[str], env: dict, log: Path | None = None) -> tuple[float, flo
     t0 = time.perf_counter()
     with (
         open(log or os.devnull, "w") as sink,
-        subprocess.Popen(
-            cmd, cwd=PROJECT_DIR, env=env, stdout=sink, stderr=subprocess.PIPE, text=True
-        ) as proc,
+        subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=sink, stderr=subprocess.PIPE, text=True) as proc,
     ):
         peak = 0
         while proc.poll() is None:
@@ -78,8 +74,7 @@ def _run(cmd: list[str], env: dict, log: Path | None = None) -> tuple[float, flo
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(
-            f"benchmark step failed: {' '.join(cmd)}\n{errors[-3000:]}"
-            + (f"\n(its output: {log})" if log else "")
+            f"benchmark step failed: {' '.join(cmd)}\n{errors[-3000:]}" + (f"\n(its output: {log})" if log else "")
         )
     return seconds, peak / 2**20
 
@@ -141,9 +136,7 @@ def _shop(workdir: Path, customers: int, years: int, end: date, env: dict) -> tu
             ],
             env,
         )
-        print(
-            f"[benchmark] generated {shop} in {seconds:.1f} s (peak RSS {rss:.0f} MiB)", flush=True
-        )
+        print(f"[benchmark] generated {shop} in {seconds:.1f} s (peak RSS {rss:.0f} MiB)", flush=True)
     return shop, json.loads(planted.read_text())
 
 
@@ -158,9 +151,7 @@ def _slowest(*run_results: Path, count: int = 6) -> str:
     if not results:
         return "(no run_results.json)"
     top = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)[:count]
-    return ", ".join(
-        f"{_node_name(r['unique_id'])} {r.get('execution_time') or 0:.1f}" for r in top
-    )
+    return ", ".join(f"{_node_name(r['unique_id'])} {r.get('execution_time') or 0:.1f}" for r in top)
 
 
 def _node_name(unique_id: str) -> str:
@@ -273,9 +264,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     "--up-to",
                     str(day_before),
                 ],
-                "full_dbt": dbt_command(
-                    ["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}
-                ),
+                "full_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}),
                 # the daily schedule's real job for the last day, on top of the built shop
                 "day": [py, "-m", "orchestration.cli", "run", "--as-of", str(end)],
             }
@@ -285,8 +274,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                 except SystemExit as failure:  # report it with what was measured, stop this size
                     failed[customers] = f"{step}: {str(failure).splitlines()[-1]}"
                     print(
-                        f"[benchmark] {customers:,} customers {step} FAILED "
-                        f"(see {work / f'{step}.log'})",
+                        f"[benchmark] {customers:,} customers {step} FAILED (see {work / f'{step}.log'})",
                         flush=True,
                     )
                     break
@@ -300,13 +288,11 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     for part, seconds in day_parts(steps, rows["day"][-1][0]).items():
                         rows[part].append((seconds, 0.0))  # peak RSS: the job's as a whole only
                     print(
-                        "[benchmark]   steps: "
-                        + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()),
+                        "[benchmark]   steps: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()),
                         flush=True,
                     )
                     print(
-                        f"[benchmark]   slowest: "
-                        f"{_slowest(*dbt_run_files(run_id, 'run_results.json'))}",
+                        f"[benchmark]   slowest: {_slowest(*dbt_run_files(run_id, 'run_results.json'))}",
                         flush=True,
                     )
                 if step == "floor":  # the reads alone, not the interpreter's start
@@ -340,9 +326,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
             summary[customers]["full_s_per_million_events"] = med["full"] / (events / 1e6)
         if "day" in med and "full" in med:
             summary[customers]["day_over_full"] = med["day"] / med["full"]
-            summary[customers]["day_ingest_dbt_over_full"] = (
-                med["day_ingest"] + med["day_dbt"]
-            ) / med["full"]
+            summary[customers]["day_ingest_dbt_over_full"] = (med["day_ingest"] + med["day_dbt"]) / med["full"]
         print()
         print(
             f"customers {customers:,}, {years} years, {events:,} events, {repeat} runs, "
@@ -385,9 +369,7 @@ def clv_benchmark(customers: int, years: int) -> int:
 
     truth = BgNbdParams(0.25, 30.0, 0.8, 2.5)
     started = time.perf_counter()
-    inputs = simulate_inputs(
-        customers, truth, GammaGammaParams(6.0, 4.0, 15000.0), 365 * years, seed=1
-    )
+    inputs = simulate_inputs(customers, truth, GammaGammaParams(6.0, 4.0, 15000.0), 365 * years, seed=1)
     simulate_s = time.perf_counter() - started
     started = time.perf_counter()
     outcome = fit_inputs(inputs, min_repeat_customers=30, min_history=90)
@@ -417,9 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--stages", default=",".join(STAGES), help=f"comma-separated, from {STAGES}"
-    )
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, from {STAGES}")
     parser.add_argument("--workdir", type=Path, default=PROJECT_DIR / "data" / "benchmark")
     parser.add_argument("--files-per", choices=["day", "month"], default="month")
     parser.add_argument(
@@ -440,9 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LANDING",
         help="only read every column of every file in LANDING once (the floor)",
     )
-    parser.add_argument(
-        "--floor-out", type=Path, default=None, help="write the --floor result here"
-    )
+    parser.add_argument("--floor-out", type=Path, default=None, help="write the --floor result here")
     args = parser.parse_args(argv)
     if args.floor:
         floor = read_floor(args.floor)

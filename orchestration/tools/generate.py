@@ -162,18 +162,14 @@ def _seasonal_day_weights(start: date, n_days: int) -> np.ndarray:
     return weight / weight.sum()
 
 
-def _ts_strings(
-    epoch_seconds: np.ndarray, rng: np.random.Generator, offset_share: float
-) -> pa.Array:
+def _ts_strings(epoch_seconds: np.ndarray, rng: np.random.Generator, offset_share: float) -> pa.Array:
     """Business-time (JST) wall-clock seconds -> ISO strings. Most are naive (read in the business
     time zone); ``offset_share`` are written in UTC with a ``Z`` or as JST with ``+09:00``."""
     ts = pa.array(epoch_seconds.astype("datetime64[s]"))
     naive = pc.strftime(ts, format="%Y-%m-%dT%H:%M:%S")
     if offset_share <= 0:
         return naive
-    utc = pc.strftime(
-        pa.array((epoch_seconds - 9 * 3600).astype("datetime64[s]")), format="%Y-%m-%dT%H:%M:%SZ"
-    )
+    utc = pc.strftime(pa.array((epoch_seconds - 9 * 3600).astype("datetime64[s]")), format="%Y-%m-%dT%H:%M:%SZ")
     plus9 = pc.binary_join_element_wise(naive, pa.scalar("+09:00"), "")
     pick = rng.random(len(epoch_seconds))
     out = pc.if_else(pa.array(pick < offset_share / 2), utc, naive)
@@ -186,10 +182,7 @@ _IDS_CHUNK = 8_000_000  # utf8_lpad sizes its output for 4-byte characters: keep
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     if len(numbers) > _IDS_CHUNK:  # an event-heavy shop: pad in pieces, then one array again
         return pa.concat_arrays(
-            [
-                _ids(prefix, numbers[i : i + _IDS_CHUNK], width)
-                for i in range(0, len(numbers), _IDS_CHUNK)
-            ]
+            [_ids(prefix, numbers[i : i + _IDS_CHUNK], width) for i in range(0, len(numbers), _IDS_CHUNK)]
         )
     return pc.binary_join_element_wise(
         pa.scalar(prefix), pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0"), ""
@@ -291,9 +284,7 @@ class Generator:
         chan = rng.choice(len(CHANNELS), size=n, p=shares / shares.sum())
         day_w = _seasonal_day_weights(self.start, self.n_days)
         reg_day = rng.choice(self.n_days, size=n, p=day_w)
-        hour_p = np.array(
-            [1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 8, 7, 6, 6, 6, 7, 8, 9, 10, 10, 8, 4.0]
-        )
+        hour_p = np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 8, 7, 6, 6, 6, 7, 8, 9, 10, 10, 8, 4.0])
         reg_sec = rng.choice(24, size=n, p=hour_p / hour_p.sum()) * 3600 + rng.integers(0, 3600, n)
         reg_epoch = self.start_epoch + reg_day * SECONDS_PER_DAY + reg_sec
 
@@ -308,9 +299,7 @@ class Generator:
         # deliveries ~ geometric(theta): the sBG model, so S(n-1) is the planted n回目継続率
         srng = self.sub_rng
         chan_names = np.array([c.name for c in CHANNELS])
-        deep_share = np.array(
-            [SUB_DEEP_SHARE.get(c.name, SUB_DEEP_SHARE_DEFAULT) for c in CHANNELS]
-        )[chan]
+        deep_share = np.array([SUB_DEEP_SHARE.get(c.name, SUB_DEEP_SHARE_DEFAULT) for c in CHANNELS])[chan]
         sub_offer = np.where(srng.random(n) < deep_share, SUB_DEEP_OFFER, SUB_STANDARD_OFFER)
         seg_a, seg_b = np.empty(n), np.empty(n)
         for ci, c in enumerate(CHANNELS):
@@ -325,14 +314,10 @@ class Generator:
         # who make 6 purchases about 20 days apart and then never buy again, the last at least
         # 365 days before the end; a separate random stream picks them
         drop_rng = np.random.default_rng([self.seed, 10])
-        eligible = np.flatnonzero(
-            buys & ~subscriber & (first_epoch < self.end_epoch - (365 + 160) * SECONDS_PER_DAY)
-        )
+        eligible = np.flatnonzero(buys & ~subscriber & (first_epoch < self.end_epoch - (365 + 160) * SECONDS_PER_DAY))
         dropout = np.zeros(n, dtype=bool)
         if self.dropouts > 0:
-            dropout[
-                drop_rng.choice(eligible, size=min(self.dropouts, len(eligible)), replace=False)
-            ] = True
+            dropout[drop_rng.choice(eligible, size=min(self.dropouts, len(eligible)), replace=False)] = True
             extra = np.where(dropout, 5, extra)
         n_orders = extra + 1  # 0 for those who never buy
 
@@ -345,16 +330,12 @@ class Generator:
         sub = subscriber[cust_of]
         gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
         if self.dropouts > 0:
-            gaps = np.where(
-                dropout[cust_of], (20 + drop_rng.integers(-4, 5, total)) * SECONDS_PER_DAY, gaps
-            )
+            gaps = np.where(dropout[cust_of], (20 + drop_rng.integers(-4, 5, total)) * SECONDS_PER_DAY, gaps)
         same_day = rng.random(total) < 0.01  # two orders on one day
         gaps = np.where(same_day & ~sub, rng.integers(600, 7200, total), gaps)
         gaps[order_idx_in_cust == 0] = 0
         cum = np.cumsum(gaps)
-        starts = np.minimum(
-            np.cumsum(n_orders) - n_orders, max(total - 1, 0)
-        )  # non-buyers repeat 0 times
+        starts = np.minimum(np.cumsum(n_orders) - n_orders, max(total - 1, 0))  # non-buyers repeat 0 times
         cum -= np.repeat(cum[starts], n_orders) if total else cum
         epoch = (first_epoch[cust_of] + cum).astype(np.int64)
         keep = epoch < self.end_epoch
@@ -397,9 +378,7 @@ class Generator:
         )
         order_channel = np.where(cust_chan == 7, np.where(u < 0.8, "store", "phone"), order_channel)
         order_channel = np.where(cust_of < 0, "web", order_channel)
-        order_channel = np.where(
-            (rng.random(n_ord) < 0.03) & (order_channel == "web"), "line", order_channel
-        )
+        order_channel = np.where((rng.random(n_ord) < 0.03) & (order_channel == "web"), "line", order_channel)
 
         status_names = np.array(list(STATUS_P))
         status = rng.choice(status_names, size=n_ord, p=np.array(list(STATUS_P.values())))
@@ -433,17 +412,13 @@ class Generator:
         product[sub_line] = sub_product[cust_of[line_order][sub_line]]
         quantity = rng.choice([1, 2, 3], size=n_items, p=[0.8, 0.15, 0.05])
         unit_price = self.product_price[product]
-        unit_price = np.where(
-            sub_line, np.round(unit_price * 0.8 / 10) * 10, unit_price
-        )  # 定期 discount
+        unit_price = np.where(sub_line, np.round(unit_price * 0.8 / 10) * 10, unit_price)  # 定期 discount
         line_value = quantity * unit_price
         subtotal = np.bincount(line_order, weights=line_value, minlength=n_ord)
         discount = np.where(rng.random(n_ord) < 0.15, np.round(subtotal * 0.1 / 10) * 10, 0.0)
         trial = (order_idx_in_cust == 0) & (cust_chan == TRIAL_CHANNEL) & (cust_of >= 0)
         discount = np.where(trial, np.round(subtotal * TRIAL_DISCOUNT / 10) * 10, discount)
-        deep_first = (
-            sub & (order_idx_in_cust == 0) & (sub_offer[np.maximum(cust_of, 0)] == SUB_DEEP_OFFER)
-        )
+        deep_first = sub & (order_idx_in_cust == 0) & (sub_offer[np.maximum(cust_of, 0)] == SUB_DEEP_OFFER)
         discount = np.where(deep_first, np.round(subtotal * 0.8 / 10) * 10, discount)  # 初回80%OFF
         shipping = np.where((subtotal - discount) < 5000, 550.0, 0.0)
         shipping = np.where(order_channel == "store", 0.0, shipping)
@@ -475,9 +450,7 @@ class Generator:
                 "ordered_at": _ts_strings(epoch, rng, 0.1),
                 "status": pa.array(status),
                 "order_total": _money(order_total),
-                "discount_total": pc.if_else(
-                    pa.array(discount > 0), _money(discount), pa.nulls(n_ord, pa.string())
-                ),
+                "discount_total": pc.if_else(pa.array(discount > 0), _money(discount), pa.nulls(n_ord, pa.string())),
                 "shipping_fee": _money(shipping),
                 "order_channel": pa.array(order_channel),
                 "is_subscription": pa.array(np.where(sub, "true", "false")),
@@ -504,18 +477,14 @@ class Generator:
             {
                 "order_id": pc.take(order_ids, pa.array(line_order)),
                 "line_number": pc.cast(pa.array(line_no), pa.string()),
-                "product_id": pc.take(
-                    _ids("P", np.arange(1, len(self.product_price) + 1), 4), pa.array(product)
-                ),
+                "product_id": pc.take(_ids("P", np.arange(1, len(self.product_price) + 1), 4), pa.array(product)),
                 "quantity": pc.cast(pa.array(quantity), pa.string()),
                 "unit_price": _money(unit_price),
             }
         )
         # returns and cancellations re-sent: the first version was 'completed', a later file
         # carries the new status with a later updated_at.
-        changed = np.flatnonzero(
-            np.isin(status_drawn, ["returned", "cancelled"]) & (rng.random(n_ord) < 0.7)
-        )
+        changed = np.flatnonzero(np.isin(status_drawn, ["returned", "cancelled"]) & (rng.random(n_ord) < 0.7))
         delay = rng.integers(2, 15, len(changed)) * SECONDS_PER_DAY
         upd_epoch = epoch[changed] + delay
         in_range = upd_epoch < self.end_epoch
@@ -534,22 +503,12 @@ class Generator:
         email_opt_in = _tri_state(consent_rng, n, 0.60, 0.25)
         line_opt_in = _tri_state(consent_rng, n, 0.40, 0.45)
         untouched = np.setdiff1d(np.arange(n_ord), changed)
-        orders_all = pa.concat_tables(
-            [order_tbl.take(pa.array(untouched)), first_versions, new_versions]
-        )
+        orders_all = pa.concat_tables([order_tbl.take(pa.array(untouched)), first_versions, new_versions])
         orders_file_epoch = np.concatenate([file_epoch[untouched], file_epoch[changed], upd_epoch])
         items_file_epoch = file_epoch[line_order]
         if self.campaign_response > 0:  # off by default: the default shop is unchanged
             extra_orders, extra_items, extra_epoch = self._campaign_orders(
-                epoch,
-                cust_of,
-                status,
-                fav_cat,
-                cust_ids,
-                email_opt_in,
-                line_opt_in,
-                order_tbl.schema,
-                n_ord,
+                epoch, cust_of, status, fav_cat, cust_ids, email_opt_in, line_opt_in, order_tbl.schema, n_ord
             )
             orders_all = pa.concat_tables([orders_all, extra_orders])
             orders_file_epoch = np.concatenate([orders_file_epoch, extra_epoch])
@@ -561,9 +520,7 @@ class Generator:
         src = np.array([c.source for c in CHANNELS])[chan]
         med = np.array([c.medium for c in CHANNELS])[chan]
         acq = np.char.add(np.char.add(src.astype(str), "/"), med.astype(str))
-        acq_arr = pc.if_else(
-            pa.array(rng.random(n) < 0.05), pa.nulls(n, pa.string()), pa.array(acq)
-        )
+        acq_arr = pc.if_else(pa.array(rng.random(n) < 0.05), pa.nulls(n, pa.string()), pa.array(acq))
         cust_tbl = pa.table(
             {
                 "customer_id": cust_ids,
@@ -577,9 +534,7 @@ class Generator:
                 # no draw from the random streams, so every other planted value stays as it was)
                 "line_user_id": pc.if_else(
                     pc.fill_null(pc.equal(line_opt_in, "true"), False),
-                    pc.binary_join_element_wise(
-                        pa.scalar("U0000"), pc.utf8_lpad(cust_ids, 28, "0"), ""
-                    ),
+                    pc.binary_join_element_wise(pa.scalar("U0000"), pc.utf8_lpad(cust_ids, 28, "0"), ""),
                     pa.nulls(n, pa.string()),
                 ),
                 "prefecture": pa.array(PREFECTURES[rng.integers(0, len(PREFECTURES), n)]),
@@ -587,9 +542,7 @@ class Generator:
                 "updated_at": pa.nulls(n, pa.string()),
             }
         )
-        ch_counts = np.bincount(
-            chan[buys & (first_epoch < self.end_epoch)], minlength=len(CHANNELS)
-        )
+        ch_counts = np.bincount(chan[buys & (first_epoch < self.end_epoch)], minlength=len(CHANNELS))
         self.planted = {
             "channels": {
                 c.name: {
@@ -664,18 +617,11 @@ class Generator:
         second = ordered[np.minimum(starts + 1, len(ordered) - 1)]
         next_day = np.where(has_next, day[second], np.iinfo(np.int64).max)
         entry_day = day[first] + 7
-        consent = np.array(
-            [
-                (line_opt_in[c].as_py() == "true") or (email_opt_in[c].as_py() == "true")
-                for c in custs
-            ]
-        )
+        consent = np.array([(line_opt_in[c].as_py() == "true") or (email_opt_in[c].as_py() == "true") for c in custs])
         ids = [cust_ids[c].as_py() for c in custs]
         held_out = np.array([holdout_bucket(i, audience) < 1000 for i in ids])
         enters = (
-            (status[first] == "completed")
-            & (next_day > entry_day)
-            & (entry_day * SECONDS_PER_DAY < self.end_epoch)
+            (status[first] == "completed") & (next_day > entry_day) & (entry_day * SECONDS_PER_DAY < self.end_epoch)
         )
         buys = crng.random(len(custs)) < self.campaign_response
         buy_epoch = (entry_day + crng.integers(1, 7, len(custs))) * SECONDS_PER_DAY + crng.integers(
@@ -695,12 +641,7 @@ class Generator:
         order_ids = _ids("O", numbers, 9)
         prod_by_cat = [np.flatnonzero(self.product_cat == c) for c in range(len(CATEGORIES))]
         product = np.array(
-            [
-                prod_by_cat[fav_cat[custs[i]]][
-                    crng.integers(0, len(prod_by_cat[fav_cat[custs[i]]]))
-                ]
-                for i in chosen
-            ],
+            [prod_by_cat[fav_cat[custs[i]]][crng.integers(0, len(prod_by_cat[fav_cat[custs[i]]]))] for i in chosen],
             dtype=np.int64,
         )
         price = self.product_price[product] if k else np.zeros(0)
@@ -723,9 +664,7 @@ class Generator:
             {
                 "order_id": order_ids,
                 "line_number": pa.array(["1"] * k, pa.string()),
-                "product_id": pc.take(
-                    _ids("P", np.arange(1, len(self.product_price) + 1), 4), pa.array(product)
-                ),
+                "product_id": pc.take(_ids("P", np.arange(1, len(self.product_price) + 1), 4), pa.array(product)),
                 "quantity": pa.array(["1"] * k, pa.string()),
                 "unit_price": _money(price),
             }
@@ -760,11 +699,7 @@ class Generator:
         k = len(who)
         cancel_epoch = last[who] + srng.integers(5, 26, k) * SECONDS_PER_DAY
         cancelled = cancel_epoch < self.end_epoch
-        reasons = (
-            np.array([srng.choice(SUB_CANCEL_REASONS[str(o)]) for o in offer[who]])
-            if k
-            else np.array([])
-        )
+        reasons = np.array([srng.choice(SUB_CANCEL_REASONS[str(o)]) for o in offer[who]]) if k else np.array([])
         product_ids = _ids("P", np.arange(1, len(self.product_price) + 1), 4)
         base = pa.table(
             {
@@ -803,9 +738,7 @@ class Generator:
             "cancelled": len(c),
             "interval_days": SUB_INTERVAL_DAYS,
             "deep_offer": SUB_DEEP_OFFER,
-            "deep_offer_share": {
-                **{ch.name: SUB_DEEP_SHARE.get(ch.name, SUB_DEEP_SHARE_DEFAULT) for ch in CHANNELS}
-            },
+            "deep_offer_share": {**{ch.name: SUB_DEEP_SHARE.get(ch.name, SUB_DEEP_SHARE_DEFAULT) for ch in CHANNELS}},
             "segments": segments,
             "churn_beta_rule": "(offer, channel) else (offer, '*')",
         }
@@ -827,9 +760,7 @@ class Generator:
         sess_chan = np.where(first, chan[np.maximum(cust, 0)], repeat_src)
         sess_chan = np.where(cust < 0, rng.choice([2, 3, 5, 6], size=n_buy), sess_chan)
         sess_chan = np.where(sess_chan == 7, 6, sess_chan)  # store customers online come direct
-        device = np.where(
-            o["order_channel"][ord_idx] == "app", 3, rng.choice(3, n_buy, p=[0.37, 0.57, 0.06])
-        )
+        device = np.where(o["order_channel"][ord_idx] == "app", 3, rng.choice(3, n_buy, p=[0.37, 0.57, 0.06]))
         start = o["epoch"][ord_idx] - rng.integers(120, 1800, n_buy)
 
         # abandoned sessions (cart but no purchase): about 70% of carts are abandoned
@@ -858,9 +789,7 @@ class Generator:
         has_cart = has_cart & ~no_cart_record
         has_checkout = (kind == 2) | ((kind == 1) & (rng.random(n_sess) < 0.35))
         has_purchase = kind == 2
-        steps = np.stack(
-            [np.ones(n_sess, bool), has_pv, has_cart, has_checkout, has_purchase], axis=1
-        )
+        steps = np.stack([np.ones(n_sess, bool), has_pv, has_cart, has_checkout, has_purchase], axis=1)
         per_sess = steps.sum(axis=1)
         ev_sess = np.repeat(np.arange(n_sess), per_sess)
         ev_type_idx = np.nonzero(steps)[1]
@@ -871,13 +800,9 @@ class Generator:
         order_epoch = o["epoch"][ord_idx]
         buy_ev = ev_sess < n_buy
         day_start = (order_epoch // SECONDS_PER_DAY) * SECONDS_PER_DAY
-        ev_epoch[buy_ev] = np.clip(
-            ev_epoch[buy_ev], day_start[ev_sess[buy_ev]], order_epoch[ev_sess[buy_ev]]
-        )
+        ev_epoch[buy_ev] = np.clip(ev_epoch[buy_ev], day_start[ev_sess[buy_ev]], order_epoch[ev_sess[buy_ev]])
         ev_epoch[buy_ev & (ev_type_idx == 4)] = order_epoch[ev_sess[buy_ev & (ev_type_idx == 4)]]
-        ev_types = np.array(
-            ["page_view", "product_view", "add_to_cart", "checkout_start", "purchase"]
-        )
+        ev_types = np.array(["page_view", "product_view", "add_to_cart", "checkout_start", "purchase"])
         is_landing = np.r_[True, ev_sess[1:] != ev_sess[:-1]]
 
         sess_ids = _ids("S", np.arange(1, n_sess + 1), 10)
@@ -892,9 +817,7 @@ class Generator:
             _ids("A", np.abs(anon), 8),
             _ids("G", np.abs(anon), 10),
         )
-        ev_product = np.where(
-            np.isin(ev_type_idx, [1, 2]), rng.integers(1, len(self.product_price) + 1, n_ev), 0
-        )
+        ev_product = np.where(np.isin(ev_type_idx, [1, 2]), rng.integers(1, len(self.product_price) + 1, n_ev), 0)
         # an abandoned cart holds the product that was viewed; a purchase session its first line
         ev_chan = s_chan[ev_sess]
         src = _take([c.source for c in CHANNELS], ev_chan)
@@ -912,12 +835,8 @@ class Generator:
                 ),
                 "event_type": _take(ev_types, ev_type_idx),
                 "occurred_at": _ts_strings(ev_epoch, rng, 0.05),
-                "product_id": pc.if_else(
-                    pa.array(ev_product > 0), _ids("P", ev_product, 4), null_s
-                ),
-                "order_id": pc.if_else(
-                    pa.array(ev_type_idx == 4), _ids("O", s_order[ev_sess], 9), null_s
-                ),
+                "product_id": pc.if_else(pa.array(ev_product > 0), _ids("P", ev_product, 4), null_s),
+                "order_id": pc.if_else(pa.array(ev_type_idx == 4), _ids("O", s_order[ev_sess], 9), null_s),
                 "utm_source": pc.if_else(pa.array(direct), null_s, src),
                 "utm_medium": pc.if_else(pa.array(direct), null_s, med),
                 "utm_campaign": pc.if_else(pa.array(direct), null_s, camp),
@@ -940,9 +859,7 @@ class Generator:
         for ci, c in enumerate(CHANNELS):
             if c.cpa <= 0:
                 continue
-            counts = np.bincount(first_day[chan[firsts] == ci], minlength=self.n_days)[
-                : self.n_days
-            ]
+            counts = np.bincount(first_day[chan[firsts] == ci], minlength=self.n_days)[: self.n_days]
             spend = np.round(counts * c.cpa * rng.uniform(0.9, 1.1, self.n_days))
             rows_day.append(np.arange(self.n_days))
             rows_src.append(np.full(self.n_days, c.source))
@@ -973,9 +890,7 @@ class Generator:
         return tbl, self.start_epoch + day * SECONDS_PER_DAY
 
     # ---- bad rows ------------------------------------------------------------------
-    def bad_rows(
-        self, table: str, tbl: pa.Table, file_epoch: np.ndarray
-    ) -> tuple[pa.Table, np.ndarray]:
+    def bad_rows(self, table: str, tbl: pa.Table, file_epoch: np.ndarray) -> tuple[pa.Table, np.ndarray]:
         """Append a small share of rows of every bad kind: copies of good rows, broken, written to
         the same file as the row they copy."""
         rng = self.rng
@@ -992,9 +907,7 @@ class Generator:
             elif kind == "orphan order_id":
                 arr = _ids("OX", rng.integers(1, 10**8, n), 9)
             elif kind.startswith("negative"):
-                positive = pc.if_else(
-                    pc.equal(pc.fill_null(bad[col], "0"), "0"), pa.scalar("550"), bad[col]
-                )
+                positive = pc.if_else(pc.equal(pc.fill_null(bad[col], "0"), "0"), pa.scalar("550"), bad[col])
                 arr = pc.binary_join_element_wise(pa.scalar("-"), positive, "")
             else:
                 arr = pa.array([value] * n)
@@ -1034,9 +947,7 @@ def _sbg_retention(a: float, b: float, max_delivery: int) -> list[float]:
     return out
 
 
-def write_partitioned(
-    tbl: pa.Table, file_epoch: np.ndarray, out_dir: Path, fmt: str, grain: str
-) -> int:
+def write_partitioned(tbl: pa.Table, file_epoch: np.ndarray, out_dir: Path, fmt: str, grain: str) -> int:
     """Write one file per day (or month) of ``file_epoch``; returns the number of files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     n = tbl.num_rows
@@ -1075,9 +986,7 @@ def generate(
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
     if end < start:
-        raise SystemExit(
-            f"--end {end} is before --start {start}: give an end date on or after the start"
-        )
+        raise SystemExit(f"--end {end} is before --start {start}: give an end date on or after the start")
     gen = Generator(
         customers,
         start,
@@ -1118,9 +1027,7 @@ def generate(
         # sort after the original so that it replaces it
         first_day = pc.equal(pa.array(sp_epoch), pa.scalar(int(sp_epoch.min())))
         resend = spend.filter(first_day)
-        resend = resend.set_column(
-            4, "spend", pc.cast(pa.array(np.full(resend.num_rows, 1000)), pa.string())
-        )
+        resend = resend.set_column(4, "spend", pc.cast(pa.array(np.full(resend.num_rows, 1000)), pa.string()))
         first = min((out / "marketing_spend").iterdir())
         name = first.stem + "~resend" + first.suffix
         if fmt == "parquet":
@@ -1129,9 +1036,7 @@ def generate(
             pacsv.write_csv(resend, first.parent / name)
         gen.planted["rows"]["marketing_spend"] += resend.num_rows
         gen.planted["resent_spend_rows"] = resend.num_rows
-    gen.planted.update(
-        {"seed": seed, "start": str(start), "end": str(end), "format": fmt, "files": files}
-    )
+    gen.planted.update({"seed": seed, "start": str(start), "end": str(end), "format": fmt, "files": files})
     (out / "_planted.json").write_text(json.dumps(gen.planted, indent=2, ensure_ascii=False))
     _log(f"done: {out}", t0)
     return gen.planted
@@ -1143,19 +1048,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Generate realistic sample landing data for a Japanese D2C shop (JPY), "
         "deterministic for a seed, in the raw contract's layout.",
     )
-    parser.add_argument(
-        "--customers", type=int, default=3000, help="registered customers (default 3000)"
-    )
-    parser.add_argument(
-        "--start", type=date.fromisoformat, default=date(2024, 1, 1), help="first day, YYYY-MM-DD"
-    )
-    parser.add_argument(
-        "--end", type=date.fromisoformat, default=date(2025, 12, 31), help="last day, YYYY-MM-DD"
-    )
+    parser.add_argument("--customers", type=int, default=3000, help="registered customers (default 3000)")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1), help="first day, YYYY-MM-DD")
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31), help="last day, YYYY-MM-DD")
     parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-    parser.add_argument(
-        "--out", type=Path, default=Path("data/landing"), help="landing directory to write"
-    )
+    parser.add_argument("--out", type=Path, default=Path("data/landing"), help="landing directory to write")
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument(
         "--files-per",

@@ -181,9 +181,7 @@ class HostileShop:
 
 def _ingest_run(wh: WarehouseResource) -> dg.ExecuteInProcessResult:
     """The daily pipeline's ingest step (with its GX gate and landing check), as a run does it."""
-    return dg.materialize(
-        [landing_to_raw], partition_key=AS_OF, resources={"warehouse": wh}, raise_on_error=False
-    )
+    return dg.materialize([landing_to_raw], partition_key=AS_OF, resources={"warehouse": wh}, raise_on_error=False)
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,7 @@ from orchestration.tools.generate import generate
 
 AS_OF = "2025-06-30"
 CUSTOMERS_HEADER = (
-    "customer_id,registered_at,acquisition_source,email,full_name,email_opt_in,line_opt_in,"
-    "line_user_id\n"
+    "customer_id,registered_at,acquisition_source,email,full_name,email_opt_in,line_opt_in,line_user_id\n"
 )
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,order_total\n"
 LEAKED_EMAIL = "leak.malformed@example.jp"
@@ -55,9 +54,7 @@ def one_run(tmp_path_factory):
     )
     write(
         landing / "customers" / "2025-06-01_b.csv",
-        CUSTOMERS_HEADER
-        + "C1,2025-01-01 10:00:00,,a@example.jp,A,true,true,\n"
-        + "C2,2025-01-02 10:00:00,,,,,,\n",
+        CUSTOMERS_HEADER + "C1,2025-01-01 10:00:00,,a@example.jp,A,true,true,\n" + "C2,2025-01-02 10:00:00,,,,,,\n",
     )
     # an export of two files concatenated: the second began with a byte-order mark and re-sends O1
     write(
@@ -66,9 +63,7 @@ def one_run(tmp_path_factory):
     )
     write(
         landing / "orders" / "2025-06-02_concat.csv",
-        ORDERS_HEADER
-        + "O2,C2,2025-06-02 10:00:00,completed,50\n"
-        + "\ufeffO1,C1,2025-06-01 10:00:00,completed,100\n",
+        ORDERS_HEADER + "O2,C2,2025-06-02 10:00:00,completed,50\n" + "\ufeffO1,C1,2025-06-01 10:00:00,completed,100\n",
     )
     db = root / "warehouse.duckdb"
     ingest(landing, db, verbose=False)
@@ -96,19 +91,15 @@ def test_versions_that_tie_within_one_run_give_no_consent(one_run):
 def test_a_malformed_customers_line_leaves_no_email_in_the_warehouse(one_run):
     quarantined = query(
         one_run,
-        "select customer_id, registered_at, _malformed_line, reject_reason "
-        "from quarantine.quarantine_customers",
+        "select customer_id, registered_at, _malformed_line, reject_reason from quarantine.quarantine_customers",
     )
     assert list(quarantined.reject_reason) == ["malformed csv line"]
     # the fields before the first personal column are kept; the text is not
-    assert (
-        quarantined.customer_id[0] == "C5" and quarantined.registered_at[0] == "2025-01-05 10:00:00"
-    )
+    assert quarantined.customer_id[0] == "C5" and quarantined.registered_at[0] == "2025-01-05 10:00:00"
     assert "characters" in quarantined._malformed_line[0]
     with duckdb.connect(str(one_run), read_only=True) as con:
         columns = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where data_type = 'VARCHAR'"
+            "select table_schema, table_name, column_name from information_schema.columns where data_type = 'VARCHAR'"
         ).fetchall()
         hits = [
             (s, t, c)
@@ -123,10 +114,7 @@ def test_a_malformed_customers_line_leaves_no_email_in_the_warehouse(one_run):
 
 
 def test_a_byte_order_mark_inside_a_concatenated_export_is_not_data(one_run):
-    assert (
-        query(one_run, "select count(*) as n from raw.orders where order_id like '\ufeff%'").n[0]
-        == 0
-    )
+    assert query(one_run, "select count(*) as n from raw.orders where order_id like '\ufeff%'").n[0] == 0
     orders = query(one_run, "select order_id, order_total from staging.stg_shop__orders order by 1")
     assert list(orders.order_id) == ["O1", "O2"]
     assert float(orders.order_total.sum()) == 150.0
@@ -145,12 +133,8 @@ def test_a_quoted_false_is_never_consent(one_run):
             json.loads(f'{{"activation_unknown_consent_is_consent": {value}}}'),
         )
         shown = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        rows = next(
-            json.loads(e["data"]["preview"]) for e in shown if "preview" in e.get("data", {})
-        )
-        assert rows == [
-            {"channel": expected, "email_only": "email" if expected is None else "line"}
-        ], value
+        rows = next(json.loads(e["data"]["preview"]) for e in shown if "preview" in e.get("data", {}))
+        assert rows == [{"channel": expected, "email_only": "email" if expected is None else "line"}], value
 
 
 # ---- two runs: a withdrawal re-sent under a name that sorts first --------------------------------
@@ -222,9 +206,7 @@ def test_a_withdrawn_customer_is_in_no_export(withdrawal):
     for path in sorted((root / "exports-2").glob("*.csv")):
         assert customer not in path.read_text(encoding="utf-8-sig"), path.name
     assert audit_exports(db, root / "exports-2") == []
-    assert any(
-        customer in p.read_text(encoding="utf-8-sig") for p in (root / "exports-1").glob("*.csv")
-    )
+    assert any(customer in p.read_text(encoding="utf-8-sig") for p in (root / "exports-1").glob("*.csv"))
 
 
 def test_a_rebuild_from_the_same_load_log_keeps_the_winner(withdrawal, tmp_path):

@@ -13,8 +13,7 @@ def _landing_check(run: dg.ExecuteInProcessResult, table: str):
     (check,) = [
         e.event_specific_data
         for e in run.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and e.event_specific_data.asset_key.path == ["shop", table]
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key.path == ["shop", table]
     ]
     return check
 
@@ -33,9 +32,7 @@ def _not_loaded(run: dg.ExecuteInProcessResult, table: str) -> list[dict]:
 
 
 def _log(shop, file_path: str) -> dict:
-    rows = query(
-        shop.db, f"select * from raw._load_log where file_path = '{file_path}' order by loaded_at"
-    )
+    rows = query(shop.db, f"select * from raw._load_log where file_path = '{file_path}' order by loaded_at")
     return rows.to_dict("records")
 
 
@@ -58,10 +55,7 @@ def test_an_unreadable_file_is_reported_with_what_to_do_and_fails_the_check_on_e
     for run in hostile.runs:  # the first and the next day's run
         check = _landing_check(run, "orders")
         assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-        assert (
-            "2025-06-16_broken.csv could not be read: the text is neither UTF-8 nor CP932"
-            in check.description
-        )
+        assert "2025-06-16_broken.csv could not be read: the text is neither UTF-8 nor CP932" in check.description
         assert (
             "2025-06-17_semicolon.csv could not be read: the header has none of the contract's required"
             in check.description
@@ -101,8 +95,7 @@ def test_a_big_csv_with_line_breaks_in_quoted_fields_loads_whole(hostile):
     assert entry["status"] == "loaded" and entry["row_count"] == BIG_ROWS
     names = query(
         hostile.db,
-        "select count(*) as n, min(product_name) as name from staging.stg_shop__products "
-        "where product_id like 'HB%'",
+        "select count(*) as n, min(product_name) as name from staging.stg_shop__products where product_id like 'HB%'",
     )
     assert names["n"][0] == BIG_ROWS
     assert "\nsecond line, with a comma" in names["name"][0]
@@ -110,9 +103,7 @@ def test_a_big_csv_with_line_breaks_in_quoted_fields_loads_whole(hostile):
 
 def test_suffixes_are_matched_in_any_case_and_hidden_files_are_ignored(hostile):
     (entry,) = _log(hostile, "2025-06-20_extra.PARQUET")
-    assert (
-        entry["status"] == "loaded" and entry["row_count"] == 2 and entry["encoding"] is None
-    )  # read as Parquet
+    assert entry["status"] == "loaded" and entry["row_count"] == 2 and entry["encoding"] is None  # read as Parquet
     logged = query(hostile.db, "select file_path from raw._load_log")["file_path"].tolist()
     assert not [p for p in logged if p.startswith(".") or "/." in p]
 
@@ -125,9 +116,7 @@ def test_an_empty_file_is_logged_once_and_not_retried(hostile):
 def test_files_moved_into_a_sub_folder_are_not_read_again(hostile):
     logged = query(hostile.db, "select file_path from raw._load_log")["file_path"].tolist()
     assert not [p for p in logged if "/" in p]
-    status = query(
-        hostile.db, "select status from staging.stg_shop__orders where order_id = 'OAR1'"
-    )
+    status = query(hostile.db, "select status from staging.stg_shop__orders where order_id = 'OAR1'")
     assert status["status"].tolist() == ["completed"]  # the correction still wins
 
 

@@ -85,9 +85,7 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     first.wait()
     # the same command again: it must finish by itself (before the fix it waited forever for the
     # pool slot the killed run held)
-    second = subprocess.run(
-        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+    second = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert "ended without finishing" in second.stdout
     # the UI shows why the killed run ended
@@ -95,9 +93,7 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     runs = instance.get_runs()
     killed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
     assert len(killed) == 1 and [r.status for r in runs].count(dg.DagsterRunStatus.SUCCESS) == 1
-    failure = instance.get_records_for_run(
-        killed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE
-    ).records
+    failure = instance.get_records_for_run(killed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
     assert "its process (pid" in failure[-1].event_log_entry.dagster_event.message
     # and the marts are those of a clean run
     _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
@@ -109,8 +105,7 @@ def _break_events(db: Path) -> None:
     with duckdb.connect(str(db)) as con:
         con.execute("alter table raw.events rename to events_saved")
         con.execute(
-            "create table raw.events as select * replace (cast(null as integer) as occurred_at) "
-            "from raw.events_saved"
+            "create table raw.events as select * replace (cast(null as integer) as occurred_at) from raw.events_saved"
         )
 
 
@@ -177,17 +172,14 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
     assert published
     # the run summary names the failed model with dbt's own message
     failed_copy = DAGSTER_TARGETS / f"failed-{result.run_id}"
-    shutil.copytree(
-        DAGSTER_TARGETS / result.run_id / "dbt_warehouse", failed_copy / "dbt_warehouse"
-    )
+    shutil.copytree(DAGSTER_TARGETS / result.run_id / "dbt_warehouse", failed_copy / "dbt_warehouse")
     try:
         lines = dbt_failures(f"failed-{result.run_id}")
     finally:
         shutil.rmtree(failed_copy)
     # dbt's message: a Binder Error on the broken INTEGER column (trim(INTEGER))
     assert any(
-        line.startswith("model.crm_warehouse.base_shop__event_arrivals (error):")
-        and "Binder Error" in line
+        line.startswith("model.crm_warehouse.base_shop__event_arrivals (error):") and "Binder Error" in line
         for line in lines
     ), lines
 
@@ -199,8 +191,7 @@ def test_a_threshold_a_shop_changes_never_breaks_the_build(hostile, tmp_path):
     dbt(db, ["build"], {"as_of_date": AS_OF, "cpm_steady_revenue": 251})
     with duckdb.connect(str(db), read_only=True) as con:
         lowest_loyal = con.execute(
-            "select min(revenue_to_date) from marts.customer_portfolio_monthly "
-            "where cpm_segment = 'loyal'"
+            "select min(revenue_to_date) from marts.customer_portfolio_monthly where cpm_segment = 'loyal'"
         ).fetchone()[0]
     assert lowest_loyal is None or lowest_loyal >= 251
 
@@ -281,11 +272,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     # both ran every step, none failed (a lock error retried would show as a STEP_UP_FOR_RETRY)
     for run in runs:
         records = instance.get_records_for_run(run.run_id).records
-        kinds = [
-            r.event_log_entry.dagster_event.event_type_value
-            for r in records
-            if r.event_log_entry.dagster_event
-        ]
+        kinds = [r.event_log_entry.dagster_event.event_type_value for r in records if r.event_log_entry.dagster_event]
         assert "STEP_FAILURE" not in kinds and "STEP_UP_FOR_RETRY" not in kinds, run.run_id
         assert kinds.count("STEP_SUCCESS") == 8, (run.run_id, kinds.count("STEP_SUCCESS"))
     _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
@@ -310,9 +297,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
             asset_checks=MART_CHECKS,
             jobs=[only_checks],
             resources={
-                "warehouse": WarehouseResource(
-                    database=db, publish=env["CRM_PUBLISH_DIR"], gx=env["CRM_GX_DIR"]
-                ),
+                "warehouse": WarehouseResource(database=db, publish=env["CRM_PUBLISH_DIR"], gx=env["CRM_GX_DIR"]),
                 "dbt": dbt_resource(),
             },
         )
@@ -320,17 +305,9 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
         .execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
     )
     holder.wait(timeout=60)
-    assert checks.success, [
-        e.message for e in checks.all_events if e.event_type_value == "STEP_FAILURE"
-    ]
-    evaluations = [
-        e.event_specific_data
-        for e in checks.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    assert evaluations and all(
-        c.passed for c in evaluations if c.severity == dg.AssetCheckSeverity.ERROR
-    )
+    assert checks.success, [e.message for e in checks.all_events if e.event_type_value == "STEP_FAILURE"]
+    evaluations = [e.event_specific_data for e in checks.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluations and all(c.passed for c in evaluations if c.severity == dg.AssetCheckSeverity.ERROR)
     assert time.perf_counter() - started > 5  # it waited for the writer
 
 
@@ -349,12 +326,8 @@ def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it
     )
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:
-        loaded = con.execute(
-            "select table_name, file_path, loaded_at from raw._load_log order by all"
-        ).fetchall()
-        first_orders = con.execute(
-            "select _source_file, _row_number, _loaded_at from raw.orders order by all"
-        ).df()
+        loaded = con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall()
+        first_orders = con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df()
     # the disk filled while the warehouse was written: the file is cut short
     os.truncate(db, db.stat().st_size // 3)
 
@@ -371,9 +344,7 @@ def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it
     assert damaged.returncode != 0
     assert time.perf_counter() - started < 60  # before: 2.5 minutes of retries
     said = damaged.stdout + damaged.stderr
-    assert "is damaged" in said and "`crm repair`" in said and "--from-published" in said, said[
-        -3000:
-    ]
+    assert "is damaged" in said and "`crm repair`" in said and "--from-published" in said, said[-3000:]
     assert "Traceback" not in said
 
     repaired = subprocess.run(
@@ -390,15 +361,10 @@ def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it
     with duckdb.connect(str(db), read_only=True) as con:
         # the same files, with the times they were first loaded (which decide what supersedes what)
         assert (
-            con.execute(
-                "select table_name, file_path, loaded_at from raw._load_log order by all"
-            ).fetchall()
-            == loaded
+            con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall() == loaded
         )
         pd.testing.assert_frame_equal(
-            con.execute(
-                "select _source_file, _row_number, _loaded_at from raw.orders order by all"
-            ).df(),
+            con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df(),
             first_orders,
         )
     _assert_same_marts(mart_snapshot(db), _clean_marts(landing, tmp_path))
@@ -411,9 +377,7 @@ def test_crm_repair_from_published_restores_the_last_published_marts(landing, tm
     published.parent.mkdir(parents=True)
     with duckdb.connect(str(published)) as con:
         con.execute("create schema marts")
-        con.execute(
-            "create table marts.kpi_daily as select date '2025-06-30' as kpi_date, 7 as orders"
-        )
+        con.execute("create table marts.kpi_daily as select date '2025-06-30' as kpi_date, 7 as orders")
     db.write_bytes(b"DUCK" * 1000)  # not a database
     repaired = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "repair", "--from-published"],

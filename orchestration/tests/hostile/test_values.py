@@ -31,9 +31,7 @@ def test_kept_values_are_exact(hostile):
         "select order_id, ordered_at, cast(order_total as varchar) as order_total from marts.fct_orders "
         "where order_id in ('OV1', 'OV5', 'OV7') order by 1",
     ).set_index("order_id")
-    assert orders.loc["OV1", "ordered_at"] == datetime(
-        2025, 6, 25, 10, 0
-    )  # 01:00 UTC = 10:00 in Tokyo
+    assert orders.loc["OV1", "ordered_at"] == datetime(2025, 6, 25, 10, 0)  # 01:00 UTC = 10:00 in Tokyo
     assert orders.loc["OV5", "order_total"] == "3300.1234"  # exactly, as text
     assert orders.loc["OV7", "ordered_at"] == datetime(2025, 6, 25, 19, 0)
     assert orders.loc["OV7", "order_total"] == "99999999999999.0000"
@@ -58,17 +56,14 @@ def test_bad_quantities_and_line_numbers_are_quarantined_never_rounded(hostile):
         "from staging.stg_shop__order_items "
         "where order_id = 'OV5'",
     )
-    assert list(zip(lines["line_number"], lines["product_id"])) == [
-        (2, "P0002")
-    ]  # the real line 2 survives
+    assert list(zip(lines["line_number"], lines["product_id"])) == [(2, "P0002")]  # the real line 2 survives
     assert lines["unit_price"][0] == "3300.1234"
 
 
 def test_the_largest_values_the_contract_holds_do_not_overflow(hostile):
     line = query(
         hostile.db,
-        "select cast(line_value as varchar) as v from intermediate.int_order_lines_costed "
-        "where order_id = 'OV7'",
+        "select cast(line_value as varchar) as v from intermediate.int_order_lines_costed where order_id = 'OV7'",
     )
     assert line["v"][0] == "999999999999990000.0000"
     revenue = query(
