@@ -438,23 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the day to run (partition and as_of_date), YYYY-MM-DD; default yesterday in the business time zone",
     )
     run.set_defaults(func=cmd_run)
-    ui = sub.add_parser(
-        "ui",
-        parents=[common],
-        help="start the Dagster UI and daemon on this project (read-only by default)",
-    )
+    ui = sub.add_parser("ui", parents=[common], help="the Dagster UI and daemon (read-only by default)")
     ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument(
-        "--allow-launch",
-        action="store_true",
-        help="allow launching, re-executing and deleting runs from the UI",
-    )
+    ui.add_argument("--allow-launch", action="store_true", help="allow launching and deleting runs from the UI")
     ui.set_defaults(func=cmd_ui)
-    repair = sub.add_parser(
-        "repair",
-        parents=[common],
-        help="rebuild a damaged warehouse from the landing files and the load log",
-    )
+    repair = sub.add_parser("repair", parents=[common], help="rebuild a damaged warehouse (landing files, load log)")
     repair.add_argument(
         "--from-published",
         action="store_true",

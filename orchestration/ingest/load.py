@@ -772,23 +772,10 @@ def main(argv: list[str] | None = None) -> int:
         "Files already loaded are skipped; unreadable files are reported and skipped.",
     )
     parser.add_argument(
-        "--landing",
-        type=Path,
-        default=None,
-        help="landing directory (default $CRM_LANDING_DIR or data/landing)",
+        "--landing", type=Path, default=None, help="landing folder (default: the settings' landing_dir)"
     )
-    parser.add_argument(
-        "--database",
-        type=Path,
-        default=None,
-        help="DuckDB file (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)",
-    )
-    parser.add_argument(
-        "--up-to",
-        type=date.fromisoformat,
-        default=None,
-        help="load only files named for this day (YYYY-MM-DD) or earlier",
-    )
+    parser.add_argument("--database", type=Path, default=None, help="DuckDB file (default: the settings' warehouse)")
+    parser.add_argument("--up-to", type=date.fromisoformat, help="load only files named for this day or earlier")
     args = parser.parse_args(argv)
     report = ingest(args.landing, args.database, up_to=args.up_to)
     print(f"[ingest] {report.rows_loaded:,} rows loaded, {len(report.problems)} files not loaded")

@@ -17,16 +17,8 @@ from orchestration.settings import warehouse_path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.predict")
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser(
-        "fit",
-        help="fit BG/NBD + Gamma-Gamma (int_clv_inputs) and sBG retention (fct_subscriptions)",
-    )
-    fit.add_argument(
-        "--as-of",
-        type=date.fromisoformat,
-        default=None,
-        help="as_of_date the inputs must have been built for (default: theirs)",
-    )
+    fit = sub.add_parser("fit", help="fit BG/NBD + Gamma-Gamma (int_clv_inputs) and sBG (fct_subscriptions)")
+    fit.add_argument("--as-of", type=date.fromisoformat, help="as_of_date the inputs were built for (default: theirs)")
     fit.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")
     copy = sub.add_parser("copy-to-spark", help="copy the DuckDB fits tables into the local Spark warehouse")
     copy.add_argument("--database", default=str(warehouse_path()), help="the DuckDB warehouse file")

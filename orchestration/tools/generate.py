@@ -560,16 +560,7 @@ class Generator:
         if self.campaign_response > 0:
             self.planted["campaign"] = self.campaign_planted
         subs_tbl, subs_epoch = self._subscriptions(
-            subscriber,
-            sub_offer,
-            chan_names[chan],
-            sub_ids,
-            cust_ids,
-            sub_product,
-            epoch,
-            cust_of,
-            sub,
-            status,
+            subscriber, sub_offer, chan_names[chan], sub_ids, cust_ids, sub_product, epoch, cust_of, sub, status
         )
         if self.dropouts > 0:
             self.planted["dropouts"] = {
