@@ -214,8 +214,10 @@ def fit_and_store(
         if as_of_date is None:
             if len(frame):
                 as_of_date = frame["as_of_date"].iloc[0]
-            else:
-                as_of_date = date.today()
+            else:  # nothing built yet: today in the shop's business time zone
+                from orchestration.settings import settings
+
+                as_of_date = datetime.now(settings().tz()).date()
         as_of = date.fromisoformat(str(as_of_date)[:10])
         rows = fit_groups(frame, min_subscriptions) if len(frame) else []
         fitted_at = datetime.now(UTC).replace(tzinfo=None)
