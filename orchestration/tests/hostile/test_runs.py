@@ -230,7 +230,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     env = _run_env(landing, tmp_path)
     home = Path(env["DAGSTER_HOME"])
     home.mkdir()
-    shutil.copy(PROJECT_DIR / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_DIR / "orchestration" / "pipeline" / "dagster.yaml", home / "dagster.yaml")
     worker_log = tmp_path / "worker.log"
     with worker_log.open("w") as out:  # a file, not a pipe nobody reads until the end
         worker = subprocess.Popen(
