@@ -181,7 +181,10 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
         if not exists:
             raise RuntimeError(f"{INPUTS_RELATION} is missing: run `dbt build` first")
         inputs = con.execute(f"select * from {INPUTS_RELATION}").df()
-        previous = stored_fits(con)
+        day = pd.Timestamp(inputs.as_of_date.iloc[0]).date() if len(inputs) else as_of
+        # warm start from an earlier day's fit only: a day fitted again starts where it started
+        # the first time, so a rerun gives the same parameters to the last digit
+        previous = stored_fits(con, before=day)
     if len(inputs) == 0:
         if as_of is None:
             raise RuntimeError(f"{INPUTS_RELATION} is empty and no --as-of was given")
@@ -230,9 +233,10 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
     return [full, calibration]
 
 
-def stored_fits(con: duckdb.DuckDBPyConnection) -> dict[str, FitOutcome]:
-    """The fits stored by the last run (model_fits.clv_fits) that were fitted, by fit kind, with
-    their parameters: the warm start of today's fits. Empty before the first fit."""
+def stored_fits(con: duckdb.DuckDBPyConnection, before: date | None = None) -> dict[str, FitOutcome]:
+    """The latest stored fits (model_fits.clv_fits) that were fitted, by fit kind, with their
+    parameters, of a day before ``before``: the warm start of that day's fits. Empty before the
+    first fit."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [FITS_SCHEMA, FITS_TABLE],
@@ -241,7 +245,9 @@ def stored_fits(con: duckdb.DuckDBPyConnection) -> dict[str, FitOutcome]:
         return {}
     rows = con.execute(
         f"select fit, count_customers, count_repeat_customers, r, alpha, a, b, gg_p, gg_q, gg_gamma "
-        f"from {FITS_SCHEMA}.{FITS_TABLE} where status = 'fitted' order by as_of_date, fitted_at"
+        f"from {FITS_SCHEMA}.{FITS_TABLE} where status = 'fitted' and (? is null or as_of_date < ?) "
+        "order by as_of_date, fitted_at",
+        [before, before],
     ).fetchall()
     out = {}
     for fit, n, n_repeat, *numbers in rows:
