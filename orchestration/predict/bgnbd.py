@@ -297,10 +297,10 @@ def fit_bgnbd(
     no spread in the dropout probability the likelihood rises towards a + b -> infinity; a + b
     then stops at KAPPA_MAX (a point mass at p = a/(a+b)) and the reason says so.
 
-    ``starts``: further starting points (r, alpha, a, b), e.g. the last run's parameters. The
-    optimiser runs from the default start and from each; the highest likelihood among the runs
-    that reach a maximum is the fit (a start only helps the optimiser find it: still maximum
-    likelihood, never the start's values).
+    ``starts``: fallback starting points (r, alpha, a, b), e.g. an earlier day's parameters, tried
+    only when the default start reaches no maximum; the highest likelihood among the runs that reach
+    one is the fit (still maximum likelihood, never the start's values). A fit the default start
+    makes never depends on what was fitted before, so a rerun or a rebuild gives the same digits.
     """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -324,12 +324,14 @@ def fit_bgnbd(
             res = edge if edge.fun < res.fun else res
         return res
 
-    thetas = [start] + [
+    fallback = [
         _clip(np.array([np.log(r), np.log(alpha), np.log(a / b), np.log(a + b)]), bounds)
         for r, alpha, a, b in starts
         if min(r, alpha, a, b) > 0
     ]
-    maxima, problem = _maxima(run_from, thetas, neg_ll, bounds, "BG/NBD")
+    maxima, problem = _maxima(run_from, [start], neg_ll, bounds, "BG/NBD")
+    if not maxima and fallback:
+        maxima, problem = _maxima(run_from, fallback, neg_ll, bounds, "BG/NBD")
     if not maxima:
         return FitResult(False, None, None, problem)
     res = maxima[0]
@@ -370,7 +372,7 @@ def fit_gamma_gamma(
 ) -> FitResult:
     """Maximum-likelihood Gamma-Gamma. Only rows with x > 0 and a positive mean value are valid;
     anything else is refused (a zero value makes the likelihood NaN: never a silent default).
-    ``starts``: further starting points (p, q, gamma), as in ``fit_bgnbd``. When the likelihood
+    ``starts``: fallback starting points (p, q, gamma), as in ``fit_bgnbd``. When the likelihood
     rises all the way to p's bound (order values with no spread around each customer's mean) the
     fit is that limit and its reason says so; at q's bound it fails (nothing to shrink towards)."""
     x = np.asarray(x, dtype=float)
@@ -427,10 +429,10 @@ def fit_gamma_gamma(
             options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
         )
 
-    thetas = [np.log([1.0, 2.0, max(scale, 1e-3)])] + [
-        _clip(np.log(np.asarray(start, dtype=float)), bounds) for start in starts if min(start) > 0
-    ]
-    maxima, problem = _maxima(run_from, thetas, neg_ll, bounds, "Gamma-Gamma")
+    fallback = [_clip(np.log(np.asarray(start, dtype=float)), bounds) for start in starts if min(start) > 0]
+    maxima, problem = _maxima(run_from, [np.log([1.0, 2.0, max(scale, 1e-3)])], neg_ll, bounds, "Gamma-Gamma")
+    if not maxima and fallback:
+        maxima, problem = _maxima(run_from, fallback, neg_ll, bounds, "Gamma-Gamma")
     if not maxima:
         return FitResult(False, None, None, problem)
     res = maxima[0]
