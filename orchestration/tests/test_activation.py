@@ -234,6 +234,7 @@ def test_exports_carry_only_consented_entries_and_are_byte_identical_on_rerun(wa
     assert any(p.startswith("move_up.parquet") and "has no consent for its channel" in p for p in problems)
 
 
+@pytest.mark.slow  # builds a second shop
 def test_a_backfilled_day_gives_the_entries_that_day_had(warehouse, tmp_path):
     """A run on day D saw the files up to D; a backfill of D runs later, on a warehouse that has
     loaded every file since. Both give the same audiences, entries, offers and lift."""

@@ -68,6 +68,7 @@ def test_rerunning_changes_no_row(warehouse, tmp_path):
         pd.testing.assert_frame_equal(before[name], after[name], check_exact=True, obj=name)
 
 
+@pytest.mark.slow  # builds a second shop
 def test_orders_only_landing_builds_every_mart(tmp_path):
     for fmt in ("csv", "parquet"):
         landing = tmp_path / fmt / "landing"
