@@ -403,12 +403,9 @@ def loyalty() -> None:
 
 def products() -> None:
     st.title("商品 / Products")
-    r = data.mart(
-        "product_ranking",
-        "select * from marts.product_ranking where period_grain = 'month' "
-        "and period_start_date = (select max(period_start_date) from marts.product_ranking "
-        "where period_grain = 'month') order by rank, product_id limit 10",
-    )
+    latest_month = "(select max(period_start_date) from marts.product_ranking where period_grain = 'month')"
+    top_ten = f"period_grain = 'month' and period_start_date = {latest_month} order by rank, product_id limit 10"
+    r = data.mart("product_ranking", f"select * from marts.product_ranking where {top_ten}")
     if not _problem(r):
         top = r.df.iloc[0]
         st.metric(
