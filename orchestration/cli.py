@@ -27,10 +27,10 @@ import duckdb
 
 from orchestration.contract import TABLE_COLUMNS
 from orchestration.dbt import dbt_env, dbt_run_files, ensure_manifest
+from orchestration.ingest.files import first_partition_day
 from orchestration.settings import (
     PROJECT_DIR,
     SettingsError,
-    first_partition_day,
     gx_dir,
     keep_days,
     landing_dir,

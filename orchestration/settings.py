@@ -66,7 +66,7 @@ def _rule(name: str) -> tuple[str, Any]:
     default = project_vars()[name]
     if isinstance(default, bool):
         return "true or false (unquoted)", lambda v: isinstance(v, bool)
-    if name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold")) or name == "ppm_share_threshold":
+    if name.endswith(("_share", "_quantile", "_rate", "_below", "_threshold")):
         nullable = default is None
         return (
             "a number from 0 to 1" + (" or null" if nullable else ""),
@@ -142,7 +142,7 @@ class Settings:
     temp_dir: Path
     dagster_home: Path
     business_timezone: str = "Asia/Tokyo"
-    history_start: date | None = None  # None: found from the data (first_partition_day)
+    history_start: date | None = None  # None: found from the data (ingest.files.first_partition_day)
     keep_days: int = 30
     vars: dict[str, Any] = field(default_factory=dict)  # only the vars the shop set
     source: Path | None = None  # the settings file, if any
@@ -333,27 +333,3 @@ def keep_days() -> int:
     """How many days a run's own records are kept: its detailed log and its GX validation results.
     The marts, the warehouse and the load log keep everything."""
     return settings().keep_days
-
-
-_DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
-
-
-def first_partition_day(s: Settings | None = None) -> date:
-    """The first day of the shop's history: ``history_start``, else the earliest date in the names
-    of the order files (``orders/2025-06-01.csv``), else ``earliest_valid_date``. Daily partitions
-    start here, so an older shop's history is never rejected."""
-    s = s or settings()
-    if s.history_start is not None:
-        return s.history_start
-    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
-    days = []
-    folder = s.landing_dir / "orders"
-    if folder.is_dir():
-        for path in folder.iterdir():
-            match = _DATED.match(path.name)
-            if match:
-                try:
-                    days.append(date(int(match[1]), int(match[2]), int(match[3] or 1)))
-                except ValueError:
-                    continue
-    return max(floor, min(days)) if days else floor

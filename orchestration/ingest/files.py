@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from orchestration.contract import FILE_SUFFIXES, PERSONAL_DATA_COLUMNS
+from orchestration.settings import Settings, settings
 
 BOM = "\ufeff"
 
@@ -190,16 +191,31 @@ def list_files(folder: Path) -> list[Path]:
 _DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
 
 
+def file_day(path: Path) -> date | None:
+    """The day a landing file is named for (``2025-06-01...``; ``2025-06...`` is the 1st), or None."""
+    match = _DATED.match(path.name)
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3] or 1))
+    except ValueError:
+        return None
+
+
 def file_is_due(path: Path, up_to: date | None) -> bool:
     """A file named by a day (2025-06-01...) or month (2025-06...) is due once that day / month has
     begun by ``up_to``; a file with any other name is always due."""
-    if up_to is None:
-        return True
-    match = _DATED.match(path.name)
-    if not match:
-        return True
-    year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
-    try:
-        return date(year, month, day) <= up_to
-    except ValueError:
-        return True
+    day = file_day(path)
+    return up_to is None or day is None or day <= up_to
+
+
+def first_partition_day(s: Settings | None = None) -> date:
+    """The first day of the shop's history: ``history_start``, else the earliest day an order file
+    is named for (``orders/2025-06-01.csv``), else ``earliest_valid_date``, never before that var.
+    Daily partitions start here, so an older shop's history is never rejected."""
+    s = s or settings()
+    if s.history_start is not None:
+        return s.history_start
+    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
+    days = [d for p in list_files(s.landing_dir / "orders") if (d := file_day(p)) is not None]
+    return max(floor, min(days)) if days else floor

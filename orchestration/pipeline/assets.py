@@ -32,6 +32,7 @@ from orchestration.dbt import (
     dbt_vars_arg,
     use_saved_parse,
 )
+from orchestration.ingest.files import first_partition_day
 from orchestration.pipeline.repair import (
     damaged_message,
     is_damage,
@@ -41,7 +42,7 @@ from orchestration.pipeline.repair import (
 from orchestration.pipeline.resources import WarehouseResource, dbt_project
 from orchestration.progress import stage
 from orchestration.publish.publish import publish, publish_docs, remove_stale_files
-from orchestration.settings import first_partition_day, settings
+from orchestration.settings import settings
 
 # One business time zone (the setting `business_timezone`) for the partitions, the schedule and SQL.
 BUSINESS_TIMEZONE = settings().business_timezone

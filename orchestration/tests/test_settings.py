@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from orchestration import settings as settings_module
-from orchestration.settings import PROJECT_DIR, SettingsError, first_partition_day, read_settings
+from orchestration.ingest.files import first_partition_day
+from orchestration.settings import PROJECT_DIR, SettingsError, read_settings
 
 
 def _write(tmp_path, text: str):
