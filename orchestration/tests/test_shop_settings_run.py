@@ -45,6 +45,14 @@ def _cdnow() -> pd.DataFrame:
     return df
 
 
+def _crm_run(config: Path, as_of: str) -> subprocess.CompletedProcess:
+    """`crm run --config` as a shop types it: nothing of this machine's CRM_* environment, no docs site."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DAGSTER_HOME"))}
+    env["CRM_PUBLISH_DOCS"] = "0"
+    command = [sys.executable, "-m", "orchestration.cli", "run", "--config", str(config), "--as-of", as_of]
+    return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1200, check=False)
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     root = tmp_path_factory.mktemp("cdnow-shop")
@@ -105,26 +113,7 @@ vars:
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DAGSTER_HOME"))}
-    env["CRM_PUBLISH_DOCS"] = "0"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "run",
-            "--config",
-            str(config),
-            "--as-of",
-            AS_OF,
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    proc = _crm_run(config, AS_OF)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     con = duckdb.connect(str(root / "published" / "crm_marts.duckdb"), read_only=True)
     yield {"root": root, "con": con, "stdout": proc.stdout, "cdnow": df}
@@ -234,26 +223,7 @@ def test_a_table_mostly_quarantined_is_an_error_that_holds_back_publishing(tmp_p
         "history_start: 2025-06-01\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DAGSTER_HOME"))}
-    env["CRM_PUBLISH_DOCS"] = "0"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "run",
-            "--config",
-            str(config),
-            "--as-of",
-            "2025-06-10",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    proc = _crm_run(config, "2025-06-10")
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert (
         "ERROR orders: 90% of 100 rows quarantined (over quarantine_error_share 50%), most as "
