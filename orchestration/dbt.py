@@ -35,15 +35,17 @@ def dbt_vars_arg(**run_vars: Any) -> list[str]:
     return ["--vars", json.dumps(dbt_vars(**run_vars), default=str)]  # JSON is YAML
 
 
-def dbt_env() -> dict[str, str]:
-    """The environment of a dbt process so that profiles/profiles.yml points at this shop's warehouse."""
+def dbt_env(database: str | Path | None = None, publish: str | Path | None = None) -> dict[str, str]:
+    """The environment of a dbt process so that profiles/profiles.yml points at this shop's warehouse
+    (or ``database`` / ``publish``, as a Dagster resource names them), spilling where the settings say."""
     s = settings()
-    temp = s.temp_dir_for(s.warehouse_path)
+    database = database or s.warehouse_path
+    temp = s.temp_dir_for(database)
     temp.mkdir(parents=True, exist_ok=True)
     return {
-        "CRM_DUCKDB_PATH": str(s.warehouse_path),
+        "CRM_DUCKDB_PATH": str(database),
         "CRM_DUCKDB_TEMP_DIR": str(temp),
-        "CRM_PUBLISH_DIR": str(s.publish_dir),
+        "CRM_PUBLISH_DIR": str(publish or s.publish_dir),
         "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_INDIRECT_SELECTION": "eager",

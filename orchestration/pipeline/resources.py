@@ -98,14 +98,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt so that profiles/profiles.yml points at this warehouse."""
-        temp = settings().temp_dir_for(self.database)
-        temp.mkdir(parents=True, exist_ok=True)
-        return {
-            **dbt_env(),
-            "CRM_DUCKDB_PATH": self.database,
-            "CRM_PUBLISH_DIR": self.publish,
-            "CRM_DUCKDB_TEMP_DIR": str(temp),
-        }
+        return dbt_env(self.database, self.publish or None)
 
 
 def warehouse_resource() -> WarehouseResource:
