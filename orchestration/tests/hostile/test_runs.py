@@ -52,6 +52,14 @@ def _assert_same_marts(got: dict, want: dict) -> None:
         pd.testing.assert_frame_equal(got[name], frame, check_exact=True, obj=name)
 
 
+def _crm(env: dict, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """A `crm` command in its own process, with ``env``, its output captured."""
+    command = [sys.executable, "-m", "orchestration.cli", *args]
+    return subprocess.run(
+        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing, tmp_path):
     env = dict(
         os.environ,
@@ -255,15 +263,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     while time.time() < deadline and not instance.get_runs():
         time.sleep(0.5)
     assert instance.get_runs(), "the instance's run did not start"
-    cli = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--as-of", AS_OF],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    cli = _crm(env, "run", "--as-of", AS_OF, timeout=1200)
     worker.wait(timeout=1200)
     assert cli.returncode == 0, cli.stdout[-4000:] + cli.stderr[-2000:]
     assert worker.returncode == 0, worker_log.read_text()[-6000:]
@@ -314,16 +314,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
 def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it(landing, tmp_path):
     env = _run_env(landing, tmp_path)
     db = Path(env["CRM_DUCKDB_PATH"])
-    command = [sys.executable, "-m", "orchestration.cli"]
-    first = subprocess.run(
-        [*command, "run", "--as-of", AS_OF],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    first = _crm(env, "run", "--as-of", AS_OF, timeout=900)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:
         loaded = con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall()
@@ -332,30 +323,14 @@ def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it
     os.truncate(db, db.stat().st_size // 3)
 
     started = time.perf_counter()
-    damaged = subprocess.run(
-        [*command, "run", "--as-of", AS_OF],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    damaged = _crm(env, "run", "--as-of", AS_OF, timeout=900)
     assert damaged.returncode != 0
     assert time.perf_counter() - started < 60  # before: 2.5 minutes of retries
     said = damaged.stdout + damaged.stderr
     assert "is damaged" in said and "`crm repair`" in said and "--from-published" in said, said[-3000:]
     assert "Traceback" not in said
 
-    repaired = subprocess.run(
-        [*command, "repair"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    repaired = _crm(env, "repair", timeout=900)
     assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
     assert list(tmp_path.glob("w.duckdb.damaged-*")), "the damaged file is kept aside"
     with duckdb.connect(str(db), read_only=True) as con:
@@ -379,15 +354,7 @@ def test_crm_repair_from_published_restores_the_last_published_marts(landing, tm
         con.execute("create schema marts")
         con.execute("create table marts.kpi_daily as select date '2025-06-30' as kpi_date, 7 as orders")
     db.write_bytes(b"DUCK" * 1000)  # not a database
-    repaired = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "repair", "--from-published"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    repaired = _crm(env, "repair", "--from-published", timeout=300)
     assert repaired.returncode == 0, repaired.stdout[-4000:] + repaired.stderr[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select orders from marts.kpi_daily").fetchall() == [(7,)]
