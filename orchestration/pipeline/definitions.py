@@ -9,12 +9,14 @@ from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.logs import LOGGERS
 from orchestration.pipeline.resources import dbt_resource, warehouse_resource
 from orchestration.pipeline.schedules import daily_refresh, daily_schedule
+from orchestration.pipeline.sensors import failure_digest
 
 defs = dg.Definitions(
     assets=PIPELINE_ASSETS,
     asset_checks=MART_CHECKS,
     jobs=[daily_refresh],
     schedules=[daily_schedule],
+    sensors=[failure_digest],
     resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},
     loggers=LOGGERS,
 )
