@@ -485,23 +485,26 @@ def channels() -> None:
     sel = df[df["cohort_month"] == chosen].assign(name=lambda d: d["acquisition_channel"].map(channel))
     st.metric(t("チャネル数", "Channels"), count(len(sel)))
     enough = sel["count_eligible_365d"] >= minimum
+    # horizontal bars: channel names stay readable on a phone (390 px) as on a desktop
     fig = go.Figure()
-    fig.add_bar(x=sel["name"], y=sel["cac"], name="CAC (CPO)")
+    fig.add_bar(y=sel["name"], x=sel["cac"], name="CAC (CPO)", orientation="h")
     fig.add_bar(
-        x=sel["name"],
-        y=sel["gross_profit_per_customer_365d"].where(enough),
+        y=sel["name"],
+        x=sel["gross_profit_per_customer_365d"].where(enough),
         name=t("365日粗利LTV", "realised LTV (gross profit 365d)"),
+        orientation="h",
     )
     fig.add_scatter(
-        x=sel["name"],
-        y=sel["limit_cpo"].where(enough),
+        y=sel["name"],
+        x=sel["limit_cpo"].where(enough),
         mode="markers",
-        marker={"symbol": "line-ew", "size": 28, "line": {"width": 3, "color": "red"}},
+        marker={"symbol": "line-ns", "size": 22, "line": {"width": 3, "color": "red"}},
         name=t("限界CPO", "limit CPO"),
     )
     fig.update_layout(barmode="group", title=f"CAC {t('と', 'and')} LTV ({chosen})")
-    fig.update_yaxes(tickprefix="¥", tickformat=",.0f")
-    _show(fig, height=420)
+    fig.update_xaxes(tickprefix="¥", tickformat=",.0f")
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
+    _show(fig, height=140 + 55 * len(sel))
     if not enough.all():
         st.caption(
             t(
@@ -943,29 +946,39 @@ def subscriptions() -> None:
         second = overall[overall["delivery_number"] == 2]
         if not second.empty:
             st.metric(t("2回目継続率", "Retention to delivery 2"), pct(second.iloc[0]["retention_rate"]))
+    projected_cohorts = sorted(set(df.loc[df["is_projected"].astype(bool), "cohort_month"]))
+    shown = st.multiselect(
+        t("表示する開始月", "Start months shown"),
+        sorted(set(df["cohort_month"])),
+        default=["all", *projected_cohorts[-3:]] if "all" in set(df["cohort_month"]) else projected_cohorts[-3:],
+    )
+    palette = px.colors.qualitative.Plotly
     fig = go.Figure()
-    for cohort, rows in df.groupby("cohort_month", sort=True):
-        observed = rows[(~rows["is_projected"].astype(bool)) & (rows["count_eligible"] >= minimum)]
-        projected = rows[rows["is_projected"].astype(bool) & rows["projected_retention_rate"].notna()]
+    for i, cohort in enumerate(shown):
+        rows = df[df["cohort_month"] == cohort]
+        colour = palette[i % len(palette)]
+        is_projected = rows["is_projected"].astype(bool)
+        observed = rows[~is_projected & (rows["count_eligible"] >= minimum)]
+        projected = rows[is_projected & rows["projected_retention_rate"].notna()]
         name = t("全体", "all") if cohort == "all" else cohort
         if not observed.empty:
             fig.add_scatter(
                 x=observed["delivery_number"],
                 y=observed["retention_rate"],
                 mode="lines+markers",
+                line={"color": colour},
                 name=f"{name} {t('実績', 'observed')}",
                 legendgroup=cohort,
             )
         if not projected.empty:
-            # the continuation starts at the last observed point, dashed
-            last = rows[~rows["is_projected"].astype(bool)].tail(1)
-            x = list(last["delivery_number"]) + list(projected["delivery_number"])
-            y = list(last["projected_retention_rate"]) + list(projected["projected_retention_rate"])
+            # the continuation starts at the last delivery the cohort could reach, dashed
+            last = rows[~is_projected].tail(1)
             fig.add_scatter(
-                x=x,
-                y=y,
-                mode="lines",
-                line={"dash": "dash"},
+                x=list(last["delivery_number"]) + list(projected["delivery_number"]),
+                y=list(last["projected_retention_rate"]) + list(projected["projected_retention_rate"]),
+                mode="lines+markers",
+                marker={"symbol": "circle-open"},
+                line={"dash": "dash", "color": colour},
                 name=f"{name} {t('予測 (sBG)', 'projected (sBG)')}",
                 legendgroup=cohort,
             )
