@@ -456,7 +456,7 @@ def f2() -> None:
         x="days_bucket",
         y="count_customers",
         title=t("2回目購入までの日数", "Days to second purchase")
-        + (f" ({t('中央値', 'median')} {median:.0f}{t('日', ' days')})" if not pd.isna(median) else ""),
+        + (f" ({t(f'中央値 {median:.0f}日', f'median {median:.0f} days')})" if not pd.isna(median) else ""),
         labels={"days_bucket": t("日数", "days"), "count_customers": t("顧客数", "customers")},
     )
     fig.update_xaxes(type="category")
@@ -617,7 +617,11 @@ def loyalty() -> None:
         col.caption(
             t("購入間隔中央値", "median days between purchases")
             + ": "
-            + (f"{median:.0f}{t('日', ' days')}" if not pd.isna(median) else t("— (2回目購入なし)", "— (no repeat)"))
+            + (
+                t(f"{median:.0f}日", f"{median:.0f} days")
+                if not pd.isna(median)
+                else t("— (2回目購入なし)", "— (no repeat)")
+            )
         )
         col.caption(f"よく一緒に買うカテゴリ top categories: {r['top_copurchased_categories']}")
 
