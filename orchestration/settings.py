@@ -155,7 +155,10 @@ def _digest(raw: Any) -> DigestDelivery:
     if not isinstance(raw, dict):
         raise SettingsError("digest: must be a mapping (smtp_host, mail_to, webhook_url_env, ...)")
     allowed = DigestDelivery.__dataclass_fields__
-    for key, value in raw.items():
+    values = dict(raw)
+    if isinstance(values.get("mail_to"), str):
+        values["mail_to"] = [values["mail_to"]]
+    for key, value in values.items():
         if key not in allowed:
             raise SettingsError(f"digest.{key}: unknown key; allowed: {', '.join(allowed)}")
         if key == "smtp_port":
@@ -165,8 +168,6 @@ def _digest(raw: Any) -> DigestDelivery:
             if not isinstance(value, bool):
                 raise SettingsError(f"digest.smtp_starttls: must be true or false (unquoted), not {value!r}")
         elif key == "mail_to":
-            if isinstance(value, str):
-                value = [value]
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and "@" in v for v in value):
                 raise SettingsError(f"digest.mail_to: must be an e-mail address or a list of them, not {value!r}")
         elif key.endswith("_env"):
@@ -177,9 +178,8 @@ def _digest(raw: Any) -> DigestDelivery:
                 )
         elif not isinstance(value, str) or not value.strip():
             raise SettingsError(f"digest.{key}: must be text, not {value!r}")
-    values = {k: (tuple(v) if k == "mail_to" and isinstance(v, list) else v) for k, v in raw.items()}
-    if isinstance(values.get("mail_to"), str):
-        values["mail_to"] = (values["mail_to"],)
+    if "mail_to" in values:
+        values["mail_to"] = tuple(values["mail_to"])
     delivery = DigestDelivery(**values)
     if delivery.smtp_host and not (delivery.mail_from and delivery.mail_to):
         raise SettingsError("digest.smtp_host: e-mail needs digest.mail_from and digest.mail_to as well")
