@@ -243,14 +243,14 @@ def kpis() -> None:
 
 
 def _state_label(df: pd.DataFrame, ja: str = "cpm_state_ja", key: str = "cpm_state") -> pd.Series:
-    return df[ja] + " " + df[key]
+    return df[key] if language() == "en" else df[ja] + " " + df[key]
 
 
 def portfolio() -> None:
     """CPM states, this month's transitions and movements, and the 12-month forecast: states, their
     names and order from dim_cpm_states, movements from portfolio_transitions.movement, the
     forecast from portfolio_forecast (definitions in those models, not here)."""
-    st.title("顧客ポートフォリオ CPM / Customer portfolio")
+    st.title(t("顧客ポートフォリオ CPM", "Customer portfolio (CPM)"))
     states = data.mart("dim_cpm_states", "select * from marts.dim_cpm_states order by state_order")
     if _problem(states):
         return
@@ -268,9 +268,9 @@ def portfolio() -> None:
     latest = counts[counts["month_end_date"] == last_date]
     active = latest.merge(states.df, on="cpm_state").query("cpm_status == 'active'")["customers"].sum()
     c = st.columns(3)
-    c[0].metric("顧客数 Customers", count(latest["customers"].sum()))
-    c[1].metric("現役客 Active", count(active))
-    c[2].metric("基準日 Date", str(pd.Timestamp(last_date).date()))
+    c[0].metric(t("顧客数", "Customers"), count(latest["customers"].sum()))
+    c[1].metric(t("現役客", "Active"), count(active))
+    c[2].metric(t("基準日", "Date"), day(last_date))
     counts = counts.assign(state=counts["cpm_state"].map(labels))
     _show(
         px.area(
@@ -279,18 +279,18 @@ def portfolio() -> None:
             y="customers",
             color="state",
             category_orders={"state": [labels[s] for s in order]},
-            title="状態別顧客数の推移 Customers by CPM state",
+            title=t("状態別顧客数の推移", "Customers by CPM state"),
         )
     )
 
-    t = data.mart(
+    moved = data.mart(
         "portfolio_transitions",
         "select * from marts.portfolio_transitions where month_end_date = "
         "(select max(month_end_date) from marts.portfolio_transitions)",
     )
-    if _problem(t):
+    if _problem(moved):
         return
-    this = t.df
+    this = moved.df
     heat = this.pivot_table(
         index="from_state",
         columns="to_state",
@@ -305,14 +305,14 @@ def portfolio() -> None:
         text_auto=True,
         color_continuous_scale="Blues",
         aspect="auto",
-        title=f"今月の遷移 Transitions to {pd.Timestamp(this['month_end_date'].max()).date()}",
+        title=f"{t('今月の遷移', 'Transitions to')} {day(this['month_end_date'].max())}",
     )
     _show(fig)
     moves = movement_counts(this)
-    st.caption("今月の動き Movements this month (portfolio_transitions.movement)")
+    st.caption(t("今月の動き", "Movements this month") + " (portfolio_transitions.movement)")
     for start in range(0, len(moves), 6):
         for col, (_, r) in zip(st.columns(6), moves.iloc[start : start + 6].iterrows(), strict=False):
-            col.metric(f"{r['movement_ja']} {r['movement']}", count(r["count_customers"]))
+            col.metric(t(r["movement_ja"], r["movement"]), count(r["count_customers"]))
 
     f = data.mart("portfolio_forecast", "select * from marts.portfolio_forecast order by months_ahead")
     if _problem(f):
@@ -330,7 +330,7 @@ def portfolio() -> None:
             y="projected_count_customers",
             color="state",
             category_orders={"state": [labels[s] for s in order if s in set(proj["cpm_state"])]},
-            title="顧客バランスシート予測 Portfolio projection (12 months)",
+            title=t("顧客バランスシート予測", "Portfolio projection (12 months)"),
         )
     )
 
@@ -562,8 +562,11 @@ STEP_LABELS = [
 ]
 
 
+DEVICES_JA = {"mobile": "スマホ", "desktop": "PC", "tablet": "タブレット"}
+
+
 def funnel() -> None:
-    st.title("ファネル / Funnel by device and channel")
+    st.title(t("ファネル", "Funnel by device and channel"))
     m = data.mart(
         "funnel_daily",
         "select device, channel, "
@@ -572,16 +575,29 @@ def funnel() -> None:
     )
     if _problem(m):
         return
-    df = m.df
-    st.metric("セッション Sessions", count(df["count_sessions"].sum()))
-    by = st.radio("内訳 Split by", ["device", "channel"], horizontal=True)
+    df = m.df.assign(
+        device=lambda d: d["device"].map(lambda x: label(DEVICES_JA, x, language())),
+        channel=lambda d: d["channel"].map(channel),
+    )
+    st.metric(t("セッション", "Sessions"), count(df["count_sessions"].sum()))
+    by = st.radio(
+        t("内訳", "Split by"),
+        ["device", "channel"],
+        horizontal=True,
+        format_func=lambda x: t("デバイス", "device") if x == "device" else t("チャネル", "channel"),
+    )
     g = df.groupby(by)[STEPS].sum().reset_index()
+    steps = [t(*label_pair.split(" ", 1)) for label_pair in STEP_LABELS]
     fig = go.Figure()
     for _, r in g.iterrows():
-        fig.add_trace(go.Funnel(name=str(r[by]), y=STEP_LABELS, x=[r[s] for s in STEPS]))
-    fig.update_layout(title=f"ファネル Funnel by {by}")
+        fig.add_trace(go.Funnel(name=str(r[by]), y=steps, x=[r[s] for s in STEPS]))
+    fig.update_layout(title=t("ファネル", "Funnel"))
     _show(fig)
-    st.dataframe(df, hide_index=True)
+    table = pd.DataFrame({t("デバイス", "device"): df["device"], t("チャネル", "channel"): df["channel"]})
+    for step, name in zip(STEPS, steps, strict=True):
+        table[name] = df[step].map(count)
+    table[t("購入率", "conversion")] = (df["count_purchase"] / df["count_sessions"]).map(pct)
+    st.dataframe(table, hide_index=True)
 
 
 # ---- loyalty -------------------------------------------------------------------------------------
@@ -591,7 +607,7 @@ TIER_ORDER = ["loyal", "semi_loyal", "general", "nurture"]  # rank order of seed
 
 
 def loyalty() -> None:
-    st.title("ロイヤル顧客 / Loyalty tiers")
+    st.title(t("ロイヤル顧客", "Loyalty tiers"))
     m = data.mart("loyalty_tier_profile")
     if _problem(m):
         return
@@ -607,12 +623,12 @@ def loyalty() -> None:
     )
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(df["tier"]))
     _show(fig)
-    st.subheader("ペルソナ Persona")
+    st.subheader(t("ペルソナ", "Persona"))
     cols = st.columns(len(df))
     for col, (_, r) in zip(cols, df.iterrows()):
-        col.markdown(f"**{r['loyalty_tier_ja']}** ({r['loyalty_tier']})")
-        col.metric("顧客数 Customers", count(r["count_customers"]))
-        col.metric("客単価 AOV", yen(r["aov"]))
+        col.markdown(f"**{r['tier']}**")
+        col.metric(t("顧客数", "Customers"), count(r["count_customers"]))
+        col.metric(t("客単価", "AOV"), yen(r["aov"]))
         median = r["median_days_between_purchases"]
         col.caption(
             t("購入間隔中央値", "median days between purchases")
@@ -623,14 +639,14 @@ def loyalty() -> None:
                 else t("— (2回目購入なし)", "— (no repeat)")
             )
         )
-        col.caption(f"よく一緒に買うカテゴリ top categories: {r['top_copurchased_categories']}")
+        col.caption(f"{t('よく一緒に買うカテゴリ', 'top categories')}: {r['top_copurchased_categories'] or '—'}")
 
 
 # ---- products ------------------------------------------------------------------------------------
 
 
 def products() -> None:
-    st.title("商品 / Products")
+    st.title(t("商品", "Products"))
     latest_month = "(select max(period_start_date) from marts.product_ranking where period_grain = 'month')"
     top_ten = f"period_grain = 'month' and period_start_date = {latest_month} order by rank, product_id limit 10"
     r = data.mart("product_ranking", f"select * from marts.product_ranking where {top_ten}")

@@ -209,7 +209,7 @@ def test_kpi_figures_equal_kpi_monthly(app, rendered):
     assert m["注文数 Orders"] == f"{int(row['count_orders']):,}"
     assert m["客単価 AOV"] == pages.yen(row["aov"])
     assert m["CAC (CPO)"] == pages.yen(row["cac"])
-    assert m["CVR 購入率"] == pages.pct(row["conversion_rate"])
+    assert m["CVR 購入率 Conversion rate"] == pages.pct(row["conversion_rate"])
     assert at(rendered, "kpis")["charts"] >= 2
 
 
