@@ -216,6 +216,7 @@ def kpis() -> None:
         labels={"month": t("月", "month"), "revenue": t("売上", "revenue") + " (¥)", "kind": ""},
     )
     fig.update_yaxes(tickprefix="¥", tickformat=",.0f")
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names)
     _show(fig)
     long = df.melt(
         id_vars="month",
@@ -235,7 +236,7 @@ def kpis() -> None:
             barmode="group",
             title=t("新規とリピート", "New vs repeat customers"),
             labels={"month": t("月", "month"), "customers": t("顧客数", "customers"), "kind": ""},
-        )
+        ).update_xaxes(type="category", categoryorder="array", categoryarray=names)
     )
 
 
@@ -1026,6 +1027,7 @@ def subscriptions() -> None:
     st.dataframe(
         grey_small(table.reset_index().rename(columns={"cohort_month": t("開始月", "start month")})), hide_index=True
     )
+    subscription_money()
     reasons = data.mart(
         "subscription_cancel_reasons", "select * from marts.subscription_cancel_reasons order by delivery_number"
     )
@@ -1145,3 +1147,44 @@ def today() -> None:
         )
         for o in offers.itertuples():
             st.write(f"{t('オファー', 'Offer')} {o.offer_rank}: {product(o.product_id, names)} — {o.reason}")
+
+
+def subscription_money() -> None:
+    """通常→定期 (subscription_conversion) and 定期 LTV against CAC (subscription_ltv), on the 定期 page."""
+    minimum = min_customers()
+    conv = data.mart(
+        "subscription_conversion",
+        "select * from marts.subscription_conversion where acquisition_channel = 'all' order by cohort_month",
+    )
+    if not conv.problem:
+        st.subheader(t("通常→定期 引上げ率（初回購入月 x 日数）", "One-time to subscription by cohort x days"))
+        table = cohort_table(conv.df, "cohort_month", "conversion_rate_{n}d", "count_eligible_{n}d", [30, 90, 180])
+        st.dataframe(grey_small(table.rename(columns={"cohort_month": t("初回購入月", "cohort")})), hide_index=True)
+    ltv = data.mart("subscription_ltv", "select * from marts.subscription_ltv order by acquisition_channel, offer_code")
+    if not ltv.problem:
+        df = ltv.df
+        st.subheader(t("定期LTVとCAC（チャネル x オファー）", "Subscription LTV vs CAC (channel x offer)"))
+        st.dataframe(
+            grey_small(
+                pd.DataFrame(
+                    {
+                        t("チャネル", "channel"): df["acquisition_channel"].map(channel),
+                        t("オファー", "offer"): df["offer_code"],
+                        t("定期数", "subscriptions"): df["count_subscriptions"].map(count),
+                        t("実績LTV", "realised LTV"): [
+                            cohort_cell(v, n, minimum, yen)
+                            for v, n in zip(df["realised_ltv"], df["count_subscriptions"], strict=True)
+                        ],
+                        t("予測LTV", "projected LTV"): [
+                            cohort_cell(v, n, minimum, yen)
+                            for v, n in zip(df["projected_ltv"], df["count_subscriptions"], strict=True)
+                        ],
+                        "CAC": df["cac"].map(yen),
+                        t("予測LTV/CAC", "projected LTV/CAC"): df["projected_ltv_to_cac"].map(
+                            lambda x: "—" if missing(x) else f"{x:.2f}"
+                        ),
+                    }
+                )
+            ),
+            hide_index=True,
+        )
