@@ -83,8 +83,8 @@ def product(code: str | None, names: dict[str, str]) -> str:
 def _show(fig: go.Figure, height: int | None = None) -> None:
     fig.update_layout(
         font=FONT,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15},
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "title": {"text": ""}},
         **({"height": height} if height else {}),
     )
     st.plotly_chart(fig, use_container_width=True)
@@ -202,8 +202,9 @@ def kpis() -> None:
         c[1].metric(t("前年比", "YoY"), pct(row["revenue_growth_yoy"]))
     c[2].metric(t("広告費", "Spend"), yen(row["spend"]))
     c[3].metric(t("リピート売上", "Repeat revenue"), yen(row["repeat_revenue"]))
+    axis = [f"{mo} {t('月初来', 'MTD')}" if mo == partial_month else mo for mo in months]
     df = df.assign(
-        month=names,
+        month=axis,
         kind=[t("月初来", "month to date") if mo == partial_month else t("確定", "complete") for mo in months],
     )
     fig = px.bar(
@@ -216,7 +217,7 @@ def kpis() -> None:
         labels={"month": t("月", "month"), "revenue": t("売上", "revenue") + " (¥)", "kind": ""},
     )
     fig.update_yaxes(tickprefix="¥", tickformat=",.0f")
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=axis)
     _show(fig)
     long = df.melt(
         id_vars="month",
@@ -236,7 +237,7 @@ def kpis() -> None:
             barmode="group",
             title=t("新規とリピート", "New vs repeat customers"),
             labels={"month": t("月", "month"), "customers": t("顧客数", "customers"), "kind": ""},
-        ).update_xaxes(type="category", categoryorder="array", categoryarray=names)
+        ).update_xaxes(type="category", categoryorder="array", categoryarray=axis)
     )
 
 

@@ -349,7 +349,7 @@ def test_the_partial_month_is_labelled_and_compared_on_the_same_days(app, render
     # the partial month's bar is its own series (grey), named as such
     bars = figure(rendered, "kpis", "月次売上")["traces"]
     assert {t["name"] for t in bars} == {"月初来 month to date", "確定 complete"}
-    assert [t["x"] for t in bars if t["name"] == "月初来 month to date"] == [["2025-06 月初来 month to date"]]
+    assert [t["x"] for t in bars if t["name"] == "月初来 month to date"] == [["2025-06 月初来 MTD"]]
 
 
 def test_no_cohort_cell_is_drawn_from_fewer_than_the_minimum(app, rendered):
