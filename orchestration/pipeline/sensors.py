@@ -24,9 +24,18 @@ def failure_digest(context: dg.RunFailureSensorContext) -> None:
         return  # an in-process run: `crm run` sends its own failure digest
     as_of = run.tags.get("dagster/partition", "?")
     failures = [
-        f"{event.step_key}: {' '.join((event.message or '').split())[:1500]}"
+        f"{event.step_key}: {root_cause(event.event_specific_data.error)}"
         for event in context.get_step_failure_events()
     ] or [" ".join((context.failure_event.message or "").split())[:1500]]
     _, sent = publish_digest(compose_failure(as_of, failures))
     for line in sent:
         context.log.info(line)
+
+
+def root_cause(error) -> str:
+    """The innermost message of a step's error (Dagster wraps the exception that was raised)."""
+    if error is None:
+        return "(no error recorded)"
+    while error.cause is not None:
+        error = error.cause
+    return " ".join(error.message.split())[:1500]

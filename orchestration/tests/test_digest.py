@@ -249,3 +249,59 @@ def test_a_delivery_that_fails_is_reported_without_the_secret(monkeypatch):
     assert outcome[0].startswith("e-mail NOT sent (127.0.0.1): ConnectionRefusedError")
     assert outcome[1].startswith("webhook NOT posted ($CRM_TEST_DIGEST_WEBHOOK)")
     assert "secret-token" not in " ".join(outcome)
+
+
+def test_the_failure_sensor_sends_a_daemon_runs_failure_and_leaves_in_process_runs_to_crm_run(
+    tmp_path, smtp, monkeypatch
+):
+    import dagster as dg
+
+    from orchestration.pipeline.recovery import TAG_PID
+    from orchestration.pipeline.sensors import failure_digest
+
+    port, inbox = smtp
+    config = tmp_path / "shop.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "publish_dir": "published",
+                "digest": {"smtp_host": "127.0.0.1", "smtp_port": port, "mail_from": "a@b.c", "mail_to": ["t@b.c"]},
+            }
+        )
+    )
+    for name in settings_module.ENV_KEYS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CRM_CONFIG", str(config))
+    settings_module.refresh()
+
+    @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2025-06-01"))
+    def landing_to_raw():
+        raise RuntimeError("landing folder /srv/shop/landing is not readable")
+
+    def failed_run(tags: dict) -> dg.RunFailureSensorContext:
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize(
+            [landing_to_raw], partition_key="2025-06-30", instance=instance, raise_on_error=False, tags=tags
+        )
+        assert not result.success
+        return dg.build_run_status_sensor_context(
+            sensor_name="failure_digest",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+
+    try:
+        before = len(inbox.messages)
+        failure_digest(failed_run({TAG_PID: "12345"}))  # `crm run` sends its own
+        assert len(inbox.messages) == before
+        failure_digest(failed_run({}))  # launched by the daemon: the sensor sends it
+        deadline = time.time() + 10
+        while len(inbox.messages) == before and time.time() < deadline:
+            time.sleep(0.2)
+        message = inbox.messages[before][1]
+        assert message["Subject"] == "[CRM] 2025-06-30 の実行が失敗しました: 公開されていません"
+        assert "landing_to_raw: " in mail_text(message) and "is not readable" in mail_text(message)
+        assert (tmp_path / "published" / "digest" / "digest-2025-06-30-failed.html").exists()
+    finally:
+        settings_module.refresh()
