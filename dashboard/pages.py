@@ -53,6 +53,10 @@ def t(ja: str, en: str) -> str:
     return en if language() == "en" else f"{ja} {en}"
 
 
+def days_label(n: int) -> str:
+    return f"{n}日" if language() == "ja" else f"{n}d"
+
+
 def min_customers() -> int:
     """Fewest customers a cohort figure may rest on (var `dashboard_min_customers`)."""
     from orchestration.settings import dbt_var
@@ -357,7 +361,7 @@ def cohort_table(df: pd.DataFrame, by: str, rate: str, eligible: str, horizons: 
     minimum = min_customers()
     out = pd.DataFrame({by: df[by]})
     for n in horizons:
-        out[f"{n}{t('日', 'd') if language() == 'ja' else 'd'}"] = [
+        out[days_label(n)] = [
             cohort_cell(r[rate.format(n=n)], r[eligible.format(n=n)], minimum, fmt) for _, r in df.iterrows()
         ]
     return out
@@ -923,7 +927,7 @@ def audiences() -> None:
             df,
             x="lift",
             y="name",
-            color=df["window_days"].astype(str) + t("日", "d"),
+            color=df["window_days"].map(days_label),
             error_x=df["high"] - df["lift"],
             error_x_minus=df["lift"] - df["low"],
             title=t("リフト（配信 − ホールドアウト、Newcombe 95%区間）", "Lift (contacted - holdout, Newcombe 95%)"),
@@ -935,7 +939,7 @@ def audiences() -> None:
             pd.DataFrame(
                 {
                     t("オーディエンス", "audience"): df["name"],
-                    t("期間", "window"): df["window_days"].map(lambda d: f"{d}{t('日', 'd')}"),
+                    t("期間", "window"): df["window_days"].map(days_label),
                     t("配信", "contacted"): df["count_contacted"].map(count),
                     t("ホールドアウト", "holdout"): df["count_holdout"].map(count),
                     t("購入率 配信", "conversion contacted"): df["conversion_contacted"].map(pct),

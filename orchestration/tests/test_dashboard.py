@@ -458,3 +458,34 @@ def test_todays_sends_equal_the_exported_rows_with_offer_names(app, rendered):
 def test_the_channel_chart_is_not_squeezed_on_a_phone(rendered):
     phone = figure(rendered, "channels", "CAC", width=390)
     assert phone["width"] >= 330 and phone["plot_width"] >= 150
+
+
+def test_a_customer_lookup_shows_history_state_predictions_and_offers(app, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _, db = app
+    monkeypatch.setenv("CRM_PUBLISH_DIR", str(db.parent))
+    customer = query(
+        db,
+        "select d.customer_id, d.cpm_state, d.cpm_state_ja, d.count_purchases, d.predicted_clv from "
+        "marts.dim_customers d join marts.customer_offers o using (customer_id) order by 1 limit 1",
+    ).iloc[0]
+    page = AppTest.from_string("from dashboard import pages\npages.today()\n", default_timeout=60).run()
+    page.text_input(key="lookup").input(customer["customer_id"]).run()
+    assert not page.exception
+    metrics = {m.label: m.value for m in page.metric}
+    assert metrics["状態 CPM state"] == f"{customer['cpm_state_ja']} {customer['cpm_state']}"
+    assert metrics["購入回数 Purchases"] == f"{int(customer['count_purchases']):,}"
+    assert metrics["予測CLV Predicted CLV"] == pages.yen(customer["predicted_clv"])
+    orders = query(db, f"select count(*) as n from marts.fct_orders where customer_id = '{customer['customer_id']}'")
+    assert len(page.dataframe[-1].value) == orders["n"][0]
+    offers = query(
+        db,
+        "select o.offer_rank, r.product_name, o.product_id from marts.customer_offers o left join (select distinct "
+        "product_id, product_name from marts.product_ranking) r using (product_id) "
+        f"where customer_id = '{customer['customer_id']}' order by 1",
+    )
+    shown = [m.value for m in page.markdown if m.value.startswith("オファー Offer")]
+    assert [s.split(" — ")[0] for s in shown] == [
+        f"オファー Offer {r.offer_rank}: {r.product_name} ({r.product_id})" for r in offers.itertuples()
+    ]
