@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import great_expectations.expectations as gxe
 import pandas as pd
+import pytest
 import yaml
 
 from orchestration.quality import gx as quality
@@ -112,13 +114,10 @@ def test_validations_in_one_block_build_the_data_docs_once_at_its_end(tmp_path, 
     assert len(builds) == 2
 
 
+@pytest.mark.slow  # starts Chromium (scripts/ensure_browser.sh installs it for the full run)
 def test_the_data_docs_read_offline_with_styles_and_the_index_filled(tmp_path):
     """Every page points at the vendored copies, never a CDN; in Chromium with every network
     request refused, the index is styled by Bootstrap and its table lists the validation."""
-    from pathlib import Path
-
-    import pytest
-
     _validate(tmp_path)
     site = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
     pages = list(site.rglob("*.html"))
