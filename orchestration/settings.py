@@ -127,7 +127,7 @@ OTHER_KEYS = {
     "history_start": "CRM_PARTITIONS_START",
     "keep_days": "CRM_KEEP_DAYS",
 }
-ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars")
+ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources")
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,9 @@ class Settings:
     history_start: date | None = None  # None: found from the data (ingest.files.first_partition_day)
     keep_days: int = 30
     vars: dict[str, Any] = field(default_factory=dict)  # only the vars the shop set
+    # the shop's own exports mapped to the contract (orchestration/ingest/mapping.py):
+    # name -> {"folder": Path, "spec": the checked mapping}
+    sources: dict[str, dict] = field(default_factory=dict)
     source: Path | None = None  # the settings file, if any
     temp_dir_set: bool = False  # temp_dir was configured (else: beside the warehouse)
 
@@ -269,6 +272,7 @@ def read_settings(path: str | Path | None = None) -> Settings:
     if low > high:
         raise SettingsError(f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})")
     temp_set = bool(_env_text(PATH_KEYS["temp_dir"][0]) or raw.get("temp_dir"))
+    sources = _sources(raw.get("sources"), base)
     return Settings(
         **paths,
         business_timezone=tz,
@@ -277,7 +281,40 @@ def read_settings(path: str | Path | None = None) -> Settings:
         vars=checked,
         source=source,
         temp_dir_set=temp_set,
+        sources=sources,
     )
+
+
+def _sources(value: Any, base: Path) -> dict[str, dict]:
+    """``sources:``: per source a folder of exports and its mapping (a preset, a file or inline)."""
+    from orchestration.ingest.mapping import MappingError, load_mapping
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SettingsError("sources: must be a mapping of source names to {preset or mapping, folder}")
+    checked = {}
+    for name, entry in value.items():
+        key = f"sources.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+            raise SettingsError(f"{key}: a source name is lower-case letters, digits and _ (it names landing files)")
+        if not isinstance(entry, dict):
+            raise SettingsError(f"{key}: must be a mapping with folder and preset (or mapping)")
+        unknown = [k for k in entry if k not in ("folder", "preset", "mapping", "files", "encoding", "timezone")]
+        if unknown:
+            raise SettingsError(
+                f"{key}.{unknown[0]}: unknown key; allowed: folder, preset, mapping, files, encoding, timezone"
+            )
+        folder = entry.get("folder")
+        if not isinstance(folder, str) or not folder.strip():
+            raise SettingsError(f"{key}.folder: the folder the shop's exports of this source are put in")
+        path = Path(folder).expanduser()
+        try:
+            spec = load_mapping(entry, key, base)
+        except MappingError as bad:
+            raise SettingsError(str(bad)) from None
+        checked[name] = {"folder": path if path.is_absolute() else base / path, "spec": spec}
+    return checked
 
 
 @cache
