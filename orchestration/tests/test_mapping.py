@@ -570,3 +570,92 @@ def test_map_check_reports_fill_rates_uncovered_values_and_samples_and_loads_not
     assert "    session_id            66.7% filled  (required: the other rows are quarantined)" in out
     assert "ERROR orders_export_1.csv: column 'Financial Status' has values no value map covers: 'chargeback'" in out
     assert not (shop / "landing").exists()
+
+
+# ---- through the run command: the mapped shop's marts equal the shop written to the contract ----
+
+CONTRACT_FILES = {
+    "orders": (
+        [
+            "order_id",
+            "customer_id",
+            "ordered_at",
+            "status",
+            "order_total",
+            "discount_total",
+            "shipping_fee",
+            "order_channel",
+        ],
+        CONTRACT_ORDERS,
+    ),
+    "order_items": (["order_id", "line_number", "product_id", "quantity", "unit_price"], CONTRACT_ITEMS),
+    "products": (["product_id", "product_name", "category"], CONTRACT_PRODUCTS),
+    "customers": (
+        ["customer_id", "registered_at", "email", "full_name", "email_opt_in", "prefecture"],
+        CONTRACT_CUSTOMERS,
+    ),
+    "events": (
+        [
+            "event_id",
+            "session_id",
+            "anonymous_id",
+            "customer_id",
+            "event_type",
+            "occurred_at",
+            "product_id",
+            "order_id",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "device",
+        ],
+        CONTRACT_EVENTS,
+    ),
+}
+RUN_AS_OF = "2025-06-05"
+
+
+def _crm(config: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DAGSTER_HOME"))}
+    env["CRM_PUBLISH_DOCS"] = "0"
+    command = [sys.executable, "-m", "orchestration.cli", *args, "--config", str(config)]
+    return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1200, check=False)
+
+
+@pytest.fixture(scope="module")
+def two_shops(tmp_path_factory):
+    """The same shop twice through `crm run`: from its exports with the presets, and written by hand
+    in the contract's shape."""
+    mapped = tmp_path_factory.mktemp("mapped-shop")
+    write_exports(mapped)
+    mapped_config = _config(mapped, "history_start: 2025-06-01\n")
+    direct = tmp_path_factory.mktemp("contract-shop")
+    for table, (header, rows) in CONTRACT_FILES.items():
+        _write_csv(direct / "landing" / table / "2025-06-01.csv", header, rows)
+    direct_config = direct / "shop.yml"
+    direct_config.write_text(
+        "landing_dir: landing\nwarehouse_path: warehouse.duckdb\npublish_dir: published\ngx_dir: gx\n"
+        "logs_dir: logs\ndagster_home: dagster\nhistory_start: 2025-06-01\n",
+        encoding="utf-8",
+    )
+    for config in (mapped_config, direct_config):
+        proc = _crm(config, "run", "--as-of", RUN_AS_OF)
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    return mapped, direct
+
+
+@pytest.mark.slow
+def test_marts_of_the_mapped_exports_equal_the_shop_written_to_the_contract(two_shops):
+    from orchestration.tests.conftest import mart_snapshot, query
+
+    mapped, direct = two_shops
+    got, want = mart_snapshot(mapped / "warehouse.duckdb"), mart_snapshot(direct / "warehouse.duckdb")
+    assert sorted(got) == sorted(want)
+    assert query(direct / "warehouse.duckdb", "select count(*) n from marts.fct_orders")["n"][0] == 4
+    for name in want:
+        assert got[name].equals(want[name]), name
+    # source file -> landing rows -> raw rows: the counts the mapping recorded are the rows loaded
+    manifest = json.loads((mapped / "landing" / MANIFEST).read_text(encoding="utf-8"))
+    written = {w["file"]: w["rows"] for record in manifest.values() for w in record["written"].values()}
+    loaded = query(mapped / "warehouse.duckdb", "select table_name, file_path, row_count from raw._load_log")
+    assert {f"{t}/{f}": n for t, f, n in loaded.itertuples(index=False)} == written
