@@ -540,6 +540,23 @@ def test_a_mapping_error_is_one_line_and_nothing_of_the_file_lands(shop):
     assert not any(key.startswith("shopify/orders/") for key in manifest)  # tried again on the next run
 
 
+def test_ingest_maps_first_and_reports_an_unmappable_export_with_what_to_do(shop):
+    from orchestration.ingest.load import ingest
+
+    rows = [dict(r) for r in SHOPIFY_ORDERS]
+    rows[0]["Financial Status"] = "chargeback"
+    _write_csv(shop / "exports" / "shopify" / "orders_export_1.csv", SHOPIFY_ORDER_COLUMNS, rows)
+    report = ingest(shop / "landing", shop / "warehouse.duckdb", verbose=False)
+    (table, problem), *others = report.problems
+    assert not others and (table, problem.kind) == ("orders", "mapping")
+    assert problem.line().startswith(f"{shop / 'exports' / 'shopify' / 'orders_export_1.csv'} could not be mapped: ")
+    assert "crm map --check" in problem.what_to_do
+    # the other exports loaded: customers (their first order date read from the held-back export) and events
+    assert report.tables["orders"].rows_loaded == 0 and report.tables["order_items"].rows_loaded == 0
+    assert report.tables["customers"].rows_loaded == 2
+    assert report.tables["events"].rows_loaded == 7
+
+
 def test_settings_name_the_key_of_a_wrong_source(tmp_path):
     config = tmp_path / "shop.yml"
     config.write_text("sources:\n  shop: {preset: shopfy, folder: x}\n", encoding="utf-8")
