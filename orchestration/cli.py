@@ -180,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stage("settings", f"{shop.source}", t0)
     landing = landing_dir()
     yesterday = business_today() - timedelta(days=1)
-    if not shop.sources and not any((landing / t).is_dir() for t in TABLE_COLUMNS):
+    if not (shop.sources or shop.shopify_api) and not any((landing / t).is_dir() for t in TABLE_COLUMNS):
         start = yesterday - timedelta(days=args.days - 1)
         stage(
             "sample",

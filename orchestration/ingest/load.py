@@ -653,10 +653,12 @@ def ingest(
     verbose: bool = True,
     up_to: date | None = None,
     on_batch: Callable[[str, pa.Table], None] | None = None,
+    map_exports: bool = True,
 ) -> IngestReport:
     """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
     earlier (what a daily partition does). ``on_batch(table, rows)`` sees every batch before it is
-    committed (the landing quality gate)."""
+    committed (the landing quality gate). ``map_exports``: first map the shop's new exports (the
+    settings' ``sources``) into landing files (not when a rebuild reloads logged files)."""
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -664,7 +666,7 @@ def ingest(
     t0 = time.perf_counter()
     # the shop's own exports (settings ``sources:``) become landing files first
     unmapped: dict[str, list[FileProblem]] = {}
-    for source in map_sources(landing):
+    for source in map_sources(landing) if map_exports else []:
         for feeds, path, reason in source.problems:
             unmapped.setdefault(feeds[0], []).append(FileProblem(path, "mapping", reason))
         if verbose:
