@@ -270,3 +270,45 @@ def test_a_missing_token_names_the_setting(api, monkeypatch):
     monkeypatch.delenv("SHOP_TOKEN")
     with pytest.raises(Exception, match=r"shopify_api\.token_env: the environment variable SHOP_TOKEN is not set"):
         _materialize(s, "2025-06-01")
+
+
+@pytest.mark.slow  # two code locations loaded (~30 s)
+def test_the_daily_job_pulls_the_api_before_it_loads_only_where_configured(api, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from orchestration.settings import PROJECT_DIR
+
+    probe = (
+        "from orchestration.pipeline.definitions import defs\n"
+        "graph = defs.resolve_asset_graph()\n"
+        "job = defs.resolve_job_def('daily_refresh')\n"
+        "keys = {k.to_user_string() for k in graph.get_all_asset_keys()}\n"
+        "print(sorted(k for k in keys if k.startswith('shopify_api')))\n"
+        "print(sorted(k.to_user_string() for k in graph.get(dg.AssetKey(['shop', 'orders'])).parent_keys))\n"
+        "print(len(job.asset_layer.executable_asset_keys))\n"
+    )
+    plain = tmp_path / "plain.yml"
+    plain.write_text("landing_dir: landing\n", encoding="utf-8")
+    out = {}
+    for name, config in (("api", tmp_path / "shop.yml"), ("plain", plain)):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DAGSTER_HOME"))}
+        env["CRM_CONFIG"] = str(config)
+        proc = subprocess.run(
+            [sys.executable, "-c", "import dagster as dg\n" + probe],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[name] = proc.stdout.splitlines()
+    assert out["api"][0] == str(
+        ["shopify_api/customers", "shopify_api/order_items", "shopify_api/orders", "shopify_api/products"]
+    )
+    assert out["api"][1] == str(["shopify_api/orders"])  # loaded after it is pulled
+    assert out["plain"][:2] == ["[]", "[]"]
+    assert int(out["api"][2]) == int(out["plain"][2]) + 4  # the daily job runs the pull too
