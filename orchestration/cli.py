@@ -313,8 +313,8 @@ def cmd_map(args: argparse.Namespace) -> int:
                 f"[map] source {report.source}: {sum(not f.errors for f in report.files)} files mapped into "
                 f"{landing_dir()}, {report.already_mapped} mapped before"
             )
-            for _tables, path, reason in report.problems:
-                print(f"[map] ERROR {path}: {reason}")
+            for problem in report.problems:
+                print(f"[map] ERROR {problem.path}: {problem.reason}")
     return 1 if any(r.problems for r in reports) else 0
 
 

@@ -667,8 +667,8 @@ def ingest(
     # the shop's own exports (settings ``sources:``) become landing files first
     unmapped: dict[str, list[FileProblem]] = {}
     for source in map_sources(landing) if map_exports else []:
-        for feeds, path, reason in source.problems:
-            unmapped.setdefault(feeds[0], []).append(FileProblem(path, "mapping", reason))
+        for problem in source.problems:
+            unmapped.setdefault(problem.tables[0], []).append(FileProblem(problem.path, problem.kind, problem.reason))
         if verbose:
             stage(
                 "map",

@@ -105,6 +105,9 @@ def load_mapping(entry: dict, key: str, base: Path) -> dict:
         doc = {"files": entry["files"]}
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict) or not doc["files"]:
         raise MappingError(f"{key}: the mapping must have files: a mapping of kinds of file to their tables")
+    unknown = [k for k in doc if k != "files"]
+    if unknown:
+        raise MappingError(f"{key}: unknown key {unknown[0]!r} in the mapping; it has only files:")
     for option in ("encoding", "timezone"):  # the shop's override of the preset's
         if option in entry:
             for spec in doc["files"].values():
@@ -616,11 +619,22 @@ def _rank_groups(expr: Any, rows: list[dict], ctx: Context, where: str) -> None:
 
 
 @dataclass
+class MappingProblem:
+    """An export not mapped: ``mapping`` (the mapping does not fit it), ``failed`` (it cannot be
+    read), ``changed`` (altered after it was mapped); ``tables`` are the tables it feeds."""
+
+    tables: list[str]
+    path: str
+    reason: str
+    kind: str = "mapping"
+
+
+@dataclass
 class SourceReport:
     source: str
     files: list[FileResult] = field(default_factory=list)
     already_mapped: int = 0
-    problems: list[tuple[list[str], str, str]] = field(default_factory=list)  # (tables, path, reason)
+    problems: list[MappingProblem] = field(default_factory=list)
 
 
 def source_files(folder: Path, spec: dict) -> list[Path]:
@@ -662,7 +676,14 @@ def map_source(
     manifest = {} if manifest is None else manifest
     if not folder.is_dir():
         tables = sorted({t for s in mapping["files"].values() for t in s["tables"]})
-        report.problems.append((tables, str(folder), f"the folder of source {name} does not exist"))
+        report.problems.append(
+            MappingProblem(
+                tables,
+                str(folder),
+                f"the folder of source {name} does not exist: create it and put the exports in it",
+                "failed",
+            )
+        )
         return report
     for kind, spec in mapping["files"].items():
         tables = list(spec["tables"])
@@ -674,13 +695,11 @@ def map_source(
             if write and done is not None:
                 if done["sha256"] != checksum:
                     report.problems.append(
-                        (
+                        MappingProblem(
                             tables,
                             str(path),
-                            (
-                                "it changed after it was mapped and loaded; its new content was NOT loaded: "
-                                "restore it, and send the changes as a new export whose name sorts after it"
-                            ),
+                            f"its checksum differs from the one mapped (sha256 {done['sha256'][:12]}...)",
+                            "changed",
                         )
                     )
                 else:
@@ -690,14 +709,23 @@ def map_source(
                 source = read(path, spec)
             except (OSError, ValueError) as exc:
                 reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                fmt, encoding = spec.get("format", "csv"), spec.get("encoding", "auto")
                 report.problems.append(
-                    (tables, str(path), f"cannot be read as {spec.get('format', 'csv')} ({reason}); fix the file")
+                    MappingProblem(
+                        tables,
+                        str(path),
+                        f"it cannot be read as {fmt}"
+                        + (f" in {encoding}" if fmt != "parquet" else "")
+                        + f" ({reason}); "
+                        "check the mapping's format and encoding (auto reads UTF-8, else CP932)",
+                        "failed",
+                    )
                 )
                 continue
             result = map_file(name, kind, spec, path, rel, source, lookup_rows, tz)
             report.files.append(result)
             for error in result.errors:
-                report.problems.append((tables, str(path), error))
+                report.problems.append(MappingProblem(tables, str(path), error))
             if result.errors or not write:
                 continue
             outputs = {}
@@ -782,6 +810,7 @@ def check_report(report: SourceReport) -> str:
             for row in out.rows[:SAMPLE_ROWS]:
                 shown = {c: row.get(c, "") for c in TABLE_COLUMNS[table] if row.get(c)}
                 lines.append(f"    sample: {json.dumps(shown, ensure_ascii=False)}")
-    for _tables, path, reason in report.problems:
-        lines.append(f"ERROR {reason if reason.startswith(Path(path).name) else f'{path}: {reason}'}")
+    for problem in report.problems:
+        reason = problem.reason
+        lines.append(f"ERROR {reason if reason.startswith(Path(problem.path).name) else f'{problem.path}: {reason}'}")
     return "\n".join(lines)

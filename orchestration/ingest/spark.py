@@ -91,8 +91,8 @@ def load_landing(
     log_rows = []
     unmapped: dict[str, list] = {}  # the shop's exports are mapped to landing files first, as for DuckDB
     for source in map_sources(landing):
-        for feeds, path, reason in source.problems:
-            unmapped.setdefault(feeds[0], []).append((path, f"not mapped: {reason}"))
+        for problem in source.problems:
+            unmapped.setdefault(problem.tables[0], []).append((problem.path, f"not mapped: {problem.reason}"))
     for table, columns in TABLE_COLUMNS.items():
         parts, failed = [], list(unmapped.get(table, []))
         files = [p for p in list_files(landing / table) if file_is_due(p, up_to)]
