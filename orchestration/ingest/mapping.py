@@ -58,7 +58,7 @@ EXPRESSIONS = {
     "first_of": (),
     "if_set": ("then", "else"),
     "row_in_group": (),
-    "lookup": ("match", "by", "take", "pick"),
+    "lookup": ("match", "by", "take", "pick", "missing"),
 }
 COMMON_KEYS = ("values", "other")
 OTHER = ("error", "keep", "skip")
@@ -210,6 +210,11 @@ def _check_expr(expr: Any, where: str, kinds: dict) -> None:
             _check_expr(expr[part], f"{where}.{part}", kinds)
         if expr.get("pick", "first") not in ("first", "min", "max"):
             raise MappingError(f"{where}.pick: first, min or max, not {expr['pick']!r}")
+        if expr.get("missing", "error") not in ("error", "empty"):
+            raise MappingError(
+                f"{where}.missing: what a value the other export does not have gives: error (the file is not "
+                f"mapped) or empty, not {expr['missing']!r}"
+            )
     elif name == "split":
         _check_expr(arg, f"{where}.split", kinds)
         if not isinstance(expr.get("index", 0), int):
@@ -344,8 +349,7 @@ def resolve(row: dict, ref: str) -> tuple[bool, Any]:
 def roots(expr: Any) -> list[str]:
     """The source columns an expression reads in its own file (not through a lookup)."""
     if isinstance(expr, str):
-        head = re.match(r"[^.\[\]]+", expr.strip())
-        return [expr.strip() if head is None else head[0]]
+        return [expr.strip()]
     name = next(k for k in expr if k in EXPRESSIONS)
     if name == "constant":
         return []
@@ -354,6 +358,23 @@ def roots(expr: Any) -> list[str]:
     parts = expr[name] if name in ("concat", "first_of") else [expr[name]]
     parts = [*parts, *(expr[k] for k in ("then", "else") if k in expr)]
     return [r for p in parts for r in roots(p)]
+
+
+def lookups(expr: Any) -> list[dict]:
+    """The lookups an expression makes (their ``by`` and ``take`` read the other kind of export)."""
+    if not isinstance(expr, dict):
+        return []
+    found = [expr] if "lookup" in expr else []
+    for key, value in expr.items():
+        if key in ("values", "by", "take"):
+            continue
+        for part in value if isinstance(value, list) else [value]:
+            found += lookups(part)
+    return found
+
+
+def _has_column(columns: set[str], ref: str) -> bool:
+    return _norm(ref) in columns or _norm(re.split(r"[.\[]", ref.strip())[0]) in columns
 
 
 @dataclass
@@ -365,6 +386,7 @@ class Context:
     where: str  # settings key of the table being mapped, for messages
     group_rank: dict = field(default_factory=dict)  # (id(row), ref) -> position in its group
     unmapped: dict = field(default_factory=lambda: defaultdict(Counter))  # (column key, source) -> values
+    unmatched: Counter = field(default_factory=Counter)  # (column key, source, kind) -> rows a lookup missed
     _indexes: dict = field(default_factory=dict)
 
 
@@ -488,7 +510,10 @@ def _lookup(expr: dict, key: str, ctx: Context, where: str) -> str:
             ):
                 index[by] = take
         ctx._indexes[spec] = index
-    return index.get(key.casefold(), "")
+    found = index.get(key.casefold(), "")
+    if not found and expr.get("missing", "error") == "error":
+        ctx.unmatched[(where, next(iter(roots(expr["match"])), "?"), expr["lookup"])] += 1
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,7 +547,16 @@ def _group_key(tspec: dict, row: dict, ctx: Context, where: str) -> str:
 
 
 def map_file(
-    source: str, kind: str, spec: dict, path: Path, rel: str, read: SourceFile, lookup_rows, tz: str
+    source: str,
+    kind: str,
+    spec: dict,
+    path: Path,
+    rel: str,
+    read: SourceFile,
+    lookup_rows,
+    tz: str,
+    lookup_columns=lambda kind: None,
+    source_glob=lambda kind: kind,
 ) -> FileResult:
     """Map one source file to its contract tables (nothing is written here)."""
     result = FileResult(source, kind, path, rel, len(read.rows), read.encoding, read.malformed)
@@ -533,8 +567,22 @@ def map_file(
         if "group_by" in tspec:
             exprs["(group_by)"] = tspec["group_by"]
         for column, expr in exprs.items():
+            for found in lookups(expr):
+                other = lookup_columns(found["lookup"])
+                if other is None:
+                    result.errors.append(
+                        f"{rel}: {key}.tables.{table}.columns.{column} looks up the {found['lookup']} exports, and "
+                        f"the folder has none; fix: put one there ({source_glob(found['lookup'])})"
+                    )
+                    continue
+                for ref in [*roots(found["by"]), *roots(found["take"])]:
+                    if not _has_column(other, ref):
+                        result.errors.append(
+                            f"{rel}: column {ref!r} is not in the {found['lookup']} exports "
+                            f"({key}.tables.{table}.columns.{column}); fix: name one of their columns in the mapping"
+                        )
             for ref in roots(expr):
-                if _norm(re.split(r"[.\[]", ref)[0]) in read.columns or _norm(ref) in read.columns:
+                if _has_column(read.columns, ref):
                     continue
                 if read.fixed_columns:
                     known = ", ".join(sorted(read.columns))[:300]
@@ -584,6 +632,11 @@ def map_file(
         result.tables[table] = out
         for (column_key, ref), values in ctx.unmapped.items():
             result.unmapped[(column_key, ref)] = values
+        for (column_key, ref, other), rows in ctx.unmatched.items():
+            result.errors.append(
+                f"{rel}: column {ref!r} has values on {rows} rows that no {other} export holds ({column_key}); "
+                f"fix: put a newer {other} export (taken after this one) in the folder, or set missing: empty there"
+            )
     for (column_key, ref), values in result.unmapped.items():
         listed = ", ".join(f"{v!r} ({n} rows)" for v, n in values.most_common(5))
         result.errors.append(
@@ -673,6 +726,20 @@ def map_source(
             except (OSError, ValueError):
                 continue
 
+    def lookup_columns(kind: str) -> set[str] | None:
+        spec = mapping["files"][kind]
+        columns: set[str] = set()
+        paths = source_files(folder, spec)
+        for path in paths:
+            try:
+                columns |= read(path, spec).columns
+            except (OSError, ValueError):
+                continue
+        return columns if paths else None
+
+    def source_glob(kind: str) -> str:
+        return mapping["files"][kind]["glob"]
+
     manifest = {} if manifest is None else manifest
     if not folder.is_dir():
         tables = sorted({t for s in mapping["files"].values() for t in s["tables"]})
@@ -722,7 +789,7 @@ def map_source(
                     )
                 )
                 continue
-            result = map_file(name, kind, spec, path, rel, source, lookup_rows, tz)
+            result = map_file(name, kind, spec, path, rel, source, lookup_rows, tz, lookup_columns, source_glob)
             report.files.append(result)
             for error in result.errors:
                 report.problems.append(MappingProblem(tables, str(path), error))
@@ -730,7 +797,7 @@ def map_source(
                 continue
             outputs = {}
             for table, out in result.tables.items():
-                target = landing / table / f"{name}__{kind}__{path.stem}.csv"
+                target = landing / table / f"{_day_prefix(path.stem)}{name}__{kind}__{path.stem}.csv"
                 _write_csv(target, TABLE_COLUMNS[table], out.rows, result.malformed)
                 outputs[table] = {"file": target.relative_to(landing).as_posix(), "rows": len(out.rows)}
             manifest[record_key] = {
@@ -742,6 +809,17 @@ def map_source(
                 "mapped_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
     return report
+
+
+def _day_prefix(stem: str) -> str:
+    """``2025-06-01__`` where the export's name holds a day (GA4's ``events_20250601``), so that the
+    landing file is named for it (a daily partition loads it on its day); else nothing."""
+    for match in re.finditer(r"(?<![0-9])(20[0-9]{2})-?([01][0-9])-?([0-3][0-9])(?![0-9])", stem):
+        try:
+            return datetime(int(match[1]), int(match[2]), int(match[3])).date().isoformat() + "__"
+        except ValueError:
+            continue
+    return ""
 
 
 def _write_csv(target: Path, columns: list[str], rows: list[dict], malformed: list[tuple[int, str]]) -> None:

@@ -557,6 +557,72 @@ def test_ingest_maps_first_and_reports_an_unmappable_export_with_what_to_do(shop
     assert report.tables["events"].rows_loaded == 7
 
 
+def test_each_expression_gives_what_the_mapping_guide_says():
+    from zoneinfo import ZoneInfo
+
+    from orchestration.ingest.mapping import Context, SkipRow, evaluate
+
+    others = {"people": [{"mail": "A@x.jp", "joined": "2025-03-02"}, {"mail": "a@x.jp", "joined": "2025-01-05"}]}
+    ctx = Context(ZoneInfo("Asia/Tokyo"), lambda kind: iter(others[kind]), "t")
+    row = {
+        "name": "山田 花子",
+        "first": "花子",
+        "last": "",
+        "at": "2025/06/01 08:05",
+        "bad": "06/01/2025",
+        "us": "1748736000123456",
+        "mail": "a@X.jp",
+        "status": "発送済",
+        "params": [{"key": "sid", "value": {"string_value": None, "int_value": 42}}],
+        "items": [{"item_id": "P1"}, {"item_id": "P2"}],
+        "rec": {"a": {"b": 7}},
+    }
+
+    def ev(expr):
+        return evaluate(expr, row, ctx, "t.c")
+
+    assert ev("Name") == "山田 花子"  # headers match after trimming, case-insensitively
+    assert ev({"constant": True}) == "true"
+    assert ev({"split": "name", "sep": " ", "index": 1}) == "花子"
+    assert ev({"split": "name", "sep": " ", "index": 2}) == ""
+    assert ev({"concat": ["last", "first"], "sep": " "}) == ""  # strict: a part is empty
+    assert ev({"concat": ["last", "first"], "sep": " ", "skip_empty": True}) == "花子"
+    assert ev({"date": "at", "format": ["%Y-%m-%d", "%Y/%m/%d %H:%M"]}) == "2025-06-01T08:05:00+09:00"
+    assert ev({"date": "bad", "format": "%Y/%m/%d %H:%M"}) == "06/01/2025"  # as written: quarantined as unparseable
+    assert ev({"date": "at", "format": "%Y/%m/%d"}) == "2025/06/01 08:05"  # no date fits the whole value
+    assert ev({"microseconds": "us"}) == "2025-06-01T00:00:00.123456Z"
+    assert ev({"microseconds": "name"}) == "山田 花子"
+    assert ev({"first_of": ["last", "first"]}) == "花子"
+    assert ev({"if_set": "last", "then": {"constant": "x"}, "else": "first"}) == "花子"
+    assert ev("params[sid]") == "42" and ev("items[1].item_id") == "P2" and ev("rec.a.b") == "7"
+    assert ev("items[5].item_id") == "" and ev("params[none]") == ""
+    assert ev({"column": "status", "values": {"発送済": "completed"}}) == "completed"
+    assert ev({"lookup": "people", "match": "mail", "by": "mail", "take": "joined", "pick": "min"}) == "2025-01-05"
+    assert ev({"column": "status", "values": {"x": "y"}, "other": "keep"}) == "発送済"
+    with pytest.raises(SkipRow):
+        ev({"column": "status", "values": {"x": "y"}, "other": "skip"})
+    assert ev({"column": "status", "values": {"x": "y"}}) == ""
+    assert dict(ctx.unmapped) == {("t.c", "status"): {"発送済": 1}}
+
+
+def test_an_order_export_newer_than_its_customer_export_is_held_back_without_naming_anyone(shop):
+    rows = [
+        *SHOPIFY_ORDERS,
+        _first(
+            "#1005", "new@example.com", "paid", "2025-06-05 10:00:00 +0900", "700", 1, "ほうじ茶 50g", "700", "TEA-2"
+        ),
+    ]
+    _write_csv(shop / "exports" / "shopify" / "orders_export_1.csv", SHOPIFY_ORDER_COLUMNS, rows)
+    (problem,) = map_sources(shop / "landing")[0].problems
+    assert problem.reason.startswith(
+        "orders_export_1.csv: column 'Email' has values on 1 rows that no customers export holds"
+    )
+    assert "new@example.com" not in problem.reason
+    (shop / "exports" / "shopify" / "customers_export.csv").unlink()
+    (problem,) = map_sources(shop / "landing")[0].problems
+    assert "looks up the customers exports, and the folder has none; fix: put one there" in problem.reason
+
+
 def test_settings_name_the_key_of_a_wrong_source(tmp_path):
     config = tmp_path / "shop.yml"
     config.write_text("sources:\n  shop: {preset: shopfy, folder: x}\n", encoding="utf-8")
