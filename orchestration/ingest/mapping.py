@@ -11,7 +11,8 @@ in the landing folder (``<table>/<source>__<kind>__<file>.csv``), so the landing
 and reconciliation see it as any landing file. What a mapping cannot place goes on to the contract
 and is quarantined there with its reason: a date that does not match its format stays as written
 (``unparseable``), a missing required value stays empty (``missing``), and a source line that cannot
-be split into fields is written as one malformed line (``malformed csv line``, with its text). A
+be split into fields is written as one malformed line (``malformed csv line``, with its line number
+and shape; never its text, which may hold the personal data of any column of the export). A
 file whose mapping is wrong (a column it does not have, a value no value map covers) is not mapped
 at all: one line names the file, the column and the fix, and it is tried again on the next run.
 
@@ -242,7 +243,7 @@ class SourceFile:
     rows: list[dict]  # normalised column name -> value (text for CSV, nested for JSON / Parquet)
     columns: set[str]  # the columns the file has (a JSON line may leave a column out)
     fixed_columns: bool  # CSV / Parquet: a column not in ``columns`` is an error
-    malformed: list[tuple[int, str]]  # (line number, raw text) of lines that could not be read
+    malformed: list[tuple[int, str]]  # (line number, what it looked like) of lines that could not be read
     encoding: str | None
 
 
@@ -255,6 +256,9 @@ def _decode(raw: bytes, encoding: str) -> tuple[str, str]:
         return decode_text(raw)
     codec = "cp932" if encoding == "shift_jis" else encoding  # CP932 is Shift_JIS as Windows writes it
     return raw.decode(codec), encoding
+
+
+_NOT_KEPT = " (text not kept: an export may hold personal data; see the export at that line)"
 
 
 def read_source(path: Path, fmt: str, encoding: str) -> SourceFile:
@@ -274,7 +278,7 @@ def read_source(path: Path, fmt: str, encoding: str) -> SourceFile:
             except ValueError:
                 record = None
             if not isinstance(record, dict):
-                malformed.append((number, line))
+                malformed.append((number, f"not a JSON object{_NOT_KEPT}"))
                 continue
             row = {_norm(k): v for k, v in record.items()}
             columns |= set(row)
@@ -287,8 +291,7 @@ def read_source(path: Path, fmt: str, encoding: str) -> SourceFile:
     start = reader.line_num
     for record in reader:
         if record and len(record) != len(names):
-            raw = "\n".join(text.splitlines()[start : reader.line_num])
-            malformed.append((start + 1, raw))
+            malformed.append((start + 1, f"{len(record)} fields for {len(names)} columns{_NOT_KEPT}"))
         elif any(v.strip() for v in record):
             rows.append(dict(zip(names, record, strict=True)))
         start = reader.line_num
@@ -824,7 +827,7 @@ def _day_prefix(stem: str) -> str:
 
 def _write_csv(target: Path, columns: list[str], rows: list[dict], malformed: list[tuple[int, str]]) -> None:
     """Contract columns, then where each row came from; a source line that could not be read is
-    written as one field, so ingest keeps it as a malformed line with its text."""
+    written as one field, so ingest keeps it as a malformed line (its number and shape)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -623,6 +623,31 @@ def test_an_order_export_newer_than_its_customer_export_is_held_back_without_nam
     assert "looks up the customers exports, and the folder has none; fix: put one there" in problem.reason
 
 
+def test_a_source_line_that_cannot_be_read_lands_as_a_malformed_line_without_its_text(shop):
+    import duckdb
+
+    from orchestration.ingest.load import ingest
+
+    ga4 = shop / "exports" / "ga4" / "events_20250601.json"
+    lines = ga4.read_text(encoding="utf-8").splitlines()
+    ga4.write_text("\n".join([*lines[:2], '{"event_name": "page_view", "user_id": "hanako@', *lines[2:]]) + "\n")
+    export = shop / "exports" / "shopify" / "orders_export_1.csv"
+    export.write_text(export.read_text(encoding="utf-8") + "#1009,x@example.com,paid,extra\n", encoding="utf-8")
+    report = ingest(shop / "landing", shop / "warehouse.duckdb", verbose=False)
+    assert not report.problems
+    with duckdb.connect(str(shop / "warehouse.duckdb"), read_only=True) as con:
+        bad = con.execute(
+            "select _source_file, _malformed_line from raw.events where _malformed_line is not null "
+            "union all select _source_file, _malformed_line from raw.orders where _malformed_line is not null "
+            "order by 1"
+        ).fetchall()
+    note = " (text not kept: an export may hold personal data; see the export at that line)"
+    assert bad == [
+        ("2025-06-01__ga4__json__events_20250601.csv", f"line 3: not a JSON object{note}"),
+        ("shopify__orders__orders_export_1.csv", f"line 7: 4 fields for {len(SHOPIFY_ORDER_COLUMNS)} columns{note}"),
+    ]
+
+
 def test_settings_name_the_key_of_a_wrong_source(tmp_path):
     config = tmp_path / "shop.yml"
     config.write_text("sources:\n  shop: {preset: shopfy, folder: x}\n", encoding="utf-8")
