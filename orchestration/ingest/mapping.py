@@ -760,8 +760,16 @@ def map_source(
         for path in source_files(folder, spec):
             rel = path.relative_to(folder).as_posix()
             record_key = f"{name}/{kind}/{rel}"
-            checksum = _sha256(path)
+            stat = path.stat()
             done = manifest.get(record_key)
+            if (
+                write
+                and done is not None
+                and (done.get("size"), done.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
+            ):
+                report.already_mapped += 1  # unchanged by size and time: not read again
+                continue
+            checksum = _sha256(path)
             if write and done is not None:
                 if done["sha256"] != checksum:
                     report.problems.append(
@@ -805,6 +813,8 @@ def map_source(
                 outputs[table] = {"file": target.relative_to(landing).as_posix(), "rows": len(out.rows)}
             manifest[record_key] = {
                 "sha256": checksum,
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
                 "rows_read": result.rows_read,
                 "malformed_lines": len(result.malformed),
                 "skipped_by_value_map": {t: o.skipped for t, o in result.tables.items()},
