@@ -720,7 +720,34 @@ CONTRACT_FILES = {
         CONTRACT_EVENTS,
     ),
 }
-RUN_AS_OF = "2025-06-05"
+CONTRACT_CART = {
+    "orders": (
+        [
+            "order_id",
+            "customer_id",
+            "ordered_at",
+            "status",
+            "order_total",
+            "discount_total",
+            "shipping_fee",
+            "is_subscription",
+            "subscription_id",
+        ],
+        [
+            ["A-1", "C9", "2025-06-05T08:00:00+09:00", "completed", "3300", "0", "0", "true", "S-1"],
+            ["A-2", "", "2025-06-06T19:45:10+09:00", "cancelled", "1980", "0", "0", "false", ""],
+        ],
+    ),
+    "order_items": (
+        ["order_id", "line_number", "product_id", "quantity", "unit_price"],
+        [["A-1", "1", "P1", "1", "3300"], ["A-2", "1", "P2", "2", "990"], ["A-2", "2", "P1", "1", "0"]],
+    ),
+    "products": (
+        ["product_id", "product_name", "category"],
+        [["P1", "青汁 30包", "健康食品"], ["P2", "黒酢", "未分類"]],
+    ),
+}
+RUN_AS_OF = "2025-06-07"
 
 
 def _crm(config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -736,10 +763,15 @@ def two_shops(tmp_path_factory):
     in the contract's shape."""
     mapped = tmp_path_factory.mktemp("mapped-shop")
     write_exports(mapped)
-    mapped_config = _config(mapped, "history_start: 2025-06-01\n")
+    _write_csv(mapped / "exports" / "cart" / "juchu_202506.csv", CART_HEADER, CART_ROWS, encoding="cp932")
+    mapped_config = _config(
+        mapped, "  cart: {preset: japanese_cart, folder: exports/cart}\nhistory_start: 2025-06-01\n"
+    )
     direct = tmp_path_factory.mktemp("contract-shop")
     for table, (header, rows) in CONTRACT_FILES.items():
         _write_csv(direct / "landing" / table / "2025-06-01.csv", header, rows)
+    for table, (header, rows) in CONTRACT_CART.items():  # the cart's orders, by hand
+        _write_csv(direct / "landing" / table / "2025-06-05.csv", header, rows)
     direct_config = direct / "shop.yml"
     direct_config.write_text(
         "landing_dir: landing\nwarehouse_path: warehouse.duckdb\npublish_dir: published\ngx_dir: gx\n"
@@ -759,7 +791,7 @@ def test_marts_of_the_mapped_exports_equal_the_shop_written_to_the_contract(two_
     mapped, direct = two_shops
     got, want = mart_snapshot(mapped / "warehouse.duckdb"), mart_snapshot(direct / "warehouse.duckdb")
     assert sorted(got) == sorted(want)
-    assert query(direct / "warehouse.duckdb", "select count(*) n from marts.fct_orders")["n"][0] == 4
+    assert query(direct / "warehouse.duckdb", "select count(*) n from marts.fct_orders")["n"][0] == 6
     for name in want:
         assert got[name].equals(want[name]), name
     # source file -> landing rows -> raw rows: the counts the mapping recorded are the rows loaded
