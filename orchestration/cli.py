@@ -180,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stage("settings", f"{shop.source}", t0)
     landing = landing_dir()
     yesterday = business_today() - timedelta(days=1)
-    if not any((landing / t).is_dir() for t in TABLE_COLUMNS):
+    if not (shop.sources or shop.shopify_api) and not any((landing / t).is_dir() for t in TABLE_COLUMNS):
         start = yesterday - timedelta(days=args.days - 1)
         stage(
             "sample",
@@ -312,6 +312,31 @@ def _failure_digest(partition: str, failures: list[str]) -> None:
 
     path, sent = publish_digest(compose_failure(partition, failures))
     print(f"Failure digest: {path}" + "".join(f"\n  {line}" for line in sent))
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    """Map the shop's own exports (settings ``sources:``) to landing files; ``--check`` only reports."""
+    from orchestration.ingest.mapping import check_report, map_sources
+
+    shop = settings()
+    if not shop.sources:
+        print("[map] no sources in the settings: see docs/mapping.md", file=sys.stderr)
+        return 2
+    if args.source is not None and args.source not in shop.sources:
+        print(f"[map] unknown source {args.source!r}; the settings name: {', '.join(shop.sources)}", file=sys.stderr)
+        return 2
+    reports = map_sources(landing_dir(), only=args.source, write=not args.check)
+    for report in reports:
+        if args.check:
+            print(check_report(report))
+        else:
+            print(
+                f"[map] source {report.source}: {sum(not f.errors for f in report.files)} files mapped into "
+                f"{landing_dir()}, {report.already_mapped} mapped before"
+            )
+            for problem in report.problems:
+                print(f"[map] ERROR {problem.path}: {problem.reason}")
+    return 1 if any(r.problems for r in reports) else 0
 
 
 def _damaged_warehouse() -> str | None:
@@ -483,6 +508,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     dash.add_argument("--port", type=int, default=8501)
     dash.set_defaults(func=cmd_dashboard)
+    mapper = sub.add_parser(
+        "map", parents=[common], help="map the shop's own exports (settings sources:) to landing files"
+    )
+    mapper.add_argument("source", nargs="?", default=None, help="one source of the settings (default: all)")
+    mapper.add_argument(
+        "--check",
+        action="store_true",
+        help="load nothing: per file, each column's fill rate, values no value map covers, sample rows",
+    )
+    mapper.set_defaults(func=cmd_map)
     summ = sub.add_parser("summary", parents=[common], help="print row counts and quarantine of the warehouse")
     summ.set_defaults(func=lambda a: print(summary()) or 0)
     from orchestration.privacy import erase

@@ -128,7 +128,7 @@ OTHER_KEYS = {
     "keep_days": "CRM_KEEP_DAYS",
     "dashboard_language": "CRM_DASHBOARD_LANGUAGE",
 }
-ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "digest")
+ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api", "digest")
 LANGUAGES = ("ja", "en")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -211,6 +211,12 @@ class Settings:
     dashboard_language: str = "ja"  # the dashboard's first language (ja: Japanese, English beside)
     digest: DigestDelivery = field(default_factory=DigestDelivery)
     vars: dict[str, Any] = field(default_factory=dict)  # only the vars the shop set
+    # the shop's own exports mapped to the contract (orchestration/ingest/mapping.py):
+    # name -> {"folder": Path, "spec": the checked mapping}
+    sources: dict[str, dict] = field(default_factory=dict)
+    # the Shopify Admin API pulled into the landing folder (orchestration/ingest/shopify_api.py):
+    # {"url", "token_env", "start"}, or None
+    shopify_api: dict | None = None
     source: Path | None = None  # the settings file, if any
     temp_dir_set: bool = False  # temp_dir was configured (else: beside the warehouse)
 
@@ -337,6 +343,8 @@ def read_settings(path: str | Path | None = None) -> Settings:
     if low > high:
         raise SettingsError(f"vars.clv_churn_high_below: {low} must not be above clv_churn_medium_below ({high})")
     temp_set = bool(_env_text(PATH_KEYS["temp_dir"][0]) or raw.get("temp_dir"))
+    sources = _sources(raw.get("sources"), base)
+    shopify = _shopify_api(raw.get("shopify_api"))
     return Settings(
         **paths,
         business_timezone=tz,
@@ -347,7 +355,65 @@ def read_settings(path: str | Path | None = None) -> Settings:
         vars=checked,
         source=source,
         temp_dir_set=temp_set,
+        sources=sources,
+        shopify_api=shopify,
     )
+
+
+def _shopify_api(value: Any) -> dict | None:
+    """``shopify_api:``: the Admin API's base URL, the environment variable holding its token, the
+    first day pulled."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SettingsError("shopify_api: must be a mapping with url and token_env")
+    unknown = [k for k in value if k not in ("url", "token_env", "start")]
+    if unknown:
+        raise SettingsError(f"shopify_api.{unknown[0]}: unknown key; allowed: url, token_env, start")
+    url = value.get("url")
+    if not isinstance(url, str) or not re.match(r"^https?://[^/]+/admin/api/[0-9]{4}-[0-9]{2}/?$", url):
+        raise SettingsError(
+            f"shopify_api.url: the Admin API's base URL with its version, such as "
+            f"https://your-shop.myshopify.com/admin/api/2025-01, not {url!r}"
+        )
+    env = value.get("token_env", "SHOPIFY_ACCESS_TOKEN")
+    if not isinstance(env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise SettingsError(
+            f"shopify_api.token_env: the name of the environment variable that holds the access token, not {env!r}"
+        )
+    return {"url": url, "token_env": env, "start": _day(value.get("start"), "shopify_api.start")}
+
+
+def _sources(value: Any, base: Path) -> dict[str, dict]:
+    """``sources:``: per source a folder of exports and its mapping (a preset, a file or inline)."""
+    from orchestration.ingest.mapping import MappingError, load_mapping
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SettingsError("sources: must be a mapping of source names to {preset or mapping, folder}")
+    checked = {}
+    for name, entry in value.items():
+        key = f"sources.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+            raise SettingsError(f"{key}: a source name is lower-case letters, digits and _ (it names landing files)")
+        if not isinstance(entry, dict):
+            raise SettingsError(f"{key}: must be a mapping with folder and preset (or mapping)")
+        unknown = [k for k in entry if k not in ("folder", "preset", "mapping", "files", "encoding", "timezone")]
+        if unknown:
+            raise SettingsError(
+                f"{key}.{unknown[0]}: unknown key; allowed: folder, preset, mapping, files, encoding, timezone"
+            )
+        folder = entry.get("folder")
+        if not isinstance(folder, str) or not folder.strip():
+            raise SettingsError(f"{key}.folder: the folder the shop's exports of this source are put in")
+        path = Path(folder).expanduser()
+        try:
+            spec = load_mapping(entry, key, base)
+        except MappingError as bad:
+            raise SettingsError(str(bad)) from None
+        checked[name] = {"folder": path if path.is_absolute() else base / path, "spec": spec}
+    return checked
 
 
 @cache

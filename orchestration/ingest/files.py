@@ -77,7 +77,7 @@ def malformed_line(names: list[str], text: str, number: int | None) -> Malformed
     )
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
+def decode_text(raw: bytes) -> tuple[str, str]:
     """CSV text: UTF-8 (a BOM is dropped), else CP932 (Shift_JIS as Japanese platforms and Excel
     write it), else unreadable."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -98,7 +98,7 @@ def _decode(raw: bytes) -> tuple[str, str]:
 
 
 def _read_csv(path: Path, required: list[str]) -> ReadResult:
-    text, encoding = _decode(path.read_bytes())
+    text, encoding = decode_text(path.read_bytes())
     header = next(csv.reader(io.StringIO(text)), None)
     if not header or not any(h.strip() for h in header):
         raise UnreadableFile("the CSV file has no header row")

@@ -84,6 +84,7 @@ from orchestration.ingest.files import (
     normalise_name,
     read_file,
 )
+from orchestration.ingest.mapping import map_sources
 from orchestration.privacy.register import apply_register
 from orchestration.progress import stage
 from orchestration.settings import landing_dir, warehouse_path
@@ -114,6 +115,8 @@ LOAD_LOG_UPGRADE = [
 ]
 
 WHAT_TO_DO = {
+    "mapping": "fix the mapping (sources: in the settings, docs/mapping.md) or the export; `crm map --check "
+    "<source>` shows it before anything is loaded. Nothing of the file was loaded; it is mapped again on every run",
     "failed": "fix the file or replace it (a new name that sorts after it); it is tried again on every run",
     "changed": "its new content was NOT loaded: restore the loaded version, and send the changes as a new "
     "file whose name sorts after it",
@@ -122,7 +125,8 @@ WHAT_TO_DO = {
 
 @dataclass
 class FileProblem:
-    """A landing file that was not loaded (``failed``: unreadable; ``changed``: altered after load)."""
+    """A landing file that was not loaded (``failed``: unreadable; ``changed``: altered after load;
+    ``mapping``: a source export its mapping cannot map, orchestration/ingest/mapping.py)."""
 
     path: str
     kind: str
@@ -133,7 +137,9 @@ class FileProblem:
         return WHAT_TO_DO[self.kind]
 
     def line(self) -> str:
-        verb = "could not be read" if self.kind == "failed" else "changed after it was loaded"
+        verb = {"failed": "could not be read", "mapping": "could not be mapped"}.get(
+            self.kind, "changed after it was loaded"
+        )
         return f"{self.path} {verb}: {self.reason}. What to do: {self.what_to_do}."
 
 
@@ -647,15 +653,29 @@ def ingest(
     verbose: bool = True,
     up_to: date | None = None,
     on_batch: Callable[[str, pa.Table], None] | None = None,
+    map_exports: bool = True,
 ) -> IngestReport:
     """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
     earlier (what a daily partition does). ``on_batch(table, rows)`` sees every batch before it is
-    committed (the landing quality gate)."""
+    committed (the landing quality gate). ``map_exports``: first map the shop's new exports (the
+    settings' ``sources``) into landing files (not when a rebuild reloads logged files)."""
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
     database.parent.mkdir(parents=True, exist_ok=True)
     report = IngestReport()
     t0 = time.perf_counter()
+    # the shop's own exports (settings ``sources:``) become landing files first
+    unmapped: dict[str, list[FileProblem]] = {}
+    for source in map_sources(landing) if map_exports else []:
+        for problem in source.problems:
+            unmapped.setdefault(problem.tables[0], []).append(FileProblem(problem.path, problem.kind, problem.reason))
+        if verbose:
+            stage(
+                "map",
+                f"source {source.source}: {sum(not f.errors for f in source.files)} new files mapped, "
+                f"{source.already_mapped} mapped before, {len(source.problems)} NOT mapped",
+                t0,
+            )
     if not landing.is_dir():
         raise FileNotFoundError(
             f"landing directory {landing} does not exist: generate sample data with "
@@ -678,6 +698,7 @@ def ingest(
         for table in tables or list(TABLE_COLUMNS):
             columns = TABLE_COLUMNS[table]
             rep = report.tables.setdefault(table, TableReport(table))
+            rep.problems.extend(unmapped.get(table, []))
             folder = landing / table
             if not folder.is_dir():
                 rep.missing_folder = True

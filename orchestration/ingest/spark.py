@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from orchestration.contract import TABLE_COLUMNS, row_rules
 from orchestration.ingest.files import conform, file_is_due, list_files, read_file
+from orchestration.ingest.mapping import map_sources
 from orchestration.settings import PROJECT_DIR, landing_dir
 
 
@@ -88,8 +89,12 @@ def load_landing(
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     report: dict = {}
     log_rows = []
+    unmapped: dict[str, list] = {}  # the shop's exports are mapped to landing files first, as for DuckDB
+    for source in map_sources(landing):
+        for problem in source.problems:
+            unmapped.setdefault(problem.tables[0], []).append((problem.path, f"not mapped: {problem.reason}"))
     for table, columns in TABLE_COLUMNS.items():
-        parts, failed = [], []
+        parts, failed = [], list(unmapped.get(table, []))
         files = [p for p in list_files(landing / table) if file_is_due(p, up_to)]
         for path in files:
             rel = path.relative_to(landing / table).as_posix()
@@ -114,7 +119,7 @@ def load_landing(
             outcome = gate_landing_frame_spark(table, spark.table(f"raw.{table}"))
         report[table] = {
             "rows": rows.num_rows,
-            "files": len(files) - len(failed),
+            "files": len(files) - len(failed) + len(unmapped.get(table, [])),
             "failed": failed,
             "gate": outcome,
         }
@@ -122,7 +127,7 @@ def load_landing(
             gate_text = "" if outcome is None else f", gate: {outcome.failing_rows} failing values"
             print(
                 f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} {rows.num_rows:>10,} rows "
-                f"from {len(files) - len(failed)} files{gate_text}",
+                f"from {report[table]['files']} files{gate_text}",
                 flush=True,
             )
             for bad_path, message in failed:

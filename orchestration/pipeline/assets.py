@@ -40,6 +40,7 @@ from orchestration.pipeline.repair import (
     warehouse_problem,
 )
 from orchestration.pipeline.resources import WarehouseResource, dbt_project
+from orchestration.pipeline.shopify import api_asset_keys
 from orchestration.progress import stage
 from orchestration.publish.publish import PUBLISHED_DB, publish, publish_docs, remove_stale_files
 from orchestration.settings import settings
@@ -83,6 +84,7 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
             group_name="raw",
             kinds={"duckdb", "parquet"},
             description=f"raw.{table}: landing files of `{table}/` loaded as text, one load-log row per file.",
+            deps=[k for k in api_asset_keys() if k.path[-1] == table],  # pulled first where configured
         )
         for table, key in RAW_KEYS.items()
     ],

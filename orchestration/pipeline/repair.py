@@ -195,7 +195,7 @@ def rebuild_raw(database: Path, landing: Path) -> RepairReport:
             link = stage / table / rel
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(src.resolve())
-        result = ingest(stage, database, verbose=False)
+        result = ingest(stage, database, verbose=False, map_exports=False)  # the logged files only
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     report.files_loaded = sum(t.files_new for t in result.tables.values())
