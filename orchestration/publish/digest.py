@@ -100,6 +100,7 @@ def compose(database: Path, as_of: str, failed_checks: list[str] | None = None) 
     """The digest of a successful run from the published marts in ``database`` as of ``as_of``."""
     threshold = float(dbt_var("digest_alert_change_threshold"))
     weeks = int(dbt_var("digest_baseline_weeks"))
+    minimum = int(dbt_var("dashboard_min_customers"))
     day = date.fromisoformat(as_of)
     same_weekdays = [day - timedelta(days=7 * k) for k in range(1, weeks + 1)]
     alerts: list[str] = []
@@ -183,11 +184,14 @@ def compose(database: Path, as_of: str, failed_checks: list[str] | None = None) 
                 lines.append(f"{name}: CAC {yen(r['cac'])}（{r['cohort_month']}）、限界CPO はまだ出ていません")
                 continue
             over = r["cac"] > r["limit_cpo"]
+            # a 限界CPO resting on fewer customers than the dashboard draws is shown, never alerted on
+            enough = r["count_eligible_365d"] >= minimum
             lines.append(
                 f"{name}: CAC {yen(r['cac'])}（{r['cohort_month']}） / 限界CPO {yen(r['limit_cpo'])}"
-                f"（{r['limit_cohort']}獲得 {r['count_eligible_365d']}人の365日粗利）" + (" ⚠ 超過" if over else "")
+                f"（{r['limit_cohort']}獲得 {r['count_eligible_365d']}人の365日粗利）"
+                + ((" ⚠ 超過" if over else "") if enough else f"　※{minimum}人未満のため参考値")
             )
-            if over:
+            if over and enough:
                 alerts.append(
                     f"{name}のCAC {yen(r['cac'])} が限界CPO {yen(r['limit_cpo'])} を超えています（{r['cohort_month']}）"
                 )

@@ -305,3 +305,29 @@ def test_the_failure_sensor_sends_a_daemon_runs_failure_and_leaves_in_process_ru
         assert (tmp_path / "published" / "digest" / "digest-2025-06-30-failed.html").exists()
     finally:
         settings_module.refresh()
+
+
+def test_cac_above_limit_cpo_alerts_only_where_enough_customers_give_the_limit(published, warehouse, tmp_path):
+    planted = tmp_path / "cac.duckdb"
+    shutil.copy(published / "crm_marts.duckdb", planted)
+    with duckdb.connect(str(planted)) as con:
+        limit_cohort = con.execute(
+            "select max(cohort_month) from marts.channel_acquisition "
+            "where acquisition_channel = 'paid_search' and limit_cpo is not null"
+        ).fetchone()[0]
+        con.execute(
+            "update marts.channel_acquisition set limit_cpo = 1000, count_eligible_365d = 40 "
+            "where acquisition_channel = 'paid_search' and cohort_month = ?",
+            [limit_cohort],
+        )
+        cac, month = con.execute(
+            "select cac, cohort_month from marts.channel_acquisition where acquisition_channel = 'paid_search' "
+            "and count_new_customers > 0 and spend > 0 order by cohort_month desc limit 1"
+        ).fetchone()
+        small = con.execute(  # the shared shop's real limits rest on a handful of customers each
+            "select max(count_eligible_365d) from marts.channel_acquisition where acquisition_channel <> 'paid_search'"
+        ).fetchone()[0]
+    assert cac > 1000 and small < 30
+    alerts = compose(planted, warehouse.as_of).alerts
+    assert f"検索広告のCAC {yen(cac)} が限界CPO ¥1,000 を超えています（{month}）" in alerts
+    assert [a for a in alerts if "限界CPO" in a] == [a for a in alerts if a.startswith("検索広告")]
