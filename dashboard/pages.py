@@ -286,6 +286,12 @@ def portfolio() -> None:
             color="state",
             category_orders={"state": [labels[s] for s in order]},
             title=t("状態別顧客数の推移", "Customers by CPM state"),
+            labels={
+                "month_end_date": t("月末", "month end"),
+                "customers": t("顧客数", "customers"),
+                "projected_count_customers": t("予測顧客数", "projected customers"),
+                "state": "",
+            },
         )
     )
 
@@ -337,6 +343,12 @@ def portfolio() -> None:
             color="state",
             category_orders={"state": [labels[s] for s in order if s in set(proj["cpm_state"])]},
             title=t("顧客バランスシート予測", "Portfolio projection (12 months)"),
+            labels={
+                "month_end_date": t("月末", "month end"),
+                "customers": t("顧客数", "customers"),
+                "projected_count_customers": t("予測顧客数", "projected customers"),
+                "state": "",
+            },
         )
     )
 
@@ -1036,7 +1048,7 @@ def subscriptions() -> None:
     reasons = data.mart(
         "subscription_cancel_reasons", "select * from marts.subscription_cancel_reasons order by delivery_number"
     )
-    if not reasons.problem:
+    if not _problem(reasons):
         st.subheader(t("解約理由（配送回数別）", "Cancel reasons by delivery"))
         fig = px.bar(
             reasons.df,
@@ -1161,12 +1173,12 @@ def subscription_money() -> None:
         "subscription_conversion",
         "select * from marts.subscription_conversion where acquisition_channel = 'all' order by cohort_month",
     )
-    if not conv.problem:
+    if not _problem(conv):
         st.subheader(t("通常→定期 引上げ率（初回購入月 x 日数）", "One-time to subscription by cohort x days"))
         table = cohort_table(conv.df, "cohort_month", "conversion_rate_{n}d", "count_eligible_{n}d", [30, 90, 180])
         st.dataframe(grey_small(table.rename(columns={"cohort_month": t("初回購入月", "cohort")})), hide_index=True)
     ltv = data.mart("subscription_ltv", "select * from marts.subscription_ltv order by acquisition_channel, offer_code")
-    if not ltv.problem:
+    if not _problem(ltv):
         df = ltv.df
         st.subheader(t("定期LTVとCAC（チャネル x オファー）", "Subscription LTV vs CAC (channel x offer)"))
         st.dataframe(
