@@ -396,7 +396,7 @@ def cohort_heatmap(df: pd.DataFrame, by: str, rate: str, eligible: str, horizons
             texttemplate="%{text}",
             colorscale="Blues",
             hoverongaps=False,
-            colorbar={"tickformat": ".0%"},
+            showscale=False,  # every cell carries its figure; the scale would take a phone's width
         )
     )
     fig.update_layout(title=title)
