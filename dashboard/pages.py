@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data, stats
+from orchestration.activation.exports import ROWS_SQL
 from orchestration.publish.labels import (
     AUDIENCES_JA,
     CHANNELS_JA,
@@ -893,11 +894,12 @@ def audiences() -> None:
     a = data.mart(
         "customer_audiences",
         "select audience, count(*) as members, sum(case when is_entry then 1 else 0 end) as entries, "
-        "sum(case when is_entry and not is_holdout and channel is not null then 1 else 0 end) as sends, "
         "sum(case when is_holdout then 1 else 0 end) as holdout "
         "from marts.customer_audiences group by all order by 1",
     )
     if not _problem(a):
+        sends = data.query(f"select audience, count(*) as sends from ({ROWS_SQL}) e group by audience")
+        a.df = a.df.merge(sends, on="audience", how="left").fillna({"sends": 0})
         c = st.columns(3)
         c[0].metric(t("オーディエンス在籍", "In an audience today"), count(a.df["members"].sum()))
         c[1].metric(t("今日のエントリー", "Entered today"), count(a.df["entries"].sum()))
@@ -1067,28 +1069,27 @@ def subscriptions() -> None:
 
 # ---- today's sends -------------------------------------------------------------------------------
 
-TODAY_SQL = """
-select a.customer_id, a.audience, a.channel, a.send_date, a.send_hour, a.offer_1_product_id,
-       a.offer_2_product_id, a.reason, p.p_alive, p.predicted_clv, d.cpm_state, d.cpm_state_ja
-from marts.customer_audiences a
-left join marts.customer_predictions p using (customer_id)
-left join marts.dim_customers d using (customer_id)
-where a.is_entry and not a.is_holdout and a.channel is not null
-order by a.audience, a.channel, a.send_hour, a.customer_id
-"""
+
+def today_sql(with_predictions: bool) -> str:
+    """The rows the day's exports carry (activation/exports.py ROWS_SQL: entries not held out, with a
+    channel), with each customer's P(alive), predicted CLV and CPM state."""
+    scores = "p.p_alive, p.predicted_clv" if with_predictions else "null as p_alive, null as predicted_clv"
+    join = "left join marts.customer_predictions p using (customer_id)" if with_predictions else ""
+    return (
+        f"select e.*, {scores}, d.cpm_state, d.cpm_state_ja from ({ROWS_SQL}) e {join} "
+        "left join marts.dim_customers d using (customer_id) "
+        "order by e.audience, e.channel, e.send_hour, e.customer_id"
+    )
 
 
 def today() -> None:
     """Today's send list per audience and channel (the rows the exports carry), a customer_id-only
     download per channel, and one customer's history, state, predictions and offers."""
     st.title(t("今日の配信", "Today's sends"))
-    m = data.mart("customer_audiences", TODAY_SQL if "customer_predictions" in data.published_marts() else None)
-    if _problem(m):
+    audiences = data.mart("customer_audiences", "select count(*) as n from marts.customer_audiences")
+    if _problem(audiences):
         return
-    df = m.df
-    if "predicted_clv" not in df:
-        df = df.assign(p_alive=None, predicted_clv=None, cpm_state=None, cpm_state_ja=None)
-    df = df[df["is_entry"] & ~df["is_holdout"] & df["channel"].notna()] if "is_entry" in df else df
+    df = data.query(today_sql("customer_predictions" in data.published_marts()))
     names = product_names()
     st.metric(t("今日の配信", "Sent today"), count(len(df)))
     if df.empty:
