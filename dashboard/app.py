@@ -27,6 +27,7 @@ navigation = st.navigation(
         st.Page(pages.loyalty, title="ロイヤル顧客 Loyalty tiers", url_path="loyalty"),
         st.Page(pages.products, title="商品 Products", url_path="products"),
         st.Page(pages.predictions, title="予測 Predictions", url_path="predictions"),
+        st.Page(pages.today, title="今日の配信 Today's sends", url_path="today"),
         st.Page(pages.audiences, title="オーディエンス Audiences", url_path="audiences"),
         st.Page(pages.subscriptions, title="定期 Subscriptions", url_path="subscriptions"),
     ]

@@ -205,6 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("CRM_", "DBT_"))})
     damaged = _damaged_warehouse()
     if damaged:
+        _failure_digest(partition, [damaged])
         raise SystemExit(f"[run] {damaged}")
 
     log_path = settings().logs_dir / f"run-{partition}-{datetime.now():%Y%m%d-%H%M%S}.log"
@@ -262,23 +263,35 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         for mart, held in manifest.get("held_back", {}).items():
             print(f"  held back: {mart} ({held['published']}): {held['reason'][:300]}")
+        digest = publish_dir() / "digest" / f"digest-{partition}.html"
+        if digest.exists():
+            print(f"Morning digest: {digest}")
     else:
+        failures = []
         for event in result.all_events:
             if event.event_type_value != "STEP_FAILURE":
                 continue
             print(f"FAILED step {event.step_key}")
             if event.step_key and event.step_key.startswith(("dbt_warehouse", "dbt_predictions")):
-                for line in dbt_failures(result.run_id) or ["(no dbt result: see the detailed log)"]:
-                    print(f"  dbt: {line}")
+                lines = [
+                    f"dbt: {line}" for line in dbt_failures(result.run_id) or ["(no dbt result: see the detailed log)"]
+                ]
             else:
                 error = event.event_specific_data.error
                 while error.cause is not None and "max_retries" in error.message:
                     error = error.cause
-                print(f"  {' '.join(error.message.split())[:1500]}")
+                lines = [" ".join(error.message.split())[:1500]]
+            for line in lines:
+                print(f"  {line}")
+            failures.extend(f"{event.step_key}: {line}" for line in lines)
+        failures.extend(
+            f"check {c.asset_key.to_user_string()} :: {c.check_name}" for c in failed if c.severity.value == "ERROR"
+        )
         print(
             "The run failed: nothing was published; BI keeps the previous marts. Fix the cause above and "
             "run again; re-executing the run from failure in the Dagster UI resumes dbt from the failed model."
         )
+        _failure_digest(partition, failures)
     docs = gx_dir() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     if docs.exists():
         print(f"GX Data Docs: {docs}")
@@ -291,6 +304,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("Dagster UI (runs, lineage, checks, schedule):  .venv/bin/crm ui")
     print(f"Done in {time.perf_counter() - t0:.0f}s.")
     return 0 if result.success else 1
+
+
+def _failure_digest(partition: str, failures: list[str]) -> None:
+    """Write and send the failed run's digest (orchestration/publish/digest.py); say where it went."""
+    from orchestration.publish.digest import compose_failure, publish_digest
+
+    path, sent = publish_digest(compose_failure(partition, failures))
+    print(f"Failure digest: {path}" + "".join(f"\n  {line}" for line in sent))
 
 
 def cmd_map(args: argparse.Namespace) -> int:

@@ -126,8 +126,72 @@ OTHER_KEYS = {
     "business_timezone": "CRM_BUSINESS_TIMEZONE",
     "history_start": "CRM_PARTITIONS_START",
     "keep_days": "CRM_KEEP_DAYS",
+    "dashboard_language": "CRM_DASHBOARD_LANGUAGE",
 }
-ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api")
+ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api", "digest")
+LANGUAGES = ("ja", "en")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DigestDelivery:
+    """Where the morning digest goes besides the published folder (docs/settings.md, `digest`).
+    Secrets are never in the file: the password and the webhook address are read from the
+    environment variables named here, at send time."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    mail_from: str | None = None
+    mail_to: tuple[str, ...] = ()
+    webhook_url_env: str | None = None
+
+
+def _digest(raw: Any) -> DigestDelivery:
+    if raw is None:
+        return DigestDelivery()
+    if not isinstance(raw, dict):
+        raise SettingsError("digest: must be a mapping (smtp_host, mail_to, webhook_url_env, ...)")
+    allowed = DigestDelivery.__dataclass_fields__
+    values = dict(raw)
+    if isinstance(values.get("mail_to"), str):
+        values["mail_to"] = [values["mail_to"]]
+    for key, value in values.items():
+        if key not in allowed:
+            raise SettingsError(f"digest.{key}: unknown key; allowed: {', '.join(allowed)}")
+        if key == "smtp_port":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+                raise SettingsError(f"digest.smtp_port: must be a port number 1..65535, not {value!r}")
+        elif key == "smtp_starttls":
+            if not isinstance(value, bool):
+                raise SettingsError(f"digest.smtp_starttls: must be true or false (unquoted), not {value!r}")
+        elif key == "mail_to":
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) and "@" in v for v in value):
+                raise SettingsError(f"digest.mail_to: must be an e-mail address or a list of them, not {value!r}")
+        elif key.endswith("_env"):
+            if not isinstance(value, str) or not _ENV_NAME.match(value):
+                raise SettingsError(
+                    f"digest.{key}: must be the NAME of an environment variable that holds the secret "
+                    f"(e.g. CRM_SMTP_PASSWORD), not {value!r}"
+                )
+        elif not isinstance(value, str) or not value.strip():
+            raise SettingsError(f"digest.{key}: must be text, not {value!r}")
+    if "mail_to" in values:
+        values["mail_to"] = tuple(values["mail_to"])
+    delivery = DigestDelivery(**values)
+    if delivery.smtp_host and not (delivery.mail_from and delivery.mail_to):
+        raise SettingsError("digest.smtp_host: e-mail needs digest.mail_from and digest.mail_to as well")
+    if delivery.smtp_password_env and not delivery.smtp_user:
+        raise SettingsError("digest.smtp_password_env: a password needs digest.smtp_user as well")
+    return delivery
+
+
+def _language(value: Any, key: str) -> str:
+    if value not in LANGUAGES:
+        raise SettingsError(f"{key}: must be one of {', '.join(LANGUAGES)}, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -144,6 +208,8 @@ class Settings:
     business_timezone: str = "Asia/Tokyo"
     history_start: date | None = None  # None: found from the data (ingest.files.first_partition_day)
     keep_days: int = 30
+    dashboard_language: str = "ja"  # the dashboard's first language (ja: Japanese, English beside)
+    digest: DigestDelivery = field(default_factory=DigestDelivery)
     vars: dict[str, Any] = field(default_factory=dict)  # only the vars the shop set
     # the shop's own exports mapped to the contract (orchestration/ingest/mapping.py):
     # name -> {"folder": Path, "spec": the checked mapping}
@@ -257,6 +323,8 @@ def read_settings(path: str | Path | None = None) -> Settings:
     tz = _timezone(*pick("business_timezone", "Asia/Tokyo"))
     start = _day(*pick("history_start", None))
     keep = _whole_days(*pick("keep_days", 30))
+    language = _language(*pick("dashboard_language", "ja"))
+    digest = _digest(raw.get("digest"))
 
     shop_vars = raw.get("vars") or {}
     if not isinstance(shop_vars, dict):
@@ -282,6 +350,8 @@ def read_settings(path: str | Path | None = None) -> Settings:
         business_timezone=tz,
         history_start=start,
         keep_days=keep,
+        dashboard_language=language,
+        digest=digest,
         vars=checked,
         source=source,
         temp_dir_set=temp_set,

@@ -42,7 +42,7 @@ from orchestration.pipeline.repair import (
 from orchestration.pipeline.resources import WarehouseResource, dbt_project
 from orchestration.pipeline.shopify import api_asset_keys
 from orchestration.progress import stage
-from orchestration.publish.publish import publish, publish_docs, remove_stale_files
+from orchestration.publish.publish import PUBLISHED_DB, publish, publish_docs, remove_stale_files
 from orchestration.settings import settings
 
 # One business time zone (the setting `business_timezone`) for the partitions, the schedule and SQL.
@@ -658,6 +658,35 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     )
 
 
+@dg.asset(
+    deps=[published_marts],
+    group_name="publish",
+    kinds={"html"},
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def morning_digest(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The morning digest of the published day (orchestration/publish/digest.py): written into the
+    published folder and sent as configured. A delivery that fails is reported, never fails the run."""
+    from orchestration.publish.digest import compose, publish_digest
+
+    as_of = as_of_for(context).isoformat()
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    failed = []
+    for record in records:
+        check = record.event_log_entry.dagster_event.event_specific_data
+        if not check.passed:
+            failed.append(f"{check.severity.value} {check.asset_key.to_user_string()} :: {check.check_name}")
+    published = Path(warehouse.publish)
+    path, sent = publish_digest(compose(published / PUBLISHED_DB, as_of, failed), published)
+    for line in sent:
+        (context.log.warning if "NOT" in line else context.log.info)(line)
+    return dg.MaterializeResult(metadata={"digest": dg.MetadataValue.path(str(path)), "sent": sent})
+
+
 # in the order a run executes them (Dagster orders them by their dependencies anyway)
 PIPELINE_ASSETS = [
     landing_to_raw,
@@ -666,4 +695,5 @@ PIPELINE_ASSETS = [
     dbt_predictions,
     audience_exports,
     published_marts,
+    morning_digest,
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +60,67 @@ def one_docs_build(root: Path | None = None) -> Iterator[None]:
         waiting, _DOCS_WAITING = _DOCS_WAITING, None
         for docs_root in dict.fromkeys(r for r, _ in waiting):
             _context(docs_root).build_data_docs(resource_identifiers=[k for r, k in waiting if r == docs_root])
+            make_docs_offline(docs_root)
+
+
+# GX's Data Docs pages load Bootstrap, jQuery and bootstrap-table from CDNs: offline (a shop's
+# closed network, a laptop on a train) the pages were unstyled and the index empty. Every build is
+# followed by make_docs_offline: the files below (vendored from npm, MIT, LICENSES.txt beside
+# them) are copied into the site and each page's CDN tags point at them; CDN tags without a local
+# copy (Vega for profiling charts, icon fonts, the dark theme) are dropped.
+DOCS_VENDOR_DIR = Path(__file__).with_name("data_docs_vendor")
+DOCS_VENDOR = {
+    "/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap.min.css",
+    "/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap.min.js",
+    "/jquery-3.7.1.min.js": "jquery.min.js",
+    "/popper.min.js": "popper.min.js",
+    "/dist/bootstrap-table.min.js": "bootstrap-table.min.js",
+    "/dist/bootstrap-table.min.css": "bootstrap-table.min.css",
+    "/bootstrap-table-filter-control.min.js": "bootstrap-table-filter-control.min.js",
+    "/bootstrap-table-filter-control.css": "bootstrap-table-filter-control.min.css",
+    "/bootstrap-datepicker.min.js": "bootstrap-datepicker.min.js",
+    "/bootstrap-datepicker.min.css": "bootstrap-datepicker.min.css",
+}
+REMOTE_TAG = re.compile(
+    r"<(script|link)\b[^>]*?\b(?:src|href)=[\"'](https?://[^\"']+)[\"'][^>]*>(?:\s*</script>)?", re.IGNORECASE
+)
+
+
+def _local_tag(match: re.Match, vendor: str) -> str:
+    """A CDN tag pointed at its vendored copy under ``vendor`` (relative), or dropped without one."""
+    tag, url = match.group(1).lower(), match.group(2)
+    name = next((file for suffix, file in DOCS_VENDOR.items() if url.endswith(suffix)), None)
+    if name is None:
+        return ""
+    if tag == "script":
+        return f'<script src="{vendor}/{name}"></script>'
+    return f'<link rel="stylesheet" href="{vendor}/{name}">'
+
+
+def make_docs_offline(root: Path) -> int:
+    """Point the Data Docs pages under ``root`` at the vendored copies of their CDN files (copied
+    into ``<site>/static/vendor``); return how many pages were rewritten."""
+    site = Path(root) / "gx" / "uncommitted" / "data_docs" / "local_site"
+    if not site.is_dir():
+        return 0
+    vendor = site / "static" / "vendor"
+    vendor.mkdir(parents=True, exist_ok=True)
+    for name in DOCS_VENDOR.values():
+        if not (vendor / name).exists():
+            shutil.copyfile(DOCS_VENDOR_DIR / name, vendor / name)
+
+    rewritten = 0
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if "://" not in text:
+            continue
+        relative = os.path.relpath(vendor, page.parent).replace(os.sep, "/")
+
+        new = REMOTE_TAG.sub(lambda match, to=relative: _local_tag(match, to), text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            rewritten += 1
+    return rewritten
 
 
 def prune_validation_results(root: Path, keep_days: int, now: datetime | None = None) -> int:
@@ -219,6 +281,8 @@ def validate(
     result = checkpoint.run(batch_parameters={"dataframe": df})
     if waiting is not None:
         waiting.extend((root, key) for key in result.run_results)
+    else:
+        make_docs_offline(root)
     failures = [f for run in result.run_results.values() for f in _failures(run.results)]
     sites = context.get_docs_sites_urls(only_if_exists=False)
     return SuiteOutcome(suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None)

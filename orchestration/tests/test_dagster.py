@@ -282,8 +282,16 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert checks[("retention_fits", "retention_fits_converged")].passed
     # the dbt docs site was published beside the marts
     assert "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
-    # GX Data Docs were written
-    assert (Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    # GX Data Docs were written, pointing at their vendored files (readable offline)
+    gx_index = Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert "static/vendor/bootstrap.min.css" in gx_index.read_text(encoding="utf-8")
+    # the morning digest of the day was written into the published folder, with kpi_daily's revenue
+    with duckdb.connect(manifest["database"], read_only=True) as con:
+        revenue = con.execute(
+            "select revenue from marts.kpi_daily where date_day = ?", [date.fromisoformat(END)]
+        ).fetchone()[0]
+    digest = (Path(pipeline.wh.publish) / "digest" / f"digest-{END}.html").read_text(encoding="utf-8")
+    assert f"売上: ¥{revenue:,.0f}" in digest
 
 
 def test_running_a_partition_twice_changes_no_mart(pipeline):

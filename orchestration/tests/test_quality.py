@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import great_expectations.expectations as gxe
 import pandas as pd
+import pytest
 import yaml
 
 from orchestration.quality import gx as quality
@@ -110,3 +112,36 @@ def test_validations_in_one_block_build_the_data_docs_once_at_its_end(tmp_path, 
     # outside a block, each validation updates the docs itself
     _validate(tmp_path, suite="suite_a")
     assert len(builds) == 2
+
+
+@pytest.mark.slow  # starts Chromium (scripts/ensure_browser.sh installs it for the full run)
+def test_the_data_docs_read_offline_with_styles_and_the_index_filled(tmp_path):
+    """Every page points at the vendored copies, never a CDN; in Chromium with every network
+    request refused, the index is styled by Bootstrap and its table lists the validation."""
+    _validate(tmp_path)
+    site = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+    pages = list(site.rglob("*.html"))
+    assert len(pages) >= 2
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not quality.REMOTE_TAG.search(text), page
+        assert "static/vendor/jquery.min.js" in text, page
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail("/usr/bin/chromium is missing: run scripts/ensure_browser.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--headless=new"])
+        page = browser.new_page()
+        refused = []
+        page.route("http*://**", lambda route: (refused.append(route.request.url), route.abort()))
+        page.goto((site / "index.html").as_uri())
+        page.wait_for_selector("table tbody tr[data-index]", timeout=20_000)
+        rows = page.query_selector_all("table tbody tr[data-index]")
+        assert any("test_suite" in r.inner_text() for r in rows)
+        # Bootstrap's stylesheet applied: its .container rule sets a max width
+        assert page.evaluate("getComputedStyle(document.querySelector('.container-fluid, .container')).paddingLeft")
+        assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith("-apple-system")
+        browser.close()
+    assert refused == [], refused

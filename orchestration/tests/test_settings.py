@@ -106,6 +106,25 @@ vars:
             "vars.clv_churn_high_below: 0.8 must not be above",
         ),
         ("- a list\n", "must be a mapping"),
+        ("dashboard_language: fr\n", "dashboard_language: must be one of ja, en, not 'fr'"),
+        ("vars:\n  dashboard_min_customers: 0\n", "vars.dashboard_min_customers: must be a whole number > 0"),
+        (
+            "vars:\n  digest_alert_change_threshold: 30\n",
+            "vars.digest_alert_change_threshold: must be a number from 0 to 1",
+        ),
+        ("digest: yes\n", "digest: must be a mapping"),
+        ("digest:\n  smtp_hots: x\n", "digest.smtp_hots: unknown key"),
+        ("digest:\n  smtp_host: mail.example\n", "digest.smtp_host: e-mail needs digest.mail_from and digest.mail_to"),
+        ("digest:\n  smtp_port: 99999\n", "digest.smtp_port: must be a port number"),
+        ("digest:\n  mail_to: team\n", "digest.mail_to: must be an e-mail address"),
+        (
+            "digest:\n  webhook_url_env: https://hooks.example/T0/B0/secret\n",
+            "digest.webhook_url_env: must be the NAME of an environment variable",
+        ),
+        (
+            "digest:\n  smtp_password_env: CRM_SMTP_PASSWORD\n",
+            "digest.smtp_password_env: a password needs digest.smtp_user",
+        ),
     ],
 )
 def test_a_bad_value_names_its_key_and_what_is_allowed(tmp_path, text, message):
@@ -113,6 +132,39 @@ def test_a_bad_value_names_its_key_and_what_is_allowed(tmp_path, text, message):
         read_settings(_write(tmp_path, text))
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_digest_delivery_and_the_dashboard_language_are_read(tmp_path, monkeypatch):
+    s = read_settings(
+        _write(
+            tmp_path,
+            """
+dashboard_language: en
+digest:
+  smtp_host: mail.example
+  smtp_port: 587
+  smtp_starttls: true
+  smtp_user: crm
+  smtp_password_env: CRM_SMTP_PASSWORD
+  mail_from: crm@shop.example
+  mail_to: team@shop.example
+  webhook_url_env: CRM_DIGEST_WEBHOOK
+""",
+        )
+    )
+    assert s.dashboard_language == "en"
+    assert s.digest == settings_module.DigestDelivery(
+        smtp_host="mail.example",
+        smtp_port=587,
+        smtp_starttls=True,
+        smtp_user="crm",
+        smtp_password_env="CRM_SMTP_PASSWORD",
+        mail_from="crm@shop.example",
+        mail_to=("team@shop.example",),
+        webhook_url_env="CRM_DIGEST_WEBHOOK",
+    )
+    monkeypatch.setenv("CRM_DASHBOARD_LANGUAGE", "ja")
+    assert read_settings(tmp_path / "shop.yml").dashboard_language == "ja"
 
 
 def test_the_environment_overrides_a_key_of_the_file(tmp_path, monkeypatch):
