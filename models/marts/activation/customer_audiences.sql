@@ -70,7 +70,7 @@ final as (
         {{ consent_channel('customers.line_opt_in', 'customers.email_opt_in') }} as channel,
         case when audiences.send_offers then offer_1.product_id end as offer_1_product_id,
         case when audiences.send_offers then offer_2.product_id end as offer_2_product_id,
-        audiences.description as reason
+        audiences.reason
     from today
     cross join tomorrow
     inner join audiences on today.audience = audiences.audience
