@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
+import urllib3
 
 from orchestration.activation.contact_log import LOG, SCHEMA, save_copy
 from orchestration.privacy.consent import is_consent, unknown_consent_is_consent
@@ -156,7 +157,14 @@ def with_retry(call: Callable, attempts: int, channel: str):
         except Exception as exc:  # the SDKs' ApiException: status, headers, body
             status = getattr(exc, "status", None)
             if status is None:
-                raise
+                if not isinstance(exc, OSError | urllib3.exceptions.HTTPError):
+                    raise
+                if attempt < attempts:  # no answer (refused, reset, timed out): as a 5xx
+                    time.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+                    continue
+                raise StopChannel(
+                    f"{channel} API did not answer after {attempt} attempts: {type(exc).__name__}"
+                ) from None
             message = api_message(exc)
             if (status == 429 or status >= 500) and attempt < attempts:
                 headers = getattr(exc, "headers", None) or {}
@@ -242,10 +250,14 @@ class KlaviyoSender:
                 "attributes": {
                     "email": row.email,
                     "properties": {
-                        "crm_audience": audience,
-                        "crm_offer_1": _text(row.offer_1_product_name),
-                        "crm_offer_2": _text(row.offer_2_product_name),
-                        "crm_send_at": send_at(row, tz),
+                        name: value
+                        for name, value in (
+                            ("crm_audience", audience),
+                            ("crm_offer_1", _text(row.offer_1_product_name)),
+                            ("crm_offer_2", _text(row.offer_2_product_name)),
+                            ("crm_send_at", send_at(row, tz)),
+                        )
+                        if value is not None
                     },
                 },
             }

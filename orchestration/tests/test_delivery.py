@@ -237,6 +237,13 @@ def test_a_400_stops_its_channel_with_the_apis_message_and_the_other_goes_on(log
             line2.plant("POST", "/v2/bot/audienceGroup/upload", *[(500, {}, {"message": "Internal error"})] * 2)
             out = deliver(db2, warehouse.as_of, _settings(None, down, attempts=2))
             assert "HTTP 500 after 2 attempts: Internal error" in out.stopped["line"]
+        # a tool that does not answer at all stops its channel too, and says so
+        (tmp_path / "third").mkdir()
+        db3 = _copy(logged_db, tmp_path / "third")
+        gone = Server("line")
+        gone.httpd.server_close()  # its port answers nothing
+        out = deliver(db3, warehouse.as_of, _settings(None, gone, attempts=2))
+        assert out.stopped["line"].startswith("line API did not answer after 2 attempts")
 
 
 def test_upload_files_are_the_owners_only_outside_the_publish_folder_and_expire(logged_db, warehouse, tmp_path):
