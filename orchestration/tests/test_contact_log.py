@@ -116,8 +116,9 @@ def test_the_lift_counts_the_logged_entries_with_newcombes_interval(logged):
 
 @pytest.mark.slow  # rebuilds the models downstream of the fit
 def test_a_refit_after_a_day_was_logged_leaves_the_lift_as_it_was(logged, tmp_path):
-    """The refit moves P(alive), so the audiences recomputed from the data change (what the old
-    lift counted), while the lift read from the log is the same as before the refit."""
+    """A refit with other parameters (a dropout rate ten times higher) moves P(alive) on every day
+    of the window, so the entries recomputed from the data change (what the old lift counted),
+    while the lift read from the log is the same as before the refit."""
     src, _ = logged
     db = tmp_path / "warehouse.duckdb"
     shutil.copy(src, db)
@@ -125,7 +126,7 @@ def test_a_refit_after_a_day_was_logged_leaves_the_lift_as_it_was(logged, tmp_pa
     before = query(db, "select * from marts.audience_lift order by all")
     rebuilt_before = query(db, "select * from intermediate.int_reconstructed_entries order by all")
     with duckdb.connect(str(db)) as con:
-        con.execute("update model_fits.clv_scores set p_alive = p_alive * 0.2")
+        con.execute("update model_fits.clv_fits set a = a * 10 where fit = 'full'")
     dbt(db, ["run", "--select", "tag:fitted_parameters+"], {"as_of_date": as_of})
     rebuilt_after = query(db, "select * from intermediate.int_reconstructed_entries order by all")
     assert not rebuilt_before.equals(rebuilt_after), "the refit changes the entries recomputed from the data"
