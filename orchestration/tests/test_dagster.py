@@ -428,7 +428,7 @@ def test_an_export_without_consent_blocks_publishing(pipeline, tmp_path):
     result = _materialize(wh, END, assets=ALL, selection=selection)
     check = _checks(result)[("audience_exports", "exports_respect_consent")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "win_back.parquet: 1 rows whose customer has no consent for its channel" in check.description
+    assert "line.parquet: 1 rows whose customer has no consent for its channel" in check.description
     assert victim in check.description
     assert json.loads((root / "published" / "manifest.json").read_text()) == before  # nothing published
 

@@ -278,6 +278,7 @@ def test_upload_files_are_the_owners_only_outside_the_publish_folder_and_expire(
         read_settings(shop)
 
 
+@pytest.mark.slow  # builds the log's marts and publishes
 def test_no_contact_key_reaches_the_published_folder_the_marts_or_the_log_lines(logged_db, warehouse, tmp_path):
     """A delivery run with files and both APIs, then the exports and marts published: the e-mail
     addresses and LINE user IDs are found only in the upload files."""
