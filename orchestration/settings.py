@@ -47,6 +47,7 @@ FIXED_VARS = frozenset(
     {
         "raw_contract",
         "model_fits_tables",
+        "contact_log_tables",
         "activation_number_features",
         "activation_text_features",
         "as_of_date",
@@ -128,8 +129,12 @@ OTHER_KEYS = {
     "keep_days": "CRM_KEEP_DAYS",
     "dashboard_language": "CRM_DASHBOARD_LANGUAGE",
 }
-ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api", "digest")
+ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api", "digest", "delivery")
 LANGUAGES = ("ja", "en")
+
+
+# ---- delivery of the day's lists (orchestration/activation/delivery.py), each part optional ----
+FILE_ENCODINGS = ("utf-8", "shift_jis")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -194,6 +199,128 @@ def _language(value: Any, key: str) -> str:
     return value
 
 
+class DeliveryFiles:
+    """Upload-ready CSV per channel with the contact key, outside the published folder."""
+
+    dir: Path
+    encoding: str = "utf-8"
+    keep_days: int = 7
+
+
+@dataclass(frozen=True)
+class DeliveryKlaviyo:
+    """E-mail entries: profiles added to one Klaviyo list per audience."""
+
+    api_key_env: str
+    list_prefix: str = "CRM "
+    batch_size: int = 10000  # profiles per bulk import job (the API's limit)
+    base_url: str | None = None  # None: the SDK's host
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    """LINE entries: one upload audience per day and audience (Messaging API)."""
+
+    channel_access_token_env: str
+    audience_prefix: str = "CRM "
+    batch_size: int = 10000  # user IDs per request (the API's limit)
+    base_url: str | None = None  # None: the SDK's host
+
+
+@dataclass(frozen=True)
+class Delivery:
+    files: DeliveryFiles | None = None
+    klaviyo: DeliveryKlaviyo | None = None
+    line: DeliveryLine | None = None
+    max_attempts: int = 5  # per request, for a 429 or 5xx answer
+
+    @property
+    def is_set(self) -> bool:
+        return any((self.files, self.klaviyo, self.line))
+
+
+def _mapping(value: Any, key: str, allowed: tuple[str, ...]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SettingsError(f"{key}: must be a mapping with keys {', '.join(allowed)}")
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        raise SettingsError(f"{key}.{unknown[0]}: unknown setting; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _count(value: Any, key: str, most: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= most:
+        raise SettingsError(f"{key}: must be a whole number from 1 to {most}, not {value!r}")
+    return value
+
+
+def _env_name(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise SettingsError(
+            f"{key}: must name an environment variable that holds the secret (e.g. KLAVIYO_API_KEY), "
+            "never the secret itself"
+        )
+    return value
+
+
+def _text(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"{key}: must be text, not {value!r}")
+    return value
+
+
+def _url(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s]+$", value):
+        raise SettingsError(f"{key}: must be an http(s) URL, not {value!r}")
+    return value.rstrip("/")
+
+
+def _delivery(raw: Any, base: Path, publish: Path) -> Delivery:
+    raw = _mapping(raw, "delivery", ("files", "klaviyo", "line", "max_attempts"))
+    files = klaviyo = line = None
+    if raw.get("files") is not None:
+        f = _mapping(raw["files"], "delivery.files", ("dir", "encoding", "keep_days"))
+        if not isinstance(f.get("dir"), str) or not f["dir"].strip():
+            raise SettingsError("delivery.files.dir: must be a path (a folder outside publish_dir)")
+        folder = Path(f["dir"]).expanduser()
+        folder = (folder if folder.is_absolute() else base / folder).resolve()
+        if folder == publish.resolve() or publish.resolve() in folder.parents:
+            raise SettingsError(
+                f"delivery.files.dir: {folder} is inside publish_dir ({publish}); files with e-mail "
+                "addresses and LINE user IDs must be kept outside what BI tools read"
+            )
+        encoding = f.get("encoding", "utf-8")
+        if encoding not in FILE_ENCODINGS:
+            raise SettingsError(
+                f"delivery.files.encoding: must be one of {', '.join(FILE_ENCODINGS)}, not {encoding!r}"
+            )
+        files = DeliveryFiles(folder, encoding, _whole_days(f.get("keep_days", 7), "delivery.files.keep_days"))
+    if raw.get("klaviyo") is not None:
+        k = _mapping(raw["klaviyo"], "delivery.klaviyo", ("api_key_env", "list_prefix", "batch_size", "base_url"))
+        klaviyo = DeliveryKlaviyo(
+            _env_name(k.get("api_key_env"), "delivery.klaviyo.api_key_env"),
+            _text(k.get("list_prefix", "CRM "), "delivery.klaviyo.list_prefix"),
+            _count(k.get("batch_size", 10000), "delivery.klaviyo.batch_size", 10000),
+            _url(k.get("base_url"), "delivery.klaviyo.base_url"),
+        )
+    if raw.get("line") is not None:
+        n = _mapping(
+            raw["line"], "delivery.line", ("channel_access_token_env", "audience_prefix", "batch_size", "base_url")
+        )
+        line = DeliveryLine(
+            _env_name(n.get("channel_access_token_env"), "delivery.line.channel_access_token_env"),
+            _text(n.get("audience_prefix", "CRM "), "delivery.line.audience_prefix"),
+            _count(n.get("batch_size", 10000), "delivery.line.batch_size", 10000),
+            _url(n.get("base_url"), "delivery.line.base_url"),
+        )
+    attempts = _count(raw.get("max_attempts", 5), "delivery.max_attempts", 20)
+    return Delivery(files, klaviyo, line, attempts)
+
+
 @dataclass(frozen=True)
 class Settings:
     """A shop's settings (docs/settings.md)."""
@@ -217,6 +344,7 @@ class Settings:
     # the Shopify Admin API pulled into the landing folder (orchestration/ingest/shopify_api.py):
     # {"url", "token_env", "start"}, or None
     shopify_api: dict | None = None
+    delivery: Delivery = field(default_factory=lambda: Delivery())
     source: Path | None = None  # the settings file, if any
     temp_dir_set: bool = False  # temp_dir was configured (else: beside the warehouse)
 
@@ -345,8 +473,10 @@ def read_settings(path: str | Path | None = None) -> Settings:
     temp_set = bool(_env_text(PATH_KEYS["temp_dir"][0]) or raw.get("temp_dir"))
     sources = _sources(raw.get("sources"), base)
     shopify = _shopify_api(raw.get("shopify_api"))
+    delivery = _delivery(raw.get("delivery"), base, paths["publish_dir"])
     return Settings(
         **paths,
+        delivery=delivery,
         business_timezone=tz,
         history_start=start,
         keep_days=keep,

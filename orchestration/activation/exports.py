@@ -1,10 +1,13 @@
 """The day's audience exports for a shop's LINE / e-mail tool (domain.md "One-to-One activation").
 
-For each audience of the seed `activation_audiences`, one CSV (UTF-8 with BOM, so Excel opens it)
-and one Parquet file with that day's entries of `marts.customer_audiences` that are not held out
-and have a consented channel. Columns: EXPORT_COLUMNS, never personal data (the shop's tool joins
-e-mail and name by customer_id). The same warehouse gives byte-identical files (sorted rows, no
-timestamps in them), so a rerun of a day changes nothing.
+For each channel (`line`, `email`), one CSV (UTF-8 with BOM, so Excel opens it) and one Parquet
+file with that day's entries of `marts.customer_audiences` that are not held out and have that
+consented channel, every audience in one file (the audience is a column). A channel without an
+entry today has no file: exports.json says 0 (docs/decisions/0133-export-files.md). Columns:
+EXPORT_COLUMNS, never personal data: offers carry the product's name, the reason is a plain
+sentence for the customer-facing team. The upload-ready files with the contact key are made by
+the delivery step (delivery.py), outside the published folder. The same warehouse gives
+byte-identical files (sorted rows, no timestamps in them), so a rerun of a day changes nothing.
 
 The Dagster asset `audience_exports` writes them to a staging folder and checks them with
 ``audit_exports`` (a blocking ERROR check); `published_marts` then moves them into the published
@@ -31,9 +34,12 @@ EXPORT_COLUMNS = [
     "send_date",
     "send_hour",
     "offer_1_product_id",
+    "offer_1_product_name",
     "offer_2_product_id",
+    "offer_2_product_name",
     "reason",
 ]
+CHANNELS = ("line", "email")
 SUMMARY = "exports.json"
 
 
@@ -43,33 +49,38 @@ def holdout_bucket(customer_id: str, audience: str) -> int:
     return int(hashlib.md5(f"{customer_id}|{audience}".encode()).hexdigest()[:7], 16) % 10000
 
 
-ROWS_SQL = f"""
-select {", ".join(EXPORT_COLUMNS)}
-from marts.customer_audiences
-where is_entry and not is_holdout and channel is not null
-order by audience, customer_id
+ROWS_SQL = """
+select
+    a.customer_id, a.audience, a.channel, a.send_date, a.send_hour,
+    a.offer_1_product_id, p1.product_name as offer_1_product_name,
+    a.offer_2_product_id, p2.product_name as offer_2_product_name,
+    a.reason
+from marts.customer_audiences as a
+left join staging.stg_shop__products as p1 on a.offer_1_product_id = p1.product_id
+left join staging.stg_shop__products as p2 on a.offer_2_product_id = p2.product_id
+where a.is_entry and not a.is_holdout and a.channel is not null
+order by a.channel, a.audience, a.customer_id
 """
 
 
 def write_exports(database: Path, out_dir: Path, as_of_date: str) -> dict:
-    """Write one CSV and one Parquet file per audience (empty files for an audience without
-    entries today) into ``out_dir``; return {audience: rows} (also written as exports.json)."""
+    """Write one CSV and one Parquet file per channel with entries today into ``out_dir``;
+    return {channel: rows} (every channel, 0 without a file; also written as exports.json)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(database), read_only=True) as con:
-        audiences = [
-            r[0] for r in con.execute("select audience from seeds.activation_audiences order by priority").fetchall()
-        ]
         rows = con.execute(ROWS_SQL).df()
     rows["send_date"] = pd.to_datetime(rows["send_date"]).dt.date
     rows["send_hour"] = rows["send_hour"].astype("Int64")
     counts = {}
-    for audience in audiences:
-        part = rows[rows["audience"] == audience].reset_index(drop=True)
-        part.to_csv(out_dir / f"{audience}.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    for channel in CHANNELS:
+        part = rows[rows["channel"] == channel].reset_index(drop=True)
+        counts[channel] = len(part)
+        if part.empty:
+            continue
+        part.to_csv(out_dir / f"{channel}.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
         table = pa.Table.from_pandas(part, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata(None), out_dir / f"{audience}.parquet", compression="zstd")
-        counts[audience] = len(part)
+        pq.write_table(table.replace_schema_metadata(None), out_dir / f"{channel}.parquet", compression="zstd")
     (out_dir / SUMMARY).write_text(json.dumps({"as_of_date": as_of_date, "rows": counts}, indent=2) + "\n")
     return counts
 
@@ -77,7 +88,8 @@ def write_exports(database: Path, out_dir: Path, as_of_date: str) -> dict:
 def audit_exports(database: Path, out_dir: Path) -> list[str]:
     """What makes the exports in ``out_dir`` unfit to send, one line each; empty when they are fit:
     a column outside EXPORT_COLUMNS (personal data has no place there), a customer who is a guest
-    or unknown, a channel without consent, a held-out customer, a row that is not today's entry."""
+    or unknown, a channel without consent or not the file's, a held-out customer, a row that is not
+    today's entry."""
     problems: list[str] = []
     unknown_is_consent = "true" if unknown_consent_is_consent() else "false"  # SQL literal
     files = sorted(Path(out_dir).glob("*.parquet"))
@@ -112,6 +124,7 @@ def audit_exports(database: Path, out_dir: Path) -> list[str]:
                 ("has no consent for its channel", ~checked.consented.eq(True)),
                 ("is held out", checked.is_holdout.astype(bool)),
                 ("is not one of today's entries of this audience", ~checked.is_entry.astype(bool)),
+                ("is not of this file's channel", checked.channel.ne(path.stem)),
             ):
                 bad = checked[mask.astype(bool)]
                 if len(bad):

@@ -554,26 +554,41 @@ def exports_staging(warehouse: WarehouseResource, as_of: str) -> Path:
 )
 def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """The day's audience files for LINE / e-mail tools (orchestration/activation/exports.py), staged for
-    `published_marts`, which publishes them with the marts."""
+    `published_marts`, which publishes them with the marts. The day's entries are appended to the
+    contact log (activation/contact_log.py), delivered where the shop's settings say
+    (activation/delivery.py), and the marts that read the log are built again."""
+    from orchestration.activation.contact_log import log_day, rebuild_marts
+    from orchestration.activation.delivery import deliver
     from orchestration.activation.exports import audit_exports, write_exports
 
     as_of = as_of_for(context).isoformat()
     started = time.perf_counter()
     out = exports_staging(warehouse, as_of)
     shutil.rmtree(out, ignore_errors=True)
-    with warehouse.read_lock():  # no other run's step may hold the file for writing meanwhile
+    delivered = None
+    with warehouse.write_lock():  # the log is appended: no other run's step may use the file meanwhile
         counts = write_exports(warehouse.database_path, out, as_of)
         problems = audit_exports(warehouse.database_path, out)
+        if not problems:
+            logged = log_day(warehouse.database_path, as_of)
+            context.log.info(logged.line())
+            delivered = deliver(warehouse.database_path, as_of, settings())
+            for line in delivered.lines():
+                context.log.info(line)
+            os.environ.update(warehouse.dbt_env())
+            rebuild_marts(warehouse.database_path, as_of)
     stage(
         "exports",
-        f"{sum(counts.values())} customers to contact in {len(counts)} audience files"
-        + (f"; {len(problems)} problems: not published" if problems else ""),
+        f"{sum(counts.values())} customers to contact in {sum(1 for n in counts.values() if n)} channel files"
+        + (f"; {len(problems)} problems: not published, not logged, not sent" if problems else "")
+        + (f"; {delivered.summary()}" if delivered else ""),
         started,
     )
     yield dg.MaterializeResult(
         metadata={
             "staged_in": dg.MetadataValue.path(str(out)),
             "rows": dg.MetadataValue.json(counts),
+            "delivery": dg.MetadataValue.json(delivered.counts if delivered else {}),
         }
     )
     yield dg.AssetCheckResult(

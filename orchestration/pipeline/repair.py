@@ -16,6 +16,8 @@ keeps both:
   loads exactly the files of the load log, and each file's rows and log row get their original load
   time back. A file whose content changed since it was loaded is reported (its current content is
   loaded). The models are then rebuilt by the daily job (`crm repair` runs it).
+- the contact log (what was sent: orchestration/activation/contact_log.py) is not in the landing
+  files either: it is copied beside the warehouse too, and ``rebuild_raw`` puts it back.
 - ``restore_published``: the damaged file is moved aside and the last published marts
   (``crm_marts.duckdb``) become the warehouse, so `crm summary` and the checks have marts at once;
   it has no raw layer, so the next run loads every landing file again (with that run's load time).
@@ -137,11 +139,13 @@ class RepairReport:
     load_log: str = ""
     changed_files: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
+    contact_log_rows: int = 0
 
     def lines(self) -> list[str]:
         out = [
             f"damaged file kept as {self.damaged_copy}" if self.damaged_copy else "no damaged file",
             f"{self.files_loaded} landing files loaded ({self.rows_loaded:,} rows); {self.load_log}",
+            f"{self.contact_log_rows:,} contact log rows kept (what was sent)",
         ]
         out += [f"CHANGED since it was loaded (its current content is loaded): {p}" for p in self.changed_files]
         out += [
@@ -181,9 +185,12 @@ def rebuild_raw(database: Path, landing: Path) -> RepairReport:
     from orchestration.ingest.load import ingest
 
     database, landing = Path(database), Path(landing)
+    from orchestration.activation.contact_log import restore as restore_contact_log
+
     logged, source = _read_load_log(database)
     report = RepairReport(move_aside(database), load_log=source)
     if not logged:
+        report.contact_log_rows = restore_contact_log(database, report.damaged_copy)
         return report
     stage = Path(tempfile.mkdtemp(prefix=".repair-landing-", dir=database.parent))
     try:
@@ -225,6 +232,8 @@ def rebuild_raw(database: Path, landing: Path) -> RepairReport:
             )
         con.execute("commit")
     save_load_log(database)
+    # what was sent is not in the landing files: the log comes back from its copy
+    report.contact_log_rows = restore_contact_log(database, report.damaged_copy)
     return report
 
 

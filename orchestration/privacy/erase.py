@@ -38,6 +38,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.activation.contact_log import erase_customers as erase_from_contact_log
+from orchestration.activation.contact_log import save_copy as save_contact_log_copy
 from orchestration.privacy.register import (
     CONSENT_COLUMNS,
     CUSTOMER_TABLES,
@@ -262,6 +264,7 @@ def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids:
         version = _storage_version(con, catalog, default_version)
         if ids:
             _erase_raw(con, ids)
+            erase_from_contact_log(con, ids)
         changed = _scrub_duckdb(con, replacer, catalog)
         con.execute("checkpoint")
     _rewrite_duckdb(path, catalog, version)
@@ -457,6 +460,7 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
             report.not_cleaned.append(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     report.values_changed += erase_duckdb_file(database, replacer, WAREHOUSE_STORAGE_VERSION, ids)
     report.files_rewritten.append(str(database))
+    save_contact_log_copy(database)  # the copy beside the warehouse, without the removed rows
     record_erasures(database, (keyed_hash(key, c) for c in ids))
     return report
 

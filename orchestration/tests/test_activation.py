@@ -4,15 +4,18 @@ the facts, independently of the SQL."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pandas as pd
 import pytest
 
+from orchestration.activation.contact_log import log_day, rebuild_marts
 from orchestration.activation.exports import (
     EXPORT_COLUMNS,
     audit_exports,
@@ -20,7 +23,7 @@ from orchestration.activation.exports import (
     write_exports,
 )
 from orchestration.ingest.load import ingest
-from orchestration.settings import PROJECT_DIR, dbt_var
+from orchestration.settings import PROJECT_DIR, dbt_var, refresh
 from orchestration.tests.conftest import build_with_fits, dbt, query
 from orchestration.tools.generate import generate
 
@@ -206,12 +209,21 @@ def test_exports_carry_only_consented_entries_and_are_byte_identical_on_rerun(wa
     first, second = tmp_path / "first", tmp_path / "second"
     counts = write_exports(warehouse.db, first, warehouse.as_of)
     write_exports(warehouse.db, second, warehouse.as_of)
-    assert sum(counts.values()) > 0
+    assert set(counts) == {"line", "email"} and sum(counts.values()) > 0
     for path in sorted(first.iterdir()):
         assert path.read_bytes() == (second / path.name).read_bytes(), path.name
     assert audit_exports(warehouse.db, first) == []
+    # one file per channel, none for a channel without entries today (no header-only files)
+    assert sorted(p.name for p in first.glob("*.csv")) == sorted(f"{c}.csv" for c, n in counts.items() if n)
     rows = pd.concat([pd.read_csv(p, encoding="utf-8-sig") for p in first.glob("*.csv")])
-    assert list(rows.columns) == EXPORT_COLUMNS and (first / "win_back.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert list(rows.columns) == EXPORT_COLUMNS and (first / "line.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    for path in first.glob("*.csv"):
+        assert set(pd.read_csv(path, encoding="utf-8-sig").channel) == {path.stem}
+    # offers carry the product's name; reasons are sentences without internal references
+    names = query(warehouse.db, "select product_id, product_name from staging.stg_shop__products")
+    named = rows.dropna(subset=["offer_1_product_id"]).merge(names, left_on="offer_1_product_id", right_on="product_id")
+    assert len(named) > 0 and (named.offer_1_product_name == named.product_name).all()
+    assert not rows.reason.str.contains(r"\(text \d+\)").any() and rows.reason.str.endswith(".").all()
     consent = query(
         warehouse.db,
         "select customer_id, line_opt_in, email_opt_in from staging.stg_shop__customers",
@@ -222,16 +234,16 @@ def test_exports_carry_only_consented_entries_and_are_byte_identical_on_rerun(wa
     # an export with a personal-data column or a customer without consent is refused
     bad = tmp_path / "bad"
     shutil.copytree(first, bad)
-    frame = pd.read_parquet(bad / "win_back.parquet")
-    frame.assign(email="someone@example.com").to_parquet(bad / "win_back.parquet")
+    frame = pd.read_parquet(bad / "line.parquet")
+    frame.assign(email="someone@example.com").to_parquet(bad / "line.parquet")
     refused = ~consent.line_opt_in.astype("boolean").fillna(False) & ~consent.email_opt_in.astype("boolean").fillna(
         False
     )
     no_consent = consent[refused.astype(bool)].customer_id.iloc[0]
-    frame.head(1).assign(customer_id=no_consent, channel="email").to_parquet(bad / "move_up.parquet")
+    frame.head(1).assign(customer_id=no_consent, channel="email").to_parquet(bad / "email.parquet")
     problems = audit_exports(warehouse.db, bad)
-    assert any("win_back.parquet: columns not allowed in an export: email" in p for p in problems)
-    assert any(p.startswith("move_up.parquet") and "has no consent for its channel" in p for p in problems)
+    assert any("line.parquet: columns not allowed in an export: email" in p for p in problems)
+    assert any(p.startswith("email.parquet") and "has no consent for its channel" in p for p in problems)
 
 
 @pytest.mark.slow  # builds a second shop
@@ -245,6 +257,9 @@ def test_a_backfilled_day_gives_the_entries_that_day_had(warehouse, tmp_path):
     backfill = tmp_path / "backfill.duckdb"
     shutil.copy(warehouse.db, backfill)  # every file loaded
     build_with_fits(backfill, str(day))
+    for db in (that_day, backfill):  # a warehouse without a log: the day's window is reconstructed
+        log_day(db, str(day))
+        rebuild_marts(db, str(day))
     for mart in ("customer_audiences", "customer_offers", "audience_lift"):
         then = query(that_day, f"select * from marts.{mart}")
         now = query(backfill, f"select * from marts.{mart}")
@@ -273,7 +288,18 @@ def campaign_shop(tmp_path_factory) -> tuple[Path, dict]:
     db = root / "w.duckdb"
     ingest(root / "landing", db, verbose=False)
     build_with_fits(db, "2025-06-30", {"activation_lookback_days": 180})
+    with mock.patch.dict(os.environ, {"CRM_CONFIG": str(_lookback_settings(root, 180))}):
+        refresh()
+        log_day(db, "2025-06-30")  # the log's lookback window: reconstructed from the data
+        rebuild_marts(db, "2025-06-30")
+    refresh()
     return db, planted
+
+
+def _lookback_settings(root: Path, days: int) -> Path:
+    path = root / "shop.yml"
+    path.write_text(f"vars:\n  activation_lookback_days: {days}\n")
+    return path
 
 
 def test_the_lift_mart_recovers_the_planted_campaign_effect(campaign_shop):

@@ -255,8 +255,8 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     published = mart_snapshot(Path(manifest["database"]))
     assert published.keys() == mart_snapshot(pipeline.wh.database_path).keys()
     # 20 marts (portfolio_forecast and dim_cpm_states among them), the time spine, five 定期, three
-    # prediction, three activation marts
-    assert len(published) == 32
+    # prediction, four activation marts (the contact log among them)
+    assert len(published) == 33
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
         assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows
@@ -266,9 +266,15 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     exports = Path(manifest["exports_dir"])
     entries = published["customer_audiences"].query("is_entry and not is_holdout and channel.notna()", engine="python")
     assert sum(len(pd.read_parquet(p)) for p in exports.glob("*.parquet")) == len(entries)
-    assert {p.stem for p in exports.glob("*.csv")} == set(published["customer_audiences"].audience) | {
-        p.stem for p in exports.glob("*.parquet")
-    }
+    # one file per channel with entries today, none for a channel without
+    assert (
+        {p.stem for p in exports.glob("*.csv")} == set(entries.channel) == {p.stem for p in exports.glob("*.parquet")}
+    )
+    # and the day was logged: its entries, contacted and held out, and the window before it
+    log = published["contact_log"]
+    today = log[~log.is_reconstructed]
+    assert len(today) == len(published["customer_audiences"].query("is_entry and channel.notna()", engine="python"))
+    assert log.is_reconstructed.sum() > 0 and (today.delivery_status == "not_delivered").all()
     # the model fits ran between the two dbt steps: dim_customers and the predictions carry them
     fit_check = checks[("clv_fits", "clv_fit_converged")]
     assert fit_check.passed and fit_check.severity == dg.AssetCheckSeverity.ERROR
@@ -327,7 +333,20 @@ def test_backfilled_days_give_the_same_marts_as_one_build(pipeline, landing, tmp
     for wh in (ranged, daily):
         got = mart_snapshot(wh.database_path)
         for name in reference:
+            if wh is daily and name in ("contact_log", "audience_lift"):
+                continue  # the log is history: day by day, 06-29 was logged as sent, not reconstructed
             pd.testing.assert_frame_equal(reference[name], got[name], check_exact=True, obj=name)
+    # what 06-29's run logged is what the one build reconstructed for that day
+    keys = ["customer_id", "audience", "is_holdout"]
+    logged = mart_snapshot(daily.database_path)["contact_log"]
+    rebuilt = reference["contact_log"]
+    day = pd.Timestamp("2025-06-29")
+    then = logged[(logged.entry_date == day)]
+    assert not then.is_reconstructed.any() and rebuilt[rebuilt.entry_date == day].is_reconstructed.all()
+    pd.testing.assert_frame_equal(
+        then[keys].sort_values(keys).reset_index(drop=True),
+        rebuilt[rebuilt.entry_date == day][keys].sort_values(keys).reset_index(drop=True),
+    )
 
 
 def test_a_failed_error_check_blocks_publishing(pipeline, tmp_path):
@@ -417,7 +436,7 @@ def test_an_export_without_consent_blocks_publishing(pipeline, tmp_path):
     result = _materialize(wh, END, assets=ALL, selection=selection)
     check = _checks(result)[("audience_exports", "exports_respect_consent")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "win_back.parquet: 1 rows whose customer has no consent for its channel" in check.description
+    assert "line.parquet: 1 rows whose customer has no consent for its channel" in check.description
     assert victim in check.description
     assert json.loads((root / "published" / "manifest.json").read_text()) == before  # nothing published
 

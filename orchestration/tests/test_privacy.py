@@ -295,7 +295,7 @@ def test_the_export_audit_does_not_read_a_quoted_false_as_consent(tmp_path):
         "audience": ["a"],
         "channel": ["line"],
     }
-    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in row.items()}), out / "a.parquet")
+    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in row.items()}), out / "line.parquet")
     with mock.patch.object(consent, "dbt_var", return_value="false"):
         problems = audit_exports(db, out)
     assert problems and "has no consent for its channel" in problems[0]

@@ -15,12 +15,14 @@ import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pandas as pd
 import pytest
 
 from orchestration.settings import PROJECT_DIR
+from orchestration.tests.fake_apis import KLAVIYO_KEY, LINE_TOKEN, Server
 
 CDNOW = Path(__file__).parent / "fixtures" / "cdnow" / "CDNOW_sample.txt"
 AS_OF = "1998-06-30"
@@ -85,16 +87,22 @@ def shop(tmp_path_factory):
     for month, part in orders.groupby("month"):
         part.drop(columns="month").to_csv(root / "landing" / "orders" / f"{month}.csv", index=False)
     first = df.groupby("id")["day"].min()
+    ids = [*first.index, "TZ1"]
     customers = pd.DataFrame(
         {
-            "customer_id": [*first.index, "TZ1"],
+            "customer_id": ids,
             "registered_at": [*first.dt.strftime("%Y-%m-%d"), "1998-06-29"],
             "email_opt_in": "true",
+            # every third customer is a LINE friend: LINE is their channel
+            "line_opt_in": ["true" if i % 3 == 0 else "" for i in range(len(ids))],
+            "email": [f"cd{c}@shop.example" for c in ids],
+            "line_user_id": [f"U{int(i):032x}" if n % 3 == 0 else "" for n, i in enumerate(range(len(ids)))],
         }
     )
     (root / "landing" / "customers").mkdir()
     customers.to_csv(root / "landing" / "customers" / "1998-06-30.csv", index=False)
     config = root / "shop.yml"
+    klaviyo, line = Server("klaviyo"), Server("line")
     config.write_text(
         f"""
 landing_dir: landing
@@ -110,13 +118,30 @@ vars:
   earliest_valid_date: 1997-01-01
   cpm_steady_revenue: {STEADY}
   clv_holdout_days: 273            # calibration 1997-01-01 .. 1997-09-30, as published
+delivery:
+  files: {{dir: lists, encoding: shift_jis}}
+  klaviyo: {{api_key_env: TEST_KLAVIYO_KEY, base_url: "{klaviyo.url}"}}
+  line: {{channel_access_token_env: TEST_LINE_TOKEN, base_url: "{line.url}"}}
 """,
         encoding="utf-8",
     )
-    proc = _crm_run(config, AS_OF)
+    with (
+        klaviyo,
+        line,
+        mock.patch.dict(os.environ, {"TEST_KLAVIYO_KEY": KLAVIYO_KEY, "TEST_LINE_TOKEN": LINE_TOKEN}),
+    ):
+        proc = _crm_run(config, AS_OF)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     con = duckdb.connect(str(root / "published" / "crm_marts.duckdb"), read_only=True)
-    yield {"root": root, "con": con, "stdout": proc.stdout, "cdnow": df}
+    yield {
+        "root": root,
+        "con": con,
+        "stdout": proc.stdout + proc.stderr,
+        "cdnow": df,
+        "contact_keys": {*customers.email, *(i for i in customers.line_user_id if i)},
+        "klaviyo": klaviyo.fake,
+        "line": line.fake,
+    }
     con.close()
 
 
@@ -232,3 +257,24 @@ def test_a_table_mostly_quarantined_is_an_error_that_holds_back_publishing(tmp_p
     assert "vars.earliest_valid_date" in proc.stdout
     assert "assert_quarantine_share_below_error" in proc.stdout
     assert not (tmp_path / "published" / "manifest.json").exists()
+
+
+def test_a_delivery_run_leaves_no_contact_key_in_what_the_shop_publishes_logs_or_stores(shop):
+    """The run delivered the day's lists (upload files, Klaviyo, LINE); no e-mail address or LINE
+    user ID is anywhere under the published folder (dashboard data included), the run logs, the
+    Dagster storage or the GX folder (validation results, Data Docs), nor in the run's output."""
+    root, keys = shop["root"], shop["contact_keys"]
+    emails = {p["attributes"]["email"] for job in shop["klaviyo"].imports for p in job["profiles"]}
+    line_ids = {i for g in shop["line"].groups.values() for i in g["ids"]}
+    assert emails and line_ids and emails | line_ids <= keys  # the run did deliver to both tools
+    uploads = list((root / "lists").glob("*.csv"))
+    assert uploads and all(any(k.encode() in p.read_bytes() for k in keys) for p in uploads)
+    found = []
+    for folder in ("published", "logs", "dagster", "gx"):
+        files = [p for p in (root / folder).rglob("*") if p.is_file()]
+        assert files, folder
+        for path in files:
+            data = path.read_bytes()
+            found += [f"{path.relative_to(root)}: {k}" for k in keys if k.encode() in data]
+    found += [f"output: {k}" for k in keys if k in shop["stdout"]]
+    assert found == []

@@ -138,6 +138,7 @@ MARTS = [
     "subscription_ltv",
     "customer_offers",
     "customer_audiences",
+    "contact_log",
     "audience_lift",
     "customer_predictions",
     "clv_model",
@@ -157,6 +158,13 @@ def engines(tmp_path_factory):
     dbt(duck, ["build"], VARS)
     _fit_with_fixed_parameters(duck)
     dbt(duck, ["build", "--select", FITTED], VARS)
+    # the day's exports are logged (the window reconstructed: a warehouse without a log), then the
+    # marts that read the log; Spark gets the same log rows below
+    from orchestration.activation.contact_log import MARTS as LOG_MARTS
+    from orchestration.activation.contact_log import log_day
+
+    assert log_day(duck, AS_OF).entries_reconstructed > 0
+    dbt(duck, ["run", "--select", *LOG_MARTS], VARS)
     # Spark: load (with the GX gate on Spark dataframes), then dbt build --target spark
     spark_dir = root / "spark"
     env = dict(
@@ -238,6 +246,46 @@ def engines(tmp_path_factory):
         check=False,
     )
     assert refit.returncode == 0, refit.stdout[-6000:]
+    # the same contact log into Spark, then the marts that read it
+    log_copy = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; from orchestration.activation.contact_log import copy_to_spark; "
+                "print(copy_to_spark(sys.argv[1]))"
+            ),
+            str(duck),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert log_copy.returncode == 0, log_copy.stdout[-3000:] + log_copy.stderr[-3000:]
+    relog = subprocess.run(
+        [
+            str(Path(sys.prefix) / "bin" / "dbt"),
+            "run",
+            "--target",
+            "spark",
+            "--select",
+            *LOG_MARTS,
+            "--target-path",
+            str(root / "target"),
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--vars",
+            json.dumps(VARS),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert relog.returncode == 0, relog.stdout[-6000:]
     # the marts built as views (fct_sessions) have no files of their own: their rows as Parquet
     views = subprocess.run(
         [sys.executable, "-m", "orchestration.ingest.spark", "export-views"],

@@ -1,20 +1,12 @@
 -- One row per audience x entry month x window (7, 30 days): what contacting an audience earned,
--- from orders alone. Entries of every day of the activation window (int_audience_membership: in
--- the audience that day, not the day before) that have a consented channel are split by the
--- stable holdout hash into contacted and held out; conversion = share with a purchase in the
--- window days after the entry day, revenue = purchase revenue in them per entry. Only entries
--- whose window has fully passed by as_of_date count. lift = conversion_contacted -
--- conversion_holdout with a 95% normal-approximation interval (null while a side is empty).
--- Consent is today's (the contract keeps no consent history).
--- The membership (customers x days of the window, 38M rows at 1M customers) is read where it is
--- used, twice, not through a shared CTE, which DuckDB would copy first (decisions 87, 95).
-with customers as (
-
-    select customer_id, line_opt_in, email_opt_in from {{ ref('stg_shop__customers') }}
-
-),
-
-purchases as (
+-- from orders alone. The entries are the contact log's (contact_log: what each day's exports held
+-- when they were made, contacted and held out), never recomputed from today's data, so a late
+-- file or a refit does not change who was contacted. conversion = share with a purchase in the
+-- window days after the entry day, revenue = purchase revenue in them per entry. Every logged
+-- entry whose window has fully passed by as_of_date counts.
+-- lift = conversion_contacted - conversion_holdout with a 95% interval by Newcombe's hybrid score
+-- method (Wilson intervals of each side: proper at 0% and 100%; null while a side is empty).
+with purchases as (
 
     select customer_id, order_date, order_total
     from {{ ref('fct_orders') }}
@@ -32,21 +24,9 @@ windows as (
 
 entries as (
 
-    select
-        today.customer_id,
-        today.audience,
-        today.feature_date as entry_date,
-        {{ stable_bucket("today.customer_id || '|' || today.audience") }}
-            < {{ var('activation_holdout_share') }} * 10000 as is_holdout
-    from {{ ref('int_audience_membership') }} as today
-    left join {{ ref('int_audience_membership') }} as yesterday
-        on today.customer_id = yesterday.customer_id
-        and yesterday.feature_date = {{ add_days('today.feature_date', -1) }}
-    inner join customers on today.customer_id = customers.customer_id
-    where (yesterday.audience is null or yesterday.audience != today.audience)
-        -- the first day of the window has no day before it to compare with
-        and today.feature_date > {{ add_days(as_of_date(), - var('activation_lookback_days')) }}
-        and {{ consent_channel('customers.line_opt_in', 'customers.email_opt_in') }} is not null
+    select customer_id, audience, entry_date, is_holdout
+    from {{ ref('contact_log') }}
+    where entry_date <= {{ as_of_date() }}
 
 ),
 
@@ -109,12 +89,10 @@ final as (
         conversion_contacted,
         conversion_holdout,
         conversion_contacted - conversion_holdout as lift,
-        conversion_contacted - conversion_holdout
-            - 1.96 * sqrt(conversion_contacted * (1 - conversion_contacted) / nullif(count_contacted, 0)
-                          + conversion_holdout * (1 - conversion_holdout) / nullif(count_holdout, 0)) as lift_ci_low,
-        conversion_contacted - conversion_holdout
-            + 1.96 * sqrt(conversion_contacted * (1 - conversion_contacted) / nullif(count_contacted, 0)
-                          + conversion_holdout * (1 - conversion_holdout) / nullif(count_holdout, 0)) as lift_ci_high,
+        {{ newcombe_low('conversion_contacted', 'count_contacted', 'conversion_holdout', 'count_holdout') }}
+            as lift_ci_low,
+        {{ newcombe_high('conversion_contacted', 'count_contacted', 'conversion_holdout', 'count_holdout') }}
+            as lift_ci_high,
         cast({{ safe_divide('revenue_contacted', 'count_contacted') }} as {{ money_type() }}) as revenue_per_contacted,
         cast({{ safe_divide('revenue_holdout', 'count_holdout') }} as {{ money_type() }}) as revenue_per_holdout
     from rates

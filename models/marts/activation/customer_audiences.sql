@@ -1,9 +1,9 @@
 -- One row per known customer in an audience on as_of_date (first match by priority, seeds
 -- activation_audiences / activation_audience_rules): whom to contact, when, on which consented
 -- channel, with which two offers. An entry is a customer in the audience today who was not in it
--- yesterday (both computed from the data, no stored state). A stable hash of customer and audience
--- holds out var activation_holdout_share of them: held-out customers are never exported, and
--- audience_lift compares them with the contacted. Channel: LINE when the customer consented to
+-- yesterday (both computed from the data); what was sent is kept in the contact log (decision
+-- 130). A stable hash of customer and audience holds out var activation_holdout_share of them:
+-- held-out customers are never exported, and audience_lift compares them as the log recorded them. Channel: LINE when the customer consented to
 -- it, else e-mail when consented, else null (not exported); unknown consent counts only when var
 -- activation_unknown_consent_is_consent is true.
 -- Today's and yesterday's rows are read from the membership where they are used, not through a
@@ -70,7 +70,7 @@ final as (
         {{ consent_channel('customers.line_opt_in', 'customers.email_opt_in') }} as channel,
         case when audiences.send_offers then offer_1.product_id end as offer_1_product_id,
         case when audiences.send_offers then offer_2.product_id end as offer_2_product_id,
-        audiences.description as reason
+        audiences.reason
     from today
     cross join tomorrow
     inner join audiences on today.audience = audiences.audience
