@@ -199,6 +199,7 @@ def _language(value: Any, key: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
 class DeliveryFiles:
     """Upload-ready CSV per channel with the contact key, outside the published folder."""
 

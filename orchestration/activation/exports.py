@@ -52,12 +52,8 @@ def holdout_bucket(customer_id: str, audience: str) -> int:
 ROWS_SQL = """
 select
     a.customer_id, a.audience, a.channel, a.send_date, a.send_hour,
-    a.offer_1_product_id, p1.product_name as offer_1_product_name,
-    a.offer_2_product_id, p2.product_name as offer_2_product_name,
-    a.reason
+    a.offer_1_product_id, a.offer_1_product_name, a.offer_2_product_id, a.offer_2_product_name, a.reason
 from marts.customer_audiences as a
-left join staging.stg_shop__products as p1 on a.offer_1_product_id = p1.product_id
-left join staging.stg_shop__products as p2 on a.offer_2_product_id = p2.product_id
 where a.is_entry and not a.is_holdout and a.channel is not null
 order by a.channel, a.audience, a.customer_id
 """

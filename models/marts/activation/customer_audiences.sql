@@ -70,6 +70,8 @@ final as (
         {{ consent_channel('customers.line_opt_in', 'customers.email_opt_in') }} as channel,
         case when audiences.send_offers then offer_1.product_id end as offer_1_product_id,
         case when audiences.send_offers then offer_2.product_id end as offer_2_product_id,
+        case when audiences.send_offers then offer_1.product_name end as offer_1_product_name,
+        case when audiences.send_offers then offer_2.product_name end as offer_2_product_name,
         audiences.reason
     from today
     cross join tomorrow
@@ -97,6 +99,8 @@ with_weekday as (
         final.channel,
         final.offer_1_product_id,
         final.offer_2_product_id,
+        final.offer_1_product_name,
+        final.offer_2_product_name,
         final.reason
     from final
 

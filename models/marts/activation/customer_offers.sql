@@ -126,6 +126,7 @@ final as (
         {{ as_of_date() }} as as_of_date,
         cast(explained.offer_rank as integer) as offer_rank,
         explained.product_id,
+        offered_product.product_name,
         explained.category,
         cast(explained.score as double) as score,
         case explained.kind
@@ -135,6 +136,7 @@ final as (
         end as reason
     from explained
     left join products as because on explained.because_of = because.product_id
+    left join products as offered_product on explained.product_id = offered_product.product_id
 
 )
 
