@@ -6,7 +6,9 @@
 -- Deliveries of a contract: its subscription orders (int_subscription_orders). An order that names
 -- its contract (orders.subscription_id) counts for that contract exactly; an order without one is
 -- matched by customer + product to the contract of that pair that started on or before the order
--- (the latest such start), and not after the contract's cancellation.
+-- (the latest such start), and not after the contract's cancellation. count_product_switches: the
+-- deliveries whose product differs from the subscription's previous delivery (a flavour switch or a
+-- rotating course, not a cancellation).
 {%- set default_interval = var('subscription_default_interval_days') %}
 with contracts as (
 
@@ -72,17 +74,34 @@ assigned as (
 
 ),
 
-contract_deliveries as (
+assigned_sequence as (
 
     select
         assigned.subscription_id,
-        cast(count(*) as bigint) as count_deliveries,
-        max(deliveries.order_date) as last_delivery_date,
-        cast(sum(deliveries.order_total) as decimal(18, 2)) as delivery_revenue
+        deliveries.order_date,
+        deliveries.order_total,
+        case
+            when lag(deliveries.product_id) over (
+                partition by assigned.subscription_id order by deliveries.ordered_at, deliveries.order_id
+            ) != deliveries.product_id then 1
+            else 0
+        end as is_switch
     from assigned
     inner join deliveries
         on assigned.order_id = deliveries.order_id
-    group by assigned.subscription_id
+
+),
+
+contract_deliveries as (
+
+    select
+        subscription_id,
+        cast(count(*) as bigint) as count_deliveries,
+        cast(sum(is_switch) as bigint) as count_product_switches,
+        max(order_date) as last_delivery_date,
+        cast(sum(order_total) as decimal(18, 2)) as delivery_revenue
+    from assigned_sequence
+    group by subscription_id
 
 ),
 
@@ -99,6 +118,7 @@ from_contracts as (
         case when contracts.status = 'cancelled' then coalesce(contracts.cancel_reason, 'unknown') end as cancel_reason,
         coalesce(contracts.offer_code, 'none') as offer_code,
         coalesce(contract_deliveries.count_deliveries, 0) as count_deliveries,
+        coalesce(contract_deliveries.count_product_switches, 0) as count_product_switches,
         contract_deliveries.last_delivery_date,
         coalesce(contract_deliveries.delivery_revenue, 0) as delivery_revenue,
         false as is_inferred
@@ -121,6 +141,7 @@ from_orders as (
         case when inferred.status = 'cancelled' then 'unknown' end as cancel_reason,
         'none' as offer_code,
         inferred.count_deliveries,
+        inferred.count_product_switches,
         inferred.last_delivery_date,
         inferred.delivery_revenue,
         true as is_inferred
