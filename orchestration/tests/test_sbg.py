@@ -16,6 +16,7 @@ from orchestration.predict.sbg import (
     retention_by_delivery,
     subscription_counts,
 )
+from orchestration.predict.simulate import simulate_subscriptions
 
 REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
 HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
@@ -66,22 +67,19 @@ def test_too_few_subscriptions_get_no_parameters() -> None:
     assert young.status == "too_little_data"
 
 
-def _simulated_subscriptions(rng: np.random.Generator, thetas: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per subscription: deliveries d (churns after delivery T ~ Geometric(theta)), deliveries it is
-    old enough for m (1..12, uniform) and whether it is cancelled (d < m)."""
-    churn_after = rng.geometric(thetas)
-    eligible = rng.integers(1, 13, size=len(thetas))
-    deliveries = np.minimum(churn_after, eligible)
-    return deliveries, eligible, churn_after < eligible
+def _counts(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return subscription_counts(
+        frame.count_deliveries.to_numpy(),
+        frame.eligible_deliveries.to_numpy(),
+        (frame.status == "cancelled").to_numpy(),
+    )
 
 
 def test_planted_no_heterogeneity_gets_the_geometric_projection() -> None:
     # every subscriber churns with the same 12% per cycle: the likelihood rises towards alpha +
     # beta -> infinity; the fit is the geometric limit (status says so), never null
-    rng = np.random.default_rng(7)
-    d, m, cancelled = _simulated_subscriptions(rng, np.full(6000, 0.12))
-    churned, censored = subscription_counts(d, m, cancelled)
-    fit = fit_counts(churned, censored, len(d), min_subscriptions=30)
+    churned, censored = _counts(simulate_subscriptions(6000, 0.12, np.inf, seed=7))
+    fit = fit_counts(churned, censored, 6000, min_subscriptions=30)
     assert fit.status == "geometric", fit
     assert "no heterogeneity" in fit.status_reason
     theta = fit.alpha / (fit.alpha + fit.beta)
@@ -90,9 +88,7 @@ def test_planted_no_heterogeneity_gets_the_geometric_projection() -> None:
 
 
 def test_planted_heterogeneity_is_recovered() -> None:
-    rng = np.random.default_rng(8)
-    d, m, cancelled = _simulated_subscriptions(rng, rng.beta(1.5, 6.0, size=20000))
-    fit = fit_counts(*subscription_counts(d, m, cancelled), len(d), min_subscriptions=30)
+    fit = fit_counts(*_counts(simulate_subscriptions(20000, 1.5, 6.0, seed=8)), 20000, min_subscriptions=30)
     assert fit.status == "fitted"
     planted = retention_by_delivery(1.5, 6.0, 13)
     fitted = retention_by_delivery(fit.alpha, fit.beta, 13)
@@ -114,19 +110,7 @@ def test_gradient_matches_finite_differences() -> None:
 def test_all_groups_of_a_50k_customer_shop_fit_in_under_5_seconds() -> None:
     # 12,000 subscriptions (a 50k-customer shop) over 8 channels x 12 products x 3 offers: 468
     # groups with their `all` combinations, each a maximum-likelihood fit
-    rng = np.random.default_rng(9)
-    n = 12000
-    d, m, cancelled = _simulated_subscriptions(rng, rng.beta(1.0, 4.0, size=n))
-    frame = pd.DataFrame(
-        {
-            "acquisition_channel": rng.choice([f"c{i}" for i in range(8)], n),
-            "product_id": rng.choice([f"p{i}" for i in range(12)], n),
-            "offer_code": rng.choice(["none", "FIRST80OFF", "STANDARD"], n),
-            "count_deliveries": d,
-            "eligible_deliveries": m,
-            "status": np.where(cancelled, "cancelled", "active"),
-        }
-    )
+    frame = simulate_subscriptions(12000, 1.0, 4.0, seed=9)
     started = time.perf_counter()
     rows = fit_groups(frame, min_subscriptions=30)
     seconds = time.perf_counter() - started
