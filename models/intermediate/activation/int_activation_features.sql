@@ -226,7 +226,7 @@ measured as (
 
 ),
 
--- P(alive) on the row itself (a join back on customer x day cost a second pass over the grid)
+-- P(alive) and the churn score on the row itself (a join back on customer x day cost a second pass over the grid)
 scored as (
 
     select
@@ -236,7 +236,13 @@ scored as (
                              'cast(measured.purchase_days - 1 as double)',
                              'cast(measured.tenure_days as double)',
                              'cast(measured.days_since_first_purchase as double)') }}
-        end as p_alive
+        end as p_alive,
+        case when measured.purchases > 0 and fit.r is not null then
+            {{ bgnbd_churn_score('fit.r', 'fit.alpha', 'fit.a', 'fit.b',
+                                 'cast(measured.purchase_days - 1 as double)',
+                                 'cast(measured.tenure_days as double)',
+                                 'cast(measured.days_since_first_purchase as double)') }}
+        end as churn_score
     from measured
     left join fit on 1 = 1
 
@@ -260,7 +266,7 @@ final as (
         end as cpm_segment,
         case when scored.purchases > 0 then {{ cpm_status('scored.days_since_last_purchase') }} end as cpm_status,
         scored.p_alive,
-        case when scored.p_alive is not null then {{ churn_risk_band('scored.p_alive') }} end as churn_risk,
+        case when scored.churn_score is not null then {{ churn_risk_band('scored.churn_score') }} end as churn_risk,
         -- a cart abandoned yesterday, and no purchase since
         case when scored.had_cart_yesterday = 1
                 and (scored.last_purchase_date is null

@@ -46,6 +46,7 @@ scored as (
         inputs.t_x as days_first_to_last,
         inputs.big_t as days_since_first,
         scores.p_alive,
+        scores.churn_score,
         scores.expected_purchases_30d,
         scores.expected_purchases_90d,
         scores.expected_purchases_365d,
@@ -76,10 +77,11 @@ final as (
         cast(scored.predicted_clv_value as {{ money_type() }}) as predicted_clv,
         cast(scored.predicted_clv_value * margin.gross_margin as {{ money_type() }}) as predicted_gross_profit_clv,
         case
-            when scored.p_alive >= {{ var('clv_churn_high_below') }}
+            when 1 - scored.churn_score >= {{ var('clv_churn_high_below') }}
                 then {{ add_days('scored.as_of_date', 'cast(ceil(scored.expected_days_between_purchases) as integer)') }}
         end as expected_next_purchase_date,
-        {{ churn_risk_band('scored.p_alive') }} as churn_risk
+        scored.churn_score,
+        {{ churn_risk_band('scored.churn_score') }} as churn_risk
     from scored
     cross join margin
 
