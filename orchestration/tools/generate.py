@@ -8,11 +8,16 @@ What is planted (and recorded in ``<out>/_planted.json`` so tests can check that
 recover it):
 - eight acquisition channels that differ in cost per new customer (CPA) and in repeat behaviour
   (paid_social buys many cheap customers who rarely come back);
+- per-customer dropout: the chance of buying again after each purchase is drawn per customer from a
+  Beta with the channel's expected repeat purchases (``REPEAT_BETA_B``), so some customers of a
+  channel stay for years and others never return;
 - subscription (定期) customers who reorder supplements about monthly, each with a contract in
   ``subscriptions`` (optional table) whose retention is planted per offer code and channel: a deep
   初回80%OFF offer (mostly bought through paid_social) churns after delivery 1-2, LINE subscribers
   stay longest; the per-subscriber churn probability is Beta-distributed (the sBG model), so the
-  planted n回目継続率 S(n-1) = B(a, b + n - 1) / B(a, b) is recorded exactly;
+  planted n回目継続率 S(n-1) = B(a, b + n - 1) / B(a, b) is recorded exactly; some subscribers are
+  on a rotating course (a different supplement each delivery) and some switch flavour once, both
+  within the same contract;
 - seasonality (December and March peaks, a summer dip);
 - a web funnel with about 70% cart abandonment, some purchases without a recorded cart event;
 - store and phone orders with no web session, guest checkouts, cancellations and returns (re-sent
@@ -85,6 +90,17 @@ SUB_CHURN_BETA = {
     (SUB_STANDARD_OFFER, "*"): (2.0, 10.0),
 }
 SUB_INTERVAL_DAYS = 30
+# 定期便 product changes (their own random stream): a share of subscribers is on a rotating course
+# (each delivery the next of three supplements), another share switches flavour once, at a random
+# delivery after the first; a product change is not a cancellation
+SUB_ROTATING_SHARE = 0.2
+SUB_SWITCH_SHARE = 0.15
+SUB_COURSE_LENGTH = 3
+# per-customer dropout: the chance p of buying again after each purchase is Beta(a, b) per customer,
+# so customers of one channel differ (the BG/NBD's assumption). b is this constant and a = (b - 1) x
+# p_repeat / (1 - p_repeat), which keeps the channel's expected repeat purchases per customer,
+# E[p / (1 - p)] = a / (b - 1), at p_repeat / (1 - p_repeat): the shop's volume stays as it was
+REPEAT_BETA_B = 3.0
 SUB_CANCEL_REASONS = {
     SUB_DEEP_OFFER: ["初回だけのつもりだった", "価格が高い", "効果を感じない"],
     SUB_STANDARD_OFFER: ["商品が余っている", "効果を感じない", "価格が高い", "引っ越し"],
@@ -291,7 +307,12 @@ class Generator:
         buys = rng.random(n) < 0.88  # some register and never buy
         first_delay = np.where(rng.random(n) < 0.8, 0, rng.geometric(0.15, n)) * SECONDS_PER_DAY
         first_epoch = reg_epoch + first_delay + rng.integers(60, 3600, n)
-        p_repeat = np.array([c.p_repeat for c in CHANNELS])[chan]
+        p_repeat_channel = np.array([c.p_repeat for c in CHANNELS])[chan]
+        # per-customer chance of buying again, the channel's expected repeat purchases kept (own
+        # stream: the draws of the other streams stay where they were)
+        repeat_rng = np.random.default_rng([self.seed, 12])
+        repeat_a = (REPEAT_BETA_B - 1) * p_repeat_channel / (1 - p_repeat_channel)
+        p_repeat = np.clip(repeat_rng.beta(repeat_a, REPEAT_BETA_B), 0.0, 0.98)
         subscriber = buys & (rng.random(n) < 0.09)
         extra = rng.geometric(1 - p_repeat) - 1
         rng.geometric(0.12, n)  # drawn (and unused) to keep the stream of the other customers
@@ -406,10 +427,22 @@ class Generator:
         for c, members in enumerate(prod_by_cat):
             mask = line_cat == c
             product[mask] = members[rng.integers(0, len(members), mask.sum())]
-        # a subscriber always gets the same supplement
-        sub_product = prod_by_cat[1][np.arange(n) % len(prod_by_cat[1])]
+        # a subscriber starts on one supplement (the contract's product); a rotating course moves to
+        # the next supplement each delivery, a switcher changes once at a random delivery >= 2
+        supplements = prod_by_cat[1]
+        sub_product = supplements[np.arange(n) % len(supplements)]
+        change_rng = np.random.default_rng([self.seed, 14])
+        kind = change_rng.random(n)
+        rotating = subscriber & (kind < SUB_ROTATING_SHARE)
+        switcher = subscriber & ~rotating & (kind < SUB_ROTATING_SHARE + SUB_SWITCH_SHARE)
+        switch_at = change_rng.integers(1, 6, n)  # delivery index (0-based) of the switch
         sub_line = sub[line_order] & (line_no == 1)
-        product[sub_line] = sub_product[cust_of[line_order][sub_line]]
+        line_cust = cust_of[line_order][sub_line]
+        delivery_idx = order_idx_in_cust[line_order][sub_line]
+        start_pos = np.arange(n) % len(supplements)
+        step = np.where(rotating[line_cust], delivery_idx % SUB_COURSE_LENGTH, 0)
+        step = np.where(switcher[line_cust] & (delivery_idx >= switch_at[line_cust]), 1, step)
+        product[sub_line] = supplements[(start_pos[line_cust] + step) % len(supplements)]
         quantity = rng.choice([1, 2, 3], size=n_items, p=[0.8, 0.15, 0.05])
         unit_price = self.product_price[product]
         unit_price = np.where(sub_line, np.round(unit_price * 0.8 / 10) * 10, unit_price)  # 定期 discount
@@ -435,6 +468,7 @@ class Generator:
         }
         self.items_np = {"line_order": line_order, "line_no": line_no, "product": product}
         self.cust_np = {"chan": chan, "reg_epoch": reg_epoch, "first_epoch": first_epoch}
+        self.rotating, self.switcher = rotating, switcher
 
         cust_ids = _ids("C", np.arange(1, n + 1), 7)
         order_ids = _ids("O", order_number, 9)
@@ -548,6 +582,7 @@ class Generator:
                 c.name: {
                     "cpa": c.cpa,
                     "p_repeat": c.p_repeat,
+                    "repeat_beta": [(REPEAT_BETA_B - 1) * c.p_repeat / (1 - c.p_repeat), REPEAT_BETA_B],
                     "acquisition_source": f"{c.source}/{c.medium}",
                     "new_customers": int(ch_counts[i]),
                 }
@@ -732,6 +767,11 @@ class Generator:
             "deep_offer_share": {**{ch.name: SUB_DEEP_SHARE.get(ch.name, SUB_DEEP_SHARE_DEFAULT) for ch in CHANNELS}},
             "segments": segments,
             "churn_beta_rule": "(offer, channel) else (offer, '*')",
+            "rotating_course_share": SUB_ROTATING_SHARE,
+            "rotating_course_length": SUB_COURSE_LENGTH,
+            "switch_share": SUB_SWITCH_SHARE,
+            "rotating_customer_ids": [f"C{i + 1:07d}" for i in np.flatnonzero(self.rotating & (last >= 0))],
+            "switcher_customer_ids": [f"C{i + 1:07d}" for i in np.flatnonzero(self.switcher & (last >= 0))],
         }
         return tbl, file_epoch
 

@@ -5,8 +5,9 @@
 -- audiences' 定期 features read the start and cancellation dates here.
 -- Deliveries of a contract: its subscription orders (int_subscription_orders). An order that names
 -- its contract (orders.subscription_id) counts for that contract exactly; an order without one is
--- matched by customer + product to the contract of that pair that started on or before the order
--- (the latest such start), and not after the contract's cancellation. count_product_switches: the
+-- matched to a contract of the same customer that started on or before the order and was not
+-- cancelled before it: one of the same product first (the latest such start), else any (a rotating
+-- course or a flavour switch delivers another product under the same contract). count_product_switches: the
 -- deliveries whose product differs from the subscription's previous delivery (a flavour switch or a
 -- rotating course, not a cancellation).
 {%- set default_interval = var('subscription_default_interval_days') %}
@@ -46,20 +47,21 @@ named_deliveries as (
 
 ),
 
--- the other subscription orders: the contract of the same customer + product that started last
--- on or before the order and was not cancelled before it
+-- the other subscription orders: the customer's contract running on the order's day, of the same
+-- product first, then the one that started last
 matched_candidates as (
 
     select
         deliveries.order_id,
         contracts.subscription_id,
         row_number() over (
-            partition by deliveries.order_id order by contracts.started_at desc, contracts.subscription_id desc
+            partition by deliveries.order_id
+            order by case when deliveries.product_id = contracts.product_id then 0 else 1 end,
+                contracts.started_at desc, contracts.subscription_id desc
         ) as match_rank
     from deliveries
     inner join contracts
         on deliveries.customer_id = contracts.customer_id
-        and deliveries.product_id = contracts.product_id
         and deliveries.order_date >= contracts.started_date
         and (contracts.cancelled_date is null or deliveries.order_date <= contracts.cancelled_date)
     where deliveries.order_id not in (select named_deliveries.order_id from named_deliveries)
