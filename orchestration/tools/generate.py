@@ -10,7 +10,8 @@ recover it):
   (paid_social buys many cheap customers who rarely come back);
 - per-customer dropout: the chance of buying again after each purchase is drawn per customer from a
   Beta with the channel's expected repeat purchases (``REPEAT_BETA_B``), so some customers of a
-  channel stay for years and others never return;
+  channel stay for years and others never return, and each buys at their own pace
+  (``REPEAT_PACE_SHAPE``);
 - subscription (定期) customers who reorder supplements about monthly, each with a contract in
   ``subscriptions`` (optional table) whose retention is planted per offer code and channel: a deep
   初回80%OFF offer (mostly bought through paid_social) churns after delivery 1-2, LINE subscribers
@@ -101,6 +102,9 @@ SUB_COURSE_LENGTH = 3
 # p_repeat / (1 - p_repeat), which keeps the channel's expected repeat purchases per customer,
 # E[p / (1 - p)] = a / (b - 1), at p_repeat / (1 - p_repeat): the shop's volume stays as it was
 REPEAT_BETA_B = 3.0
+# per-customer pace: a customer's mean gap between purchases is the channel's times a Gamma factor of
+# mean 1 and this shape, so buyers of one channel differ in how often they buy too
+REPEAT_PACE_SHAPE = 2.0
 SUB_CANCEL_REASONS = {
     SUB_DEEP_OFFER: ["初回だけのつもりだった", "価格が高い", "効果を感じない"],
     SUB_STANDARD_OFFER: ["商品が余っている", "効果を感じない", "価格が高い", "引っ越し"],
@@ -346,7 +350,9 @@ class Generator:
         total = len(cust_of)
         group_start = np.repeat(np.cumsum(n_orders) - n_orders, n_orders)
         order_idx_in_cust = np.arange(total) - group_start
-        mean_gap = np.array([c.mean_gap_days for c in CHANNELS])[chan][cust_of]
+        # per-customer pace (own stream): the channel's mean gap times the customer's factor
+        pace = np.random.default_rng([self.seed, 15]).gamma(REPEAT_PACE_SHAPE, 1.0 / REPEAT_PACE_SHAPE, n)
+        mean_gap = np.array([c.mean_gap_days for c in CHANNELS])[chan][cust_of] * pace[cust_of]
         gaps = rng.gamma(2.0, mean_gap / 2.0) * SECONDS_PER_DAY
         sub = subscriber[cust_of]
         gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
@@ -583,6 +589,7 @@ class Generator:
                     "cpa": c.cpa,
                     "p_repeat": c.p_repeat,
                     "repeat_beta": [(REPEAT_BETA_B - 1) * c.p_repeat / (1 - c.p_repeat), REPEAT_BETA_B],
+                    "pace_gamma_shape": REPEAT_PACE_SHAPE,
                     "acquisition_source": f"{c.source}/{c.medium}",
                     "new_customers": int(ch_counts[i]),
                 }
