@@ -8,10 +8,10 @@ What is planted (and recorded in ``<out>/_planted.json`` so tests can check that
 recover it):
 - eight acquisition channels that differ in cost per new customer (CPA) and in repeat behaviour
   (paid_social buys many cheap customers who rarely come back);
-- per-customer dropout: the chance of buying again after each purchase is drawn per customer from a
-  Beta with the channel's expected repeat purchases (``REPEAT_BETA_B``), so some customers of a
-  channel stay for years and others never return, and each buys at their own pace
-  (``REPEAT_PACE_SHAPE``);
+- with ``--customer-heterogeneity``, per-customer dropout: the chance of buying again after each
+  purchase is drawn per customer from a Beta with the channel's expected repeat purchases
+  (``REPEAT_BETA_B``), so some customers of a channel stay for years and others never return, and
+  each buys at their own pace (``REPEAT_PACE_SHAPE``);
 - subscription (定期) customers who reorder supplements about monthly, each with a contract in
   ``subscriptions`` (optional table) whose retention is planted per offer code and channel: a deep
   初回80%OFF offer (mostly bought through paid_social) churns after delivery 1-2, LINE subscribers
@@ -245,8 +245,12 @@ class Generator:
         dropouts: int = 0,
         browse_per_order: float = 2.0,
         campaign_response: float = 0.0,
+        customer_heterogeneity: bool = False,
     ) -> None:
         self.n_customers = customers
+        # per-customer dropout and pace (REPEAT_BETA_B, REPEAT_PACE_SHAPE); off: every customer of a
+        # channel has its chance of buying again and its pace (the shop the sample tests were set on)
+        self.customer_heterogeneity = customer_heterogeneity
         # browse-only sessions (no cart) per web order; 2.0 is the default shop, a larger value
         # makes an event-heavy shop (the scale benchmark) without changing anything else's shape
         self.browse_per_order = browse_per_order
@@ -311,12 +315,13 @@ class Generator:
         buys = rng.random(n) < 0.88  # some register and never buy
         first_delay = np.where(rng.random(n) < 0.8, 0, rng.geometric(0.15, n)) * SECONDS_PER_DAY
         first_epoch = reg_epoch + first_delay + rng.integers(60, 3600, n)
-        p_repeat_channel = np.array([c.p_repeat for c in CHANNELS])[chan]
-        # per-customer chance of buying again, the channel's expected repeat purchases kept (own
-        # stream: the draws of the other streams stay where they were)
-        repeat_rng = np.random.default_rng([self.seed, 12])
-        repeat_a = (REPEAT_BETA_B - 1) * p_repeat_channel / (1 - p_repeat_channel)
-        p_repeat = np.clip(repeat_rng.beta(repeat_a, REPEAT_BETA_B), 0.0, 0.98)
+        p_repeat = np.array([c.p_repeat for c in CHANNELS])[chan]
+        if self.customer_heterogeneity:
+            # per-customer chance of buying again, the channel's expected repeat purchases kept (own
+            # stream: the draws of the other streams stay where they were)
+            repeat_rng = np.random.default_rng([self.seed, 12])
+            repeat_a = (REPEAT_BETA_B - 1) * p_repeat / (1 - p_repeat)
+            p_repeat = np.clip(repeat_rng.beta(repeat_a, REPEAT_BETA_B), 0.0, 0.98)
         subscriber = buys & (rng.random(n) < 0.09)
         extra = rng.geometric(1 - p_repeat) - 1
         rng.geometric(0.12, n)  # drawn (and unused) to keep the stream of the other customers
@@ -351,7 +356,11 @@ class Generator:
         group_start = np.repeat(np.cumsum(n_orders) - n_orders, n_orders)
         order_idx_in_cust = np.arange(total) - group_start
         # per-customer pace (own stream): the channel's mean gap times the customer's factor
-        pace = np.random.default_rng([self.seed, 15]).gamma(REPEAT_PACE_SHAPE, 1.0 / REPEAT_PACE_SHAPE, n)
+        pace = (
+            np.random.default_rng([self.seed, 15]).gamma(REPEAT_PACE_SHAPE, 1.0 / REPEAT_PACE_SHAPE, n)
+            if self.customer_heterogeneity
+            else np.ones(n)
+        )
         mean_gap = np.array([c.mean_gap_days for c in CHANNELS])[chan][cust_of] * pace[cust_of]
         gaps = rng.gamma(2.0, mean_gap / 2.0) * SECONDS_PER_DAY
         sub = subscriber[cust_of]
@@ -588,8 +597,14 @@ class Generator:
                 c.name: {
                     "cpa": c.cpa,
                     "p_repeat": c.p_repeat,
-                    "repeat_beta": [(REPEAT_BETA_B - 1) * c.p_repeat / (1 - c.p_repeat), REPEAT_BETA_B],
-                    "pace_gamma_shape": REPEAT_PACE_SHAPE,
+                    **(
+                        {
+                            "repeat_beta": [(REPEAT_BETA_B - 1) * c.p_repeat / (1 - c.p_repeat), REPEAT_BETA_B],
+                            "pace_gamma_shape": REPEAT_PACE_SHAPE,
+                        }
+                        if self.customer_heterogeneity
+                        else {}
+                    ),
                     "acquisition_source": f"{c.source}/{c.medium}",
                     "new_customers": int(ch_counts[i]),
                 }
@@ -1020,6 +1035,7 @@ def generate(
     dropouts: int = 0,
     browse_per_order: float = 2.0,
     campaign_response: float = 0.0,
+    customer_heterogeneity: bool = False,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
@@ -1035,6 +1051,7 @@ def generate(
         dropouts,
         browse_per_order=browse_per_order,
         campaign_response=campaign_response,
+        customer_heterogeneity=customer_heterogeneity,
     )
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
@@ -1136,6 +1153,12 @@ def main(argv: list[str] | None = None) -> int:
         help="plant a campaign effect: contacted second-purchase-nurture entries (not held out, "
         "with consent) buy again within 7 days with this probability (default 0: none)",
     )
+    parser.add_argument(
+        "--customer-heterogeneity",
+        action="store_true",
+        help="plant per-customer dropout and pace: each customer's chance of buying again and mean gap "
+        "between purchases vary around their channel's (the BG/NBD's assumption)",
+    )
     args = parser.parse_args(argv)
     tables = tuple(t.strip() for t in args.tables.split(",") if t.strip())
     unknown = set(tables) - set(TABLE_COLUMNS)
@@ -1155,6 +1178,7 @@ def main(argv: list[str] | None = None) -> int:
         args.dropouts,
         browse_per_order=args.browse_per_order,
         campaign_response=args.campaign_response,
+        customer_heterogeneity=args.customer_heterogeneity,
     )
     return 0
 

@@ -13,6 +13,7 @@
 --   expected_deliveries_<h>  sum of P over the deliveries due within h days after as_of_date
 --   p_no_delivery_holdout    P(no delivery within clv_holdout_days): 1 - P of the first due one
 --                  when it falls inside, else 1; over several subscriptions, their product
+-- Sums are exact (exact_sum): a parallel float sum would differ in the last digits between runs.
 {%- set horizons = {'30d': 30, '90d': 90, '365d': 365, 'horizon': (var('ltv_horizon_years') * 365) | round | int, 'holdout': var('clv_holdout_days')} %}
 {%- set longest = horizons.values() | max %}
 with subscriptions as (
@@ -128,7 +129,7 @@ per_subscription as (
         subscription_id,
         customer_id,
         {%- for name, days in horizons.items() %}
-        sum(case when days_ahead <= {{ days }} then p_delivered else 0 end) as expected_deliveries_{{ name }},
+        {{ exact_sum('case when days_ahead <= ' ~ days ~ ' then p_delivered else 0 end') }} as expected_deliveries_{{ name }},
         {%- endfor %}
         max(case when k = 1 and days_ahead <= {{ var('clv_holdout_days') }} then p_delivered else 0 end)
             as p_next_delivery_holdout,
@@ -144,10 +145,10 @@ final as (
     select
         customer_id,
         {%- for name in horizons %}
-        cast(sum(expected_deliveries_{{ name }}) as double) as expected_deliveries_{{ name }},
+        {{ exact_sum('expected_deliveries_' ~ name) }} as expected_deliveries_{{ name }},
         {%- endfor %}
-        cast(sum(expected_deliveries_horizon * value_per_delivery) as double) as expected_delivery_value_horizon,
-        cast(exp(sum(ln(greatest(1 - p_next_delivery_holdout, 1e-12)))) as double) as p_no_delivery_holdout,
+        {{ exact_sum('expected_deliveries_horizon * value_per_delivery') }} as expected_delivery_value_horizon,
+        cast(exp({{ exact_sum('ln(greatest(1 - p_next_delivery_holdout, 1e-12))') }}) as double) as p_no_delivery_holdout,
         min(next_due_date) as next_due_date,
         cast(count(*) as bigint) as count_active_subscriptions
     from per_subscription

@@ -108,7 +108,17 @@ ranking as (
                        'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_churn_score,
         {{ safe_divide('sum(bought_again * recency_rank) - sum(bought_again) * (sum(bought_again) + 1) / 2.0',
                        'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_recency_baseline,
-        corr(predicted_purchases_rank, actual_purchases_rank) as spearman_purchases
+        -- Pearson of the ranks from exact sums (a parallel float sum would differ in the last
+        -- digits from run to run)
+        (
+            {{ exact_sum('predicted_purchases_rank * actual_purchases_rank') }}
+            - {{ exact_sum('predicted_purchases_rank') }} * {{ exact_sum('actual_purchases_rank') }} / count(*)
+        ) / nullif(sqrt(
+            ({{ exact_sum('predicted_purchases_rank * predicted_purchases_rank') }}
+             - {{ exact_sum('predicted_purchases_rank') }} * {{ exact_sum('predicted_purchases_rank') }} / count(*))
+            * ({{ exact_sum('actual_purchases_rank * actual_purchases_rank') }}
+               - {{ exact_sum('actual_purchases_rank') }} * {{ exact_sum('actual_purchases_rank') }} / count(*))
+        ), 0) as spearman_purchases
     from ranked
 
 ),
