@@ -13,7 +13,7 @@
 --   expected_deliveries_<h>  sum of P over the deliveries due within h days after as_of_date
 --   p_no_delivery_holdout    P(no delivery within clv_holdout_days): 1 - P of the first due one
 --                  when it falls inside, else 1; over several subscriptions, their product
--- Sums are exact (exact_sum): a parallel float sum would differ in the last digits between runs.
+-- Sums are exact (decimal): a parallel float sum would differ in the last digits between runs.
 {%- set horizons = {'30d': 30, '90d': 90, '365d': 365, 'horizon': (var('ltv_horizon_years') * 365) | round | int, 'holdout': var('clv_holdout_days')} %}
 {%- set longest = horizons.values() | max %}
 with subscriptions as (
@@ -116,9 +116,9 @@ survival as (
 
     select
         steps.*,
-        exp(sum(log_term) over (
+        exp(cast(sum(cast(log_term as decimal(38, 18))) over (
             partition by subscription_id order by k rows between unbounded preceding and current row
-        )) as p_delivered
+        ) as double)) as p_delivered
     from steps
 
 ),
