@@ -28,14 +28,25 @@
     case when {{ lapse_days }} < {{ var('cpm_lapse_days') }} then 'active' else 'lapsed' end
 {%- endmacro %}
 
-{#- Churn-risk band from P(alive) (domain.md "Predicted lifetime value and churn"):
-    customer_predictions and int_activation_features. -#}
-{% macro churn_risk_band(p_alive) -%}
+{#- Churn-risk band from the churn score (domain.md "Predicted lifetime value and churn"; decision
+    0117): the score is 1 - P(a purchase within clv_holdout_days), so the band compares that
+    probability of buying with the vars: customer_predictions and int_activation_features. -#}
+{% macro churn_risk_band(churn_score) -%}
     case
-        when {{ p_alive }} < {{ var('clv_churn_high_below') }} then 'high'
-        when {{ p_alive }} < {{ var('clv_churn_medium_below') }} then 'medium'
+        when 1 - {{ churn_score }} < {{ var('clv_churn_high_below') }} then 'high'
+        when 1 - {{ churn_score }} < {{ var('clv_churn_medium_below') }} then 'medium'
         else 'low'
     end
+{%- endmacro %}
+
+{#- The churn score under BG/NBD: 1 - P(alive) x (1 - ((alpha + T) / (alpha + T + h))^(r + x)), h =
+    clv_holdout_days; a one-time buyer (P(alive) = 1) is scored by their tenure. The reference
+    implementation is orchestration/predict/churn.py::churn_score (the Python fit scores as_of);
+    this closed form scores the earlier days of the activation window with the same parameters. -#}
+{% macro bgnbd_churn_score(r, alpha, a, b, x, t_x, big_t) -%}
+    (1.0 - ({{ bgnbd_p_alive(r, alpha, a, b, x, t_x, big_t) }})
+           * (1.0 - power(({{ alpha }} + {{ big_t }}) / ({{ alpha }} + {{ big_t }} + {{ var('clv_holdout_days') }}),
+                          {{ r }} + {{ x }})))
 {%- endmacro %}
 
 {#- BG/NBD P(alive | x, t_x, T) (Fader, Hardie & Lee 2005, eq. 11): 1 when x = 0. The reference

@@ -28,6 +28,7 @@ import duckdb
 from orchestration.contract import TABLE_COLUMNS
 from orchestration.dbt import dbt_env, dbt_run_files, ensure_manifest
 from orchestration.ingest.files import first_partition_day
+from orchestration.predict import validation
 from orchestration.settings import (
     PROJECT_DIR,
     SettingsError,
@@ -89,6 +90,7 @@ def _summary(database: Path) -> str:
         total_q = sum(r[3] for r in rec)
         lines.append(f"Rows quarantined: {total_q:,} (see schema quarantine, one table per raw table, with reasons)")
         lines += quarantine_alarms(con, rec)
+        lines += validation.summary_lines(con)
     finally:
         con.close()
     return "\n".join(lines)

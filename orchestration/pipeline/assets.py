@@ -521,7 +521,8 @@ def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         check_name="retention_fits_converged",
         passed=retention["failed"] == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{retention['fitted']} fitted, {retention['too_little_data']} with too few subscriptions, "
+        description=f"{retention['fitted']} fitted, {retention['geometric']} geometric (no heterogeneity), "
+        f"{retention['too_little_data']} with too few subscriptions, "
         f"{retention['failed']} failed (their projections stay null).",
         metadata=retention,
     )

@@ -64,8 +64,8 @@ RATE_COLUMNS = {
         "conversion_rate_180d",
     ],
     "subscription_cancel_reasons": ["share_of_cancellations"],
-    "customer_predictions": ["p_alive"],
-    "clv_model_validation": ["top_decile_revenue_share"],
+    "customer_predictions": ["p_alive", "churn_score"],
+    "clv_model_validation": ["top_decile_revenue_share", "auc_churn_score", "auc_recency_baseline"],
 }
 ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
 

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{o.fit:12s} {o.status:16s} {o.seconds:6.2f}s {o.reason}{params}")
     print(
         f"{'retention':12s} {retention['fitted']} of {retention['groups']} sBG groups fitted, "
+        f"{retention['geometric']} geometric (no heterogeneity), "
         f"{retention['too_little_data']} with too few subscriptions, {retention['failed']} failed"
     )
     print("next: dbt build --select tag:fitted_parameters+ (same as_of_date) to refresh the prediction marts")

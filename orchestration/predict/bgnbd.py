@@ -124,7 +124,8 @@ def expected_purchases_quadrature(
         w = w / w.sum()
         scale = (alpha + big_t[sel])[:, None]
         f = -np.expm1(-(params.r + xv) * np.log1p(p[None, :] * t[sel][:, None] / scale)) / p[None, :]
-        out[sel] = f @ w
+        # row by row: a BLAS matrix product differs in the last digits with the row order
+        out[sel] = (f * w[None, :]).sum(axis=1)
     return out * p_alive(params, x, t_x, big_t) if out.ndim else float(out) * p_alive(params, x, t_x, big_t)
 
 

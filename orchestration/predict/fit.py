@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.predict import bgnbd, tables
+from orchestration.predict import bgnbd, churn, tables
 
 FITS_SCHEMA = tables.SCHEMA
 FITS_TABLE = "clv_fits"
@@ -131,17 +131,22 @@ def fit_inputs(
     return outcome
 
 
-def score(outcome: FitOutcome, inputs: pd.DataFrame, horizons: dict[str, float]) -> pd.DataFrame:
+def score(outcome: FitOutcome, inputs: pd.DataFrame, horizons: dict[str, float], churn_horizon: float) -> pd.DataFrame:
     """Per-customer predictions of a fitted outcome, computed once per distinct (x, t_x, T) row.
-    ``horizons`` maps an output column to a horizon in the inputs' time unit."""
+    ``horizons`` maps an output column to a horizon in the inputs' time unit; ``churn_horizon``:
+    the churn score's (churn.churn_score: 1 - P(a purchase within it))."""
     if outcome.status != "fitted":
-        return inputs.iloc[0:0].assign(p_alive=[], **{k: [] for k in horizons})
+        return inputs.iloc[0:0].assign(p_alive=[], churn_score=[], **{k: [] for k in horizons})
     params = bgnbd.BgNbdParams(*outcome.bgnbd)
     gg = bgnbd.GammaGammaParams(*outcome.gamma_gamma)
     rows = inputs[["x", "t_x", "big_t"]].drop_duplicates()
     x, t_x, big_t = rows.x.to_numpy(float), rows.t_x.to_numpy(float), rows.big_t.to_numpy(float)
     alive = bgnbd.p_alive(params, x, t_x, big_t)
-    rows = rows.assign(p_alive=alive, expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t))
+    rows = rows.assign(
+        p_alive=alive,
+        expected_days_between_purchases=1.0 / bgnbd.posterior_rate(params, x, big_t),
+        churn_score=churn.churn_score(params, x, t_x, big_t, churn_horizon),
+    )
     for column, t in horizons.items():
         rows[column] = bgnbd.expected_purchases(params, t, x, t_x, big_t)
     out = inputs.merge(rows, on=["x", "t_x", "big_t"], how="left")
@@ -153,14 +158,15 @@ def _fit_and_score(
     inputs: pd.DataFrame,
     fit: str,
     horizons: dict[str, float],
+    churn_horizon: float,
     min_repeat: int,
     min_history: float,
     warm_start: FitOutcome | None = None,
 ) -> FitOutcome:
     outcome = fit_inputs(inputs, min_repeat, min_history, fit, warm_start)
     started = time.perf_counter()
-    scored = score(outcome, inputs, horizons)
-    numbers = scored[["p_alive", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
+    scored = score(outcome, inputs, horizons, churn_horizon)
+    numbers = scored[["p_alive", "churn_score", *horizons]].to_numpy(float) if len(scored) else np.zeros((0, 1))
     if not np.all(np.isfinite(numbers)):
         outcome.status, outcome.reason = "failed", "predictions are not finite for some customers"
         outcome.bgnbd = outcome.log_likelihood = outcome.gamma_gamma = outcome.gg_log_likelihood = None
@@ -220,11 +226,13 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
             "mean_repeat_value": cal.cal_mean_repeat_value.astype(float),
         }
     )
-    full = _fit_and_score(full_inputs, "full", horizon, min_repeat, min_history, previous.get("full"))
+    # the churn score looks as far ahead as the validation's holdout, which measures how it ranks
+    full = _fit_and_score(full_inputs, "full", horizon, holdout, min_repeat, min_history, previous.get("full"))
     calibration = _fit_and_score(
         cal_inputs,
         "calibration",
         {"expected_purchases_holdout": holdout},
+        holdout,
         min_repeat,
         min_history,
         previous.get("calibration"),

@@ -20,9 +20,14 @@ def columns(table: str) -> dict[str, str]:
 
 
 def create_table_sql(table: str) -> list[str]:
-    """The DDL that makes one model-fit table exist (empty), as the dbt hook does."""
+    """The DDL that makes one model-fit table exist (empty), as the dbt hook does, and gives a
+    table made by an earlier version the columns declared since (DuckDB)."""
     declared = ", ".join(f"{name} {kind}" for name, kind in TABLES[table].items())
     return [
         f"create schema if not exists {SCHEMA}",
         f"create table if not exists {SCHEMA}.{table} ({declared})",
+        *(
+            f"alter table {SCHEMA}.{table} add column if not exists {name} {kind}"
+            for name, kind in TABLES[table].items()
+        ),
     ]

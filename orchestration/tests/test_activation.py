@@ -113,13 +113,16 @@ def test_p_alive_of_the_features_equals_the_fitted_models(warehouse):
     both = query(
         warehouse.db,
         f"""
-        select f.customer_id, f.p_alive as sql_p_alive, p.p_alive as python_p_alive
+        select f.customer_id, f.p_alive as sql_p_alive, p.p_alive as python_p_alive,
+            f.churn_risk as sql_churn_risk, p.churn_risk as python_churn_risk
         from intermediate.int_activation_features as f
         join marts.customer_predictions as p using (customer_id)
         where f.feature_date = date '{warehouse.as_of}'""",
     )
     assert len(both) > 500
     assert (both.sql_p_alive - both.python_p_alive).abs().max() < 1e-9
+    # the churn band the audiences read is the predictions' (subscribers included)
+    assert (both.sql_churn_risk == both.python_churn_risk).all()
 
 
 EDITED_RULES = [  # (audience, rule_group, feature, operator, value): other rules than the seed's

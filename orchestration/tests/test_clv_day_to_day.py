@@ -16,10 +16,13 @@ from orchestration.predict.fit import fit_warehouse, stored_fits
 from orchestration.tests.conftest import dbt
 from orchestration.tools.generate import generate
 
-# a 300-customer sample shop of two years on which the calibration Gamma-Gamma fit converged on
-# the first day and, on the second (a handful more orders), ran to its bound and failed
+# a 300-customer sample shop of two years on which the calibration Gamma-Gamma fit runs to p's
+# bound (order values with no spread around each customer's mean) on both days: once it failed on
+# the second day. (The shop of seed 2 had the fit converge inside on the first day and run to the
+# bound on the second, before 定期 deliveries left the BG/NBD and Gamma-Gamma inputs; no small
+# seed gives that sequence since.)
 END = date(2026, 12, 6)
-SEED = 2
+SEED = 5
 
 
 def _calibration_values(db) -> tuple[np.ndarray, np.ndarray]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.ingest.load import ingest
-from orchestration.predict import bgnbd
+from orchestration.predict import bgnbd, validation
 from orchestration.predict import fit as fit_module
 from orchestration.predict.__main__ import main as predict_main
 from orchestration.tests.conftest import dbt, query
@@ -31,6 +32,7 @@ def shop(tmp_path_factory) -> dict:
         seed=11,
         bad_share=0.0,
         dropouts=40,
+        customer_heterogeneity=True,
     )
     db = root / "warehouse.duckdb"
     ingest(root / "landing", db)
@@ -94,11 +96,17 @@ def test_customers_who_left_have_low_p_alive(shop):
     assert len(ids) == 40
     preds = query(db, "select customer_id, p_alive, churn_risk from marts.customer_predictions")
     dropped = preds[preds.customer_id.isin(ids)]
+    # other repeat buyers seen buying in the last 60 days (with per-customer dropout planted, other
+    # customers leave too: those are the ones known to be still buying)
     others = preds[
         ~preds.customer_id.isin(ids)
         & (
             preds.customer_id.isin(
-                query(db, "select customer_id from intermediate.int_clv_inputs where x > 0").customer_id
+                query(
+                    db,
+                    f"""select customer_id from intermediate.int_clv_inputs
+                    where x > 0 and last_purchase_date > date '{AS_OF}' - interval 60 day""",
+                ).customer_id
             )
         )
     ]
@@ -115,10 +123,12 @@ def test_validation_buckets_add_up(shop):
     assert parts.count_customers.sum() == total.count_customers
     assert parts.actual_purchases_holdout.sum() == total.actual_purchases_holdout
     assert parts.predicted_purchases_holdout.sum() == pytest.approx(total.predicted_purchases_holdout)
+    # purchase days of the holdout other than 定期 deliveries (those are the contract's)
     actual = query(
         shop["db"],
         f"""select count(distinct customer_id || cast(order_date as varchar)) as n
         from marts.fct_orders where is_purchase and customer_id is not null
+        and order_id not in (select order_id from intermediate.int_subscription_orders)
         and order_date > date '{AS_OF}' - interval 180 day and customer_id in (
             select customer_id from marts.fct_orders where is_purchase
             and order_date <= date '{AS_OF}' - interval 180 day)""",
@@ -128,6 +138,19 @@ def test_validation_buckets_add_up(shop):
     assert val.top_decile_revenue_share.iloc[:-1].isna().all()
     # the ranking finds the buyers: the top 10% predicted bring far more than 10% of the revenue
     assert total.top_decile_revenue_share > 0.3
+    # the churn score beside recency on the shop's own holdout (planted per-customer dropout)
+    print(
+        f"sample shop holdout: AUC churn score {total.auc_churn_score:.3f}, recency {total.auc_recency_baseline:.3f}, "
+        f"Spearman {total.spearman_purchases:.3f}, predicted {total.predicted_purchases_holdout:.0f} "
+        f"against {total.actual_purchases_holdout}"
+    )
+    assert total.auc_churn_score > total.auc_recency_baseline
+    assert not total.is_worse_than_baseline
+    assert val.auc_churn_score.iloc[:-1].isna().all() and val.is_worse_than_baseline.iloc[:-1].isna().all()
+    assert 0 < total.spearman_purchases <= 1
+    with duckdb.connect(str(shop["db"]), read_only=True) as con:
+        lines = validation.summary_lines(con)
+    assert lines and f"{total.actual_purchases_holdout:,.0f}" in " ".join(lines)
 
 
 def test_too_little_data_publishes_no_numbers(shop):

@@ -1,6 +1,7 @@
 """定期 subscriptions end to end: planted retention recovered from contracts and from the inferred
-path, the sBG projection of young cohorts against what the generator later realises, and the
-contract table's dedupe (a cancellation re-sent as a later version)."""
+path (subscribers rotate courses and switch flavours), the sBG projection of young cohorts against
+what the generator later realises, subscribers predicted as contracts against what they later
+bought, and the contract table's dedupe (a cancellation re-sent as a later version)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from orchestration.ingest.load import ingest
+from orchestration.predict.fit import fit_warehouse
 from orchestration.predict.sbg import fit_and_store
 from orchestration.tests.conftest import dbt, query
 from orchestration.tools.generate import generate
@@ -39,10 +41,12 @@ class Built:
     planted: dict
     early_retention: pd.DataFrame | None = None
     early_fits: pd.DataFrame | None = None
+    early_predictions: pd.DataFrame | None = None
 
 
 def _build_and_fit(db: Path, as_of: str) -> None:
     dbt(db, ["build"], {"as_of_date": as_of})
+    fit_warehouse(db)
     fit_and_store(db, as_of)
     dbt(db, ["build", "--select", "tag:fitted_parameters+"], {"as_of_date": as_of})
 
@@ -57,8 +61,9 @@ def contract_shop(tmp_path_factory: pytest.TempPathFactory) -> Built:
     _build_and_fit(db, EARLY)
     early = query(db, "select * from marts.subscription_retention")
     fits = query(db, "select * from model_fits.retention_fits")
+    predictions = query(db, "select * from marts.customer_predictions")
     _build_and_fit(db, END.isoformat())
-    return Built(db, planted, early, fits)
+    return Built(db, planted, early, fits, predictions)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +203,8 @@ def test_small_groups_get_no_projection(contract_shop: Built) -> None:
     small = fits[fits["count_subscriptions"] < 30]
     assert len(small) and (small["status"] == "too_little_data").all() and small["alpha"].isna().all()
     ret = query(contract_shop.db, "select * from marts.subscription_retention where cohort_month = 'all'")
-    fitted = fits[fits["status"] == "fitted"][["acquisition_channel", "product_id", "offer_code"]]
+    # a `geometric` group (no heterogeneity: the sBG's limit) is projected as well
+    fitted = fits[fits["status"].isin(["fitted", "geometric"])][["acquisition_channel", "product_id", "offer_code"]]
     merged = ret.merge(
         fitted.assign(has_fit=True),
         how="left",
@@ -206,3 +212,30 @@ def test_small_groups_get_no_projection(contract_shop: Built) -> None:
     )
     assert merged.loc[merged["has_fit"].isna(), "projected_retention_rate"].isna().all()
     assert merged.loc[merged["has_fit"].notna(), "projected_retention_rate"].notna().all()
+
+
+def test_subscribers_predicted_as_contracts_match_what_they_bought(contract_shop: Built) -> None:
+    # as of EARLY, a customer with an active 定期 is predicted from the subscription's survival and
+    # cycle; what those customers bought in the next 30 and 90 days (deliveries and other
+    # purchases, purchase days) comes from the warehouse built at the end of the data
+    early = contract_shop.early_predictions
+    subscribers = early[early["is_subscriber"]]
+    assert len(subscribers) >= 50
+    bought = query(
+        contract_shop.db,
+        f"""
+        select customer_id,
+            count(distinct case when order_date <= date '{EARLY}' + interval 30 day then order_date end) as d30,
+            count(distinct order_date) as d90
+        from intermediate.int_orders_enriched
+        where is_purchase and order_date > date '{EARLY}' and order_date <= date '{EARLY}' + interval 90 day
+        group by customer_id""",
+    ).set_index("customer_id")
+    actual = bought.reindex(subscribers["customer_id"], fill_value=0)
+    for days, column in ((30, "d30"), (90, "d90")):
+        predicted = subscribers[f"expected_purchases_{days}d"].sum()
+        error = predicted / actual[column].sum() - 1
+        print(f"subscribers, {days} days: predicted {predicted:.0f}, bought {actual[column].sum()} ({error:+.1%})")
+        assert abs(error) <= 0.10, (days, predicted, actual[column].sum())
+    # a subscriber's churn score is the chance of neither a delivery nor another purchase: low
+    assert (subscribers["churn_risk"] == "low").mean() > 0.8

@@ -384,6 +384,7 @@ def clv_benchmark(customers: int, years: int) -> int:
             "expected_purchases_365d": 365,
             "expected_purchases_horizon": 3 * 365,
         },
+        churn_horizon=180,
     )
     predict_s = time.perf_counter() - started
     print(f"customers {customers:,}, {years} years: simulate {simulate_s:.1f} s")
@@ -391,7 +392,36 @@ def clv_benchmark(customers: int, years: int) -> int:
     print(f"  BG/NBD r, alpha, a, b = {outcome.bgnbd} (truth {truth})")
     print(f"  Gamma-Gamma p, q, gamma = {outcome.gamma_gamma}")
     print(f"clv predict  {predict_s:8.2f} s  ({len(scored):,} customers)")
+    sbg_benchmark([50_000, 1_000_000])
     return 0
+
+
+# subscriptions per customer in the sBG timing: twice the share of a measured 50k-customer shop
+# (2,785 subscribers), so the groups are at least as full as a real shop's
+SUBSCRIPTIONS_PER_CUSTOMER = 0.12
+
+
+def sbg_benchmark(sizes: list[int]) -> dict[int, float]:
+    """Time the sBG fits of every retention group (orchestration/predict/sbg.py ``fit_groups``) on
+    subscriptions simulated for shops of these sizes (8 channels x 12 products x 3 offers, each
+    also `all`: 468 groups). Returns seconds per size."""
+    import time
+
+    from orchestration.predict.sbg import fit_groups
+    from orchestration.predict.simulate import simulate_subscriptions
+
+    seconds = {}
+    for customers in sizes:
+        frame = simulate_subscriptions(int(customers * SUBSCRIPTIONS_PER_CUSTOMER), 1.0, 4.0, seed=customers)
+        started = time.perf_counter()
+        rows = fit_groups(frame, min_subscriptions=30)
+        seconds[customers] = time.perf_counter() - started
+        statuses = {s: sum(r["status"] == s for r in rows) for s in ("fitted", "geometric", "too_little_data")}
+        print(
+            f"sBG fit      {seconds[customers]:8.2f} s  ({customers:,} customers, {len(frame):,} subscriptions, "
+            f"{len(rows)} groups: {statuses})"
+        )
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,7 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clv",
         action="store_true",
-        help="only time the CLV fit and prediction on --customers simulated customers",
+        help="only time the CLV fit and prediction on --customers simulated customers, and the sBG fits",
+    )
+    parser.add_argument(
+        "--sbg",
+        action="store_true",
+        help="only time the sBG fits of every retention group at 50k and 1M customers",
     )
     parser.add_argument(
         "--scale",
@@ -433,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         return scale_benchmark(sizes, args.years, args.repeat, args.workdir)
     if args.clv:
         return clv_benchmark(args.customers, args.years)
+    if args.sbg:
+        sbg_benchmark([50_000, 1_000_000])
+        return 0
     stages = [s for s in args.stages.split(",") if s]
     end = date(2025, 12, 31)
     start = end - timedelta(days=365 * args.years - 1)

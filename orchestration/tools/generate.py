@@ -8,11 +8,17 @@ What is planted (and recorded in ``<out>/_planted.json`` so tests can check that
 recover it):
 - eight acquisition channels that differ in cost per new customer (CPA) and in repeat behaviour
   (paid_social buys many cheap customers who rarely come back);
+- with ``--customer-heterogeneity``, per-customer dropout: the chance of buying again after each
+  purchase is drawn per customer from a Beta with the channel's expected repeat purchases
+  (``REPEAT_BETA_B``), so some customers of a channel stay for years and others never return, and
+  each buys at their own pace (``REPEAT_PACE_SHAPE``);
 - subscription (定期) customers who reorder supplements about monthly, each with a contract in
   ``subscriptions`` (optional table) whose retention is planted per offer code and channel: a deep
   初回80%OFF offer (mostly bought through paid_social) churns after delivery 1-2, LINE subscribers
   stay longest; the per-subscriber churn probability is Beta-distributed (the sBG model), so the
-  planted n回目継続率 S(n-1) = B(a, b + n - 1) / B(a, b) is recorded exactly;
+  planted n回目継続率 S(n-1) = B(a, b + n - 1) / B(a, b) is recorded exactly; some subscribers are
+  on a rotating course (a different supplement each delivery) and some switch flavour once, both
+  within the same contract;
 - seasonality (December and March peaks, a summer dip);
 - a web funnel with about 70% cart abandonment, some purchases without a recorded cart event;
 - store and phone orders with no web session, guest checkouts, cancellations and returns (re-sent
@@ -85,6 +91,20 @@ SUB_CHURN_BETA = {
     (SUB_STANDARD_OFFER, "*"): (2.0, 10.0),
 }
 SUB_INTERVAL_DAYS = 30
+# 定期便 product changes (their own random stream): a share of subscribers is on a rotating course
+# (each delivery the next of three supplements), another share switches flavour once, at a random
+# delivery after the first; a product change is not a cancellation
+SUB_ROTATING_SHARE = 0.2
+SUB_SWITCH_SHARE = 0.15
+SUB_COURSE_LENGTH = 3
+# per-customer dropout: the chance p of buying again after each purchase is Beta(a, b) per customer,
+# so customers of one channel differ (the BG/NBD's assumption). b is this constant and a = (b - 1) x
+# p_repeat / (1 - p_repeat), which keeps the channel's expected repeat purchases per customer,
+# E[p / (1 - p)] = a / (b - 1), at p_repeat / (1 - p_repeat): the shop's volume stays as it was
+REPEAT_BETA_B = 3.0
+# per-customer pace: a customer's mean gap between purchases is the channel's times a Gamma factor of
+# mean 1 and this shape, so buyers of one channel differ in how often they buy too
+REPEAT_PACE_SHAPE = 2.0
 SUB_CANCEL_REASONS = {
     SUB_DEEP_OFFER: ["初回だけのつもりだった", "価格が高い", "効果を感じない"],
     SUB_STANDARD_OFFER: ["商品が余っている", "効果を感じない", "価格が高い", "引っ越し"],
@@ -225,8 +245,12 @@ class Generator:
         dropouts: int = 0,
         browse_per_order: float = 2.0,
         campaign_response: float = 0.0,
+        customer_heterogeneity: bool = False,
     ) -> None:
         self.n_customers = customers
+        # per-customer dropout and pace (REPEAT_BETA_B, REPEAT_PACE_SHAPE); off: every customer of a
+        # channel has its chance of buying again and its pace (the shop the sample tests were set on)
+        self.customer_heterogeneity = customer_heterogeneity
         # browse-only sessions (no cart) per web order; 2.0 is the default shop, a larger value
         # makes an event-heavy shop (the scale benchmark) without changing anything else's shape
         self.browse_per_order = browse_per_order
@@ -292,6 +316,12 @@ class Generator:
         first_delay = np.where(rng.random(n) < 0.8, 0, rng.geometric(0.15, n)) * SECONDS_PER_DAY
         first_epoch = reg_epoch + first_delay + rng.integers(60, 3600, n)
         p_repeat = np.array([c.p_repeat for c in CHANNELS])[chan]
+        if self.customer_heterogeneity:
+            # per-customer chance of buying again, the channel's expected repeat purchases kept (own
+            # stream: the draws of the other streams stay where they were)
+            repeat_rng = np.random.default_rng([self.seed, 12])
+            repeat_a = (REPEAT_BETA_B - 1) * p_repeat / (1 - p_repeat)
+            p_repeat = np.clip(repeat_rng.beta(repeat_a, REPEAT_BETA_B), 0.0, 0.98)
         subscriber = buys & (rng.random(n) < 0.09)
         extra = rng.geometric(1 - p_repeat) - 1
         rng.geometric(0.12, n)  # drawn (and unused) to keep the stream of the other customers
@@ -325,7 +355,13 @@ class Generator:
         total = len(cust_of)
         group_start = np.repeat(np.cumsum(n_orders) - n_orders, n_orders)
         order_idx_in_cust = np.arange(total) - group_start
-        mean_gap = np.array([c.mean_gap_days for c in CHANNELS])[chan][cust_of]
+        # per-customer pace (own stream): the channel's mean gap times the customer's factor
+        pace = (
+            np.random.default_rng([self.seed, 15]).gamma(REPEAT_PACE_SHAPE, 1.0 / REPEAT_PACE_SHAPE, n)
+            if self.customer_heterogeneity
+            else np.ones(n)
+        )
+        mean_gap = np.array([c.mean_gap_days for c in CHANNELS])[chan][cust_of] * pace[cust_of]
         gaps = rng.gamma(2.0, mean_gap / 2.0) * SECONDS_PER_DAY
         sub = subscriber[cust_of]
         gaps = np.where(sub, (30 + rng.integers(-3, 4, total)) * SECONDS_PER_DAY, gaps)
@@ -406,10 +442,22 @@ class Generator:
         for c, members in enumerate(prod_by_cat):
             mask = line_cat == c
             product[mask] = members[rng.integers(0, len(members), mask.sum())]
-        # a subscriber always gets the same supplement
-        sub_product = prod_by_cat[1][np.arange(n) % len(prod_by_cat[1])]
+        # a subscriber starts on one supplement (the contract's product); a rotating course moves to
+        # the next supplement each delivery, a switcher changes once at a random delivery >= 2
+        supplements = prod_by_cat[1]
+        sub_product = supplements[np.arange(n) % len(supplements)]
+        change_rng = np.random.default_rng([self.seed, 14])
+        kind = change_rng.random(n)
+        rotating = subscriber & (kind < SUB_ROTATING_SHARE)
+        switcher = subscriber & ~rotating & (kind < SUB_ROTATING_SHARE + SUB_SWITCH_SHARE)
+        switch_at = change_rng.integers(1, 6, n)  # delivery index (0-based) of the switch
         sub_line = sub[line_order] & (line_no == 1)
-        product[sub_line] = sub_product[cust_of[line_order][sub_line]]
+        line_cust = cust_of[line_order][sub_line]
+        delivery_idx = order_idx_in_cust[line_order][sub_line]
+        start_pos = np.arange(n) % len(supplements)
+        step = np.where(rotating[line_cust], delivery_idx % SUB_COURSE_LENGTH, 0)
+        step = np.where(switcher[line_cust] & (delivery_idx >= switch_at[line_cust]), 1, step)
+        product[sub_line] = supplements[(start_pos[line_cust] + step) % len(supplements)]
         quantity = rng.choice([1, 2, 3], size=n_items, p=[0.8, 0.15, 0.05])
         unit_price = self.product_price[product]
         unit_price = np.where(sub_line, np.round(unit_price * 0.8 / 10) * 10, unit_price)  # 定期 discount
@@ -435,6 +483,7 @@ class Generator:
         }
         self.items_np = {"line_order": line_order, "line_no": line_no, "product": product}
         self.cust_np = {"chan": chan, "reg_epoch": reg_epoch, "first_epoch": first_epoch}
+        self.rotating, self.switcher = rotating, switcher
 
         cust_ids = _ids("C", np.arange(1, n + 1), 7)
         order_ids = _ids("O", order_number, 9)
@@ -548,6 +597,14 @@ class Generator:
                 c.name: {
                     "cpa": c.cpa,
                     "p_repeat": c.p_repeat,
+                    **(
+                        {
+                            "repeat_beta": [(REPEAT_BETA_B - 1) * c.p_repeat / (1 - c.p_repeat), REPEAT_BETA_B],
+                            "pace_gamma_shape": REPEAT_PACE_SHAPE,
+                        }
+                        if self.customer_heterogeneity
+                        else {}
+                    ),
                     "acquisition_source": f"{c.source}/{c.medium}",
                     "new_customers": int(ch_counts[i]),
                 }
@@ -732,6 +789,11 @@ class Generator:
             "deep_offer_share": {**{ch.name: SUB_DEEP_SHARE.get(ch.name, SUB_DEEP_SHARE_DEFAULT) for ch in CHANNELS}},
             "segments": segments,
             "churn_beta_rule": "(offer, channel) else (offer, '*')",
+            "rotating_course_share": SUB_ROTATING_SHARE,
+            "rotating_course_length": SUB_COURSE_LENGTH,
+            "switch_share": SUB_SWITCH_SHARE,
+            "rotating_customer_ids": [f"C{i + 1:07d}" for i in np.flatnonzero(self.rotating & (last >= 0))],
+            "switcher_customer_ids": [f"C{i + 1:07d}" for i in np.flatnonzero(self.switcher & (last >= 0))],
         }
         return tbl, file_epoch
 
@@ -973,6 +1035,7 @@ def generate(
     dropouts: int = 0,
     browse_per_order: float = 2.0,
     campaign_response: float = 0.0,
+    customer_heterogeneity: bool = False,
 ) -> dict:
     """Generate the landing directory; returns the planted facts (also written to _planted.json)."""
     t0 = time.perf_counter()
@@ -988,6 +1051,7 @@ def generate(
         dropouts,
         browse_per_order=browse_per_order,
         campaign_response=campaign_response,
+        customer_heterogeneity=customer_heterogeneity,
     )
     products = gen.products()
     _log(f"products: {products.num_rows}", t0)
@@ -1089,6 +1153,12 @@ def main(argv: list[str] | None = None) -> int:
         help="plant a campaign effect: contacted second-purchase-nurture entries (not held out, "
         "with consent) buy again within 7 days with this probability (default 0: none)",
     )
+    parser.add_argument(
+        "--customer-heterogeneity",
+        action="store_true",
+        help="plant per-customer dropout and pace: each customer's chance of buying again and mean gap "
+        "between purchases vary around their channel's (the BG/NBD's assumption)",
+    )
     args = parser.parse_args(argv)
     tables = tuple(t.strip() for t in args.tables.split(",") if t.strip())
     unknown = set(tables) - set(TABLE_COLUMNS)
@@ -1108,6 +1178,7 @@ def main(argv: list[str] | None = None) -> int:
         args.dropouts,
         browse_per_order=args.browse_per_order,
         campaign_response=args.campaign_response,
+        customer_heterogeneity=args.customer_heterogeneity,
     )
     return 0
 

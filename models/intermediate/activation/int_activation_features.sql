@@ -3,8 +3,9 @@
 -- rules (seed activation_audience_rules) are written against, each as of that day, from the data
 -- alone (no stored state), so a rerun or a backfill gives the same rows. Known customer: a
 -- registered customer (guests have no customer_id). The rules for tier, CPM and churn band are the
--- macros the marts use (macros/customer_rules.sql). P(alive) of an earlier day uses the parameters
--- fitted as of as_of_date (the `full` fit; null without one). It reads only staging and
+-- macros the marts use (macros/customer_rules.sql). P(alive) and the churn score of an earlier day
+-- use the parameters fitted as of as_of_date (the `full` fit; null without one) on the fit's inputs:
+-- repeat days are purchase days that are not only 定期 deliveries (int_clv_inputs). It reads only staging and
 -- intermediate models: purchases (int_orders_enriched), abandoned carts
 -- (int_abandoned_cart_products) and 定期 subscriptions (int_subscriptions) are the models the marts
 -- fct_orders, abandoned_carts and fct_subscriptions are built from (decision 107).
@@ -29,9 +30,12 @@ days as (
 
 purchases as (
 
-    select customer_id, order_date, order_total
-    from {{ ref('int_orders_enriched') }}
-    where is_purchase and customer_id is not null
+    select orders.customer_id, orders.order_date, orders.order_total,
+        case when deliveries.order_id is null then 1 else 0 end as is_free
+    from {{ ref('int_orders_enriched') }} as orders
+    left join {{ ref('int_subscription_orders') }} as deliveries
+        on orders.order_id = deliveries.order_id
+    where orders.is_purchase and orders.customer_id is not null
 
 ),
 
@@ -78,11 +82,22 @@ fit as (
     carts and subscriptions (a hash join over the 61M-row grid at 1M customers, decision 86). -#}
 {%- set loyalty_days = var('loyalty_window_days') %}
 
+-- is_free_repeat: a purchase day after the customer's first with a purchase that is not a 定期
+-- delivery: the BG/NBD's repeat days (int_clv_inputs' rule, so P(alive) here is the fit's)
 purchase_days as (
 
-    select customer_id, order_date, count(*) as purchases, sum(order_total) as revenue
-    from purchases
-    group by customer_id, order_date
+    select
+        customer_id,
+        order_date,
+        purchases,
+        revenue,
+        case when has_free = 1 and order_date > min(order_date) over (partition by customer_id) then 1 else 0 end
+            as is_free_repeat
+    from (
+        select customer_id, order_date, count(*) as purchases, sum(order_total) as revenue, max(is_free) as has_free
+        from purchases
+        group by customer_id, order_date
+    ) as by_day
 
 ),
 
@@ -174,6 +189,8 @@ segment_history as (
         count(purchase_days.order_date) as purchase_days,
         min(purchase_days.order_date) as first_purchase_date,
         max(purchase_days.order_date) as last_purchase_date,
+        coalesce(sum(purchase_days.is_free_repeat), 0) as free_repeat_days,
+        max(case when purchase_days.is_free_repeat = 1 then purchase_days.order_date end) as last_free_repeat_date,
         sum(purchase_days.revenue) as lifetime_revenue,
         sum(case
             when purchase_days.order_date > {{ add_days('segments.valid_from', - loyalty_days) }}
@@ -202,6 +219,8 @@ history as (
         segment_history.purchase_days,
         segment_history.first_purchase_date,
         segment_history.last_purchase_date,
+        segment_history.free_repeat_days,
+        segment_history.last_free_repeat_date,
         segment_history.lifetime_revenue,
         segment_history.purchases_in_loyalty_window,
         segment_history.had_cart_yesterday,
@@ -221,24 +240,37 @@ measured as (
         history.*,
         {{ days_between('history.first_purchase_date', 'history.feature_date') }} as days_since_first_purchase,
         {{ days_between('history.last_purchase_date', 'history.feature_date') }} as days_since_last_purchase,
-        {{ days_between('history.first_purchase_date', 'history.last_purchase_date') }} as tenure_days
+        {{ days_between('history.first_purchase_date', 'history.last_purchase_date') }} as tenure_days,
+        {{ days_between('history.first_purchase_date', 'coalesce(history.last_free_repeat_date, history.first_purchase_date)') }}
+            as free_tenure_days
     from history
 
 ),
 
--- P(alive) on the row itself (a join back on customer x day cost a second pass over the grid)
+-- P(alive) and the churn score on the row itself (a join back on customer x day cost a second pass over the grid)
 scored as (
 
     select
         measured.*,
         case when measured.purchases > 0 and fit.r is not null then
             {{ bgnbd_p_alive('fit.r', 'fit.alpha', 'fit.a', 'fit.b',
-                             'cast(measured.purchase_days - 1 as double)',
-                             'cast(measured.tenure_days as double)',
+                             'cast(measured.free_repeat_days as double)',
+                             'cast(measured.free_tenure_days as double)',
                              'cast(measured.days_since_first_purchase as double)') }}
-        end as p_alive
+        end as p_alive,
+        -- a subscribed customer's chance of no delivery either (int_subscriber_deliveries, as of
+        -- as_of_date), as customer_predictions scores them
+        case when measured.purchases > 0 and fit.r is not null then
+            {{ bgnbd_churn_score('fit.r', 'fit.alpha', 'fit.a', 'fit.b',
+                                 'cast(measured.free_repeat_days as double)',
+                                 'cast(measured.free_tenure_days as double)',
+                                 'cast(measured.days_since_first_purchase as double)') }}
+            * case when measured.is_subscribed = 1 then coalesce(subscriber.p_no_delivery_holdout, 1) else 1 end
+        end as churn_score
     from measured
     left join fit on 1 = 1
+    left join {{ ref('int_subscriber_deliveries') }} as subscriber
+        on measured.customer_id = subscriber.customer_id
 
 ),
 
@@ -260,7 +292,7 @@ final as (
         end as cpm_segment,
         case when scored.purchases > 0 then {{ cpm_status('scored.days_since_last_purchase') }} end as cpm_status,
         scored.p_alive,
-        case when scored.p_alive is not null then {{ churn_risk_band('scored.p_alive') }} end as churn_risk,
+        case when scored.churn_score is not null then {{ churn_risk_band('scored.churn_score') }} end as churn_risk,
         -- a cart abandoned yesterday, and no purchase since
         case when scored.had_cart_yesterday = 1
                 and (scored.last_purchase_date is null

@@ -3,9 +3,63 @@
 -- the same as of the calibration end (as_of_date - clv_holdout_days), with the purchases and
 -- revenue of the holdout after it. Same-day purchases are one transaction; the first purchase
 -- day is not a repeat. The run's model settings ride along so the Python fit reads one source.
+-- 定期 deliveries (int_subscription_orders) are a contract's, predicted from the subscription's
+-- survival (customer_predictions): the first purchase day counts whatever was bought, the repeat
+-- days, their values and the holdout only the other purchases (domain.md "Predicted lifetime
+-- value and churn").
 with orders as (
 
     select * from {{ ref('int_orders_enriched') }}
+
+),
+
+deliveries as (
+
+    select order_id from {{ ref('int_subscription_orders') }}
+
+),
+
+first_purchases as (
+
+    select
+        customer_id,
+        min(order_date) as first_purchase_date
+    from orders
+    where is_purchase and customer_id is not null
+    group by customer_id
+
+),
+
+free_purchase_days as (
+
+    select
+        orders.customer_id,
+        orders.order_date as purchase_date,
+        sum(orders.order_total) as day_value
+    from orders
+    left join deliveries
+        on orders.order_id = deliveries.order_id
+    where orders.is_purchase and orders.customer_id is not null and deliveries.order_id is null
+    group by orders.customer_id, orders.order_date
+
+),
+
+-- each customer's first purchase day (whatever was bought) and their other purchase days
+day_parts as (
+
+    select
+        customer_id,
+        first_purchase_date as purchase_date,
+        cast(0 as double) as day_value
+    from first_purchases
+
+    union all
+
+    select
+        customer_id,
+        purchase_date,
+        cast(day_value as double) as day_value
+    from free_purchase_days
 
 ),
 
@@ -13,11 +67,10 @@ purchase_days as (
 
     select
         customer_id,
-        order_date as purchase_date,
-        sum(order_total) as day_value
-    from orders
-    where is_purchase and customer_id is not null
-    group by customer_id, order_date
+        purchase_date,
+        sum(day_value) as day_value
+    from day_parts
+    group by customer_id, purchase_date
 
 ),
 

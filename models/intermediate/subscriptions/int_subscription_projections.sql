@@ -1,7 +1,9 @@
 -- One row per sBG fit group (acquisition_channel x product_id x offer_code, each also `all`, pooled
 -- over start cohorts) x delivery_number 1 .. max(13, subscription_ltv_deliveries): the projected
 -- share reaching delivery n, S(n - 1) = prod_{i=1..n-1} (beta + i - 1) / (alpha + beta + i - 1)
--- (Fader & Hardie 2007), from the fits of this as_of_date with status `fitted`. Empty before any fit.
+-- (Fader & Hardie 2007), from the fits of this as_of_date with status `fitted`; for status
+-- `geometric` (no heterogeneity in churn: the estimate ran to its bound) the model's limit,
+-- S(n - 1) = (1 - theta)^(n - 1) with theta = alpha / (alpha + beta). Empty before any fit.
 {%- set max_n = [13, var('subscription_ltv_deliveries')] | max %}
 with fits as (
 
@@ -9,11 +11,12 @@ with fits as (
         acquisition_channel,
         product_id,
         offer_code,
+        status,
         alpha,
         beta
     from {{ source('model_fits', 'retention_fits') }}
     where as_of_date = {{ as_of_date() }}
-        and status = 'fitted'
+        and status in ('fitted', 'geometric')
         and cohort_month = 'all'
         and alpha > 0
         and beta > 0
@@ -33,7 +36,10 @@ fit_terms as (
         fits.product_id,
         fits.offer_code,
         delivery_numbers.delivery_number as renewal,
-        ln((fits.beta + delivery_numbers.delivery_number - 1) / (fits.alpha + fits.beta + delivery_numbers.delivery_number - 1)) as log_term
+        case
+            when fits.status = 'geometric' then ln(fits.beta / (fits.alpha + fits.beta))
+            else ln((fits.beta + delivery_numbers.delivery_number - 1) / (fits.alpha + fits.beta + delivery_numbers.delivery_number - 1))
+        end as log_term
     from fits
     cross join delivery_numbers
 

@@ -5,8 +5,11 @@
 -- audiences' 定期 features read the start and cancellation dates here.
 -- Deliveries of a contract: its subscription orders (int_subscription_orders). An order that names
 -- its contract (orders.subscription_id) counts for that contract exactly; an order without one is
--- matched by customer + product to the contract of that pair that started on or before the order
--- (the latest such start), and not after the contract's cancellation.
+-- matched to a contract of the same customer that started on or before the order and was not
+-- cancelled before it: one of the same product first (the latest such start), else any (a rotating
+-- course or a flavour switch delivers another product under the same contract). count_product_switches: the
+-- deliveries whose product differs from the subscription's previous delivery (a flavour switch or a
+-- rotating course, not a cancellation).
 {%- set default_interval = var('subscription_default_interval_days') %}
 with contracts as (
 
@@ -44,20 +47,21 @@ named_deliveries as (
 
 ),
 
--- the other subscription orders: the contract of the same customer + product that started last
--- on or before the order and was not cancelled before it
+-- the other subscription orders: the customer's contract running on the order's day, of the same
+-- product first, then the one that started last
 matched_candidates as (
 
     select
         deliveries.order_id,
         contracts.subscription_id,
         row_number() over (
-            partition by deliveries.order_id order by contracts.started_at desc, contracts.subscription_id desc
+            partition by deliveries.order_id
+            order by case when deliveries.product_id = contracts.product_id then 0 else 1 end,
+                contracts.started_at desc, contracts.subscription_id desc
         ) as match_rank
     from deliveries
     inner join contracts
         on deliveries.customer_id = contracts.customer_id
-        and deliveries.product_id = contracts.product_id
         and deliveries.order_date >= contracts.started_date
         and (contracts.cancelled_date is null or deliveries.order_date <= contracts.cancelled_date)
     where deliveries.order_id not in (select named_deliveries.order_id from named_deliveries)
@@ -72,17 +76,34 @@ assigned as (
 
 ),
 
-contract_deliveries as (
+assigned_sequence as (
 
     select
         assigned.subscription_id,
-        cast(count(*) as bigint) as count_deliveries,
-        max(deliveries.order_date) as last_delivery_date,
-        cast(sum(deliveries.order_total) as decimal(18, 2)) as delivery_revenue
+        deliveries.order_date,
+        deliveries.order_total,
+        case
+            when lag(deliveries.product_id) over (
+                partition by assigned.subscription_id order by deliveries.ordered_at, deliveries.order_id
+            ) != deliveries.product_id then 1
+            else 0
+        end as is_switch
     from assigned
     inner join deliveries
         on assigned.order_id = deliveries.order_id
-    group by assigned.subscription_id
+
+),
+
+contract_deliveries as (
+
+    select
+        subscription_id,
+        cast(count(*) as bigint) as count_deliveries,
+        cast(sum(is_switch) as bigint) as count_product_switches,
+        max(order_date) as last_delivery_date,
+        cast(sum(order_total) as decimal(18, 2)) as delivery_revenue
+    from assigned_sequence
+    group by subscription_id
 
 ),
 
@@ -99,6 +120,7 @@ from_contracts as (
         case when contracts.status = 'cancelled' then coalesce(contracts.cancel_reason, 'unknown') end as cancel_reason,
         coalesce(contracts.offer_code, 'none') as offer_code,
         coalesce(contract_deliveries.count_deliveries, 0) as count_deliveries,
+        coalesce(contract_deliveries.count_product_switches, 0) as count_product_switches,
         contract_deliveries.last_delivery_date,
         coalesce(contract_deliveries.delivery_revenue, 0) as delivery_revenue,
         false as is_inferred
@@ -121,6 +143,7 @@ from_orders as (
         case when inferred.status = 'cancelled' then 'unknown' end as cancel_reason,
         'none' as offer_code,
         inferred.count_deliveries,
+        inferred.count_product_switches,
         inferred.last_delivery_date,
         inferred.delivery_revenue,
         true as is_inferred

@@ -1,8 +1,17 @@
 -- One row per calibration-frequency bucket (`0` .. `6`, `7+`, `all`) when the `calibration` fit
 -- of this as_of_date is `fitted`; empty otherwise. Customers whose first purchase is on or
 -- before the calibration end (as_of_date - clv_holdout_days): predicted repeat purchase days in
--- the holdout (calibration fit) against the actual ones; on `all`, the share of holdout revenue
--- bought by the top 10% of customers by predicted holdout purchases.
+-- the holdout (calibration fit) against the actual ones; on `all`, how well the ranking finds the
+-- customers who bought (domain.md "Predicted lifetime value and churn"):
+--   top_decile_revenue_share  share of holdout revenue bought by the top 10% of customers by
+--                             predicted holdout purchases
+--   auc_churn_score           AUC of the churn score for "bought again in the holdout" (a lower
+--                             score ranks first; 0.5 is chance, ties count half)
+--   auc_recency_baseline      the same for the days since the last purchase at the calibration end
+--   spearman_purchases        rank correlation of predicted and actual holdout purchases
+--   is_worse_than_baseline    auc_churn_score < auc_recency_baseline
+-- AUC = (sum of the buyers' average ranks - n_pos (n_pos + 1) / 2) / (n_pos x n_neg), ranks ascending
+-- in the probability of buying (1 - churn score; minus the days since the last purchase).
 with inputs as (
 
     select * from {{ ref('int_clv_inputs') }}
@@ -41,6 +50,9 @@ customers as (
         inputs.holdout_purchases,
         inputs.holdout_revenue,
         scores.expected_purchases_holdout,
+        scores.churn_score,
+        cast(inputs.cal_big_t - inputs.cal_t_x as double) as calibration_recency_days,
+        case when inputs.holdout_purchases > 0 then 1 else 0 end as bought_again,
         row_number() over (order by scores.expected_purchases_holdout desc, inputs.customer_id) as predicted_rank,
         count(*) over () as count_all
     from inputs
@@ -72,6 +84,45 @@ per_bucket as (
 
 ),
 
+-- average ranks (ties share the mean of their positions)
+ranked as (
+
+    select
+        bought_again,
+        rank() over (order by churn_score desc)
+            + (count(*) over (partition by churn_score) - 1) / 2.0 as churn_rank,
+        rank() over (order by calibration_recency_days desc)
+            + (count(*) over (partition by calibration_recency_days) - 1) / 2.0 as recency_rank,
+        rank() over (order by expected_purchases_holdout)
+            + (count(*) over (partition by expected_purchases_holdout) - 1) / 2.0 as predicted_purchases_rank,
+        rank() over (order by holdout_purchases)
+            + (count(*) over (partition by holdout_purchases) - 1) / 2.0 as actual_purchases_rank
+    from customers
+
+),
+
+ranking as (
+
+    select
+        {{ safe_divide('sum(bought_again * churn_rank) - sum(bought_again) * (sum(bought_again) + 1) / 2.0',
+                       'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_churn_score,
+        {{ safe_divide('sum(bought_again * recency_rank) - sum(bought_again) * (sum(bought_again) + 1) / 2.0',
+                       'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_recency_baseline,
+        -- Pearson of the ranks from exact sums (a parallel float sum would differ in the last
+        -- digits from run to run)
+        (
+            {{ exact_sum('predicted_purchases_rank * actual_purchases_rank') }}
+            - {{ exact_sum('predicted_purchases_rank') }} * {{ exact_sum('actual_purchases_rank') }} / count(*)
+        ) / nullif(sqrt(
+            ({{ exact_sum('predicted_purchases_rank * predicted_purchases_rank') }}
+             - {{ exact_sum('predicted_purchases_rank') }} * {{ exact_sum('predicted_purchases_rank') }} / count(*))
+            * ({{ exact_sum('actual_purchases_rank * actual_purchases_rank') }}
+               - {{ exact_sum('actual_purchases_rank') }} * {{ exact_sum('actual_purchases_rank') }} / count(*))
+        ), 0) as spearman_purchases
+    from ranked
+
+),
+
 top_decile as (
 
     select
@@ -94,11 +145,19 @@ final as (
         cast({{ safe_divide('per_bucket.predicted_purchases_holdout', 'per_bucket.count_customers') }} as double) as mean_predicted,
         cast(case when buckets.frequency_bucket = 'all' then top_decile.top_decile_revenue_share end as double)
             as top_decile_revenue_share,
+        cast(case when buckets.frequency_bucket = 'all' then ranking.auc_churn_score end as double) as auc_churn_score,
+        cast(case when buckets.frequency_bucket = 'all' then ranking.auc_recency_baseline end as double)
+            as auc_recency_baseline,
+        cast(case when buckets.frequency_bucket = 'all' then ranking.spearman_purchases end as double)
+            as spearman_purchases,
+        case when buckets.frequency_bucket = 'all'
+            then ranking.auc_churn_score < ranking.auc_recency_baseline end as is_worse_than_baseline,
         cast(buckets.bucket_order as integer) as bucket_order
     from buckets
     left join per_bucket
         on buckets.frequency_bucket = per_bucket.frequency_bucket
     cross join top_decile
+    cross join ranking
     where (select count(*) from fits) = 1
 
 )

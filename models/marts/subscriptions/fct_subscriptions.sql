@@ -31,6 +31,7 @@ final as (
         subscriptions.offer_code,
         coalesce(acquisition.acquisition_channel, 'unknown') as acquisition_channel,
         subscriptions.count_deliveries,
+        subscriptions.count_product_switches,
         subscriptions.last_delivery_date,
         cast(subscriptions.delivery_revenue as decimal(18, 2)) as delivery_revenue,
         cast(case

@@ -1,0 +1,58 @@
+"""What the run summary says about the prediction model's holdout check (marts.clv_model_validation,
+domain.md "Predicted lifetime value and churn"): in words, when the model is off by more than 15%
+in total or its churn score ranks "bought again" worse than the recency baseline."""
+
+from __future__ import annotations
+
+import duckdb
+
+# the model is "off" when its total holdout prediction misses the actual by more than this share
+OFF_IN_TOTAL_ABOVE = 0.15
+
+
+def trust_lines(
+    total_predicted: float | None, total_actual: float | None, auc: float | None, baseline: float | None
+) -> list[str]:
+    """The sentences for one validation `all` row (empty when the model holds on both counts)."""
+    lines = []
+    if total_predicted is not None and total_actual:
+        off = (total_predicted - total_actual) / total_actual
+        if abs(off) > OFF_IN_TOTAL_ABOVE:
+            lines.append(
+                f"Predictions are off: on the holdout the model predicted {total_predicted:,.0f} repeat purchase days "
+                f"against {total_actual:,.0f} actual ({off:+.0%}, more than {OFF_IN_TOTAL_ABOVE:.0%}); "
+                "read expected purchases and CLV as rough."
+            )
+    if auc is not None and baseline is not None and auc < baseline:
+        lines.append(
+            f"The churn score ranks worse than its baseline: AUC {auc:.2f} for bought again in the holdout, "
+            f"against {baseline:.2f} for the days since the last purchase alone; the churn bands "
+            "(and the audiences that read them) are less reliable than recency."
+        )
+    return lines
+
+
+def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The trust sentences of the warehouse's last validation; empty when there is none."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'clv_model_validation'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    row = con.execute(
+        "select predicted_purchases_holdout, actual_purchases_holdout, auc_churn_score, auc_recency_baseline "
+        "from marts.clv_model_validation where frequency_bucket = 'all'"
+    ).fetchone()
+    if row is None:
+        return []
+    predicted, actual, auc, baseline = row
+    lines = trust_lines(predicted, actual, auc, baseline)
+    if not lines:
+        lines = [
+            f"Predictions hold on the holdout: {predicted:,.0f} repeat purchase days predicted against "
+            f"{actual:,.0f} actual; churn score AUC {auc:.2f} (recency alone {baseline:.2f})."
+            if auc is not None and baseline is not None
+            else f"Predictions on the holdout: {predicted:,.0f} repeat purchase days predicted against {actual:,.0f} actual."
+        ]
+    return lines
