@@ -235,25 +235,6 @@ def rebuild_marts(database: str | Path, as_of: str) -> None:
 def copy_to_spark(database: str | Path, root: Path | None = None) -> dict[str, int]:
     """Replace the local Spark warehouse's log tables' rows with the DuckDB warehouse's (the
     DuckDB/Spark parity test). The tables must exist (the dbt on-run-start hook creates them)."""
-    import pandas as pd
-    from pyspark.sql import functions as F
+    from orchestration.ingest.spark import replace_tables_from_duckdb
 
-    from orchestration.ingest.spark import session
-
-    spark = session(root)
-    counts = {}
-    with duckdb.connect(str(database), read_only=True) as con:
-        frames = {t: con.execute(f"select * from {SCHEMA}.{t}").df() for t in TABLES}
-    for table, df in frames.items():
-        name = f"{SCHEMA}.{table}"
-        target = spark.table(name)
-        rows = [tuple(None if pd.isna(v) else str(v) for v in rec) for rec in df.astype(object).itertuples(index=False)]
-        if not rows:
-            spark.sql(f"truncate table {name}")
-        else:
-            source = spark.createDataFrame(rows, schema=", ".join(f"{c} string" for c in df.columns))
-            source.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in target.schema]).write.insertInto(
-                name, overwrite=True
-            )
-        counts[table] = len(rows)
-    return counts
+    return replace_tables_from_duckdb(database, SCHEMA, tuple(TABLES), root)

@@ -140,6 +140,36 @@ def load_landing(
     return report
 
 
+def replace_tables_from_duckdb(
+    database: str | Path, schema: str, tables: tuple[str, ...], root: Path | None = None
+) -> dict[str, int]:
+    """Replace the rows of the local Spark warehouse's ``schema.<table>`` with the DuckDB
+    warehouse's, cast to the Spark table's types (tables the models read but the job writes in
+    Python: the fits, the contact log). The tables must exist (the dbt on-run-start hooks create
+    them). Returns rows per table."""
+    import duckdb
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    spark = session(root)
+    counts = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        frames = {t: con.execute(f"select * from {schema}.{t}").df() for t in tables}
+    for table, df in frames.items():
+        name = f"{schema}.{table}"
+        target = spark.table(name)
+        rows = [tuple(None if pd.isna(v) else str(v) for v in rec) for rec in df.astype(object).itertuples(index=False)]
+        if not rows:
+            spark.sql(f"truncate table {name}")
+        else:
+            source = spark.createDataFrame(rows, schema=", ".join(f"{c} string" for c in df.columns))
+            source.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in target.schema]).write.insertInto(
+                name, overwrite=True
+            )
+        counts[table] = len(rows)
+    return counts
+
+
 def views_dir(root: Path | None = None) -> Path:
     """Where ``export_views`` writes the rows of the views of a database, one folder per view."""
     return Path(root or spark_dir()) / "views"
