@@ -38,3 +38,23 @@
 {% macro default__table_format_clause() -%}{{ return("") }}{%- endmacro %}
 
 {% macro spark__table_format_clause() -%}{{ return(" using parquet") }}{%- endmacro %}
+
+{#- The sBG fits of this as_of_date a projection can use (orchestration/predict/sbg.py): pooled over
+    start cohorts, with status `fitted` or `geometric` (the limit where churn shows no
+    heterogeneity) and positive parameters. Read by int_subscription_projections and
+    int_subscriber_deliveries. -#}
+{% macro usable_retention_fits() -%}
+    select
+        acquisition_channel,
+        product_id,
+        offer_code,
+        status,
+        alpha,
+        beta
+    from {{ source('model_fits', 'retention_fits') }}
+    where as_of_date = {{ as_of_date() }}
+        and status in ('fitted', 'geometric')
+        and cohort_month = 'all'
+        and alpha > 0
+        and beta > 0
+{%- endmacro %}

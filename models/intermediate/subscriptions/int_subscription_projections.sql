@@ -7,19 +7,7 @@
 {%- set max_n = [13, var('subscription_ltv_deliveries')] | max %}
 with fits as (
 
-    select
-        acquisition_channel,
-        product_id,
-        offer_code,
-        status,
-        alpha,
-        beta
-    from {{ source('model_fits', 'retention_fits') }}
-    where as_of_date = {{ as_of_date() }}
-        and status in ('fitted', 'geometric')
-        and cohort_month = 'all'
-        and alpha > 0
-        and beta > 0
+    {{ usable_retention_fits() }}
 
 ),
 
