@@ -36,7 +36,7 @@ from scipy import optimize, special, stats
 
 from orchestration.predict import bgnbd
 
-ArrayLike = np.ndarray | float | int
+ArrayLike = bgnbd.ArrayLike
 
 
 @dataclass(frozen=True)
