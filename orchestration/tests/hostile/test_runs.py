@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration.activation.contact_log import log_day, rebuild_marts
 from orchestration.cli import dbt_failures
 from orchestration.ingest.load import ingest
 from orchestration.pipeline.assets import PIPELINE_ASSETS
@@ -43,6 +44,8 @@ def _clean_marts(landing: Path, root: Path) -> dict[str, pd.DataFrame]:
     db = root / "clean.duckdb"
     ingest(landing, db, verbose=False)
     build_with_fits(db, AS_OF)  # as the run does: dbt build, the fits, the models that read them
+    log_day(db, AS_OF)  # and its exports step: the day's entries logged (the window reconstructed)
+    rebuild_marts(db, AS_OF)
     return mart_snapshot(db)
 
 
