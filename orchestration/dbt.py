@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,23 @@ def dbt_env(database: str | Path | None = None, publish: str | Path | None = Non
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_INDIRECT_SELECTION": "eager",
     }
+
+
+@contextmanager
+def dbt_environment(env: dict[str, str]) -> Iterator[None]:
+    """``env`` set for the dbt processes started inside (dagster-dbt's resource reads the process
+    environment), and the process's own values put back afterwards, so that one step's warehouse
+    never becomes a later settings read's override in the same process."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def dbt_executable() -> str:

@@ -28,6 +28,7 @@ from orchestration.dbt import (
     DBT_RUN_TARGETS,
     DBT_SAVED_PARSE,
     SCHEDULED_BUILD_FLAGS,
+    dbt_environment,
     dbt_run_files,
     dbt_vars_arg,
     use_saved_parse,
@@ -284,9 +285,13 @@ if not dbt_project().manifest_path.exists():
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, step: str):
     """`dbt build` of this step's models as of the partition's day; dbt tests are asset checks.
     A step retry or a re-execution from failure resumes from the failed model."""
+    # dagster-dbt overrides DBT_INDIRECT_SELECTION for subsets
+    with dbt_environment({**warehouse.dbt_env(), "DBT_INDIRECT_SELECTION": INDIRECT_SELECTION}):
+        yield from _dbt_build_in_env(context, dbt, warehouse, step)
+
+
+def _dbt_build_in_env(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, step: str):
     as_of = as_of_for(context).isoformat()
-    os.environ.update(warehouse.dbt_env())
-    os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION  # dagster-dbt overrides it for subsets
     previous = _resumable_run(context, step)
     failed_tests = _failed_tests(previous) if previous is not None else []
     if failed_tests and context.retry_number > 0:
@@ -576,7 +581,6 @@ def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             delivered = deliver(warehouse.database_path, as_of, settings())
             for line in delivered.lines():
                 context.log.info(line)
-            os.environ.update(warehouse.dbt_env())
             rebuild_marts(warehouse.database_path, as_of)
     stage(
         "exports",
@@ -641,14 +645,14 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         )
         docs = None
         if os.environ.get("CRM_PUBLISH_DOCS", "1") != "0":  # the dbt docs site, ~30 s on 2 cores
-            os.environ.update(warehouse.dbt_env())
-            docs = publish_docs(
-                warehouse.database_path,
-                Path(warehouse.publish),
-                manifest["as_of_date"],
-                dbt_project().project_dir,
-                parse=run_parse(context.run.run_id),
-            )
+            with dbt_environment(warehouse.dbt_env()):
+                docs = publish_docs(
+                    warehouse.database_path,
+                    Path(warehouse.publish),
+                    manifest["as_of_date"],
+                    dbt_project().project_dir,
+                    parse=run_parse(context.run.run_id),
+                )
         # earlier days' staged exports are published (this day's stay for a re-run of this step)
         for day in staged.parent.glob("*"):
             if day != staged:
