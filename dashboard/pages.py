@@ -128,53 +128,31 @@ def sidebar() -> None:
 # ---- KPIs ----------------------------------------------------------------------------------------
 
 
-def month_to_date(daily: pd.DataFrame, as_of: pd.Timestamp) -> dict:
-    """Revenue and orders of days 1..d of as_of's month, and of the same days of the previous month
-    and of the same month a year before (kpi_daily's additive columns; presentation only)."""
-
-    def window(first: pd.Timestamp) -> dict:
-        last = first + pd.Timedelta(days=as_of.day - 1)
-        rows = daily[(daily["date_day"] >= first) & (daily["date_day"] <= min(last, first + pd.offsets.MonthEnd(0)))]
-        return {"revenue": rows["revenue"].sum(), "count_orders": rows["count_orders"].sum(), "days": len(rows)}
-
-    first = as_of.replace(day=1)
-    return {
-        "current": window(first),
-        "previous_month": window(first - pd.DateOffset(months=1)),
-        "previous_year": window(first - pd.DateOffset(years=1)),
-        "days": as_of.day,
-    }
-
-
-def growth(now: float, before: float) -> float | None:
-    return None if not before else now / before - 1
-
-
 def kpis() -> None:
     st.title(t("KPI 主要指標", "Key metrics"))
     st.caption(
-        "kpi_monthly, kpi_daily (definitions: macros/kpi_rollup.sql and the semantic layer "
+        "kpi_monthly (definitions: macros/kpi_rollup.sql, models/marts/kpi/kpi_monthly.sql and the semantic layer "
         "models/marts/semantic/_semantic__metrics.yml)"
     )
     m = data.mart("kpi_monthly", "select * from marts.kpi_monthly order by month_start_date")
     if _problem(m):
         return
     df = m.df
-    daily = data.query("select date_day, revenue, count_orders from marts.kpi_daily order by date_day")
-    daily["date_day"] = pd.to_datetime(daily["date_day"])
-    as_of = daily["date_day"].max()
-    month_end = as_of + pd.offsets.MonthEnd(0)
-    partial_month = as_of.strftime("%Y-%m") if as_of < month_end else None
+    # a month not over (月初来) is compared with the same days of earlier months: kpi_monthly's rule
+    partial = df[df["is_month_to_date"].astype(bool)]
+    partial_month = pd.Timestamp(partial["month_start_date"].iloc[0]).strftime("%Y-%m") if len(partial) else None
     months = [d.strftime("%Y-%m") for d in pd.to_datetime(df["month_start_date"])]
     names = [f"{mo} {t('月初来', 'month to date')}" if mo == partial_month else mo for mo in months]
     chosen = st.selectbox(t("期間", "Period (month)"), names, index=len(names) - 1)
     row = df.iloc[names.index(chosen)]
-    if chosen.startswith(partial_month or "-"):
+    is_partial = bool(row["is_month_to_date"])
+    if is_partial:
+        days = int(row["count_days"])
         st.warning(
             t(
-                f"{partial_month} は月初来（1日〜{as_of.day}日、{as_of.day}日間）の途中集計です。"
+                f"{partial_month} は月初来（1日〜{days}日、{days}日間）の途中集計です。"
                 "比較は前月・前年の同じ日数と行います。",
-                f"{partial_month} is month to date (days 1-{as_of.day}): compared with the same days "
+                f"{partial_month} is month to date (days 1-{days}): compared with the same days "
                 "of the previous month and year.",
             )
         )
@@ -189,22 +167,16 @@ def kpis() -> None:
     c[2].metric(t("CVR 購入率", "Conversion rate"), pct(row["conversion_rate"]))
     c[3].metric(t("カゴ落ち率", "Cart abandonment"), pct(row["cart_abandonment_rate"]))
     c = st.columns(4)
-    if chosen.startswith(partial_month or "-"):
-        mtd = month_to_date(daily, as_of)
-        now = mtd["current"]["revenue"]
-        c[0].metric(
-            t("前月同日数比", "MoM, same days"),
-            pct(growth(now, mtd["previous_month"]["revenue"])),
-            help=f"{yen(now)} / {yen(mtd['previous_month']['revenue'])}",
-        )
-        c[1].metric(
-            t("前年同日数比", "YoY, same days"),
-            pct(growth(now, mtd["previous_year"]["revenue"])),
-            help=f"{yen(now)} / {yen(mtd['previous_year']['revenue'])}",
-        )
-    else:
-        c[0].metric(t("前月比", "MoM"), pct(row["revenue_growth_mom"]))
-        c[1].metric(t("前年比", "YoY"), pct(row["revenue_growth_yoy"]))
+    c[0].metric(
+        t("前月同日数比", "MoM, same days") if is_partial else t("前月比", "MoM"),
+        pct(row["revenue_growth_mom"]),
+        help=f"{yen(row['revenue'])} / {yen(row['revenue_previous_month'])}",
+    )
+    c[1].metric(
+        t("前年同日数比", "YoY, same days") if is_partial else t("前年比", "YoY"),
+        pct(row["revenue_growth_yoy"]),
+        help=f"{yen(row['revenue'])} / {yen(row['revenue_previous_year'])}",
+    )
     c[2].metric(t("広告費", "Spend"), yen(row["spend"]))
     c[3].metric(t("リピート売上", "Repeat revenue"), yen(row["repeat_revenue"]))
     axis = [f"{mo} {t('月初来', 'MTD')}" if mo == partial_month else mo for mo in months]

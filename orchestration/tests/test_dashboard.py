@@ -68,20 +68,29 @@ def free_port() -> int:
 
 
 def cut_to_partial_month(db: Path, last_day: str) -> None:
-    """kpi_daily ends on ``last_day``; kpi_monthly's month of it holds revenue and orders to that day."""
+    """kpi_daily ends on ``last_day``; kpi_monthly's month of it is restated as kpi_monthly states a
+    month to date (its days 1..d, compared with the same days of the previous month and year)."""
     with duckdb.connect(str(db)) as con:
         con.execute("delete from marts.kpi_daily where date_day > ?", [date.fromisoformat(last_day)])
         con.execute(
             """
             update marts.kpi_monthly set
-                revenue = d.revenue, count_orders = d.count_orders, aov = d.revenue / d.count_orders
-            from (
-                select sum(revenue) as revenue, sum(count_orders) as count_orders from marts.kpi_daily
-                where date_day >= date_trunc('month', ?::date)
-            ) d
+                revenue = d.revenue, count_orders = d.count_orders, aov = d.revenue / d.count_orders,
+                is_month_to_date = true, count_days = day(?::date),
+                revenue_previous_month = p.revenue, revenue_previous_year = y.revenue,
+                revenue_growth_mom = d.revenue / p.revenue - 1, revenue_growth_yoy = d.revenue / y.revenue - 1
+            from
+                (select sum(revenue) as revenue, sum(count_orders) as count_orders from marts.kpi_daily
+                 where date_day >= date_trunc('month', ?::date)) d,
+                (select sum(revenue) as revenue from marts.kpi_daily
+                 where date_day between date_trunc('month', ?::date) - interval 1 month
+                 and ?::date - interval 1 month) p,
+                (select sum(revenue) as revenue from marts.kpi_daily
+                 where date_day between date_trunc('month', ?::date) - interval 1 year
+                 and ?::date - interval 1 year) y
             where month_start_date = date_trunc('month', ?::date)
             """,
-            [last_day, last_day],
+            [last_day] * 7,
         )
     manifest = db.parent / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "as_of_date": last_day}))

@@ -67,12 +67,3 @@ def test_the_holdout_total_is_said_in_words_beyond_15_percent(monkeypatch):
     assert pages.calibration_sentence(over).startswith("Caution: the model over-predicts holdout purchases by 22.9%")
     close = pd.Series({"actual_purchases_holdout": 100.0, "predicted_purchases_holdout": 110.0})
     assert "within 15%" in pages.calibration_sentence(close)
-
-
-def test_month_to_date_compares_the_same_days_of_the_previous_month_and_year():
-    days = pd.date_range("2024-05-01", "2025-06-12", freq="D")
-    daily = pd.DataFrame({"date_day": days, "revenue": 100.0, "count_orders": 1})
-    daily.loc[daily["date_day"] == "2025-05-20", "revenue"] = 10_000.0  # after day 12: not compared
-    mtd = pages.month_to_date(daily, pd.Timestamp("2025-06-12"))
-    assert mtd["current"] == {"revenue": 1200.0, "count_orders": 12, "days": 12}
-    assert mtd["previous_month"]["revenue"] == 1200.0 and mtd["previous_year"]["days"] == 12
