@@ -64,6 +64,7 @@ def session(root: Path | None = None):
         .config("spark.driver.memory", cluster.driver_memory)
         .config("spark.executor.memory", cluster.executor_memory)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
 
