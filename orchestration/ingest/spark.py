@@ -65,6 +65,7 @@ def session(root: Path | None = None):
         .config("spark.executor.memory", cluster.executor_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true")
         .getOrCreate()
     )
 
@@ -257,12 +258,24 @@ def read_load_report(path: Path):
     return report, outcomes
 
 
+# the views the daily job's Python steps read: every mart built as a view, the staging views the
+# exports' delivery reads (orchestration/activation/delivery.py) and the entries the contact log
+# starts from (orchestration/activation/contact_log.py)
+VIEW_DATABASES = {
+    "marts": None,
+    "staging": ("stg_shop__customers", "stg_shop__products"),
+    "intermediate": ("int_reconstructed_entries",),
+}
+
+
 def views_dir(root: Path | None = None) -> Path:
     """Where ``export_views`` writes the rows of the views of a database, one folder per view."""
     return Path(root or spark_dir()) / "views"
 
 
-def export_views(database: str = "marts", root: Path | None = None) -> dict[str, int]:
+def export_views(
+    database: str = "marts", root: Path | None = None, only: tuple[str, ...] | None = None
+) -> dict[str, int]:
     """Write the rows of every view of the Spark ``database`` (a mart built as a view, e.g.
     fct_sessions: decision 85) as Parquet under ``views_dir(root)/<database>/<view>``, so that
     ``read_marts_files`` reads them like the tables, without a JVM. Returns rows per view."""
@@ -271,7 +284,7 @@ def export_views(database: str = "marts", root: Path | None = None) -> dict[str,
     shutil.rmtree(out, ignore_errors=True)  # no rows of a view that is gone (or became a table)
     counts = {}
     for row in spark.sql(f"show views in {database}").collect():
-        if row["isTemporary"]:
+        if row["isTemporary"] or (only is not None and row["viewName"] not in only):
             continue
         frame = spark.table(f"{database}.{row['viewName']}")
         frame.write.mode("overwrite").parquet(str(out / row["viewName"]))
@@ -319,14 +332,17 @@ def main(argv: list[str] | None = None) -> int:
         "export-views",
         help="write the rows of every view of a database as Parquet (read_marts_files reads them with the tables)",
     )
-    views.add_argument("--database", default="marts")
+    views.add_argument(
+        "--database", action="append", help="a database whose views to write (repeatable; default: marts, staging)"
+    )
     copy = sub.add_parser("import", help="replace Spark tables' rows with a DuckDB file's (the tables the job writes)")
     copy.add_argument("--database", required=True, type=Path, help="the DuckDB file")
     copy.add_argument("--schema", required=True)
     copy.add_argument("tables", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "export-views":
-        print(json.dumps(export_views(args.database)))
+        wanted = {db: None for db in args.database} if args.database else VIEW_DATABASES
+        print(json.dumps({db: export_views(db, only=only) for db, only in wanted.items()}))
         return 0
     if args.command == "import":
         print(json.dumps(replace_tables_from_duckdb(args.database, args.schema, tuple(args.tables))))
