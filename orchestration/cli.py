@@ -47,9 +47,9 @@ def business_today() -> date:
 
 
 def summary(database: Path | None = None) -> str:
-    from orchestration.pipeline.resources import warehouse_lock
+    from orchestration.pipeline.resources import warehouse_lock, warehouse_resource
 
-    database = Path(database or warehouse_path())
+    database = Path(database or warehouse_resource().database)  # on Spark: the views over its tables
     # a run's step may be writing the file: a read-only connection waits for it (shared lock)
     with warehouse_lock(database, shared=True, timeout=600):
         try:
@@ -345,11 +345,12 @@ def _damaged_warehouse() -> str | None:
     """The damaged-warehouse message (orchestration/pipeline/repair.py), or None. Skipped when
     another process holds the warehouse for writing (its run's first step checks it anyway)."""
     from orchestration.pipeline.repair import warehouse_problem
-    from orchestration.pipeline.resources import WarehouseLockedError, warehouse_lock
+    from orchestration.pipeline.resources import WarehouseLockedError, warehouse_lock, warehouse_resource
 
+    database = warehouse_resource().database
     try:
-        with warehouse_lock(warehouse_path(), shared=True, timeout=5):
-            return warehouse_problem(warehouse_path())
+        with warehouse_lock(database, shared=True, timeout=5):
+            return warehouse_problem(database)
     except WarehouseLockedError:
         return None
 

@@ -45,6 +45,7 @@ def dbt_env(database: str | Path | None = None, publish: str | Path | None = Non
     temp = s.temp_dir_for(database)
     temp.mkdir(parents=True, exist_ok=True)
     return {
+        **spark_env(),
         "CRM_DUCKDB_PATH": str(database),
         "CRM_DUCKDB_TEMP_DIR": str(temp),
         "CRM_PUBLISH_DIR": str(publish or s.publish_dir),
@@ -52,6 +53,24 @@ def dbt_env(database: str | Path | None = None, publish: str | Path | None = Non
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_INDIRECT_SELECTION": "eager",
     }
+
+
+def spark_env() -> dict[str, str]:
+    """The dbt target of the shop's settings (profiles/profiles.yml) and, on Spark, where it runs."""
+    s = settings()
+    if s.target != "spark":
+        return {"CRM_TARGET": "duckdb"}
+    env = {
+        "CRM_TARGET": "spark",
+        "CRM_SPARK_DIR": str(s.spark.warehouse_dir),
+        "CRM_SPARK_MASTER": s.spark.master,
+        "CRM_SPARK_EXECUTOR_MEMORY": s.spark.executor_memory,
+        "CRM_SPARK_DRIVER_MEMORY": s.spark.driver_memory,
+        "CRM_SPARK_SHUFFLE_PARTITIONS": str(s.spark.shuffle_partitions),
+    }
+    if s.spark.thrift:
+        env.update(CRM_TARGET="spark_thrift", CRM_SPARK_HOST=s.spark.thrift[0], CRM_SPARK_PORT=str(s.spark.thrift[1]))
+    return env
 
 
 @contextmanager

@@ -128,8 +128,10 @@ OTHER_KEYS = {
     "history_start": "CRM_PARTITIONS_START",
     "keep_days": "CRM_KEEP_DAYS",
     "dashboard_language": "CRM_DASHBOARD_LANGUAGE",
+    "target": "CRM_WAREHOUSE_TARGET",
 }
-ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api", "digest", "delivery")
+ALLOWED_KEYS = (*PATH_KEYS, *OTHER_KEYS, "vars", "sources", "shopify_api", "digest", "delivery", "spark")
+TARGETS = ("duckdb", "spark")
 LANGUAGES = ("ja", "en")
 
 
@@ -240,6 +242,73 @@ class Delivery:
         return any((self.files, self.klaviyo, self.line))
 
 
+# ---- the Spark target (orchestration/pipeline/engine.py) ------------------------------------------
+_MEMORY = re.compile(r"^[1-9][0-9]*[kmgt]$")
+_MASTER = re.compile(r"^(local(\[([1-9][0-9]*|\*)\])?|(spark|yarn|k8s|mesos)(://\S+)?)$")
+_ENDPOINT = re.compile(r"^(thrift|sc)://[^\s:/]+:[0-9]{1,5}/?$")
+SPARK_KEYS = ("master", "executor_memory", "driver_memory", "endpoint", "warehouse_dir", "shuffle_partitions")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where the Spark target runs (docs/settings.md, `spark`)."""
+
+    warehouse_dir: Path  # the local metastore and warehouse folder (and what the job keeps beside them)
+    master: str = "local[2]"
+    executor_memory: str = "2g"
+    driver_memory: str = "4g"
+    endpoint: str | None = None  # thrift://host:port (dbt) or sc://host:port (Spark Connect, the Python steps)
+    shuffle_partitions: int = 4
+
+    @property
+    def thrift(self) -> tuple[str, int] | None:
+        """(host, port) of a Thrift server that dbt builds on, or None (dbt runs Spark in its own process)."""
+        if self.endpoint and self.endpoint.startswith("thrift://"):
+            host, port = self.endpoint.removeprefix("thrift://").rstrip("/").split(":")
+            return host, int(port)
+        return None
+
+    @property
+    def connect(self) -> str | None:
+        """The Spark Connect address the Python steps use, or None (a session of ``master``)."""
+        return self.endpoint if self.endpoint and self.endpoint.startswith("sc://") else None
+
+
+def _spark(raw: Any, base: Path) -> SparkSettings:
+    raw = _mapping(raw, "spark", SPARK_KEYS)
+    folder = _env_text("CRM_SPARK_DIR") or raw.get("warehouse_dir")
+    if folder is None:
+        path = PROJECT_DIR / "data" / "spark"
+    elif not isinstance(folder, str) or not folder.strip():
+        raise SettingsError(f"spark.warehouse_dir: must be a path, not {folder!r}")
+    else:
+        path = Path(folder).expanduser()
+        path = path if path.is_absolute() else (base if raw.get("warehouse_dir") == folder else Path.cwd()) / path
+    master = _env_text("CRM_SPARK_MASTER") or raw.get("master", "local[2]")
+    if not isinstance(master, str) or not _MASTER.match(master):
+        raise SettingsError(
+            f"spark.master: must be a Spark master URL (local[2], local[*], spark://host:7077, yarn, "
+            f"k8s://https://host:443), not {master!r}"
+        )
+    memory = {}
+    for key, env, default in (
+        ("executor_memory", "CRM_SPARK_EXECUTOR_MEMORY", "2g"),
+        ("driver_memory", "CRM_SPARK_DRIVER_MEMORY", "4g"),
+    ):
+        value = _env_text(env) or raw.get(key, default)
+        if not isinstance(value, str) or not _MEMORY.match(value):
+            raise SettingsError(f"spark.{key}: must be an amount such as 512m or 4g, not {value!r}")
+        memory[key] = value
+    endpoint = _env_text("CRM_SPARK_ENDPOINT") or raw.get("endpoint")
+    if endpoint is not None and (not isinstance(endpoint, str) or not _ENDPOINT.match(endpoint)):
+        raise SettingsError(
+            f"spark.endpoint: must be thrift://host:port (a Thrift server) or sc://host:port (Spark Connect), "
+            f"not {endpoint!r}"
+        )
+    partitions = _count(raw.get("shuffle_partitions", 4), "spark.shuffle_partitions", 100000)
+    return SparkSettings(path, master, memory["executor_memory"], memory["driver_memory"], endpoint, partitions)
+
+
 def _mapping(value: Any, key: str, allowed: tuple[str, ...]) -> dict:
     if value is None:
         return {}
@@ -346,6 +415,8 @@ class Settings:
     # {"url", "token_env", "start"}, or None
     shopify_api: dict | None = None
     delivery: Delivery = field(default_factory=lambda: Delivery())
+    target: str = "duckdb"  # where the warehouse is built: duckdb or spark
+    spark: SparkSettings = field(default_factory=lambda: SparkSettings(PROJECT_DIR / "data" / "spark"))
     source: Path | None = None  # the settings file, if any
     temp_dir_set: bool = False  # temp_dir was configured (else: beside the warehouse)
 
@@ -454,6 +525,10 @@ def read_settings(path: str | Path | None = None) -> Settings:
     keep = _whole_days(*pick("keep_days", 30))
     language = _language(*pick("dashboard_language", "ja"))
     digest = _digest(raw.get("digest"))
+    target, target_key = pick("target", "duckdb")
+    if target not in TARGETS:
+        raise SettingsError(f"{target_key}: must be one of {', '.join(TARGETS)}, not {target!r}")
+    spark = _spark(raw.get("spark"), base)
 
     shop_vars = raw.get("vars") or {}
     if not isinstance(shop_vars, dict):
@@ -488,6 +563,8 @@ def read_settings(path: str | Path | None = None) -> Settings:
         temp_dir_set=temp_set,
         sources=sources,
         shopify_api=shopify,
+        target=target,
+        spark=spark,
     )
 
 
@@ -552,7 +629,14 @@ def _current(environment: tuple) -> Settings:
     return read_settings(None)
 
 
-ENV_KEYS = (CONFIG_ENV, *(env for env, _ in PATH_KEYS.values()), *OTHER_KEYS.values())
+SPARK_ENV_KEYS = (
+    "CRM_SPARK_DIR",
+    "CRM_SPARK_MASTER",
+    "CRM_SPARK_EXECUTOR_MEMORY",
+    "CRM_SPARK_DRIVER_MEMORY",
+    "CRM_SPARK_ENDPOINT",
+)
+ENV_KEYS = (CONFIG_ENV, *(env for env, _ in PATH_KEYS.values()), *OTHER_KEYS.values(), *SPARK_ENV_KEYS)
 
 
 def settings() -> Settings:

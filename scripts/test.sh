@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): set up (with the Spark extra and a Java runtime, for the
-# DuckDB/Spark parity test), lint (ruff, ruff format, SQLFluff), then every test: pytest runs the
+# whole job on Spark compared with DuckDB), lint (ruff, ruff format, SQLFluff), then every test: pytest runs the
 # Python tests, which build the dbt project on generated data (dbt unit tests, data tests, known
 # answers) on DuckDB and Spark.
 #   ./scripts/test.sh --fast   the fast loop: ruff, then every test not marked slow (a few minutes)

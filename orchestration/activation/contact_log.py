@@ -233,8 +233,8 @@ def rebuild_marts(database: str | Path, as_of: str) -> None:
 
 
 def copy_to_spark(database: str | Path, root: Path | None = None) -> dict[str, int]:
-    """Replace the local Spark warehouse's log tables' rows with the DuckDB warehouse's (the
-    DuckDB/Spark parity test). The tables must exist (the dbt on-run-start hook creates them)."""
+    """Replace the local Spark warehouse's log tables' rows with the DuckDB warehouse's (a log
+    moved to Spark by hand). The tables must exist (the dbt on-run-start hook creates them)."""
     from orchestration.ingest.spark import replace_tables_from_duckdb
 
     return replace_tables_from_duckdb(database, SCHEMA, tuple(TABLES), root)

@@ -30,22 +30,27 @@ import pyarrow as pa
 from orchestration.contract import TABLE_COLUMNS, row_rules
 from orchestration.ingest.files import conform, file_is_due, list_files, read_file
 from orchestration.ingest.mapping import map_sources
-from orchestration.settings import PROJECT_DIR, landing_dir
+from orchestration.settings import landing_dir, settings
 
 
 def spark_dir() -> Path:
-    return Path(os.environ.get("CRM_SPARK_DIR", PROJECT_DIR / "data" / "spark"))
+    """The local metastore and warehouse folder (the setting `spark.warehouse_dir`)."""
+    return settings().spark.warehouse_dir
 
 
 def session(root: Path | None = None):
-    """A local SparkSession configured like the dbt-spark `spark` target."""
+    """A SparkSession configured like the dbt-spark `spark` target, from the shop's `spark:`
+    settings (a Spark Connect endpoint, else a session of its master URL)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    cluster = settings().spark
+    if cluster.connect:
+        return SparkSession.builder.remote(cluster.connect).getOrCreate()
     root = Path(root or spark_dir()).absolute()
     root.mkdir(parents=True, exist_ok=True)
     return (
-        SparkSession.builder.master(os.environ.get("CRM_SPARK_MASTER", "local[2]"))
+        SparkSession.builder.master(cluster.master)
         .appName("crm-warehouse")
         .enableHiveSupport()
         .config("spark.sql.warehouse.dir", str(root / "warehouse"))
@@ -55,9 +60,12 @@ def session(root: Path | None = None):
         )
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")  # as dbt-spark sets it
-        .config("spark.sql.shuffle.partitions", os.environ.get("CRM_SPARK_SHUFFLE_PARTITIONS", "4"))
-        .config("spark.driver.memory", os.environ.get("CRM_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.sql.shuffle.partitions", str(cluster.shuffle_partitions))
+        .config("spark.driver.memory", cluster.driver_memory)
+        .config("spark.executor.memory", cluster.executor_memory)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true")
         .getOrCreate()
     )
 
@@ -119,6 +127,7 @@ def load_landing(
             outcome = gate_landing_frame_spark(table, spark.table(f"raw.{table}"))
         report[table] = {
             "rows": rows.num_rows,
+            "malformed_lines": rows.num_rows - rows.column("_malformed_line").null_count,
             "files": len(files) - len(failed) + len(unmapped.get(table, [])),
             "failed": failed,
             "gate": outcome,
@@ -170,12 +179,103 @@ def replace_tables_from_duckdb(
     return counts
 
 
+def run_spark_command(args: list[str], spark_dir: Path, gx: Path | None = None) -> str:
+    """``python -m orchestration.ingest.spark <args>`` in a process of its own (its own JVM: a local
+    metastore admits one process at a time, and the daily job's dbt steps are others); its output,
+    or RuntimeError with the end of it."""
+    import subprocess
+
+    env = dict(os.environ, CRM_SPARK_DIR=str(spark_dir), PYSPARK_PYTHON=sys.executable)
+    if gx is not None:
+        env["CRM_GX_DIR"] = str(gx)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.ingest.spark", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"Spark step `{' '.join(args[:1])}` failed (exit {proc.returncode}):\n"
+            f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        )
+    return proc.stdout
+
+
+def _report_json(report: dict) -> dict:
+    return {
+        table: {
+            "rows": r["rows"],
+            "files": r["files"],
+            "malformed_lines": r.get("malformed_lines", 0),
+            "failed": r["failed"],
+            "gate": None
+            if r["gate"] is None
+            else {
+                "suite": r["gate"].suite,
+                "rows": r["gate"].rows,
+                "success": r["gate"].success,
+                "docs_url": r["gate"].docs_url,
+                "failing_values": r["gate"].failing_rows,
+                "failures": [f.as_dict() for f in r["gate"].failures],
+            },
+        }
+        for table, r in report.items()
+    }
+
+
+def read_load_report(path: Path):
+    """A load's JSON report (``load --report``) as the DuckDB load reports it: (IngestReport,
+    [(table, the gate's SuiteOutcome)])."""
+    from orchestration.ingest.load import FileProblem, IngestReport, TableReport
+    from orchestration.quality.gx import Failure, SuiteOutcome
+
+    data = json.loads(Path(path).read_text())
+    report, outcomes = IngestReport(), []
+    for table in TABLE_COLUMNS:
+        r = data.get(table) or {"rows": 0, "files": 0, "failed": []}
+        problems = [
+            FileProblem(p, "mapping" if why.startswith("not mapped") else "failed", why) for p, why in r["failed"]
+        ]
+        report.tables[table] = TableReport(
+            table,
+            files_new=r["files"],
+            rows_loaded=r["rows"],
+            malformed_lines=r.get("malformed_lines", 0),
+            problems=problems,
+            missing_folder=table not in data,
+        )
+        gate = r.get("gate")
+        if gate:
+            failures = [
+                Failure(f["expectation"], f["column"], f["unexpected_count"], f["sample"], f.get("rows") or [])
+                for f in gate["failures"]
+            ]
+            outcomes.append(
+                (table, SuiteOutcome(gate["suite"], gate["rows"], gate["success"], failures, gate["docs_url"]))
+            )
+    return report, outcomes
+
+
+# the views the daily job's Python steps read: every mart built as a view, the staging views the
+# exports' delivery reads (orchestration/activation/delivery.py) and the entries the contact log
+# starts from (orchestration/activation/contact_log.py)
+VIEW_DATABASES = {
+    "marts": None,
+    "staging": ("stg_shop__customers", "stg_shop__products"),
+    "intermediate": ("int_reconstructed_entries",),
+}
+
+
 def views_dir(root: Path | None = None) -> Path:
     """Where ``export_views`` writes the rows of the views of a database, one folder per view."""
     return Path(root or spark_dir()) / "views"
 
 
-def export_views(database: str = "marts", root: Path | None = None) -> dict[str, int]:
+def export_views(
+    database: str = "marts", root: Path | None = None, only: tuple[str, ...] | None = None
+) -> dict[str, int]:
     """Write the rows of every view of the Spark ``database`` (a mart built as a view, e.g.
     fct_sessions: decision 85) as Parquet under ``views_dir(root)/<database>/<view>``, so that
     ``read_marts_files`` reads them like the tables, without a JVM. Returns rows per view."""
@@ -184,7 +284,7 @@ def export_views(database: str = "marts", root: Path | None = None) -> dict[str,
     shutil.rmtree(out, ignore_errors=True)  # no rows of a view that is gone (or became a table)
     counts = {}
     for row in spark.sql(f"show views in {database}").collect():
-        if row["isTemporary"]:
+        if row["isTemporary"] or (only is not None and row["viewName"] not in only):
             continue
         frame = spark.table(f"{database}.{row['viewName']}")
         frame.write.mode("overwrite").parquet(str(out / row["viewName"]))
@@ -232,34 +332,24 @@ def main(argv: list[str] | None = None) -> int:
         "export-views",
         help="write the rows of every view of a database as Parquet (read_marts_files reads them with the tables)",
     )
-    views.add_argument("--database", default="marts")
+    views.add_argument(
+        "--database", action="append", help="a database whose views to write (repeatable; default: marts, staging)"
+    )
+    copy = sub.add_parser("import", help="replace Spark tables' rows with a DuckDB file's (the tables the job writes)")
+    copy.add_argument("--database", required=True, type=Path, help="the DuckDB file")
+    copy.add_argument("--schema", required=True)
+    copy.add_argument("tables", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "export-views":
-        print(json.dumps(export_views(args.database)))
+        wanted = {db: None for db in args.database} if args.database else VIEW_DATABASES
+        print(json.dumps({db: export_views(db, only=only) for db, only in wanted.items()}))
+        return 0
+    if args.command == "import":
+        print(json.dumps(replace_tables_from_duckdb(args.database, args.schema, tuple(args.tables))))
         return 0
     report = load_landing(args.landing, up_to=args.up_to, gate=not args.no_gate)
     if args.report:
-        args.report.write_text(
-            json.dumps(
-                {
-                    table: {
-                        "rows": r["rows"],
-                        "files": r["files"],
-                        "failed": r["failed"],
-                        "gate": None
-                        if r["gate"] is None
-                        else {
-                            "success": r["gate"].success,
-                            "failing_values": r["gate"].failing_rows,
-                            "failures": [f.as_dict() for f in r["gate"].failures],
-                        },
-                    }
-                    for table, r in report.items()
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        args.report.write_text(json.dumps(_report_json(report), indent=2, default=str))
     return 0
 
 

@@ -103,7 +103,6 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
     can_subset=False,
 )
 def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from orchestration.ingest.load import ingest
     from orchestration.quality.gx import gate_landing_batch, one_docs_build
 
     up_to = as_of_for(context)
@@ -119,13 +118,7 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         if problem:  # no retry can read a damaged file: fail at once with what to do
             raise dg.Failure(description=problem, allow_retries=False)
         try:
-            report = ingest(
-                Path(warehouse.landing),
-                warehouse.database_path,
-                up_to=up_to,
-                on_batch=gate,
-                verbose=True,
-            )
+            report, gated = warehouse.engine.load_raw(up_to, on_batch=gate)
         except Exception as exc:
             if is_damage(exc):
                 raise dg.Failure(
@@ -133,6 +126,8 @@ def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                 ) from exc
             raise
         save_load_log(warehouse.database_path)  # what `crm repair` rebuilds from
+    for table, outcome in gated:  # gated where the rows were loaded (on Spark: Spark's dataframes)
+        outcomes[table].append(outcome)
 
     for table, key in RAW_KEYS.items():
         rep = report.tables[table]
@@ -338,6 +333,7 @@ def _dbt_build_in_env(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
                     stage("dbt", f"{done} results so far", started)
                     last_report = time.perf_counter()
                 yield event
+            warehouse.engine.after_dbt()
             ok = True
         finally:
             stage("dbt", _dbt_outcome(target) + ("" if ok else " FAILED: see the summary"), started)
@@ -474,6 +470,7 @@ def model_fits(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.write_lock():
         clv = fit_warehouse(warehouse.database_path, as_of)
         retention = sbg.fit_and_store(warehouse.database_path, as_of)
+        warehouse.engine.after_fits()
     stage(
         "fit",
         "; ".join(f"{o.fit} {o.status}" for o in clv)
@@ -563,7 +560,7 @@ def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     `published_marts`, which publishes them with the marts. The day's entries are appended to the
     contact log (activation/contact_log.py), delivered where the shop's settings say
     (activation/delivery.py), and the marts that read the log are built again."""
-    from orchestration.activation.contact_log import log_day, rebuild_marts
+    from orchestration.activation.contact_log import log_day
     from orchestration.activation.delivery import deliver
     from orchestration.activation.exports import audit_exports, write_exports
 
@@ -581,7 +578,7 @@ def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             delivered = deliver(warehouse.database_path, as_of, settings())
             for line in delivered.lines():
                 context.log.info(line)
-            rebuild_marts(warehouse.database_path, as_of)
+            warehouse.engine.rebuild_log_marts(as_of)
     stage(
         "exports",
         f"{sum(counts.values())} customers to contact in {sum(1 for n in counts.values() if n)} channel files"

@@ -29,6 +29,10 @@ def dbt_project() -> DbtProject:
     return project
 
 
+# on the spark target: the DuckDB file of views over Spark's tables (orchestration/publish/spark.py)
+SPARK_VIEWS_DB = "spark_tables.duckdb"
+
+
 class WarehouseLockedError(RuntimeError):
     """Another process holds the warehouse's lock (retried by the RetryPolicy)."""
 
@@ -77,10 +81,21 @@ class WarehouseResource(dg.ConfigurableResource):
     publish: str = ""
     gx: str = ""
     lock_timeout_seconds: float = 300.0
+    target: str = "duckdb"  # the setting `target`: duckdb or spark (orchestration/pipeline/engine.py)
+    spark_dir: str = ""  # the setting `spark.warehouse_dir`, on the spark target
 
     @property
     def database_path(self) -> Path:
         return Path(self.database)
+
+    @property
+    def engine(self):
+        """The engine the warehouse is built on (the steps that depend on it ask this)."""
+        from orchestration.pipeline.engine import ENGINES
+
+        return ENGINES[self.target](
+            self.database_path, Path(self.landing), Path(self.gx), Path(self.spark_dir) if self.spark_dir else None
+        )
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -104,6 +119,15 @@ class WarehouseResource(dg.ConfigurableResource):
 def warehouse_resource() -> WarehouseResource:
     """The warehouse of the shop's settings (orchestration/settings.py)."""
     s = settings()
+    if s.target == "spark":  # the Python steps read Spark's tables through a DuckDB file of views
+        return WarehouseResource(
+            database=str(s.spark.warehouse_dir / SPARK_VIEWS_DB),
+            landing=str(s.landing_dir),
+            publish=str(s.publish_dir),
+            gx=str(s.gx_dir),
+            target="spark",
+            spark_dir=str(s.spark.warehouse_dir),
+        )
     return WarehouseResource(
         database=str(s.warehouse_path),
         landing=str(s.landing_dir),

@@ -186,7 +186,8 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
         ).fetchone()[0]
         if not exists:
             raise RuntimeError(f"{INPUTS_RELATION} is missing: run `dbt build` first")
-        inputs = con.execute(f"select * from {INPUTS_RELATION}").df()
+        # in one order on every engine: the optimiser then sees the same sums to the last digit
+        inputs = con.execute(f"select * from {INPUTS_RELATION} order by customer_id").df()
         day = pd.Timestamp(inputs.as_of_date.iloc[0]).date() if len(inputs) else as_of
         # warm start from an earlier day's fit only: a day fitted again starts where it started
         # the first time, so a rerun gives the same parameters to the last digit

@@ -269,7 +269,7 @@ def fit_and_store(
         _create_fit_table(con)
         frame = con.execute(
             "select as_of_date, cohort_month, acquisition_channel, product_id, offer_code, status, "
-            "count_deliveries, eligible_deliveries from marts.fct_subscriptions"
+            "count_deliveries, eligible_deliveries from marts.fct_subscriptions order by all"
         ).df()
         if as_of_date is None:
             if len(frame):

@@ -1,7 +1,9 @@
-"""Write the fit tables (model_fits.clv_fits, clv_scores, retention_fits) into a local Spark
-warehouse: the same rows the DuckDB fits wrote, so the models that read them build on Spark from
-the same parameters (the DuckDB/Spark parity test; ``python -m orchestration.predict
-copy-to-spark``). The tables must exist (the dbt on-run-start hook creates them)."""
+"""The fit tables (model_fits.clv_fits, clv_scores, retention_fits) in a Spark warehouse. On the
+Spark target the daily job fits on the inputs it reads from Spark's tables (int_clv_inputs, one row
+per customer; fct_subscriptions) and then replaces these tables' rows in Spark, where the models
+that read the parameters build (orchestration/pipeline/engine.py). ``python -m orchestration.predict
+copy-to-spark`` does the same by hand from a DuckDB warehouse. The tables must exist (the dbt
+on-run-start hook creates them)."""
 
 from __future__ import annotations
 
@@ -15,5 +17,5 @@ TABLES = (FITS_TABLE, SCORES_TABLE, RETENTION_TABLE)
 
 
 def copy_fits_to_spark(database: str | Path, root: Path | None = None) -> dict[str, int]:
-    """Replace the Spark fit tables' rows with the DuckDB warehouse's; returns rows per table."""
+    """Replace the Spark fit tables' rows with the DuckDB file's; returns rows per table."""
     return replace_tables_from_duckdb(database, FITS_SCHEMA, TABLES, root)

@@ -172,7 +172,7 @@ class SuiteOutcome:
 
     def metadata(self) -> dict:
         """Metadata for a Dagster AssetCheckResult: counts and a sample of failing values."""
-        meta: dict = {"rows_checked": self.rows, "expectations_failed": len(self.failures)}
+        meta: dict = {"gx_suite": self.suite, "rows_checked": self.rows, "expectations_failed": len(self.failures)}
         for f in self.failures:
             key = f"{f.expectation}:{f.column}" if f.column else f.expectation
             meta[f"failing_rows[{key}]"] = f.unexpected_count

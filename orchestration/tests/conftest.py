@@ -23,7 +23,7 @@ from orchestration.tools.generate import generate
 # publish) on the one shared warehouse.
 SLOW_MODULES = {
     "test_dagster",
-    "test_spark_parity",
+    "test_spark_job",
     "test_dashboard",
     "test_benchmark",
     "test_incremental",

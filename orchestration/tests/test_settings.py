@@ -113,6 +113,11 @@ vars:
             "vars.digest_alert_change_threshold: must be a number from 0 to 1",
         ),
         ("digest: yes\n", "digest: must be a mapping"),
+        ("target: postgres\n", "target: must be one of duckdb, spark, not 'postgres'"),
+        ("spark:\n  master: localhost\n", "spark.master: must be a Spark master URL"),
+        ("spark:\n  executor_memory: 8GB\n", "spark.executor_memory: must be an amount such as 512m or 4g"),
+        ("spark:\n  endpoint: localhost:10000\n", "spark.endpoint: must be thrift://host:port"),
+        ("spark:\n  cores: 4\n", "spark.cores: unknown setting"),
         ("digest:\n  smtp_hots: x\n", "digest.smtp_hots: unknown key"),
         ("digest:\n  smtp_host: mail.example\n", "digest.smtp_host: e-mail needs digest.mail_from and digest.mail_to"),
         ("digest:\n  smtp_port: 99999\n", "digest.smtp_port: must be a port number"),
@@ -211,3 +216,30 @@ def test_every_setting_and_tunable_var_is_documented():
         assert f"`{key}`" in doc, key
     for name in set(settings_module.project_vars()) - settings_module.FIXED_VARS:
         assert f"`{name}`" in doc, name
+
+
+def test_the_spark_target_and_its_cluster_are_read_and_reach_dbt(tmp_path, monkeypatch):
+    from orchestration.dbt import spark_env
+
+    path = _write(
+        tmp_path,
+        "target: spark\nspark:\n  master: spark://m:7077\n  executor_memory: 8g\n"
+        "  endpoint: thrift://thrift-host:10001\n  warehouse_dir: sparkdir\n",
+    )
+    s = read_settings(path)
+    assert (s.target, s.spark.master, s.spark.executor_memory) == ("spark", "spark://m:7077", "8g")
+    assert s.spark.warehouse_dir == tmp_path / "sparkdir"
+    assert (s.spark.thrift, s.spark.connect) == (("thrift-host", 10001), None)
+    monkeypatch.setenv("CRM_CONFIG", str(path))
+    settings_module.refresh()
+    try:
+        env = spark_env()
+        assert env["CRM_TARGET"] == "spark_thrift"
+        assert (env["CRM_SPARK_HOST"], env["CRM_SPARK_PORT"]) == ("thrift-host", "10001")
+        assert env["CRM_SPARK_EXECUTOR_MEMORY"] == "8g"
+        monkeypatch.setenv("CRM_WAREHOUSE_TARGET", "duckdb")  # the environment overrides the file
+        assert spark_env() == {"CRM_TARGET": "duckdb"}
+    finally:
+        monkeypatch.delenv("CRM_CONFIG")
+        monkeypatch.delenv("CRM_WAREHOUSE_TARGET")
+        settings_module.refresh()
