@@ -106,3 +106,29 @@ def test_a_mart_gone_from_the_build_is_gone_from_the_published_file(tmp_path):
     names = _read(out / "crm_marts.duckdb", "select table_name from information_schema.tables order by 1")
     assert names == [("dim_customers",), ("fct_sessions",)]
     assert not (out / "parquet" / "kpi_daily.parquet").exists()
+
+
+def test_a_held_back_mart_keeps_its_published_version(tmp_path):
+    """A mart held back (a failed fit's) is published as it was, a large fact's view included,
+    and reads from the new generation once the previous one is gone."""
+    db, out = tmp_path / "shop.duckdb", tmp_path / "published"
+    _warehouse(db)
+    publish(db, out, "2025-06-30")
+    with duckdb.connect(str(db)) as con:
+        con.execute("update marts.kpi_daily set n = n + 100")
+        con.execute("insert into intermediate.int_sessions values ('s10', date '2025-06-15', 10)")
+    why = {"kpi_daily": "its fit failed", "fct_sessions": "its fit failed"}
+    held = publish(db, out, "2025-06-30", hold_back=why)
+    assert held["held_back"] == {m: {"reason": r, "published": "previous version"} for m, r in why.items()}
+    assert held["row_counts"] == {"dim_customers": 4, "fct_sessions": 9, "kpi_daily": 3}
+    publish(db, out, "2025-06-30", hold_back=why)  # the first generation is removed now
+    published = out / "crm_marts.duckdb"
+    assert _read(published, "select sum(n) from marts.kpi_daily") == [(3,)]
+    assert _read(published, "select count(*) from marts.fct_sessions") == [(9,)]
+    released = publish(db, out, "2025-06-30")
+    assert (
+        released["rewritten"]["kpi_daily"] == "rewritten" and released["rewritten"]["fct_sessions"] == "1 of 3 months"
+    )
+    assert _read(published, "select sum(n), (select count(*) from marts.fct_sessions) from marts.kpi_daily") == [
+        (303, 10)
+    ]
