@@ -46,8 +46,9 @@
   (INT96 timestamps), is read by the Python path instead: the raw text never depends on the reader.
 - A Parquet file DuckDB cannot read fails its group's read; the batch is then staged file by file in
   a temporary table, and a file neither DuckDB nor pyarrow reads is reported as ``failed``.
-- ``on_batch`` (the landing gate) sees each batch as a pyarrow table before it is committed: the
-  batch is staged in a temporary table and handed over as Arrow. Without it, Parquet batches go
+- ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: the
+  batch is staged in a temporary table (DuckDB, which spills to disk) and streamed to the gate in
+  chunks of at most ``GATE_ROWS`` rows, so the gate holds a bounded part of a batch at a time. Without it, Parquet batches go
   straight into the raw table in batches of up to ``NATIVE_BATCH_ROWS`` (streamed, not held in
   memory); batches read in Python (CSV) or seen by the gate hold up to ``BATCH_ROWS``.
 - A row is identified by ``_source_file`` and ``_row_number`` (staging orders by them), not by its
@@ -238,7 +239,10 @@ def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
     ).fetchone()[0]
 
 
-BATCH_ROWS = 2_000_000  # rows held in memory per batch (CSV, or what the landing gate sees)
+BATCH_ROWS = 2_000_000  # rows per batch read in Python (CSV) or staged for the landing gate
+# rows the landing gate sees at once: a staged batch is streamed to it in chunks of this size, so
+# the gate's frame is bounded whatever one landing file's size
+GATE_ROWS = 250_000
 # Parquet that DuckDB streams into the raw table (no gate) is not held in memory: bigger batches,
 # fewer statements (each statement ends on one thread while its last row groups are written)
 NATIVE_BATCH_ROWS = 8_000_000
@@ -557,8 +561,9 @@ def _commit_batch(
         bad = {id(f) for f, _ in failed}
         loaded = [f for f in batch if id(f) not in bad]
         if loaded and on_batch is not None:  # the gate sees the rows that split into fields
-            rows = con.execute(f"select {names} from {staged} where _malformed_line is null").to_arrow_table()
-            on_batch(table, rows.cast(_batch_schema(columns)))
+            _gate_in_chunks(
+                con, table, f"select {names} from {staged} where _malformed_line is null", columns, on_batch
+            )
         if loaded:
             con.execute("begin transaction")
             try:
@@ -571,6 +576,27 @@ def _commit_batch(
         con.execute(f"drop table if exists {staged}")
     for f, reason in failed:
         _record_failed(con, rep, table, f.path, f.rel, f.checksum, f.size, reason, run_at[0])
+
+
+def _gate_in_chunks(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    sql: str,
+    columns: list[str],
+    on_batch: Callable[[str, pa.Table], None],
+) -> None:
+    """Hand the gate a staged batch in Arrow chunks of at most ``GATE_ROWS`` rows, streamed from
+    DuckDB: what the gate holds (and turns into a frame) is bounded whatever a landing file's size.
+    A batch without rows is handed over once, empty."""
+    schema = _batch_schema(columns)
+    reader = con.execute(sql).to_arrow_reader(GATE_ROWS)
+    seen = False
+    for chunk in reader:
+        if chunk.num_rows or not seen:
+            on_batch(table, pa.Table.from_batches([chunk]).cast(schema))
+            seen = True
+    if not seen:
+        on_batch(table, schema.empty_table())
 
 
 def _batch_schema(columns: list[str]) -> pa.Schema:

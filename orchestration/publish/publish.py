@@ -1,13 +1,26 @@
-"""Publish the marts for BI: a read-only DuckDB file and one Parquet file per mart, swapped in
-atomically.
+"""Publish the marts for BI: a read-only DuckDB file and Parquet files, swapped in atomically,
+rewriting only what changed.
 
 Layout of the publish directory (``$CRM_PUBLISH_DIR``, default ``data/published``):
 
-    crm_marts.duckdb          the marts (schema ``marts``) as of the last successful run, each a
-                              table (a mart built as a view in the warehouse is copied as a table)
-    parquet/ -> parquet.<id>  symlink to the current Parquet generation, one file per mart
-    manifest.json             as_of_date, run id, published time, row counts
+    crm_marts.duckdb          the marts (schema ``marts``) as of the last successful run: each a
+                              table (a mart built as a view in the warehouse is copied as a table),
+                              except the large facts (``PARTITIONED``), which are views over their
+                              Parquet partitions, so BI tools see the same names
+    parquet/ -> parquet.<id>  symlink to the current Parquet generation: one file per mart, and a
+                              folder per large fact with one folder per month
+                              (``fct_sessions/month=2025-06/part_0.parquet``)
+    parquet/checksums.json    the content checksum of each mart (rows, a hash sum of its rows, its
+                              columns and types; per month for a large fact)
+    manifest.json             as_of_date, run id, published time, row counts, what was rewritten
     docs/index.html           the dbt docs site (``dbt docs generate --static``) of the build
+
+Proportional to what changed: a mart whose checksum equals the one published before is not
+rewritten. The new DuckDB file starts as a copy of the published one (only small marts live in it)
+and only changed marts are replaced in it; an unchanged Parquet file or month folder is a hard link
+to the previous generation's, and only the months whose checksum changed are written. A first
+publish, a previous publish without checksums or one made by another DuckDB version writes
+everything.
 
 The DuckDB file is written in an older storage format (``STORAGE_VERSION``, default
 ``v1.0.0``, override with ``$CRM_PUBLISH_STORAGE_VERSION``) so that the DuckDB 1.x bundled by BI
@@ -17,7 +30,9 @@ The new DuckDB file is written under a temporary name in the same directory and 
 one with ``os.replace`` (an atomic rename). A BI tool holding the old file open keeps reading the
 old file until it reconnects: it never blocks the build and never sees a half-built state. The
 Parquet generation is switched by replacing the ``parquet`` symlink, also atomically; the previous
-generation is kept for readers that are still in it and removed on the next publish.
+generation is kept for readers that are still in it (the views of the previous DuckDB file read it)
+and removed on the next publish. The views name their generation's folder by its absolute path: a
+copied publish folder is published again by the next run.
 
 A publish that was killed or ran out of disk leaves its temporary files (``.crm_marts.duckdb.<id>.tmp``
 and its ``.tmp.wal``, a half-written Parquet generation, a docs target folder); they are removed
@@ -45,6 +60,13 @@ MANIFEST = "manifest.json"
 DOCS_DIR = "docs"
 # the oldest storage format DuckDB writes that every DuckDB >= 0.10 (so every 1.x) reads
 STORAGE_VERSION = os.environ.get("CRM_PUBLISH_STORAGE_VERSION", "v1.0.0")
+CHECKSUMS = "checksums.json"
+# the large facts, published as Parquet partitioned by the month of this column, read through views
+PARTITIONED = {
+    "fct_sessions": "session_date",
+    "customer_portfolio_monthly": "month_end_date",
+    "fct_orders": "order_date",
+}
 
 
 def mart_names(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
@@ -109,8 +131,9 @@ def publish(
     hold_back: dict[str, str] | None = None,
     exports_dir: Path | None = None,
 ) -> dict:
-    """Copy every mart of ``warehouse`` into a new read-only DuckDB file and Parquet files, then
-    swap them in atomically. Returns the manifest written.
+    """Publish every mart of ``warehouse`` into a new read-only DuckDB file and Parquet generation,
+    rewriting only the marts (and the months of a large fact) whose content changed, then swap
+    them in atomically. Returns the manifest written.
 
     ``hold_back`` (mart -> why) names marts not to take from this build: their previously published
     version is published again (the manifest says so), or, when there is none, they are left out.
@@ -123,6 +146,13 @@ def publish(
     tmp_db = publish_dir / f".{PUBLISHED_DB}.{generation}.tmp"
     parquet_dir = publish_dir / f"parquet.{generation}"
     parquet_dir.mkdir()
+    previous_db = publish_dir / PUBLISHED_DB
+    previous_dir = (
+        (publish_dir / os.readlink(publish_dir / "parquet")) if (publish_dir / "parquet").is_symlink() else None
+    )
+    before = _read_checksums(previous_dir) if previous_db.exists() else None
+    if before is not None:  # start from the published file: unchanged marts are not rewritten
+        shutil.copyfile(previous_db, tmp_db)
     t0 = time.perf_counter()
     con = duckdb.connect(config=duckdb_config())
     try:
@@ -131,12 +161,15 @@ def publish(
         marts = mart_names(con, "warehouse")
         if not marts:
             raise RuntimeError(f"no marts in {warehouse}: run the dbt build before publishing")
-        previous_db = publish_dir / PUBLISHED_DB
+        con.execute("create schema if not exists published.marts")
+        in_copy = set(mart_names(con, "published"))
         kept: list[str] = []
-        attached_previous = bool(set(hold_back) & set(marts)) and previous_db.exists()
+        attached_previous = bool(set(hold_back) & set(marts)) and previous_db.exists() and before is None
         if attached_previous:
             con.execute(f"attach '{previous_db}' as previous (read_only)")
             kept = [m for m in mart_names(con, "previous") if m in hold_back]
+        elif before is not None:
+            kept = [m for m in in_copy if m in hold_back and m in before["marts"]]
         held = {
             m: {
                 "reason": hold_back[m],
@@ -145,14 +178,25 @@ def publish(
             for m in marts
             if m in hold_back
         }
-        con.execute("create schema published.marts")
-        counts = {}
+        for gone in sorted(in_copy - (set(marts) - (set(hold_back) - set(kept)))):
+            _drop(con, gone)
+        counts: dict[str, int] = {}
+        checksums: dict[str, dict] = {}
+        rewritten: dict[str, str] = {}
         for mart in marts:
             if mart in hold_back and mart not in kept:
                 continue
+            if mart in kept and before is not None:  # the published version stays as it is
+                checksums[mart] = before["marts"][mart]
+                counts[mart] = checksums[mart]["rows"]
+                _link_previous(previous_dir, parquet_dir, mart)
+                if mart in PARTITIONED and checksums[mart]["rows"]:  # its view reads this generation
+                    _view_over_months(con, mart, parquet_dir / mart)
+                continue
             source = "previous" if mart in kept else "warehouse"
+            old = (before or {"marts": {}})["marts"].get(mart) if mart in in_copy else None
             try:
-                con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
+                checksums[mart] = _checksum(con, f"{source}.marts.{mart}", PARTITIONED.get(mart))
             except duckdb.BinderException as exc:
                 # a view that names its inputs with the warehouse file's catalog does not resolve
                 # when the file is attached under the alias `warehouse`
@@ -163,16 +207,29 @@ def publish(
                     f"`{source}`: a view mart must name its inputs without the catalog, "
                     f"{{{{ ref(...).include(database=false) }}}} ({exc})"
                 ) from exc
-            con.execute(
-                f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
-                "(format parquet, compression zstd)"
-            )
-            counts[mart] = con.execute(f"select count(*) from published.marts.{mart}").fetchone()[0]
+            counts[mart] = checksums[mart]["rows"]
+            if mart in PARTITIONED:
+                rewritten[mart] = _publish_partitioned(
+                    con, source, mart, checksums[mart], old, previous_dir, parquet_dir
+                )
+            elif old is not None and old == checksums[mart] and _link_previous(previous_dir, parquet_dir, mart):
+                rewritten[mart] = "unchanged"
+            else:
+                _drop(con, mart)
+                con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
+                con.execute(
+                    f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
+                    "(format parquet, compression zstd)"
+                )
+                rewritten[mart] = "rewritten"
         con.execute("detach warehouse")
         if attached_previous:
             con.execute("detach previous")
         con.execute("checkpoint published")
         con.execute("detach published")
+        (parquet_dir / CHECKSUMS).write_text(
+            json.dumps({"duckdb": duckdb.__version__, "marts": checksums}, indent=1, sort_keys=True)
+        )
     except BaseException:
         con.close()
         tmp_db.unlink(missing_ok=True)
@@ -198,6 +255,7 @@ def publish(
         "parquet_dir": str(publish_dir / "parquet"),
         "storage_version": STORAGE_VERSION,
         "row_counts": counts,
+        "rewritten": rewritten,
         "held_back": held,
         "exports_dir": str(publish_dir / "exports") if exports is not None else None,
         "seconds": round(time.perf_counter() - t0, 2),
@@ -206,6 +264,119 @@ def publish(
     tmp_manifest.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp_manifest, publish_dir / MANIFEST)
     return manifest
+
+
+def _read_checksums(previous_dir: Path | None) -> dict | None:
+    """The checksums the previous generation was published with, or None (publish everything) when
+    there are none or another DuckDB version computed them (its hash may differ)."""
+    path = previous_dir / CHECKSUMS if previous_dir is not None else None
+    if path is None or not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return saved if saved.get("duckdb") == duckdb.__version__ and isinstance(saved.get("marts"), dict) else None
+
+
+def _checksum(con: duckdb.DuckDBPyConnection, relation: str, month_column: str | None) -> dict:
+    """A mart's content checksum: its columns and types, its row count, and the sum of its rows'
+    hashes (order-free, a repeated row counts twice); per month of ``month_column`` for a large fact."""
+    columns = con.execute(f"describe select * from {relation}").fetchall()
+    result: dict = {"columns": [[c[0], c[1]] for c in columns]}
+    if month_column is None:
+        rows, total = con.execute(
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {relation} as t"
+        ).fetchone()
+        return {**result, "rows": rows, "sum": total}
+    parts = con.execute(
+        f"select {_month(month_column)} as month, count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "
+        f"from {relation} as t group by 1 order by 1"
+    ).fetchall()
+    return {**result, "rows": sum(p[1] for p in parts), "months": {p[0]: f"{p[1]}:{p[2]}" for p in parts}}
+
+
+def _month(column: str) -> str:
+    return f"coalesce(strftime(t.{column}, '%Y-%m'), 'none')"
+
+
+def _publish_partitioned(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    mart: str,
+    checksum: dict,
+    old: dict | None,
+    previous_dir: Path | None,
+    parquet_dir: Path,
+) -> str:
+    """Write the months of a large fact whose checksum changed, link the others from the previous
+    generation, and make the published mart a view over its months. Returns what was written."""
+    folder = parquet_dir / mart
+    months = checksum["months"]
+    same_columns = old is not None and old.get("columns") == checksum["columns"] and previous_dir is not None
+    unchanged = [
+        m
+        for m, value in months.items()
+        if same_columns and old.get("months", {}).get(m) == value and (previous_dir / mart / f"month={m}").is_dir()
+    ]
+    changed = sorted(set(months) - set(unchanged))
+    if changed:
+        listed = ", ".join(f"'{m}'" for m in changed)
+        con.execute(
+            f"copy (select t.*, {_month(PARTITIONED[mart])} as month from {source}.marts.{mart} as t "
+            f"where {_month(PARTITIONED[mart])} in ({listed})) to '{folder}' "
+            "(format parquet, compression zstd, partition_by (month), filename_pattern 'part_{i}')"
+        )
+    for m in unchanged:
+        target = folder / f"month={m}"
+        target.mkdir(parents=True, exist_ok=True)
+        for file in (previous_dir / mart / f"month={m}").iterdir():
+            os.link(file, target / file.name)
+    if months:
+        _view_over_months(con, mart, folder)
+    else:  # no rows, no file: an empty table with the mart's columns
+        _drop(con, mart)
+        con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
+    return f"{len(changed)} of {len(months)} months"
+
+
+def _view_over_months(con: duckdb.DuckDBPyConnection, mart: str, folder: Path) -> None:
+    """The published mart as a view over its month folders (the columns and order of the mart)."""
+    _drop(con, mart)
+    files = f"{folder}/*/*.parquet".replace("'", "''")
+    con.execute(
+        f"create view published.marts.{mart} as select * from read_parquet('{files}', hive_partitioning = false)"
+    )
+
+
+def _link_previous(previous_dir: Path | None, parquet_dir: Path, mart: str) -> bool:
+    """Hard-link a mart's Parquet copy from the previous generation (a file, or a large fact's month
+    folders); False when there is none to link."""
+    if previous_dir is None:
+        return False
+    file = previous_dir / f"{mart}.parquet"
+    if file.is_file():
+        os.link(file, parquet_dir / file.name)
+        return True
+    folder = previous_dir / mart
+    if not folder.is_dir():
+        return False
+    for path in folder.rglob("*.parquet"):
+        target = parquet_dir / mart / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)
+    return True
+
+
+def _drop(con: duckdb.DuckDBPyConnection, mart: str) -> None:
+    """Drop a mart of the published file, a table or a view."""
+    kind = con.execute(
+        "select table_type from information_schema.tables where table_catalog = 'published' "
+        "and table_schema = 'marts' and table_name = ?",
+        [mart],
+    ).fetchone()
+    if kind is not None:
+        con.execute(f"drop {'view' if kind[0] == 'VIEW' else 'table'} published.marts.{mart}")
 
 
 def _swap_link(publish_dir: Path, name: str, target_name: str, generation: str) -> None:

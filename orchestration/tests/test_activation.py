@@ -90,6 +90,18 @@ def test_nurture_entries_fall_on_first_purchase_plus_7_days(warehouse):
     assert set(candidates.customer_id) <= set(audiences.customer_id)
 
 
+def test_a_day_computes_todays_and_yesterdays_membership_only(warehouse):
+    """Earlier days' entries are read from the contact log (decision 135): the features and the
+    membership hold as_of_date and the day before; the lookback window is only in the views a
+    warehouse without a log reconstructs from."""
+    as_of = date.fromisoformat(warehouse.as_of)
+    for model in ("int_activation_features", "int_audience_membership"):
+        days = query(warehouse.db, f"select distinct feature_date from intermediate.{model}").feature_date
+        assert sorted(days.dt.date) == [as_of - timedelta(days=1), as_of], model
+    window = query(warehouse.db, "select min(feature_date) as first from intermediate.int_reconstructed_features")
+    assert window.first[0].date() == as_of - timedelta(days=dbt_var("activation_lookback_days"))
+
+
 def test_holdout_is_the_stable_hash_and_near_its_share(warehouse):
     members = query(
         warehouse.db,

@@ -142,9 +142,10 @@ def test_day_parts_group_the_jobs_steps_and_keep_the_rest_of_the_wall_clock():
     assert tuple(day_parts({}, wall=3.0)) == JOB_PARTS
 
 
-def test_scale_benchmark_times_the_daily_job_on_top_of_the_full_build(tmp_path):
-    # a tiny shop: the full build loads every day but the last, the day is the real daily job for
-    # the last day (ingest, both dbt steps, GX checks, fits, exports, publish)
+def test_scale_benchmark_times_the_first_load_the_full_build_and_the_daily_job(tmp_path):
+    # a tiny shop: the first load runs the job for every day but the last on a fresh warehouse, the
+    # full build loads and builds them on another, the day is the real daily job for the last day
+    # (ingest, both dbt steps, GX checks, fits, exports, publish) on top of the first load
     assert scale_benchmark([300], years=1, repeat=1, workdir=tmp_path) == 0
     result = json.loads((tmp_path / "scale_results.json").read_text())["300"]
     assert result["failed"] is None
@@ -152,9 +153,14 @@ def test_scale_benchmark_times_the_daily_job_on_top_of_the_full_build(tmp_path):
     assert all(med[part] > 0 for part in ("day_ingest", "day_dbt", "day_checks", "day_publish"))
     assert sum(med[part] for part in JOB_PARTS) == pytest.approx(med["day"], rel=1e-6)
     assert result["day_over_full"] == pytest.approx(med["day"] / med["full"])
-    work = tmp_path / "scale-300"
+    assert med["first_load"] > 0
+    assert result["first_load_over_floor"] == pytest.approx(med["first_load"] / med["floor"])
+    # the first load: the run command on a fresh warehouse of its own for the day before the last;
+    # the day: the run command for the last day on top of it, publishing only what changed
+    work = tmp_path / "scale-300" / "first_load"
     published = json.loads((work / "published" / "manifest.json").read_text())
     assert published["as_of_date"] == "2025-12-31"
+    assert "unchanged" in published["rewritten"].values(), published["rewritten"]
     planted = json.loads((tmp_path / "shop-300-1y" / "_planted.json").read_text())
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
         # the job loaded the last day's files: every planted order row is in raw

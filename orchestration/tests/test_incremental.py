@@ -5,13 +5,17 @@ build, the model fits, the fitted models) for three days, on top of a warehouse 
 first. Between the days the shop sends what shops send: a late events file (half of an earlier
 day's events, so sessions built days ago receive events), a re-sent copy of events already loaded
 (under a name that sorts before the originals), a re-sent order that changes its status, and an
-order whose lines arrived a day before it (an orphan in quarantine, released the next day). After
+order whose lines arrived a day before it (an orphan in quarantine, released the next day), and
+customers who withdrew their marketing consent. Each day logs its audiences' entries in the contact
+log, as the daily job does (the first reconstructs the lookback window from the data). After
 the last day, int_sessions is backfilled as of the second day (as_of_date moves back: it must equal
 what that day's run built) and the last day runs again. The incremental warehouse must equal, table
 by table and row by row:
 - the same warehouse rebuilt with `dbt build --full-refresh` (same raw rows: every model, the
   incremental ones included), and
-- a fresh warehouse that loaded all the files at once and was built once (the marts and quarantine).
+- a fresh warehouse that loaded all the files at once and was built once with the contact log's
+  copy beside it (the marts, the contact log and audience_lift included, and the quarantine), and
+  whose reconstruction of the log from the data (int_reconstructed_entries) equals the day's.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.activation.contact_log import copy_path, log_day, rebuild_marts, restore
 from orchestration.ingest.load import ingest
 from orchestration.tests.conftest import dbt
 from orchestration.tools.generate import generate
@@ -65,6 +71,21 @@ def _plant(landing: Path, held: Path) -> dict:
         f"{order['order_total']},2025-06-29 09:00:00\n"
     )
     planted["resent_order"] = order["order_id"]
+    # a consent change: 40 customers who had consented to a channel withdraw both on 06-29
+    customers = pa.concat_tables([pq.read_table(f) for f in sorted((landing / "customers").glob("*.parquet"))])
+    consented = [
+        r
+        for r in customers.to_pylist()
+        if "true" in (r["line_opt_in"], r["email_opt_in"]) and r["registered_at"] < "2025-06"
+    ][:40]
+    withdrawn = [
+        {**r, "line_opt_in": "false", "email_opt_in": "false", "updated_at": "2025-06-29 09:00:00"} for r in consented
+    ]
+    (held / "customers").mkdir(parents=True)
+    pq.write_table(
+        pa.Table.from_pylist(withdrawn, schema=customers.schema), held / "customers" / "2025-06-29_consent.parquet"
+    )
+    planted["withdrawn"] = [r["customer_id"] for r in withdrawn]
     # an orphan: the lines of an order of 06-28 arrive on 06-28, the order itself on 06-29
     product = pq.read_table(landing / "order_items" / "2025-06-10.parquet").column("product_id")[0].as_py()
     (landing / "order_items" / "2025-06-28_early.csv").write_text(
@@ -143,6 +164,8 @@ def runs(tmp_path_factory):
                 shutil.move(path, target)
         ingest(landing, daily, verbose=False, up_to=date.fromisoformat(day))
         logs[day] = _build(daily, day)
+        planted.setdefault("logged", {})[day] = log_day(daily, day)
+        rebuild_marts(daily, day)
         if day == "2025-06-28":
             with duckdb.connect(str(daily), read_only=True) as con:
                 planted["orphan_on_first_day"] = con.execute(
@@ -158,14 +181,20 @@ def runs(tmp_path_factory):
     planted["sessions_backfilled"] = _sessions(daily)
     logs["backfill"] = backfill_log
     logs["after_backfill"] = _build(daily, DAYS[-1])
+    rebuild_marts(daily, DAYS[-1])  # the day was logged: the marts that read the log, as the job builds them
 
     rebuilt = root / "rebuilt.duckdb"  # the same raw rows, every model rebuilt whole
     shutil.copy(daily, rebuilt)
     _build(rebuilt, DAYS[-1], full_refresh=True)
 
-    once = root / "once.duckdb"  # every file loaded at once, built once
+    once = root / "once.duckdb"  # every file loaded at once, built once, the log's copy beside it
     ingest(landing, once, verbose=False, up_to=date.fromisoformat(DAYS[-1]))
+    for table in ("contact_log", "contact_log_days"):
+        shutil.copy(copy_path(daily, table), copy_path(once, table))
+    planted["restored"] = restore(once)
     _build(once, DAYS[-1])
+    planted["once_logged"] = log_day(once, DAYS[-1])
+    rebuild_marts(once, DAYS[-1])
     return {"daily": daily, "rebuilt": rebuilt, "once": once, "planted": planted, "logs": logs}
 
 
@@ -234,3 +263,32 @@ def test_an_incremental_day_equals_one_build_of_every_file(runs):
         _tables(runs["once"], schemas, drop),
         "a warehouse that loaded every file at once",
     )
+
+
+def test_a_day_and_a_rebuild_log_and_reconstruct_the_same_entries(runs):
+    """The contact log: each day logged its own entries once; the rebuild, its copy restored, logs
+    nothing again; its marts (contact_log, audience_lift) are compared above. Both reconstruct the
+    log from the same data alike, and the withdrawn customers are in neither's entries of the day."""
+    planted, logged = runs["planted"], runs["planted"]["logged"]
+    assert logged[DAYS[0]].days_reconstructed > 0 and all(logged[d].days_reconstructed == 0 for d in DAYS[1:])
+    assert sum(logged[d].entries for d in DAYS) > 0
+    assert planted["restored"] > 0 and planted["once_logged"].already_logged
+    daily, once = (
+        _tables(runs[name], ("intermediate",))["intermediate.int_reconstructed_entries"] for name in ("daily", "once")
+    )
+    assert len(daily) > 0
+    pd.testing.assert_frame_equal(daily, once, check_dtype=False)
+    withdrawn = planted["withdrawn"]
+    with duckdb.connect(str(runs["daily"]), read_only=True) as con:
+        consent = con.execute(
+            "select count(*) from staging.stg_shop__customers where (line_opt_in or email_opt_in) "
+            f"and customer_id in ({', '.join('?' for _ in withdrawn)})",
+            withdrawn,
+        ).fetchone()[0]
+        exported = con.execute(
+            "select count(*) from marts.customer_audiences where channel is not null "
+            f"and customer_id in ({', '.join('?' for _ in withdrawn)})",
+            withdrawn,
+        ).fetchone()[0]
+    assert len(withdrawn) == 40 and consent == 0 and exported == 0
+    assert not set(daily.customer_id) & set(withdrawn)

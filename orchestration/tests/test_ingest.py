@@ -525,3 +525,27 @@ def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_k
     assert not version.startswith(WAREHOUSE_STORAGE_VERSION)
     assert "DICT_FSST" not in kinds
     assert report.tables["events"].rows_loaded == _count(old, "events") == _count(new, "events") > 0
+
+
+def test_the_gate_sees_a_large_file_in_bounded_chunks(tmp_path, monkeypatch):
+    """One landing file larger than the gate's chunk (GATE_ROWS) and a CSV beside it: the gate
+    sees every row once, never more than GATE_ROWS at a time, and the rows load whole."""
+    import orchestration.ingest.load as ingest_module
+
+    folder = tmp_path / "landing" / "events"
+    folder.mkdir(parents=True)
+    pq.write_table(_events_day(1, 5000), folder / "2025-01-01.parquet")
+    lines = "".join(f"c{i},s,a,page_view,2025-01-02 10:00:00\n" for i in range(700))
+    (folder / "2025-01-02.csv").write_text("event_id,session_id,anonymous_id,event_type,occurred_at\n" + lines)
+    monkeypatch.setattr(ingest_module, "GATE_ROWS", 1024)
+    seen: list[int] = []
+    ids: set[str] = set()
+
+    def gate(table, rows):
+        seen.append(rows.num_rows)
+        ids.update(rows.column("event_id").to_pylist())
+
+    report = ingest(tmp_path / "landing", tmp_path / "w.duckdb", tables=["events"], verbose=False, on_batch=gate)
+    assert report.rows_loaded == 5700 and _count(tmp_path / "w.duckdb", "events") == 5700
+    assert sum(seen) == 5700 and len(ids) == 5700
+    assert max(seen) <= 1024 and len(seen) >= 6

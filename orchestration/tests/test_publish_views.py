@@ -1,5 +1,6 @@
 """Publish takes every mart, tables and views alike (decision 85): fct_sessions is a view over
-int_sessions in the warehouse and a table, with the same rows, in the published file and Parquet."""
+int_sessions in the warehouse and, with the same rows, Parquet months read through a view of the
+same name in the published file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.publish.publish import publish
+from orchestration.publish.publish import PARTITIONED, publish
 
 
 def _marts(db) -> dict[str, tuple[str, int]]:
@@ -42,14 +43,19 @@ def test_fct_sessions_is_a_view_in_the_warehouse(warehouse):
         )
 
 
-def test_every_mart_is_published_as_a_table_with_its_rows(warehouse, renamed):
+def test_every_mart_is_published_with_its_rows(warehouse, renamed):
+    """A reader of the published file sees every mart: a table, or for a large fact (PARTITIONED)
+    a view over its Parquet months."""
     db, out, manifest = renamed
     source, published = _marts(db), _marts(out / "crm_marts.duckdb")
     assert published.keys() == source.keys() == manifest["row_counts"].keys()
-    assert {t for t, _ in published.values()} == {"BASE TABLE"}
+    assert {n for n, (t, _) in published.items() if t != "BASE TABLE"} == set(PARTITIONED)
     assert {n: rows for n, (_, rows) in published.items()} == {n: rows for n, (_, rows) in source.items()}
     assert manifest["row_counts"]["fct_sessions"] == source["fct_sessions"][1] > 0
-    assert pq.read_metadata(out / "parquet" / "fct_sessions.parquet").num_rows == source["fct_sessions"][1]
+    months = sorted((out / "parquet" / "fct_sessions").glob("month=*/*.parquet"))
+    assert len(months) > 3
+    assert sum(pq.read_metadata(m).num_rows for m in months) == source["fct_sessions"][1]
+    assert pq.read_metadata(out / "parquet" / "kpi_daily.parquet").num_rows == source["kpi_daily"][1] > 0
     with duckdb.connect(str(db), read_only=True) as con:
         expected = con.execute("select * from marts.fct_sessions order by session_id").df()
     with duckdb.connect(str(out / "crm_marts.duckdb"), read_only=True) as con:

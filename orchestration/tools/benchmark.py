@@ -6,11 +6,15 @@
 
 --scale makes (or reuses, cached under --workdir) one event-heavy shop per size (one file per day,
 ~48 events per customer), then measures in one run: the floor (DuckDB reading every column of
-every landing file once), a full build (ingest + ``dbt build`` of every day but the last) and a
+every landing file once), a first load (``crm run`` of every day but the last on a fresh
+warehouse: the whole backfill through the run command, landing gate, fits and publish included),
+a full build (ingest + ``dbt build`` of every day but the last, on a warehouse of its own) and a
 one-day refresh: the daily schedule's real job (the Dagster job ``daily_refresh`` for the last day,
 as ``crm run --as-of`` runs it: ingest with the GX gate, both dbt steps, GX checks, model fits,
-exports, publish) on top of the built shop, with the time of each of its steps. It prints seconds,
-ratios to the floor and peak memory, and the cost per million events across sizes.
+exports, publish) on top of the first load (as the day before's run left the shop: its fits,
+contact log and published marts), with the time of each of its steps. It prints seconds,
+ratios to the floor and peak memory, one table across the sizes, and the cost per million events
+of the full build, the day and the first load across sizes.
 
 Each stage runs in a fresh subprocess (so peak RSS is that stage's), on data it makes itself under
 --workdir. Figures are medians over --repeat runs; machines are noisy, so compare ratios between
@@ -227,7 +231,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
         )
         shop, planted = _shop(workdir, customers, years, end, base_env)
         rows: dict[str, list[tuple[float, float]]] = {
-            k: [] for k in ("floor", "full_ingest", "full_dbt", "full", "day", *JOB_PARTS)
+            k: [] for k in ("floor", "first_load", "full_ingest", "full_dbt", "full", "day", *JOB_PARTS)
         }
         for attempt in range(repeat):
             shutil.rmtree(work, ignore_errors=True)
@@ -242,6 +246,15 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                 CRM_GX_DIR=str(work / "gx"),
                 DAGSTER_HOME=str(work / "dagster_home"),
             )
+            first = work / "first_load"  # a fresh warehouse of its own: the whole history through the run command
+            first_env = dict(
+                env,
+                CRM_DUCKDB_PATH=str(first / "warehouse.duckdb"),
+                CRM_DUCKDB_TEMP_DIR=str(first / "tmp"),
+                CRM_PUBLISH_DIR=str(first / "published"),
+                CRM_GX_DIR=str(first / "gx"),
+                DAGSTER_HOME=str(first / "dagster_home"),
+            )
             target = ["--target-path", str(work / "target")]
             steps = {
                 "floor": [
@@ -253,6 +266,8 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     "--floor-out",
                     str(work / "floor.json"),
                 ],
+                # a shop's first load: the whole backfill through the run command, landing gate included
+                "first_load": [py, "-m", "orchestration.cli", "run", "--as-of", str(day_before)],
                 "full_ingest": [
                     py,
                     "-m",
@@ -265,12 +280,14 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                     str(day_before),
                 ],
                 "full_dbt": dbt_command(["build", *SCHEDULED_BUILD_FLAGS, *target], {"as_of_date": str(day_before)}),
-                # the daily schedule's real job for the last day, on top of the built shop
+                # the daily schedule's real job for the last day, on top of the first load (a shop
+                # as the day before's run left it: its fits, contact log and published marts)
                 "day": [py, "-m", "orchestration.cli", "run", "--as-of", str(end)],
             }
             for step, cmd in steps.items():
                 try:
-                    rows[step].append(_run(cmd, env, work / f"{step}.log"))
+                    step_env = first_env if step in ("first_load", "day") else env
+                    rows[step].append(_run(cmd, step_env, work / f"{step}.log"))
                 except SystemExit as failure:  # report it with what was measured, stop this size
                     failed[customers] = f"{step}: {str(failure).splitlines()[-1]}"
                     print(
@@ -284,7 +301,7 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
                         flush=True,
                     )
                 if step == "day":  # the job's steps, and where its dbt steps' time went
-                    run_id, steps = last_run_steps(work / "dagster_home")
+                    run_id, steps = last_run_steps(first / "dagster_home")
                     for part, seconds in day_parts(steps, rows["day"][-1][0]).items():
                         rows[part].append((seconds, 0.0))  # peak RSS: the job's as a whole only
                     print(
@@ -321,9 +338,10 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
             "peak_rss_mib": peak,
             "failed": failed.get(customers),
         }
-        if "full" in med:
-            summary[customers]["full_over_floor"] = med["full"] / med["floor"]
-            summary[customers]["full_s_per_million_events"] = med["full"] / (events / 1e6)
+        for step in ("full", "day", "first_load"):
+            if step in med:
+                summary[customers][f"{step}_over_floor"] = med[step] / med["floor"]
+                summary[customers][f"{step}_s_per_million_events"] = med[step] / (events / 1e6)
         if "day" in med and "full" in med:
             summary[customers]["day_over_full"] = med["day"] / med["full"]
             summary[customers]["day_ingest_dbt_over_full"] = (med["day_ingest"] + med["day_dbt"]) / med["full"]
@@ -346,16 +364,44 @@ def scale_benchmark(sizes: list[int], years: int, repeat: int, workdir: Path) ->
             )
         if customers in failed:
             print(f"FAILED at {failed[customers]}", flush=True)
-    measured = [c for c in sizes if "full_s_per_million_events" in summary[c]]
-    if len(measured) > 1:
-        print()
-        print("cost linearity (full build seconds per million events):")
-        base = summary[measured[0]]["full_s_per_million_events"]
-        for customers in measured:
-            per = summary[customers]["full_s_per_million_events"]
-            print(f"  {customers:>10,} customers: {per:8.2f} s  ({per / base:.2f}x the smallest)")
+    print_across_sizes(summary)
     (workdir / "scale_results.json").write_text(json.dumps(summary, indent=2, default=str))
     return 1 if failed else 0
+
+
+SUMMARY_STEPS = {"floor": "floor", "first_load": "first load", "full": "full build", "day": "daily job"}
+
+
+def print_across_sizes(summary: dict[int, dict]) -> None:
+    """One table across the sizes (median seconds, x floor, peak RSS), then the cost per million
+    events of the full build, the day and the first load, and its ratio to the smallest size."""
+    sizes = [c for c in summary if summary[c]["median_s"]]
+    if not sizes:
+        return
+    print()
+    print(f"{'all sizes (medians)':<22}" + "".join(f"{f'{c:,} customers':>32}" for c in sizes))
+    print(f"{'':<22}" + "".join(f"{'s':>10}{'x floor':>9}{'peak MiB':>13}" for _ in sizes))
+    for step, label in SUMMARY_STEPS.items():
+        cells = []
+        for c in sizes:
+            med, peak = summary[c]["median_s"], summary[c]["peak_rss_mib"]
+            if step not in med:
+                cells.append(f"{'-':>32}")
+                continue
+            cells.append(f"{med[step]:>10.1f}{med[step] / med['floor']:>9.1f}{peak.get(step, 0):>13.0f}")
+        print(f"{label:<22}" + "".join(cells))
+    for c in sizes:
+        if "day_over_full" in summary[c]:
+            print(f"{f'daily job / full build, {c:,}':<34}{summary[c]['day_over_full']:>8.1%}")
+    for step in ("full", "day", "first_load"):
+        key = f"{step}_s_per_million_events"
+        measured = [c for c in sizes if key in summary[c]]
+        if len(measured) > 1:
+            base = summary[measured[0]][key]
+            print(
+                f"cost linearity, {SUMMARY_STEPS[step]} (s per million events): "
+                + ", ".join(f"{c:,}: {summary[c][key]:.2f} ({summary[c][key] / base:.2f}x)" for c in measured)
+            )
 
 
 def clv_benchmark(customers: int, years: int) -> int:

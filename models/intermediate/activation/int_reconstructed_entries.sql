@@ -21,8 +21,8 @@ final as (
         {{ consent_channel('customers.line_opt_in', 'customers.email_opt_in') }} as channel,
         {{ stable_bucket("today.customer_id || '|' || today.audience") }}
             < {{ var('activation_holdout_share') }} * 10000 as is_holdout
-    from {{ ref('int_audience_membership') }} as today
-    left join {{ ref('int_audience_membership') }} as yesterday
+    from {{ ref('int_reconstructed_membership') }} as today
+    left join {{ ref('int_reconstructed_membership') }} as yesterday
         on today.customer_id = yesterday.customer_id
         and yesterday.feature_date = {{ add_days('today.feature_date', -1) }}
     inner join customers on today.customer_id = customers.customer_id
