@@ -69,6 +69,12 @@ PARTITIONED = {
 }
 
 
+def mart_parquet(parquet_dir: Path, mart: str) -> Path:
+    """Where a mart's Parquet copy is: ``<mart>.parquet``, or for a large fact the folder of its
+    months (``<mart>/month=YYYY-MM/``), which ``pandas.read_parquet`` and DuckDB read whole."""
+    return Path(parquet_dir) / (mart if mart in PARTITIONED else f"{mart}.parquet")
+
+
 def mart_names(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     """Every mart of ``catalog``: the tables and the views of schema ``marts`` (a mart built as a
     view, e.g. fct_sessions, is published as a table; decision 85)."""

@@ -34,7 +34,7 @@ from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.definitions import defs
 from orchestration.pipeline.recovery import TAG_HOST, TAG_PID
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
-from orchestration.publish.publish import publish
+from orchestration.publish.publish import mart_parquet, publish
 from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import mart_snapshot, query
 from orchestration.tools.generate import generate
@@ -259,7 +259,7 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert len(published) == 33
     for mart, rows in manifest["row_counts"].items():
         assert len(published[mart]) == rows
-        assert pd.read_parquet(Path(manifest["parquet_dir"]) / f"{mart}.parquet").shape[0] == rows
+        assert pd.read_parquet(mart_parquet(Path(manifest["parquet_dir"]), mart)).shape[0] == rows
     assert manifest["held_back"] == {}
     # the day's audience exports were published with the marts, after their consent check passed
     assert checks[("audience_exports", "exports_respect_consent")].passed
