@@ -28,8 +28,11 @@ if [ "$FAST" = 0 ]; then  # about 3 minutes on 2 cores: the full command only
         --disable-progress-bar > "$LINT_DIR/sqlfluff.log" 2>&1 || { tail -40 "$LINT_DIR/sqlfluff.log"; exit 1; }
     grep -E "^(==|L:)" "$LINT_DIR/sqlfluff.log" || echo "SQLFluff: no violations"
 fi
-echo "[test] pytest"
+# Test modules run on CRM_TEST_PROCESSES processes (2 by default: CI has two cores), a module's tests
+# together on one (pytest-xdist --dist loadfile); CRM_TEST_PROCESSES=0 runs them in this process.
+PARALLEL=(-n "${CRM_TEST_PROCESSES:-2}" --dist loadfile)
+echo "[test] pytest (${CRM_TEST_PROCESSES:-2} processes)"
 if [ "$FAST" = 1 ]; then
-    exec .venv/bin/python -m pytest -m "not slow" "$@"
+    exec .venv/bin/python -m pytest "${PARALLEL[@]}" -m "not slow" "$@"
 fi
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest "${PARALLEL[@]}" --durations=15 "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+
+# A pytest-xdist process's main module has no file; pyspark's Spark Connect client, imported by
+# Great Expectations, takes such a process for its own doctests and exits. Name the file.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "pytest-xdist worker"
 
 from orchestration.dbt import dbt_command
 from orchestration.ingest.load import ingest
@@ -42,10 +49,37 @@ SLOW_MODULES = {
 }
 
 
+# The test command runs modules on two processes (pytest-xdist, --dist loadfile): the longest
+# modules go first, so that neither process is left with one of them at the end.
+LONGEST_FIRST = [
+    "test_spark_job",
+    "test_spark_parity",
+    "test_runs",
+    "test_dagster",
+    "test_mapping",
+    "test_dashboard",
+    "test_consent",
+    "test_files",
+]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+        if _module(item) in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
+
+
+def _module(item: pytest.Item) -> str:
+    return item.module.__name__.rsplit(".", 1)[-1]
+
+
+# Each test process keeps its own dbt target and log folders: two dbt commands never write the same
+# manifest or log (a Dagster run's dbt steps have a target folder per run already).
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("DBT_TARGET_PATH", str(PROJECT_DIR / "target" / f"pytest-{worker}"))
+    os.environ.setdefault("DBT_LOG_PATH", str(PROJECT_DIR / "logs" / f"pytest-{worker}"))
 
 
 START = date(2023, 7, 1)
