@@ -53,7 +53,6 @@ SLOW_MODULES = {
 # modules go first, so that neither process is left with one of them at the end.
 LONGEST_FIRST = [
     "test_spark_job",
-    "test_spark_parity",
     "test_runs",
     "test_dagster",
     "test_mapping",
