@@ -32,22 +32,16 @@ comparison_windows as (
         count_days,
         previous_month_start_date,
         previous_year_start_date,
+        {%- for earlier in ['previous_month', 'previous_year'] %}
         case
             when is_month_to_date
                 then least(
-                    {{ add_days('previous_month_start_date', 'count_days - 1') }},
-                    cast({{ dbt.last_day('previous_month_start_date', 'month') }} as date)
+                    {{ add_days(earlier ~ '_start_date', 'count_days - 1') }},
+                    cast({{ dbt.last_day(earlier ~ '_start_date', 'month') }} as date)
                 )
-            else cast({{ dbt.last_day('previous_month_start_date', 'month') }} as date)
-        end as previous_month_end_date,
-        case
-            when is_month_to_date
-                then least(
-                    {{ add_days('previous_year_start_date', 'count_days - 1') }},
-                    cast({{ dbt.last_day('previous_year_start_date', 'month') }} as date)
-                )
-            else cast({{ dbt.last_day('previous_year_start_date', 'month') }} as date)
-        end as previous_year_end_date
+            else cast({{ dbt.last_day(earlier ~ '_start_date', 'month') }} as date)
+        end as {{ earlier }}_end_date{{ ',' if not loop.last }}
+        {%- endfor %}
     from periods
 
 ),
