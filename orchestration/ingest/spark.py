@@ -30,7 +30,8 @@ import pyarrow as pa
 from orchestration.contract import TABLE_COLUMNS, row_rules
 from orchestration.ingest.files import conform, file_is_due, list_files, read_file
 from orchestration.ingest.mapping import map_sources
-from orchestration.settings import landing_dir, settings
+from orchestration.privacy.register import apply_register_to_rows
+from orchestration.settings import landing_dir, settings, warehouse_path
 
 
 def spark_dir() -> Path:
@@ -118,6 +119,7 @@ def load_landing(
         rows = loaded.append_column("_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))).cast(
             schema
         )
+        rows, _ = apply_register_to_rows(rows, warehouse_path(), table)  # an erased customer stays erased
         frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns))
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
         outcome = None

@@ -391,7 +391,7 @@ def erase(
     """Erase the customers (see the module's description) from the warehouse ``database`` and
     every file under ``roots`` (default: the warehouse's folder, the publish folder, GX results and
     run logs; files under the landing folder are left to the shop)."""
-    from orchestration.settings import gx_dir
+    from orchestration.settings import gx_dir, settings
 
     ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
     if not ids:
@@ -400,10 +400,11 @@ def erase(
     if not database.exists():
         raise FileNotFoundError(f"no warehouse at {database}: set CRM_DUCKDB_PATH or --database")
     publish = Path(publish or publish_dir())
-    roots = [
-        Path(r)
-        for r in (roots if roots is not None else [database.parent, publish, gx_dir(), database.parent / "logs"])
-    ]
+    if roots is None:
+        roots = [database.parent, publish, gx_dir(), database.parent / "logs"]
+        if settings().target == "spark":  # Spark's tables are Parquet files in its warehouse folder
+            roots.append(settings().spark.warehouse_dir)
+    roots = [Path(r) for r in roots]
     from orchestration.pipeline.resources import WarehouseResource
 
     # the warehouse's one-writer lock: an erasure waits for a running job (and stops the next one)

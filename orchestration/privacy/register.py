@@ -116,6 +116,24 @@ def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, l
     return changed
 
 
+def apply_register_to_rows(rows: pa.Table, database: Path, table: str) -> tuple[pa.Table, int]:
+    """``apply_register`` for rows loaded outside the DuckDB warehouse (the Spark loader rebuilds its
+    raw tables from every landing file): the same rule, on the rows in an in-memory DuckDB, so an
+    erased customer's rows in a landing file come back with their tombstone, as they would into the
+    DuckDB warehouse. ``rows`` are raw rows of one load (one ``_loaded_at``); same columns back."""
+    if table not in CUSTOMER_TABLES or rows.num_rows == 0 or not erased_hashes(database):
+        return rows, 0
+    loaded_at = rows.column("_loaded_at")[0].as_py()
+    with duckdb.connect() as con:
+        con.execute("create schema raw")
+        con.register("_rows", rows)
+        con.execute(f"create table raw.{table} as select * from _rows")
+        con.unregister("_rows")
+        changed = apply_register(con, database, table, loaded_at)
+        erased = con.execute(f"select * from raw.{table}").fetch_arrow_table()
+    return erased.cast(rows.schema), changed
+
+
 def _erased_line(text: str) -> str:
     return f"{len(text)} characters (text removed: it named an erased customer)"
 

@@ -22,6 +22,7 @@ import pytest
 
 from orchestration.activation.exports import EXPORT_COLUMNS, audit_exports
 from orchestration.cli import main as crm
+from orchestration.contract import TABLE_COLUMNS
 from orchestration.pipeline.assets import PIPELINE_ASSETS
 from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
@@ -30,8 +31,11 @@ from orchestration.privacy.erase import erase
 from orchestration.privacy.register import (
     REGISTER_FILE,
     TOMBSTONE_PREFIX,
+    apply_register_to_rows,
+    erasure_key,
     keyed_hash,
     privacy_dir,
+    record_erasures,
     tombstone,
 )
 from orchestration.tests.conftest import query
@@ -301,3 +305,39 @@ def test_the_export_audit_does_not_read_a_quoted_false_as_consent(tmp_path):
     assert problems and "has no consent for its channel" in problems[0]
     with mock.patch.object(consent, "dbt_var", return_value=True):
         assert audit_exports(db, out) == []
+
+
+def test_rows_loaded_outside_the_warehouse_keep_an_erased_customer_erased(tmp_path):
+    """The Spark loader rebuilds raw from every landing file: the register turns an erased
+    customer's rows (a padded id too) into the tombstone, without personal data or consent, and
+    leaves everyone else's rows as they were."""
+    database = tmp_path / "warehouse.duckdb"
+    key = erasure_key(database, create=True)
+    record_erasures(database, [keyed_hash(key, "C0000101")])
+    loaded_at = pd.Timestamp("2025-07-01 06:00:00").to_pydatetime()
+    columns = TABLE_COLUMNS["customers"]
+    values = {
+        "customer_id": [" C0000101", "C0000102"],
+        "email": ["a@example.com", "b@example.com"],
+        "full_name": ["山田 花子", "佐藤 太郎"],
+        "line_user_id": ["U" + "1" * 32, "U" + "2" * 32],
+        "email_opt_in": ["true", "true"],
+        "line_opt_in": ["true", None],
+    }
+    rows = pa.table(
+        {
+            **{c: pa.array(values.get(c, ["x", "y"]), pa.string()) for c in columns},
+            "_source_file": pa.array(["2025-07-01.csv"] * 2),
+            "_row_number": pa.array([1, 2], pa.int64()),
+            "_malformed_line": pa.array([None, None], pa.string()),
+            "_loaded_at": pa.array([loaded_at] * 2, pa.timestamp("us")),
+        }
+    )
+    erased, changed = apply_register_to_rows(rows, database, "customers")
+    assert changed == 1 and erased.schema == rows.schema
+    first, second = erased.to_pylist()
+    assert first["customer_id"] == tombstone(key, "C0000101")
+    assert (first["email"], first["full_name"], first["line_user_id"]) == (None, None, None)
+    assert (first["email_opt_in"], first["line_opt_in"]) == ("false", "false")
+    assert second == rows.to_pylist()[1]
+    assert apply_register_to_rows(rows, tmp_path / "other" / "warehouse.duckdb", "customers") == (rows, 0)
