@@ -5,6 +5,7 @@ equals kpi_monthly, and the static docs site is published with the exposures."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from orchestration.publish.publish import publish, publish_docs
 from orchestration.settings import PROJECT_DIR
-from orchestration.tests.conftest import query
+from orchestration.tests.conftest import dbt, query
 
 MF = Path(sys.prefix) / "bin" / "mf"
 
@@ -23,6 +24,14 @@ MF = Path(sys.prefix) / "bin" / "mf"
 def published(warehouse, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("published_semantic")
     publish(warehouse.db, out, warehouse.as_of)
+    # `mf` reads target/semantic_manifest.json, whose relations are named after the warehouse it was
+    # parsed against: parse it against this one (another command, such as the SQLFluff lint, may
+    # have left one parsed against its own file), replacing the file in one step
+    parsed = tmp_path_factory.mktemp("semantic_target")
+    dbt(warehouse.db, ["parse", "--quiet", "--target-path", str(parsed)])
+    staged = PROJECT_DIR / "target" / f"semantic_manifest.json.{os.getpid()}"
+    shutil.copy(parsed / "semantic_manifest.json", staged)
+    os.replace(staged, PROJECT_DIR / "target" / "semantic_manifest.json")
     return out
 
 
