@@ -130,7 +130,7 @@ def apply_register_to_rows(rows: pa.Table, database: Path, table: str) -> tuple[
         con.execute(f"create table raw.{table} as select * from _rows")
         con.unregister("_rows")
         changed = apply_register(con, database, table, loaded_at)
-        erased = con.execute(f"select * from raw.{table}").fetch_arrow_table()
+        erased = con.execute(f"select * from raw.{table}").to_arrow_table()
     return erased.cast(rows.schema), changed
 
 
