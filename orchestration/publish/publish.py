@@ -224,7 +224,7 @@ def publish(
                 _drop(con, mart)
                 con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
                 con.execute(
-                    f"copy published.marts.{mart} to '{parquet_dir / (mart + '.parquet')}' "
+                    f"copy published.marts.{mart} to '{mart_parquet(parquet_dir, mart)}' "
                     "(format parquet, compression zstd)"
                 )
                 rewritten[mart] = "rewritten"
