@@ -87,7 +87,7 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     # kill the whole process group (the run and dbt) once dbt has built about a third of the models
     deadline = time.time() + 300
     while time.time() < deadline and first.poll() is None:
-        logs = [p for p in DAGSTER_TARGETS.glob("*/*/dbt.log") if p.stat().st_mtime > started]
+        logs = [p for p in DAGSTER_TARGETS.glob("*/*/dbt.log") if _of_this_home(p, env) and p.stat().st_mtime > started]
         if logs and logs[0].read_text(errors="replace").count("OK created sql") >= 15:
             break
         time.sleep(0.2)
@@ -108,6 +108,13 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     assert "its process (pid" in failure[-1].event_log_entry.dagster_event.message
     # and the marts are those of a clean run
     _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
+
+
+def _of_this_home(dbt_log: Path, env: dict) -> bool:
+    """A dbt log written by a run of this test's Dagster instance (target/dagster/<run id>/<step>/dbt.log),
+    not by another test's run in another process."""
+    run_id = dbt_log.parent.parent.name
+    return (Path(env["DAGSTER_HOME"]) / "history" / "runs" / f"{run_id}.db").exists()
 
 
 def _break_events(db: Path) -> None:
