@@ -645,3 +645,46 @@ def test_a_warehouse_with_raw_tables_moves_them_into_the_raw_zone(tmp_path):
         assert con.execute(
             "select table_type from information_schema.tables where table_schema = 'raw' and table_name = 'events'"
         ).fetchone() == ("VIEW",)
+
+
+def _damaged(tmp_path):
+    from orchestration.pipeline.repair import save_load_log
+
+    landing = _events_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(landing, db, tables=["events"], verbose=False)
+    save_load_log(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select * from raw.events order by _source_file, _row_number").fetchall()
+        log = con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall()
+    os.truncate(db, db.stat().st_size // 3)
+    return landing, db, rows, log
+
+
+def _raw_of(db):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return (
+            con.execute("select * from raw.events order by _source_file, _row_number").fetchall(),
+            con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall(),
+        )
+
+
+def test_repair_rebuilds_raw_from_the_raw_zone_without_the_landing_files(tmp_path):
+    from orchestration.pipeline.repair import rebuild_raw
+
+    landing, db, rows, log = _damaged(tmp_path)
+    shutil.rmtree(landing)  # archived by the shop: the zone holds the rows
+    report = rebuild_raw(db, landing)
+    assert report.damaged_copy.exists() and report.files_loaded == 2 and report.rows_loaded == 302
+    assert "raw zone" in report.load_log and report.missing_files == []
+    assert _raw_of(db) == (rows, log)
+
+
+def test_repair_without_the_raw_zone_reloads_the_landing_files_with_their_load_times(tmp_path):
+    from orchestration.pipeline.repair import rebuild_raw
+
+    landing, db, rows, log = _damaged(tmp_path)
+    shutil.rmtree(raw_zone(db))
+    report = rebuild_raw(db, landing)
+    assert report.files_loaded == 2 and report.rows_loaded == 302 and "raw zone" not in report.load_log
+    assert _raw_of(db) == (rows, log)
