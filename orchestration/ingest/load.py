@@ -1,16 +1,25 @@
-"""Incremental ingest: landing files -> DuckDB schema ``raw``.
+"""Incremental ingest: landing files -> the raw zone (Parquet files) read as DuckDB schema ``raw``.
 
-- One raw table per contract table, every contract column as text (types are checked in
-  staging, so a bad value becomes a quarantine row with its reason instead of a failed load),
-  plus ``_source_file`` (path relative to the table folder), ``_row_number`` (1-based row in that
-  file) and ``_loaded_at``.
-- ``raw._load_log`` records every file: path, sha256 checksum, rows, status, time. A file loaded
-  once is never loaded again, so running ingest twice changes nothing.
+- Each landed file is kept once as one Parquet file in the raw zone beside the warehouse file
+  (``data/warehouse.duckdb`` -> ``data/warehouse.raw/<table>/``, decision 146): every contract
+  column as text (types are checked in staging, so a bad value becomes a quarantine row with its
+  reason instead of a failed load), plus ``_source_file`` (path relative to the table folder),
+  ``_row_number`` (1-based row in that file) and ``_loaded_at``. A zone file is written once and
+  never rewritten, except by an erasure (which writes a new one). Its name (load time, a hash of the
+  landing path, the checksum) never meets an earlier copy of a re-sent file.
+- ``raw.<table>`` is a view over exactly the zone files the load log names (``raw_file``); the
+  DuckDB file holds no raw rows. Opened for ingest, the views are written again with the zone's
+  current path (a back-up is a copy of the whole folder, which may be opened elsewhere), a raw
+  table of a warehouse from before the zone is moved into it, and a zone file the log does not name
+  (a crash after writing it) is removed (``sync_raw_zone``).
+- ``raw._load_log`` records every file: path, sha256 checksum, rows, status, time, zone file. A file
+  loaded once is never loaded again, so running ingest twice changes nothing.
 - ``_loaded_at`` is the load time of the ingest run (one value per run, later than every earlier
   run's, equal to the file's ``loaded_at`` in the load log): the load order that decides between two
-  versions of a key before the file name does (a rebuild of ``raw`` keeps it from the load log).
-- Files are loaded in batches, each batch in one transaction together with its log rows: a crash
-  leaves either the whole batch or none of it, so a rerun picks up exactly what is missing.
+  versions of a key before the file name does (a rebuild keeps it from the load log).
+- Files are loaded in batches: each file of a batch is written to the zone first, then the batch's
+  log rows and the table's view are committed in one transaction: a crash leaves either the whole
+  batch or none of it visible, so a rerun picks up exactly what is missing.
 - Only ``*.csv`` / ``*.parquet`` files directly in a table's folder are read (suffix in any case);
   sub-folders (``archive/``) and hidden files (``.DS_Store``, macOS ``._*``) are ignored.
 - CSV text is UTF-8 (with or without BOM) or, failing that, CP932 (Shift_JIS, what Japanese EC
@@ -27,32 +36,32 @@
 - A file whose content changed after it was loaded (same path, other checksum) is reported as an
   error on every run; its new content is not loaded (re-send it under a new name that sorts later).
 - Customers erased on request (orchestration/privacy/erase.py) stay erased: the rows of a re-sent
-  file that name them get their tombstone id and no personal data (``apply_register``), and a
+  file that name them get their tombstone id and no personal data (``apply_register_to_rows`` on
+  the zone file, before it is committed), and a
   loaded file that held them may be edited to remove them without being reported as changed.
-- An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``), not retried.
-- A missing optional table folder becomes an empty table of the right shape.
-- Parquet is read by DuckDB itself: one ``read_parquet`` per batch and schema (files are grouped by
-  their exact Parquet schema, so folders whose exports changed layout load), streamed in parallel
-  into the raw table. Each column is written in SQL as the same text the Python path writes
-  (``read_file`` + ``conform``, which CSV and Spark still use): names lower-cased and trimmed
-  (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null, extra columns ignored;
-  a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the column's unit]``, a
-  zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the session TimeZone
-  does not matter), booleans ``true``/``false``, integers, dates and decimals as DuckDB's
-  plain text (equal to pyarrow's), floats through pyarrow's own cast (an Arrow UDF: same shortest
-  digits and exponents). ``_row_number`` is ``file_row_number + 1``.
+- An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``, no zone file), not retried.
+- A missing optional table folder becomes an empty view of the right shape.
+- Parquet is read by DuckDB itself: one ``read_parquet`` per file, copied into its zone file
+  (``COPY ... TO``, streamed, not held in memory). Each column is written in SQL as the same text
+  the Python path writes (``read_file`` + ``conform``, which CSV and Spark still use): names
+  lower-cased and trimmed (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null,
+  extra columns ignored; a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the
+  column's unit]``, a zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the
+  session TimeZone does not matter), booleans ``true``/``false``, integers, dates and decimals as
+  DuckDB's plain text (equal to pyarrow's), floats through pyarrow's own cast (an Arrow UDF: same
+  shortest digits and exponents). ``_row_number`` is ``file_row_number + 1``.
 - A Parquet file whose column kinds or names have no SQL spelling here (zone-aware nanoseconds,
   binary, nested, names equal once normalised), or that DuckDB reads with other types than pyarrow
   (INT96 timestamps), is read by the Python path instead: the raw text never depends on the reader.
-- A Parquet file DuckDB cannot read fails its group's read; the batch is then staged file by file in
-  a temporary table, and a file neither DuckDB nor pyarrow reads is reported as ``failed``.
-- ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: the
-  batch is staged in a temporary table (DuckDB, which spills to disk) and streamed to the gate in
-  chunks of at most ``GATE_ROWS`` rows, so the gate holds a bounded part of a batch at a time. Without it, Parquet batches go
-  straight into the raw table in batches of up to ``NATIVE_BATCH_ROWS`` (streamed, not held in
-  memory); batches read in Python (CSV) or seen by the gate hold up to ``BATCH_ROWS``.
+- A Parquet file DuckDB cannot read is read by the Python path; a file neither DuckDB nor pyarrow
+  reads is reported as ``failed`` (no zone file).
+- ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: read back
+  from the batch's zone files and streamed to the gate in chunks of at most ``GATE_ROWS`` rows, so
+  the gate holds a bounded part of a batch at a time. A gate that raises leaves no zone file and no
+  log row of the batch. Batches hold up to ``BATCH_ROWS`` rows read in Python (CSV) or seen by the
+  gate, and up to ``NATIVE_BATCH_ROWS`` rows of Parquet DuckDB copies without a gate.
 - A row is identified by ``_source_file`` and ``_row_number`` (staging orders by them), not by its
-  position: a batch's files are appended in parallel, in no particular order.
+  position.
 """
 
 from __future__ import annotations
@@ -323,12 +332,31 @@ def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -
         raise
 
 
+class RawZoneMissing(RuntimeError):
+    """The load log names raw zone files that are not beside the warehouse file."""
+
+
 def sync_raw_zone(con: duckdb.DuckDBPyConnection, database: Path) -> list[Path]:
     """Make ``raw`` and the raw zone agree when the warehouse is opened for ingest: a raw table from
     before the zone is moved into it, every view is written with the zone's current path (the
     warehouse folder may have been copied elsewhere), and a zone file the load log does not name (a
-    crash between writing it and committing its log row) is removed. Returns the removed files."""
+    crash between writing it and committing its log row) is removed. Returns the removed files.
+    Raises ``RawZoneMissing`` (nothing changed) when a file the load log names is not in the zone."""
     removed = []
+    missing = [
+        f"{table}/{name}"
+        for table, name in con.execute(
+            "select table_name, raw_file from raw._load_log where status = 'loaded' and raw_file is not null"
+        ).fetchall()
+        if not (raw_zone(database) / table / name).is_file()
+    ]
+    if missing:
+        raise RawZoneMissing(
+            f"the raw zone {raw_zone(database)} lacks {len(missing)} files its load log names (e.g. {missing[0]}): "
+            f"the warehouse file was copied or restored without its raw zone. Copy the folder "
+            f"{raw_zone(database).name} from where {database.name} came from beside it (a back-up is the whole "
+            "warehouse folder), or move the warehouse file aside and run again to load the landing files anew."
+        )
     kinds = dict(
         con.execute(
             "select table_name, table_type from information_schema.tables where table_schema = 'raw'"
@@ -348,16 +376,16 @@ def sync_raw_zone(con: duckdb.DuckDBPyConnection, database: Path) -> list[Path]:
     return removed
 
 
-BATCH_ROWS = 2_000_000  # rows per batch read in Python (CSV) or staged for the landing gate
-# rows the landing gate sees at once: a staged batch is streamed to it in chunks of this size, so
-# the gate's frame is bounded whatever one landing file's size
+BATCH_ROWS = 2_000_000  # rows per batch read in Python (CSV) or seen by the landing gate
+# rows the landing gate sees at once: a batch is streamed to it in chunks of this size, so the
+# gate's frame is bounded whatever one landing file's size
 GATE_ROWS = 250_000
-# Parquet that DuckDB streams into the raw table (no gate) is not held in memory: bigger batches,
-# fewer statements (each statement ends on one thread while its last row groups are written)
+# Parquet that DuckDB copies into the zone (no gate) is not held in memory: bigger batches, fewer
+# commits of the load log and the view
 NATIVE_BATCH_ROWS = 8_000_000
 
 
-# Parquet is read by DuckDB itself (read_parquet over a batch's files, in parallel) and every column
+# Parquet is read by DuckDB itself (read_parquet over each file, copied to its zone file) and every column
 # is written as the same text the Python path (``read_file`` + ``conform``) writes; a column kind
 # not listed here, or a file DuckDB reads differently from pyarrow, goes through the Python path.
 _INTEGER_TYPES = {
@@ -524,14 +552,6 @@ def _check_native_types(con: duckdb.DuckDBPyConnection, path: Path, plan: Parque
     return all(
         name in described and (not expected or described[name] == expected) for name, expected in plan.types.items()
     )
-
-
-def _groups(batch: list[LoadedFile]) -> dict[tuple, list[LoadedFile]]:
-    groups: dict[tuple, list[LoadedFile]] = {}
-    for f in batch:
-        if f.plan is not None:
-            groups.setdefault(f.plan.key, []).append(f)
-    return groups
 
 
 def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
