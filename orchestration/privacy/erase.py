@@ -2,7 +2,9 @@
 
 For each customer:
 - the personal columns (type ``personal`` in the raw contract: e-mail, name, LINE user id) of their
-  rows in ``raw`` are emptied and their consents set to false;
+  rows in ``raw`` are emptied and their consents set to false. The raw rows are the raw zone's
+  Parquet files (decision 146): each file holding an erased customer or value is written as a new
+  file, the load log and the view switch to it in one transaction, then the old file is removed;
 - their id is replaced by a tombstone, ``erased-`` and the first 16 hex digits of a keyed hash
   (sha256 of a random secret and the id). The secret (``privacy/erasure.key`` beside the warehouse,
   readable by its owner only) never leaves that folder, so sequential ids cannot be hashed back.
