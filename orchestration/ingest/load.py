@@ -1,16 +1,25 @@
-"""Incremental ingest: landing files -> DuckDB schema ``raw``.
+"""Incremental ingest: landing files -> the raw zone (Parquet files) read as DuckDB schema ``raw``.
 
-- One raw table per contract table, every contract column as text (types are checked in
-  staging, so a bad value becomes a quarantine row with its reason instead of a failed load),
-  plus ``_source_file`` (path relative to the table folder), ``_row_number`` (1-based row in that
-  file) and ``_loaded_at``.
-- ``raw._load_log`` records every file: path, sha256 checksum, rows, status, time. A file loaded
-  once is never loaded again, so running ingest twice changes nothing.
+- Each landed file is kept once as one Parquet file in the raw zone beside the warehouse file
+  (``data/warehouse.duckdb`` -> ``data/warehouse.raw/<table>/``, decision 146): every contract
+  column as text (types are checked in staging, so a bad value becomes a quarantine row with its
+  reason instead of a failed load), plus ``_source_file`` (path relative to the table folder),
+  ``_row_number`` (1-based row in that file) and ``_loaded_at``. A zone file is written once and
+  never rewritten, except by an erasure (which writes a new one). Its name (load time, a hash of the
+  landing path, the checksum) never meets an earlier copy of a re-sent file.
+- ``raw.<table>`` is a view over exactly the zone files the load log names (``raw_file``); the
+  DuckDB file holds no raw rows. Opened for ingest, the views are written again with the zone's
+  current path (a back-up is a copy of the whole folder, which may be opened elsewhere), a raw
+  table of a warehouse from before the zone is moved into it, and a zone file the log does not name
+  (a crash after writing it) is removed (``sync_raw_zone``).
+- ``raw._load_log`` records every file: path, sha256 checksum, rows, status, time, zone file. A file
+  loaded once is never loaded again, so running ingest twice changes nothing.
 - ``_loaded_at`` is the load time of the ingest run (one value per run, later than every earlier
   run's, equal to the file's ``loaded_at`` in the load log): the load order that decides between two
-  versions of a key before the file name does (a rebuild of ``raw`` keeps it from the load log).
-- Files are loaded in batches, each batch in one transaction together with its log rows: a crash
-  leaves either the whole batch or none of it, so a rerun picks up exactly what is missing.
+  versions of a key before the file name does (a rebuild keeps it from the load log).
+- Files are loaded in batches: each file of a batch is written to the zone first, then the batch's
+  log rows and the table's view are committed in one transaction: a crash leaves either the whole
+  batch or none of it visible, so a rerun picks up exactly what is missing.
 - Only ``*.csv`` / ``*.parquet`` files directly in a table's folder are read (suffix in any case);
   sub-folders (``archive/``) and hidden files (``.DS_Store``, macOS ``._*``) are ignored.
 - CSV text is UTF-8 (with or without BOM) or, failing that, CP932 (Shift_JIS, what Japanese EC
@@ -27,32 +36,32 @@
 - A file whose content changed after it was loaded (same path, other checksum) is reported as an
   error on every run; its new content is not loaded (re-send it under a new name that sorts later).
 - Customers erased on request (orchestration/privacy/erase.py) stay erased: the rows of a re-sent
-  file that name them get their tombstone id and no personal data (``apply_register``), and a
+  file that name them get their tombstone id and no personal data (``apply_register_to_rows`` on
+  the zone file, before it is committed), and a
   loaded file that held them may be edited to remove them without being reported as changed.
-- An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``), not retried.
-- A missing optional table folder becomes an empty table of the right shape.
-- Parquet is read by DuckDB itself: one ``read_parquet`` per batch and schema (files are grouped by
-  their exact Parquet schema, so folders whose exports changed layout load), streamed in parallel
-  into the raw table. Each column is written in SQL as the same text the Python path writes
-  (``read_file`` + ``conform``, which CSV and Spark still use): names lower-cased and trimmed
-  (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null, extra columns ignored;
-  a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the column's unit]``, a
-  zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the session TimeZone
-  does not matter), booleans ``true``/``false``, integers, dates and decimals as DuckDB's
-  plain text (equal to pyarrow's), floats through pyarrow's own cast (an Arrow UDF: same shortest
-  digits and exponents). ``_row_number`` is ``file_row_number + 1``.
+- An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``, no zone file), not retried.
+- A missing optional table folder becomes an empty view of the right shape.
+- Parquet is read by DuckDB itself: one ``read_parquet`` per file, copied into its zone file
+  (``COPY ... TO``, streamed, not held in memory). Each column is written in SQL as the same text
+  the Python path writes (``read_file`` + ``conform``, which CSV and Spark still use): names
+  lower-cased and trimmed (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null,
+  extra columns ignored; a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the
+  column's unit]``, a zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the
+  session TimeZone does not matter), booleans ``true``/``false``, integers, dates and decimals as
+  DuckDB's plain text (equal to pyarrow's), floats through pyarrow's own cast (an Arrow UDF: same
+  shortest digits and exponents). ``_row_number`` is ``file_row_number + 1``.
 - A Parquet file whose column kinds or names have no SQL spelling here (zone-aware nanoseconds,
   binary, nested, names equal once normalised), or that DuckDB reads with other types than pyarrow
   (INT96 timestamps), is read by the Python path instead: the raw text never depends on the reader.
-- A Parquet file DuckDB cannot read fails its group's read; the batch is then staged file by file in
-  a temporary table, and a file neither DuckDB nor pyarrow reads is reported as ``failed``.
-- ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: the
-  batch is staged in a temporary table (DuckDB, which spills to disk) and streamed to the gate in
-  chunks of at most ``GATE_ROWS`` rows, so the gate holds a bounded part of a batch at a time. Without it, Parquet batches go
-  straight into the raw table in batches of up to ``NATIVE_BATCH_ROWS`` (streamed, not held in
-  memory); batches read in Python (CSV) or seen by the gate hold up to ``BATCH_ROWS``.
+- A Parquet file DuckDB cannot read is read by the Python path; a file neither DuckDB nor pyarrow
+  reads is reported as ``failed`` (no zone file).
+- ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: read back
+  from the batch's zone files and streamed to the gate in chunks of at most ``GATE_ROWS`` rows, so
+  the gate holds a bounded part of a batch at a time. A gate that raises leaves no zone file and no
+  log row of the batch. Batches hold up to ``BATCH_ROWS`` rows read in Python (CSV) or seen by the
+  gate, and up to ``NATIVE_BATCH_ROWS`` rows of Parquet DuckDB copies without a gate.
 - A row is identified by ``_source_file`` and ``_row_number`` (staging orders by them), not by its
-  position: a batch's files are appended in parallel, in no particular order.
+  position.
 """
 
 from __future__ import annotations
@@ -86,7 +95,7 @@ from orchestration.ingest.files import (
     read_file,
 )
 from orchestration.ingest.mapping import map_sources
-from orchestration.privacy.register import apply_register
+from orchestration.privacy.register import CUSTOMER_TABLES, erased_hashes
 from orchestration.progress import stage
 from orchestration.settings import landing_dir, warehouse_path
 
@@ -102,7 +111,9 @@ create table if not exists raw._load_log (
     encoding varchar,
     file_size bigint,
     file_mtime_ns bigint,
-    malformed_lines bigint
+    malformed_lines bigint,
+    erased_at timestamp,
+    raw_file varchar
 )
 """
 # columns added after the first release: an existing warehouse gets them on its next ingest
@@ -113,6 +124,8 @@ LOAD_LOG_UPGRADE = [
     "alter table raw._load_log add column if not exists malformed_lines bigint",
     # set by an erasure (orchestration/privacy/erase.py) on the files that held the person
     "alter table raw._load_log add column if not exists erased_at timestamp",
+    # the file of the raw zone holding the file's rows (decision 146)
+    "alter table raw._load_log add column if not exists raw_file varchar",
 ]
 
 WHAT_TO_DO = {
@@ -214,20 +227,14 @@ def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema raw, the load log and every contract table (empty, typed) if missing."""
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, database: Path) -> None:
+    """Create schema raw and the load log if missing, then make the views of every contract table
+    and the raw zone agree (``sync_raw_zone``)."""
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
     for statement in LOAD_LOG_UPGRADE:
         con.execute(statement)
-    for table, columns in TABLE_COLUMNS.items():
-        cols = ", ".join(f"{c} varchar" for c in columns)
-        con.execute(
-            f"create table if not exists raw.{table} ({cols}, _malformed_line varchar, _source_file varchar not null, "
-            "_row_number bigint not null, _loaded_at timestamp not null default current_timestamp)"
-        )
-        for column in [*columns, "_malformed_line"]:  # a contract column added in a later release
-            con.execute(f"alter table raw.{table} add column if not exists {column} varchar")
+    sync_raw_zone(con, database)
 
 
 def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
@@ -239,16 +246,146 @@ def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
     ).fetchone()[0]
 
 
-BATCH_ROWS = 2_000_000  # rows per batch read in Python (CSV) or staged for the landing gate
-# rows the landing gate sees at once: a staged batch is streamed to it in chunks of this size, so
-# the gate's frame is bounded whatever one landing file's size
+# The raw zone (decision 146): beside the DuckDB file, ``<warehouse stem>.raw/<table>/``, one
+# Parquet file per landed file, written once (erasure writes a new one and removes the old).
+RAW_ZONE_SUFFIX = ".raw"
+ZONE_COMPRESSION = "zstd"
+
+
+def raw_zone(database: Path) -> Path:
+    """The raw zone of a warehouse file: ``data/warehouse.duckdb`` -> ``data/warehouse.raw/``."""
+    database = Path(database)
+    return database.with_name(database.stem + RAW_ZONE_SUFFIX)
+
+
+def zone_schema(columns: list[str]) -> pa.Schema:
+    """The columns of a raw zone file (and of the ``raw.<table>`` view over them)."""
+    return pa.schema(
+        [(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]]
+        + [("_row_number", pa.int64()), ("_loaded_at", pa.timestamp("us"))]
+    )
+
+
+def zone_files(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The raw zone files of ``table`` the load log names (the rows of ``raw.<table>``), in load order."""
+    return [
+        r[0]
+        for r in con.execute(
+            "select raw_file from raw._load_log where table_name = ? and status = 'loaded' "
+            "and raw_file is not null order by loaded_at, file_path",
+            [table],
+        ).fetchall()
+    ]
+
+
+def view_sql(database: Path, table: str, files: list[str]) -> str:
+    """``raw.<table>``: the contract's text columns and lineage over ``files`` of the raw zone (by
+    absolute path, written again whenever the warehouse is opened for ingest, so a copied folder
+    reads its own files), or no rows of that shape when there are none."""
+    schema = zone_schema(TABLE_COLUMNS[table])
+    duck_types = {pa.string(): "varchar", pa.int64(): "bigint", pa.timestamp("us"): "timestamp"}
+    if not files:
+        select = ", ".join(f"cast(null as {duck_types[f.type]}) as {f.name}" for f in schema)
+        return f"select {select} where false"
+    folder = raw_zone(database).resolve() / table
+    paths = ", ".join(_sql_text(folder / name) for name in files)
+    return f"select {', '.join(schema.names)} from read_parquet([{paths}], union_by_name = true)"
+
+
+def replace_view(con: duckdb.DuckDBPyConnection, database: Path, table: str) -> None:
+    """(Re)create ``raw.<table>`` over the files the load log names; in the caller's transaction."""
+    con.execute(f"create or replace view raw.{table} as {view_sql(database, table, zone_files(con, table))}")
+
+
+def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -> None:
+    """A raw table of a warehouse from before the raw zone: each logged file's rows become its raw
+    zone file, then the table gives way to the view (one transaction; files first)."""
+    zone = raw_zone(database) / table
+    zone.mkdir(parents=True, exist_ok=True)
+    names = ", ".join(zone_schema(TABLE_COLUMNS[table]).names)
+    logged = con.execute(
+        "select file_path, checksum, loaded_at from raw._load_log where table_name = ? and status = 'loaded' "
+        "and raw_file is null",
+        [table],
+    ).fetchall()
+    named = []
+    for rel, checksum, loaded_at in logged:
+        name = _zone_name(LoadedFile(rel, checksum, None, None, 0, 0, 0), loaded_at)
+        con.execute(
+            f"copy (select {names} from raw.{table} where _source_file = ? order by _row_number) "
+            f"to {_sql_text(zone / name)} (format parquet, compression {ZONE_COMPRESSION})",
+            [rel],
+        )
+        named.append((name, rel))
+    con.execute("begin transaction")
+    try:
+        for name, rel in named:
+            con.execute(
+                "update raw._load_log set raw_file = ? where table_name = ? and file_path = ? and status = 'loaded'",
+                [name, table, rel],
+            )
+        con.execute(f"drop table raw.{table}")
+        replace_view(con, database, table)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+class RawZoneMissing(RuntimeError):
+    """The load log names raw zone files that are not beside the warehouse file."""
+
+
+def sync_raw_zone(con: duckdb.DuckDBPyConnection, database: Path) -> list[Path]:
+    """Make ``raw`` and the raw zone agree when the warehouse is opened for ingest: a raw table from
+    before the zone is moved into it, every view is written with the zone's current path (the
+    warehouse folder may have been copied elsewhere), and a zone file the load log does not name (a
+    crash between writing it and committing its log row) is removed. Returns the removed files.
+    Raises ``RawZoneMissing`` (nothing changed) when a file the load log names is not in the zone."""
+    removed = []
+    missing = [
+        f"{table}/{name}"
+        for table, name in con.execute(
+            "select table_name, raw_file from raw._load_log where status = 'loaded' and raw_file is not null"
+        ).fetchall()
+        if not (raw_zone(database) / table / name).is_file()
+    ]
+    if missing:
+        raise RawZoneMissing(
+            f"the raw zone {raw_zone(database)} lacks {len(missing)} files its load log names (e.g. {missing[0]}): "
+            f"the warehouse file was copied or restored without its raw zone. Copy the folder "
+            f"{raw_zone(database).name} from where {database.name} came from beside it (a back-up is the whole "
+            "warehouse folder), or move the warehouse file aside and run again to load the landing files anew."
+        )
+    kinds = dict(
+        con.execute(
+            "select table_name, table_type from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    )
+    for table in TABLE_COLUMNS:
+        if kinds.get(table) == "BASE TABLE":
+            _migrate_table(con, database, table)
+        else:
+            replace_view(con, database, table)
+        named = set(zone_files(con, table))
+        folder = raw_zone(database) / table
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.is_file() and path.name not in named:
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+BATCH_ROWS = 2_000_000  # rows per batch read in Python (CSV) or seen by the landing gate
+# rows the landing gate sees at once: a batch is streamed to it in chunks of this size, so the
+# gate's frame is bounded whatever one landing file's size
 GATE_ROWS = 250_000
-# Parquet that DuckDB streams into the raw table (no gate) is not held in memory: bigger batches,
-# fewer statements (each statement ends on one thread while its last row groups are written)
+# Parquet that DuckDB copies into the zone (no gate) is not held in memory: bigger batches, fewer
+# commits of the load log and the view
 NATIVE_BATCH_ROWS = 8_000_000
 
 
-# Parquet is read by DuckDB itself (read_parquet over a batch's files, in parallel) and every column
+# Parquet is read by DuckDB itself (read_parquet over each file, copied to its zone file) and every column
 # is written as the same text the Python path (``read_file`` + ``conform``) writes; a column kind
 # not listed here, or a file DuckDB reads differently from pyarrow, goes through the Python path.
 _INTEGER_TYPES = {
@@ -358,6 +495,8 @@ class LoadedFile:
     path: Path | None = None
     plan: ParquetPlan | None = None  # Parquet read by DuckDB (data is None)
     rows: int = 0
+    loaded_at: datetime | None = None  # its load time (the run's, or the one a rebuild keeps)
+    raw_file: str | None = None  # its file in the raw zone, once written
 
     def __post_init__(self) -> None:
         if self.data is not None:
@@ -415,19 +554,71 @@ def _check_native_types(con: duckdb.DuckDBPyConnection, path: Path, plan: Parque
     )
 
 
-def _groups(batch: list[LoadedFile]) -> dict[tuple, list[LoadedFile]]:
-    groups: dict[tuple, list[LoadedFile]] = {}
-    for f in batch:
-        if f.plan is not None:
-            groups.setdefault(f.plan.key, []).append(f)
-    return groups
-
-
 def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
     """Turn a Parquet file DuckDB does not read as planned into rows read by the Python path."""
     read = read_file(f.path, row_rules(table)["required"])
     f.data, f.plan = conform(read, columns, f.rel), None
     f.rows = f.data.num_rows
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _zone_name(f: LoadedFile, loaded_at: datetime) -> str:
+    """The raw zone's name for a landed file: its load time, a hash of its landing path and its
+    checksum, so that a file re-sent under the same name (or the same content under two names)
+    never meets an earlier copy."""
+    where = hashlib.sha256(f.rel.encode("utf-8")).hexdigest()[:8]
+    return f"{loaded_at:%Y%m%dT%H%M%S%f}-{where}-{f.checksum[:16]}.parquet"
+
+
+def _write_python_rows(data: pa.Table, columns: list[str], loaded_at: datetime, target: Path) -> None:
+    schema = zone_schema(columns)
+    rows = data.select(schema.names[:-1]).append_column(
+        "_loaded_at", pa.array([loaded_at] * data.num_rows, pa.timestamp("us"))
+    )
+    pq.write_table(rows.cast(schema), target, compression=ZONE_COMPRESSION)
+
+
+def _write_zone_file(
+    con: duckdb.DuckDBPyConnection,
+    f: LoadedFile,
+    table: str,
+    columns: list[str],
+    folder_prefix: str,
+    loaded_at: datetime,
+    target: Path,
+) -> str | None:
+    """Write one landed file's raw rows as ``target`` (Parquet read by DuckDB, anything else from
+    the rows read in Python). None when written, else why the file cannot be read."""
+    if f.plan is not None:
+        sql, params = _native_select([f], folder_prefix)
+        paths = "[" + ", ".join(_sql_text(p) for p in params[0]) + "]"
+        names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
+        try:
+            con.execute(
+                f"copy (select *, timestamp {_sql_text(loaded_at.isoformat(sep=' '))} as _loaded_at "
+                f"from ({sql.replace('read_parquet(?', f'read_parquet({paths}')}) as t({names})) "
+                f"to {_sql_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
+            )
+            return None
+        except duckdb.InterruptException:
+            raise
+        except duckdb.Error as duck_error:
+            target.unlink(missing_ok=True)
+            try:  # read as the Python path would, or report why it cannot be read
+                _read_in_python(f, table, columns)
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
+                return (
+                    _reason(exc)
+                    if isinstance(exc, UnreadableFile)
+                    else _reason(
+                        UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})")
+                    )
+                )
+    _write_python_rows(f.data, columns, loaded_at, target)
+    return None
 
 
 def _commit_batch(
@@ -439,159 +630,121 @@ def _commit_batch(
     on_batch: Callable[[str, pa.Table], None] | None = None,
     folder: Path | None = None,
     loaded_at: datetime | None = None,
-    erasures: Callable[[str], int] | None = None,
+    database: Path | None = None,
 ) -> None:
-    """Insert a batch of files and their load-log rows in one transaction (all or nothing).
+    """Write a batch's files into the raw zone, then commit their load-log rows and the table's view
+    in one transaction (all or nothing: a file the log does not name is removed by the next ingest).
 
-    Parquet files are read by DuckDB, one read_parquet per schema. Without ``on_batch`` they are
-    inserted straight into the raw table; when a read fails (or ``on_batch`` must see the rows) the
-    batch is staged in a temporary table first, a failing group file by file, so that an unreadable
-    file is found, reported and left out."""
+    Each file becomes one Parquet file of the raw zone (a Parquet landing file read by DuckDB, a
+    CSV from the rows read in Python); a file neither reads is reported and left out. The erasure
+    register is applied to the written files, then the gate sees the batch's rows, read back from
+    them in chunks."""
     if not batch:
         return
     folder_prefix = f"{folder}{os.sep}"
-    names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
-    # every row and log row of one ingest run carries the run's load time (its load order)
-    target = f"{names}, _loaded_at"
-    run_at = [loaded_at or datetime.now()]
+    zone = raw_zone(database) / table
+    zone.mkdir(parents=True, exist_ok=True)
+    run_at = loaded_at or datetime.now()
     failed: list[tuple[LoadedFile, str]] = []
-    groups = _groups(batch)
-
-    def python_rows(files: list[LoadedFile]) -> pa.Table | None:
-        parts = [f.data for f in files if f.data is not None]
-        return pa.concat_tables(parts) if parts else None
-
-    def log_and_commit(loaded: list[LoadedFile]) -> None:
-        log = pa.table(
-            {  # one insert for the batch's log rows (executemany costs ~1 ms a row)
-                "table_name": pa.array([table] * len(loaded), pa.string()),
-                "file_path": pa.array([f.rel for f in loaded], pa.string()),
-                "checksum": pa.array([f.checksum for f in loaded], pa.string()),
-                "row_count": pa.array([f.rows for f in loaded], pa.int64()),
-                "status": pa.array(["loaded" if f.size else "empty" for f in loaded], pa.string()),
-                "message": pa.array([None if f.size else "empty file (0 bytes)" for f in loaded], pa.string()),
-                "encoding": pa.array([f.encoding for f in loaded], pa.string()),
-                "file_size": pa.array([f.size for f in loaded], pa.int64()),
-                "file_mtime_ns": pa.array([f.mtime_ns for f in loaded], pa.int64()),
-                "malformed_lines": pa.array([f.malformed for f in loaded], pa.int64()),
-                "loaded_at": pa.array(run_at * len(loaded), pa.timestamp("us")),
-            }
-        )
-        con.register("incoming_log", log)
-        con.execute(
-            f"insert into raw._load_log ({', '.join(log.column_names)}) "
-            f"select {', '.join(log.column_names)} from incoming_log"
-        )
-        con.unregister("incoming_log")
-        if erasures is not None:  # erased customers in a re-sent file stay erased
-            rep.erased_rows += erasures(table)
-        con.execute("commit")
-        rep.files_new += len(loaded)
-        rep.rows_loaded += sum(f.rows for f in loaded)
-        rep.malformed_lines += sum(f.malformed for f in loaded)
-
-    if on_batch is None:
-        # the common case: straight from the files into the raw table
-        con.execute("begin transaction")
-        try:
-            try:
-                for files in groups.values():
-                    sql, params = _native_select(files, folder_prefix)
-                    con.execute(
-                        f"insert into raw.{table} ({target}) select *, ? from ({sql})",
-                        params + run_at,
-                    )
-                read = True
-            except duckdb.InterruptException:
-                raise
-            except duckdb.Error:  # a file DuckDB cannot read: stage the batch to find it
-                read = False
-            if read:
-                incoming = python_rows(batch)
-                if incoming is not None:
-                    con.register("incoming", incoming)
-                    con.execute(
-                        f"insert into raw.{table} ({target}) select {names}, ? from incoming",
-                        run_at,
-                    )
-                    con.unregister("incoming")
-                log_and_commit(batch)
-                return
-        except BaseException:
-            con.execute("rollback")
-            raise
-        con.execute("rollback")
-
-    staged = "_ingest_batch"
-    cols = ", ".join(f"{c} varchar" for c in [*columns, "_malformed_line", "_source_file"])
-    con.execute(f"create or replace temp table {staged} ({cols}, _row_number bigint)")
+    written: list[LoadedFile] = []
     try:
-        for files in groups.values():
-            try:
-                sql, params = _native_select(files, folder_prefix)
-                con.execute(f"insert into {staged} {sql}", params)
+        for f in batch:
+            f.loaded_at = f.loaded_at or run_at
+            if not f.size:  # an empty landing file has no rows to keep
+                written.append(f)
                 continue
-            except duckdb.InterruptException:
-                raise
-            except duckdb.Error:
-                pass
-            for f in files:  # one of them is unreadable: which one
-                try:
-                    sql, params = _native_select([f], folder_prefix)
-                    con.execute(f"insert into {staged} {sql}", params)
-                except duckdb.InterruptException:
-                    raise
-                except duckdb.Error as duck_error:
-                    try:  # read as the Python path would, or report why it cannot be read
-                        _read_in_python(f, table, columns)
-                    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                        reason = (
-                            _reason(exc)
-                            if isinstance(exc, UnreadableFile)
-                            else _reason(
-                                UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})")
-                            )
-                        )
-                        failed.append((f, reason))
-        incoming = python_rows(batch)
-        if incoming is not None:
-            con.register("incoming", incoming)
-            con.execute(f"insert into {staged} select {names} from incoming")
-            con.unregister("incoming")
-        bad = {id(f) for f, _ in failed}
-        loaded = [f for f in batch if id(f) not in bad]
-        if loaded and on_batch is not None:  # the gate sees the rows that split into fields
+            target = zone / _zone_name(f, f.loaded_at)
+            reason = _write_zone_file(con, f, table, columns, folder_prefix, f.loaded_at, target)
+            if reason is not None:
+                failed.append((f, reason))
+                continue
+            f.raw_file = target.name
+            written.append(f)
+            if database is not None:  # erased customers in a re-sent file stay erased
+                rep.erased_rows += _apply_register_to_file(target, database, table)
+        kept = [zone / f.raw_file for f in written if f.raw_file]
+        if written and on_batch is not None:  # the gate sees the rows that split into fields
             _gate_in_chunks(
-                con, table, f"select {names} from {staged} where _malformed_line is null", columns, on_batch
+                con,
+                table,
+                f"select {', '.join(zone_schema(columns).names[:-1])} from read_parquet(?) "
+                "where _malformed_line is null",
+                [[str(p) for p in kept]],
+                columns,
+                on_batch,
             )
-        if loaded:
+        if written:
+            log = pa.table(
+                {  # one insert for the batch's log rows (executemany costs ~1 ms a row)
+                    "table_name": pa.array([table] * len(written), pa.string()),
+                    "file_path": pa.array([f.rel for f in written], pa.string()),
+                    "checksum": pa.array([f.checksum for f in written], pa.string()),
+                    "row_count": pa.array([f.rows for f in written], pa.int64()),
+                    "status": pa.array(["loaded" if f.size else "empty" for f in written], pa.string()),
+                    "message": pa.array([None if f.size else "empty file (0 bytes)" for f in written], pa.string()),
+                    "encoding": pa.array([f.encoding for f in written], pa.string()),
+                    "file_size": pa.array([f.size for f in written], pa.int64()),
+                    "file_mtime_ns": pa.array([f.mtime_ns for f in written], pa.int64()),
+                    "malformed_lines": pa.array([f.malformed for f in written], pa.int64()),
+                    "loaded_at": pa.array([f.loaded_at for f in written], pa.timestamp("us")),
+                    "raw_file": pa.array([f.raw_file for f in written], pa.string()),
+                }
+            )
             con.execute("begin transaction")
             try:
-                con.execute(f"insert into raw.{table} ({target}) select {names}, ? from {staged}", run_at)
-                log_and_commit(loaded)
+                con.register("incoming_log", log)
+                con.execute(
+                    f"insert into raw._load_log ({', '.join(log.column_names)}) "
+                    f"select {', '.join(log.column_names)} from incoming_log"
+                )
+                con.unregister("incoming_log")
+                replace_view(con, database, table)
+                con.execute("commit")
             except BaseException:
                 con.execute("rollback")
                 raise
-    finally:
-        con.execute(f"drop table if exists {staged}")
+    except BaseException:
+        for f in written:  # not committed: no file of the zone outlives its batch
+            if f.raw_file:
+                (zone / f.raw_file).unlink(missing_ok=True)
+        raise
+    rep.files_new += len(written)
+    rep.rows_loaded += sum(f.rows for f in written)
+    rep.malformed_lines += sum(f.malformed for f in written)
     for f, reason in failed:
-        _record_failed(con, rep, table, f.path, f.rel, f.checksum, f.size, reason, run_at[0])
+        _record_failed(con, rep, table, f.path, f.rel, f.checksum, f.size, reason, run_at)
+
+
+def _apply_register_to_file(path: Path, database: Path, table: str) -> int:
+    """The erasure register on one raw zone file just written (rewritten when a row changed)."""
+    from orchestration.privacy.register import apply_register_to_rows
+
+    if table not in CUSTOMER_TABLES or not erased_hashes(database):
+        return 0
+    rows = pq.read_table(path)
+    erased, changed = apply_register_to_rows(rows, database, table)
+    if changed:
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(erased, tmp, compression=ZONE_COMPRESSION)
+        os.replace(tmp, path)
+    return changed
 
 
 def _gate_in_chunks(
     con: duckdb.DuckDBPyConnection,
     table: str,
     sql: str,
+    params: list,
     columns: list[str],
     on_batch: Callable[[str, pa.Table], None],
 ) -> None:
-    """Hand the gate a staged batch in Arrow chunks of at most ``GATE_ROWS`` rows, streamed from
+    """Hand the gate a batch in Arrow chunks of at most ``GATE_ROWS`` rows, streamed from
     DuckDB: what the gate holds (and turns into a frame) is bounded whatever a landing file's size.
     A batch without rows is handed over once, empty."""
     schema = _batch_schema(columns)
-    reader = con.execute(sql).to_arrow_reader(GATE_ROWS)
+    reader = con.execute(sql, params).to_arrow_reader(GATE_ROWS) if params[0] else None
     seen = False
-    for chunk in reader:
+    for chunk in reader or []:
         if chunk.num_rows or not seen:
             on_batch(table, pa.Table.from_batches([chunk]).cast(schema))
             seen = True
@@ -680,11 +833,13 @@ def ingest(
     up_to: date | None = None,
     on_batch: Callable[[str, pa.Table], None] | None = None,
     map_exports: bool = True,
+    load_times: dict[tuple[str, str], datetime] | None = None,
 ) -> IngestReport:
     """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
     earlier (what a daily partition does). ``on_batch(table, rows)`` sees every batch before it is
     committed (the landing quality gate). ``map_exports``: first map the shop's new exports (the
-    settings' ``sources``) into landing files (not when a rebuild reloads logged files)."""
+    settings' ``sources``) into landing files (not when a rebuild reloads logged files).
+    ``load_times``: {(table, file path): load time} a rebuild gives the files it reloads."""
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -714,12 +869,9 @@ def ingest(
     preserve_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
     con.execute("set preserve_insertion_order = false")
     try:
-        ensure_raw_tables(con)
+        ensure_raw_tables(con, database)
         _register_float_udfs(con)
         run_at = load_time(con)
-
-        def erasures(table: str) -> int:
-            return apply_register(con, database, table, run_at)
 
         for table in tables or list(TABLE_COLUMNS):
             columns = TABLE_COLUMNS[table]
@@ -777,6 +929,7 @@ def ingest(
                 checksum = _sha256(path)
                 try:
                     pending.append(_load_file(path, stat, table, columns, rel, checksum, con, native))
+                    pending[-1].loaded_at = (load_times or {}).get((table, rel))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
                     _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc), run_at)
                     continue
@@ -785,9 +938,9 @@ def ingest(
                 else:
                     pending_rows += pending[-1].rows
                 if pending_rows >= BATCH_ROWS or native_rows >= NATIVE_BATCH_ROWS:
-                    _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
+                    _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, database)
                     pending, pending_rows, native_rows = [], 0, 0
-            _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, erasures)
+            _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, database)
             if verbose:
                 line = (
                     f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "

@@ -84,7 +84,8 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
             key,
             group_name="raw",
             kinds={"duckdb", "parquet"},
-            description=f"raw.{table}: landing files of `{table}/` loaded as text, one load-log row per file.",
+            description=f"raw.{table}: landing files of `{table}/` kept as text in the raw zone (one Parquet file and one "
+            "load-log row per file), read as a view.",
             deps=[k for k in api_asset_keys() if k.path[-1] == table],  # pulled first where configured
         )
         for table, key in RAW_KEYS.items()

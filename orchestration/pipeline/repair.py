@@ -6,16 +6,19 @@ catalog (a fraction of a second), so `crm run` stops before the job with ``damag
 run launched from the Dagster UI or the schedule fails its first step with the same message instead
 of being retried for minutes.
 
-What the warehouse holds that is not in the landing files is the load log (``raw._load_log``: which
+What the warehouse holds that is not in the landing files or the raw zone is the load log (``raw._load_log``: which
 file was loaded when, with which checksum) and the load time of every raw row (``_loaded_at``, which
 decides which of two versions of a record supersedes the other). After each ingest the load log is
 copied beside the warehouse (``<warehouse>.load_log.parquet``, ``save_load_log``), so a rebuild
 keeps both:
 
-- ``rebuild_raw``: the damaged file is moved aside (``<warehouse>.damaged-<time>``), a new warehouse
-  loads exactly the files of the load log, and each file's rows and log row get their original load
-  time back. A file whose content changed since it was loaded is reported (its current content is
-  loaded). The models are then rebuilt by the daily job (`crm repair` runs it).
+- ``rebuild_raw``: the damaged file is moved aside (``<warehouse>.damaged-<time>``). The raw rows
+  are not in the DuckDB file but in the raw zone beside it (decision 146): when the zone holds the
+  file of every loaded file of the load log's copy, a new warehouse gets that load log and views
+  over those files, and no landing file is read. Otherwise a new warehouse loads exactly the files
+  of the load log, and each file's rows and log row get their original load time back; a file whose
+  content changed since it was loaded is reported (its current content is loaded). The models are
+  then rebuilt by the daily job (`crm repair` runs it).
 - the contact log (what was sent: orchestration/activation/contact_log.py) is not in the landing
   files either: it is copied beside the warehouse too, and ``rebuild_raw`` puts it back.
 - ``restore_published``: the damaged file is moved aside and the last published marts
@@ -71,7 +74,7 @@ def damaged_message(database: str | Path, error: BaseException | str) -> str:
     return (
         f"The warehouse {database} is damaged and cannot be read ({reason}). This happens when the "
         "disk fills up or the machine stops while the warehouse is written. Nothing was run; BI keeps "
-        "the last published marts. To rebuild it: `crm repair` (reloads the landing files "
+        "the last published marts. To rebuild it: `crm repair` (reads the raw zone, or reloads the landing files "
         + (
             "listed in the load log kept beside the warehouse, in the order and with the load times they were loaded"
             if has_log
@@ -178,15 +181,62 @@ def _read_load_log(database: Path) -> tuple[list[tuple], str]:
         )
 
 
+def _zone_log(database: Path) -> Path | None:
+    """The load log copy when it names a raw zone file for every loaded file and all of them are
+    there (the raw rows need no landing file), else None."""
+    from orchestration.ingest.load import raw_zone
+
+    copy = load_log_copy(database)
+    if not copy.exists():
+        return None
+    with duckdb.connect() as con:
+        source = "read_parquet(?)"
+        columns = {r[0] for r in con.execute(f"describe select * from {source}", [str(copy)]).fetchall()}
+        if "raw_file" not in columns:
+            return None
+        files = con.execute(
+            f"select table_name, raw_file from {source} where status = 'loaded'", [str(copy)]
+        ).fetchall()
+    zone = raw_zone(database)
+    return copy if all(name and (zone / table / name).is_file() for table, name in files) else None
+
+
+def _rebuild_from_zone(database: Path, copy: Path, report: RepairReport) -> None:
+    """A new warehouse whose load log is the copy's and whose raw views read the raw zone."""
+    from orchestration.ingest.load import LOAD_LOG_DDL, LOAD_LOG_UPGRADE, connect_warehouse, sync_raw_zone
+
+    con = connect_warehouse(database)
+    try:
+        con.execute("create schema if not exists raw")
+        con.execute(LOAD_LOG_DDL)
+        for statement in LOAD_LOG_UPGRADE:
+            con.execute(statement)
+        con.execute("insert into raw._load_log by name select * from read_parquet(?)", [str(copy)])
+        sync_raw_zone(con, database)  # the views, over the files the log names
+        report.files_loaded, report.rows_loaded = con.execute(
+            "select count(*), coalesce(sum(row_count), 0) from raw._load_log where status in ('loaded', 'empty')"
+        ).fetchone()
+    finally:
+        con.close()
+
+
 def rebuild_raw(database: Path, landing: Path) -> RepairReport:
-    """Move the damaged warehouse aside and load, into a new one, the landing files its load log
-    lists, each with its original load time (rows and log). Without a load log nothing is loaded
-    here (the daily job that follows loads every file up to its day)."""
+    """Move the damaged warehouse aside and rebuild its raw layer: from the raw zone and the load
+    log's copy when the zone holds every logged file (no landing file is read), else by loading, into
+    a new warehouse, the landing files the load log lists, each with its original load time (rows
+    and log). Without a load log nothing is loaded here (the daily job that follows loads every file
+    up to its day)."""
     from orchestration.ingest.load import ingest
 
     database, landing = Path(database), Path(landing)
     from orchestration.activation.contact_log import restore as restore_contact_log
 
+    zone_log = _zone_log(database)
+    if zone_log is not None:
+        report = RepairReport(move_aside(database), load_log=f"raw zone and load log from {zone_log}")
+        _rebuild_from_zone(database, zone_log, report)
+        report.contact_log_rows = restore_contact_log(database, report.damaged_copy)
+        return report
     logged, source = _read_load_log(database)
     report = RepairReport(move_aside(database), load_log=source)
     if not logged:
@@ -202,7 +252,9 @@ def rebuild_raw(database: Path, landing: Path) -> RepairReport:
             link = stage / table / rel
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(src.resolve())
-        result = ingest(stage, database, verbose=False, map_exports=False)  # the logged files only
+        # the logged files only, each with the load time it was first loaded at
+        times = {(table, rel): loaded_at for table, rel, _checksum, loaded_at in logged}
+        result = ingest(stage, database, verbose=False, map_exports=False, load_times=times)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     report.files_loaded = sum(t.files_new for t in result.tables.values())
@@ -219,18 +271,6 @@ def rebuild_raw(database: Path, landing: Path) -> RepairReport:
                 "using (table_name, file_path) where log.checksum <> o.checksum order by 1, 2"
             ).fetchall()
         ]
-        con.execute("begin")
-        con.execute(
-            "update raw._load_log as log set loaded_at = o.loaded_at from original_log as o "
-            "where log.table_name = o.table_name and log.file_path = o.file_path"
-        )
-        for table in original.table_name.unique():
-            con.execute(
-                f"update raw.{table} as r set _loaded_at = o.loaded_at from original_log as o "
-                "where o.table_name = ? and r._source_file = o.file_path",
-                [table],
-            )
-        con.execute("commit")
     save_load_log(database)
     # what was sent is not in the landing files: the log comes back from its copy
     report.contact_log_rows = restore_contact_log(database, report.damaged_copy)

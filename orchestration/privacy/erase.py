@@ -2,7 +2,9 @@
 
 For each customer:
 - the personal columns (type ``personal`` in the raw contract: e-mail, name, LINE user id) of their
-  rows in ``raw`` are emptied and their consents set to false;
+  rows in ``raw`` are emptied and their consents set to false. The raw rows are the raw zone's
+  Parquet files (decision 146): each file holding an erased customer or value is written as a new
+  file, the load log and the view switch to it in one transaction, then the old file is removed;
 - their id is replaced by a tombstone, ``erased-`` and the first 16 hex digits of a keyed hash
   (sha256 of a random secret and the id). The secret (``privacy/erasure.key`` beside the warehouse,
   readable by its owner only) never leaves that folder, so sequential ids cannot be hashed back.
@@ -32,6 +34,7 @@ import sqlite3
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -40,6 +43,7 @@ import pyarrow.parquet as pq
 
 from orchestration.activation.contact_log import erase_customers as erase_from_contact_log
 from orchestration.activation.contact_log import save_copy as save_contact_log_copy
+from orchestration.contract import TABLE_COLUMNS
 from orchestration.privacy.register import (
     CONSENT_COLUMNS,
     CUSTOMER_TABLES,
@@ -112,10 +116,13 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _raw_tables(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """{raw table holding customer ids: its columns}"""
+def _raw_tables(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> dict[str, set[str]]:
+    """{raw table (or view) holding customer ids: its columns}; ``kind``: only tables of that type"""
     rows = con.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+        "select table_name, column_name from information_schema.columns "
+        "join information_schema.tables using (table_catalog, table_schema, table_name) "
+        "where table_schema = 'raw' and (? is null or table_type = ?)",
+        [kind, kind],
     ).fetchall()
     out: dict[str, set[str]] = {}
     for table, column in rows:
@@ -145,9 +152,10 @@ def personal_values(database: Path, ids: list[str]) -> set[str]:
 
 
 def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
-    """Empty the personal columns and consents of the customers' raw rows and mark the files that
-    held them in the load log (the ids are replaced with every other text)."""
-    tables = _raw_tables(con)
+    """Empty the personal columns and consents of the customers' rows in raw tables kept in the
+    DuckDB file (not the views over the raw zone: ``_erase_raw_zone``) and mark the files that held
+    them in the load log (the ids are replaced with every other text)."""
+    tables = _raw_tables(con, "BASE TABLE")
     has_log = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_load_log'"
     ).fetchone()[0]
@@ -174,6 +182,111 @@ def _erase_raw(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
                 f"update raw.{table} set {', '.join(sets)} where trim(customer_id) in ({placeholders})",
                 ids,
             )
+
+
+def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[str], replacer: Replacer) -> int:
+    """The raw zone's files (decision 146) that hold an erased customer or value: each is written
+    again as a new file (their rows without personal data and consent, every erased value replaced
+    as in any other text), then the load log names the new files and the view reads them, in one
+    transaction, and only then are the old files removed. Returns the number of files rewritten."""
+    from orchestration.ingest.load import ZONE_COMPRESSION, raw_zone, replace_view, zone_schema
+
+    log_columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = '_load_log'"
+        ).fetchall()
+    }
+    views = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' and table_type = 'VIEW'"
+        ).fetchall()
+    }
+    if "raw_file" not in log_columns:
+        return 0
+
+    def literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    needles = sorted(replacer.spellings)
+    id_list = ", ".join(literal(i) for i in ids)
+    con.create_function(
+        "_erase_text",
+        replacer.text,
+        [duckdb.sqltypes.VARCHAR],
+        duckdb.sqltypes.VARCHAR,
+        null_handling="special",
+        side_effects=False,
+    )
+    rewritten: list[tuple[str, str, str, bool]] = []  # table, old file, new file, held the customer
+    try:
+        for table in sorted(views & set(TABLE_COLUMNS)):
+            schema = zone_schema(TABLE_COLUMNS[table])
+            text = [f.name for f in schema if f.type == pa.string()]
+            who = f"trim(customer_id) in ({id_list})" if table in CUSTOMER_TABLES else "false"
+
+            def holds(col: str) -> str:
+                return " or ".join(f"contains({col}, {literal(n)})" for n in needles) or "false"
+
+            found = {
+                rel: bool(person)
+                for rel, person in con.execute(
+                    f"select _source_file, bool_or({who}) from raw.{table} "
+                    f"where {who} or {' or '.join(f'({holds(_quote(c))})' for c in text)} group by 1"
+                ).fetchall()
+            }
+            if not found:
+                continue
+            select = []
+            for column in schema.names:
+                col = _quote(column)
+                if column in PERSONAL_COLUMNS[table]:
+                    select.append(f"case when {who} then null else _erase_text({col}) end as {col}")
+                elif column in CONSENT_COLUMNS:
+                    select.append(f"case when {who} then 'false' else {col} end as {col}")
+                elif column in text:
+                    select.append(f"case when {holds(col)} then _erase_text({col}) else {col} end as {col}")
+                else:
+                    select.append(col)
+            folder = raw_zone(database) / table
+            stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+            for rel, raw_file in con.execute(
+                "select file_path, raw_file from raw._load_log where table_name = ? and status = 'loaded' "
+                "and raw_file is not null",
+                [table],
+            ).fetchall():
+                if rel not in found:
+                    continue
+                new = f"{stamp}-{raw_file.split('-', 1)[-1]}"
+                con.execute(
+                    f"copy (select {', '.join(select)} from read_parquet({literal(str(folder / raw_file))})) "
+                    f"to {literal(str(folder / new))} (format parquet, compression {ZONE_COMPRESSION})"
+                )
+                rewritten.append((table, raw_file, new, found[rel]))
+    finally:
+        con.remove_function("_erase_text")
+    if not rewritten:
+        return 0
+    con.execute("begin transaction")
+    try:
+        for table, old, new, person in rewritten:
+            con.execute(
+                "update raw._load_log set raw_file = ?, erased_at = case when ? then current_timestamp "
+                "else erased_at end where table_name = ? and raw_file = ?",
+                [new, person, table, old],
+            )
+        for table in sorted({t for t, *_ in rewritten}):
+            replace_view(con, database, table)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        for table, _old, new, _person in rewritten:
+            (raw_zone(database) / table / new).unlink(missing_ok=True)
+        raise
+    for table, old, _new, _person in rewritten:
+        (raw_zone(database) / table / old).unlink(missing_ok=True)
+    return len(rewritten)
 
 
 def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: str) -> int:
@@ -263,6 +376,7 @@ def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids:
         catalog = con.execute("select current_database()").fetchone()[0]
         version = _storage_version(con, catalog, default_version)
         if ids:
+            _erase_raw_zone(con, path, ids, replacer)
             _erase_raw(con, ids)
             erase_from_contact_log(con, ids)
         changed = _scrub_duckdb(con, replacer, catalog)
@@ -413,7 +527,8 @@ def erase(
 
 
 def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None) -> Erasure:
-    from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION
+    from orchestration.ingest.load import WAREHOUSE_STORAGE_VERSION, raw_zone
+    from orchestration.pipeline.repair import load_log_copy, save_load_log
     from orchestration.publish.publish import STORAGE_VERSION as PUBLISH_STORAGE_VERSION
 
     key = erasure_key(database, create=True)
@@ -425,9 +540,15 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
     replacer = Replacer(tombstones, personal_values(database, ids))
 
     publish_real, landing_real = publish.resolve(), Path(landing or landing_dir()).resolve()
+    zone_real = raw_zone(database).resolve()
     for path in _files(roots):
-        # the landing files are the shop's: it removes the person from them (see docs/privacy.md)
-        if path.resolve() == database.resolve() or landing_real in path.resolve().parents:
+        # the landing files are the shop's: it removes the person from them (see docs/privacy.md);
+        # the raw zone is rewritten with the warehouse, last
+        if (
+            path.resolve() == database.resolve()
+            or landing_real in path.resolve().parents
+            or zone_real in path.resolve().parents
+        ):
             continue
         try:
             if _is_duckdb(path):
@@ -462,6 +583,8 @@ def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, lan
     report.values_changed += erase_duckdb_file(database, replacer, WAREHOUSE_STORAGE_VERSION, ids)
     report.files_rewritten.append(str(database))
     save_contact_log_copy(database)  # the copy beside the warehouse, without the removed rows
+    if load_log_copy(database).exists():  # the copy names the raw zone's new files
+        save_load_log(database)
     record_erasures(database, (keyed_hash(key, c) for c in ids))
     return report
 

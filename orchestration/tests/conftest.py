@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "pytest-xdist worker"
 
 from orchestration.dbt import dbt_command
-from orchestration.ingest.load import ingest
+from orchestration.ingest.load import ingest, raw_zone
 from orchestration.settings import PROJECT_DIR
 from orchestration.tools.generate import generate
 
@@ -108,6 +109,15 @@ def dbt(db: Path, args: list[str], vars_: dict | None = None, check: bool = True
     if check and proc.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}")
     return proc
+
+
+def copy_warehouse(src: Path, dst: Path) -> Path:
+    """A copy of a warehouse: the DuckDB file and its raw zone (decision 146). Its raw views read the
+    source's zone until an ingest opens the copy."""
+    shutil.copy(src, dst)
+    if raw_zone(src).is_dir():
+        shutil.copytree(raw_zone(src), raw_zone(dst))
+    return dst
 
 
 def query(db: Path, sql: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from orchestration.activation.exports import (
 )
 from orchestration.ingest.load import ingest
 from orchestration.settings import PROJECT_DIR, dbt_var, refresh
-from orchestration.tests.conftest import build_with_fits, dbt, query
+from orchestration.tests.conftest import build_with_fits, copy_warehouse, dbt, query
 from orchestration.tools.generate import generate
 
 
@@ -180,7 +180,7 @@ def test_an_edited_audience_seed_is_applied_on_the_next_run(warehouse, tmp_path)
     without a priority); the model runs again, and its rows are the rules evaluated here, over the
     same features, first match by priority. The seed's test names the malformed row."""
     db = tmp_path / "warehouse.duckdb"  # the views name their catalog: keep the file's name
-    shutil.copy(warehouse.db, db)
+    copy_warehouse(warehouse.db, db)
     con = duckdb.connect(str(db))
     con.execute("delete from seeds.activation_audience_rules")
     con.executemany("insert into seeds.activation_audience_rules values (?, ?, ?, ?, ?)", EDITED_RULES)
@@ -270,7 +270,7 @@ def test_a_backfilled_day_gives_the_entries_that_day_had(warehouse, tmp_path):
     ingest(warehouse.landing, that_day, up_to=day, verbose=False)
     build_with_fits(that_day, str(day))
     backfill = tmp_path / "backfill.duckdb"
-    shutil.copy(warehouse.db, backfill)  # every file loaded
+    copy_warehouse(warehouse.db, backfill)  # every file loaded
     build_with_fits(backfill, str(day))
     for db in (that_day, backfill):  # a warehouse without a log: the day's window is reconstructed
         log_day(db, str(day))

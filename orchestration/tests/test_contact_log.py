@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.activation.contact_log import copy_path, log_day, rebuild_marts, restore
 from orchestration.settings import dbt_var
-from orchestration.tests.conftest import dbt, query
+from orchestration.tests.conftest import copy_warehouse, dbt, query
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def logged(warehouse, tmp_path_factory):
     """A copy of the shared warehouse whose day was logged once and its marts rebuilt."""
     root = tmp_path_factory.mktemp("logged")
     db = root / "warehouse.duckdb"  # the views name their catalog: keep the file's name
-    shutil.copy(warehouse.db, db)
+    copy_warehouse(warehouse.db, db)
     first = log_day(db, warehouse.as_of)
     rebuild_marts(db, warehouse.as_of)
     return db, first
@@ -121,7 +121,7 @@ def test_a_refit_after_a_day_was_logged_leaves_the_lift_as_it_was(logged, tmp_pa
     while the lift read from the log is the same as before the refit."""
     src, _ = logged
     db = tmp_path / "warehouse.duckdb"
-    shutil.copy(src, db)
+    copy_warehouse(src, db)
     as_of = query(db, "select max(entry_date) as d from marts.contact_log").d[0].date().isoformat()
     before = query(db, "select * from marts.audience_lift order by all")
     rebuilt_before = query(db, "select * from intermediate.int_reconstructed_entries order by all")
@@ -144,7 +144,7 @@ def test_a_late_file_after_a_day_was_logged_leaves_the_lift_as_it_was(logged, wa
 
     src, _ = logged
     db = tmp_path / "warehouse.duckdb"
-    shutil.copy(src, db)
+    copy_warehouse(src, db)
     landing = tmp_path / "landing"
     shutil.copytree(warehouse.landing, landing)
     as_of = date.fromisoformat(warehouse.as_of)
@@ -207,7 +207,7 @@ def test_an_erased_customer_leaves_the_log_and_its_copy(logged, warehouse, tmp_p
     root = tmp_path / "w"
     root.mkdir()
     db = root / "warehouse.duckdb"
-    shutil.copy(src, db)
+    copy_warehouse(src, db)
     for table in ("contact_log", "contact_log_days"):
         shutil.copy(copy_path(src, table), copy_path(db, table))
     who = query(db, "select customer_id from activation.contact_log where not is_reconstructed limit 1").customer_id[0]

@@ -7,7 +7,6 @@ run's log lines."""
 
 from __future__ import annotations
 
-import shutil
 import stat
 from collections import Counter
 from dataclasses import replace
@@ -21,6 +20,8 @@ import pytest
 from orchestration.activation import delivery
 from orchestration.activation.contact_log import log_day
 from orchestration.activation.delivery import KlaviyoSender, deliver
+from orchestration.contract import TABLE_COLUMNS
+from orchestration.ingest.load import ingest
 from orchestration.settings import (
     Delivery,
     DeliveryFiles,
@@ -30,7 +31,7 @@ from orchestration.settings import (
     read_settings,
     settings,
 )
-from orchestration.tests.conftest import dbt, query
+from orchestration.tests.conftest import copy_warehouse, dbt, query
 from orchestration.tests.fake_apis import KLAVIYO_KEY, LINE_TOKEN, Fake, Server
 
 BATCH = 4  # the fakes refuse more per request: the batches must respect the limit
@@ -46,7 +47,7 @@ def logged_db(warehouse, tmp_path_factory) -> Path:
     consent after the list was made (a newer customers row, then the staging rebuilt)."""
     root = tmp_path_factory.mktemp("delivery")
     db = root / "warehouse.duckdb"
-    shutil.copy(warehouse.db, db)
+    copy_warehouse(warehouse.db, db)
     log_day(db, warehouse.as_of)
     with duckdb.connect(str(db)) as con:
         # the day has few entries in a shop this small: planted ones, so each channel takes batches
@@ -70,27 +71,26 @@ def logged_db(warehouse, tmp_path_factory) -> Path:
             )
     entries = query(db, "select * from activation.contact_log where not is_reconstructed and not is_holdout")
     withdrawn = {channel: min(entries[entries.channel == channel].customer_id) for channel in ("email", "line")}
-    with duckdb.connect(str(db)) as con:
-        for channel, who in withdrawn.items():
-            con.execute(
-                f"""
-                insert into raw.customers
-                select * replace ('false' as {channel}_opt_in, '2025-06-30T12:00:00' as updated_at,
-                                  'zz-withdrawn.csv' as _source_file, current_timestamp as _loaded_at,
-                                  {1 if channel == "email" else 2} as _row_number)
-                from raw.customers where trim(customer_id) = ? order by _loaded_at desc limit 1
-                """,
-                [who],
-            )
+    # a newer customers file, loaded as every landing file is (the raw rows are the raw zone's files)
+    newer = root / "withdrawal" / "customers"
+    newer.mkdir(parents=True)
+    rows = [
+        query(
+            db,
+            f"select * replace ('false' as {channel}_opt_in, '2025-06-30T12:00:00' as updated_at) "
+            f"from raw.customers where trim(customer_id) = '{who}' order by _loaded_at desc limit 1",
+        )[TABLE_COLUMNS["customers"]]
+        for channel, who in withdrawn.items()
+    ]
+    pd.concat(rows).to_csv(newer / "zz-withdrawn.csv", index=False)
+    ingest(newer.parent, db, tables=["customers"], verbose=False, map_exports=False)
     dbt(db, ["run", "--select", "base_shop__customers"], {"as_of_date": warehouse.as_of})
     (root / "withdrawn.txt").write_text(",".join(f"{c}={w}" for c, w in withdrawn.items()))
     return db
 
 
 def _copy(src: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "warehouse.duckdb"
-    shutil.copy(src, db)
-    return db
+    return copy_warehouse(src, tmp_path / "warehouse.duckdb")
 
 
 def _withdrawn(db: Path) -> dict[str, str]:

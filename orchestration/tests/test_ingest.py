@@ -17,6 +17,7 @@ from orchestration.ingest.load import (
     _plan_parquet,
     _register_float_udfs,
     ingest,
+    raw_zone,
 )
 from orchestration.tools.generate import generate
 
@@ -496,34 +497,19 @@ def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_k
     generate(landing, customers=60, start=date(2025, 1, 1), end=date(2025, 1, 10), seed=4)
 
     def storage(db):
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            version = con.execute(
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute(
                 "select tags['storage_version'] from duckdb_databases() where path = ?", [str(db)]
             ).fetchone()[0]
-            kinds = {
-                row[0]
-                for row in con.execute(
-                    "select distinct compression from pragma_storage_info('raw.events') "
-                    "where column_name = 'event_type' and segment_type = 'VARCHAR'"
-                ).fetchall()
-            }
-            return version, kinds
-        finally:
-            con.close()
 
     new = tmp_path / "new.duckdb"
     ingest(landing, new, verbose=False)
-    version, kinds = storage(new)
-    assert version.startswith(WAREHOUSE_STORAGE_VERSION)
-    assert kinds == {"DICT_FSST"}
+    assert storage(new).startswith(WAREHOUSE_STORAGE_VERSION)
 
     old = tmp_path / "old.duckdb"
     duckdb.connect(str(old)).close()  # DuckDB's default format, as warehouses before this change
     report = ingest(landing, old, verbose=False)
-    version, kinds = storage(old)
-    assert not version.startswith(WAREHOUSE_STORAGE_VERSION)
-    assert "DICT_FSST" not in kinds
+    assert not storage(old).startswith(WAREHOUSE_STORAGE_VERSION)
     assert report.tables["events"].rows_loaded == _count(old, "events") == _count(new, "events") > 0
 
 
@@ -549,3 +535,156 @@ def test_the_gate_sees_a_large_file_in_bounded_chunks(tmp_path, monkeypatch):
     assert report.rows_loaded == 5700 and _count(tmp_path / "w.duckdb", "events") == 5700
     assert sum(seen) == 5700 and len(ids) == 5700
     assert max(seen) <= 1024 and len(seen) >= 6
+
+
+def _zone(db) -> list[str]:
+    folder = raw_zone(db) / "events"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def _events_landing(tmp_path):
+    folder = tmp_path / "landing" / "events"
+    folder.mkdir(parents=True)
+    pq.write_table(_events_day(1, 300), folder / "2025-01-01.parquet")
+    (folder / "2025-01-02.csv").write_text(
+        "event_id,session_id,anonymous_id,event_type,occurred_at\ne2-0,s,a,page_view,2025-01-02 10:00:00\n"
+        "e2-1,s,a,page_view,2025-01-02 11:00:00\n"
+    )
+    return tmp_path / "landing"
+
+
+def test_raw_tables_are_views_over_one_parquet_file_per_landed_file(tmp_path):
+    """Decision 146: the DuckDB file holds no raw rows; each landed file is one Parquet file of the
+    raw zone beside it, named in the load log, and raw.<table> is a view over exactly those files."""
+    landing = _events_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(landing, db, tables=["events"], verbose=False)
+    assert raw_zone(db) == tmp_path / "w.raw"
+    with duckdb.connect(str(db), read_only=True) as con:
+        kinds = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        )
+        logged = con.execute("select file_path, raw_file from raw._load_log order by file_path").fetchall()
+        rows = con.execute(
+            "select _source_file, count(*), max(_row_number) from raw.events group by 1 order by 1"
+        ).fetchall()
+        second = con.execute(
+            "select event_id, occurred_at from raw.events where _row_number = 2 and _source_file = '2025-01-02.csv'"
+        ).fetchone()
+    assert kinds.pop("_load_log") == "BASE TABLE"
+    assert set(kinds.values()) == {"VIEW"} and "events" in kinds and "customers" in kinds
+    assert rows == [("2025-01-01.parquet", 300, 300), ("2025-01-02.csv", 2, 2)]
+    assert second == ("e2-1", "2025-01-02 11:00:00")
+    assert _zone(db) == sorted(name for _, name in logged)
+    for rel, name in logged:
+        part = pq.read_table(raw_zone(db) / "events" / name)
+        assert set(part.column("_source_file").to_pylist()) == {rel}
+        assert part.schema.field("event_id").type == pa.string()
+
+
+def test_a_crash_before_the_commit_leaves_no_rows_and_the_next_ingest_removes_its_file(tmp_path):
+    landing = _events_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(landing, db, tables=["events"], verbose=False)
+    kept = _zone(db)
+    # a batch whose gate fails: its written files go with it
+    pq.write_table(_events_day(3, 50), landing / "events" / "2025-01-03.parquet")
+
+    def gate_fails(table, rows):
+        raise RuntimeError("gate crashed")
+
+    try:
+        ingest(landing, db, tables=["events"], verbose=False, on_batch=gate_fails)
+    except RuntimeError:
+        pass
+    assert _zone(db) == kept and _count(db, "events") == 302
+    # the process killed after writing a file, before its commit: the file is in no view
+    orphan = raw_zone(db) / "events" / "20250103T000000000000-00000000-0000000000000000.parquet"
+    shutil.copyfile(raw_zone(db) / "events" / kept[0], orphan)
+    assert _count(db, "events") == 302
+    report = ingest(landing, db, tables=["events"], verbose=False)
+    assert not orphan.exists() and report.tables["events"].rows_loaded == 50
+    assert _count(db, "events") == 352 and len(_zone(db)) == 3
+
+
+def test_a_copied_warehouse_folder_reads_its_own_raw_zone(tmp_path):
+    """Back-up is copying the folder: opened for ingest elsewhere, the views read the copy's files."""
+    landing = _events_landing(tmp_path)
+    ingest(landing, tmp_path / "a" / "w.duckdb", tables=["events"], verbose=False)
+    with duckdb.connect(str(tmp_path / "a" / "w.duckdb"), read_only=True) as con:
+        before = con.execute("select * from raw.events order by _source_file, _row_number").fetchall()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "a")
+    report = ingest(landing, tmp_path / "b" / "w.duckdb", tables=["events"], verbose=False)
+    assert report.tables["events"].files_skipped == 2 and report.rows_loaded == 0
+    with duckdb.connect(str(tmp_path / "b" / "w.duckdb"), read_only=True) as con:
+        assert con.execute("select * from raw.events order by _source_file, _row_number").fetchall() == before
+
+
+def test_a_warehouse_with_raw_tables_moves_them_into_the_raw_zone(tmp_path):
+    """A warehouse from before the raw zone: its raw rows (not re-read from the landing files, which
+    may be archived) become the zone's files on its next ingest."""
+    landing = _events_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(landing, db, tables=["events"], verbose=False)
+    with duckdb.connect(str(db)) as con:  # as the warehouse was: a table, and a log without raw_file
+        con.execute("create table raw.events_rows as select * from raw.events")
+        con.execute("drop view raw.events")
+        con.execute("alter table raw.events_rows rename to events")
+        con.execute("update raw.events set event_type = 'kept from the table' where _row_number = 1")
+        con.execute("alter table raw._load_log drop column raw_file")
+    shutil.rmtree(raw_zone(db))
+    report = ingest(landing, db, tables=["events"], verbose=False)
+    assert report.rows_loaded == 0 and len(_zone(db)) == 2
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(
+            "select count(*), count(*) filter (event_type = 'kept from the table') from raw.events"
+        ).fetchone() == (302, 2)
+        assert con.execute(
+            "select table_type from information_schema.tables where table_schema = 'raw' and table_name = 'events'"
+        ).fetchone() == ("VIEW",)
+
+
+def _damaged(tmp_path):
+    from orchestration.pipeline.repair import save_load_log
+
+    landing = _events_landing(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(landing, db, tables=["events"], verbose=False)
+    save_load_log(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select * from raw.events order by _source_file, _row_number").fetchall()
+        log = con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall()
+    os.truncate(db, db.stat().st_size // 3)
+    return landing, db, rows, log
+
+
+def _raw_of(db):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return (
+            con.execute("select * from raw.events order by _source_file, _row_number").fetchall(),
+            con.execute("select table_name, file_path, loaded_at from raw._load_log order by all").fetchall(),
+        )
+
+
+def test_repair_rebuilds_raw_from_the_raw_zone_without_the_landing_files(tmp_path):
+    from orchestration.pipeline.repair import rebuild_raw
+
+    landing, db, rows, log = _damaged(tmp_path)
+    shutil.rmtree(landing)  # archived by the shop: the zone holds the rows
+    report = rebuild_raw(db, landing)
+    assert report.damaged_copy.exists() and report.files_loaded == 2 and report.rows_loaded == 302
+    assert "raw zone" in report.load_log and report.missing_files == []
+    assert _raw_of(db) == (rows, log)
+
+
+def test_repair_without_the_raw_zone_reloads_the_landing_files_with_their_load_times(tmp_path):
+    from orchestration.pipeline.repair import rebuild_raw
+
+    landing, db, rows, log = _damaged(tmp_path)
+    shutil.rmtree(raw_zone(db))
+    report = rebuild_raw(db, landing)
+    assert report.files_loaded == 2 and report.rows_loaded == 302 and "raw zone" not in report.load_log
+    assert _raw_of(db) == (rows, log)

@@ -3,7 +3,6 @@ behaviour, and the customer marts checked against an independent pandas computat
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import numpy as np
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 from orchestration.ingest.load import ingest
-from orchestration.tests.conftest import dbt, mart_snapshot, query
+from orchestration.tests.conftest import copy_warehouse, dbt, mart_snapshot, query
 from orchestration.tools.generate import generate
 
 REASON_OF_KIND = {"orphan order_id": "orphan: order_id not among valid orders"}
@@ -58,7 +57,7 @@ def test_no_personal_data_outside_raw(warehouse):
 
 def test_rerunning_changes_no_row(warehouse, tmp_path):
     db = tmp_path / "again.duckdb"
-    shutil.copy(warehouse.db, db)
+    copy_warehouse(warehouse.db, db)
     before = mart_snapshot(db)
     assert ingest(warehouse.landing, db, verbose=False).rows_loaded == 0
     dbt(db, ["build"], {"as_of_date": warehouse.as_of})
@@ -108,7 +107,7 @@ def test_a_past_as_of_date_sees_no_future(warehouse, tmp_path):
     assert len(changed) == 1
     as_of = (changed["changed_on"][0] - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     db = tmp_path / "past.duckdb"
-    shutil.copy(warehouse.db, db)
+    copy_warehouse(warehouse.db, db)
     dbt(db, ["build"], {"as_of_date": as_of})
     cutoff = pd.Timestamp(as_of)
     orders = query(db, "select * from marts.fct_orders")

@@ -4,13 +4,12 @@ same name in the published file."""
 
 from __future__ import annotations
 
-import shutil
-
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from orchestration.publish.publish import PARTITIONED, publish
+from orchestration.tests.conftest import copy_warehouse
 
 
 def _marts(db) -> dict[str, tuple[str, int]]:
@@ -28,7 +27,7 @@ def renamed(warehouse, tmp_path_factory):
     publish attaches it as), published."""
     root = tmp_path_factory.mktemp("published_views")
     db = root / "shop_copy.duckdb"
-    shutil.copy(warehouse.db, db)
+    copy_warehouse(warehouse.db, db)
     return db, root / "published", publish(db, root / "published", warehouse.as_of)
 
 
