@@ -17,11 +17,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from orchestration.activation.contact_log import log_day, rebuild_marts
 from orchestration.cli import dbt_failures
-from orchestration.ingest.load import ingest
+from orchestration.ingest.load import ingest, raw_zone
 from orchestration.pipeline.assets import PIPELINE_ASSETS
 from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
@@ -117,14 +119,19 @@ def _of_this_home(dbt_log: Path, env: dict) -> bool:
     return (Path(env["DAGSTER_HOME"]) / "history" / "runs" / f"{run_id}.db").exists()
 
 
-def _break_events(db: Path) -> None:
-    """A raw table dbt cannot read (a text column turned into integers): base_shop__event_arrivals fails,
-    every model outside the events branch still builds."""
-    with duckdb.connect(str(db)) as con:
-        con.execute("alter table raw.events rename to events_saved")
-        con.execute(
-            "create table raw.events as select * replace (cast(null as integer) as occurred_at) from raw.events_saved"
-        )
+def _break_events(db: Path) -> dict[Path, bytes]:
+    """Raw events dbt cannot read (a text column turned into integers in every raw zone file):
+    base_shop__event_arrivals fails, every model outside the events branch still builds. Returns
+    the files' bytes as they were."""
+    saved = {}
+    for path in sorted((raw_zone(db) / "events").glob("*.parquet")):
+        saved[path] = path.read_bytes()
+        table = pq.read_table(path)
+        i = table.schema.get_field_index("occurred_at")
+        table = table.set_column(i, pa.field("occurred_at", pa.int32()), pa.nulls(table.num_rows, pa.int32()))
+        pq.write_table(table, path)
+    assert saved
+    return saved
 
 
 def _failed_on_events(path: Path) -> bool:
@@ -144,18 +151,14 @@ def _newer(path: Path, since: float) -> bool:
         return False  # removed meanwhile (another run's folder)
 
 
-def _repair_events_after_the_first_attempt(db: Path, since: float, done: threading.Event) -> None:
+def _repair_events_after_the_first_attempt(saved: dict[Path, bytes], since: float, done: threading.Event) -> None:
     deadline = time.time() + 600
     while time.time() < deadline:
         if any(_failed_on_events(p) for p in DAGSTER_TARGETS.glob("*/*/run_results.json") if _newer(p, since)):
-            try:
-                with duckdb.connect(str(db)) as con:  # dbt has exited and released the file
-                    con.execute("drop table raw.events")
-                    con.execute("alter table raw.events_saved rename to events")
-                done.set()
-                return
-            except duckdb.IOException:
-                pass
+            for path, content in saved.items():
+                path.write_bytes(content)
+            done.set()
+            return
         time.sleep(0.1)
 
 
@@ -167,11 +170,11 @@ def test_a_failed_dbt_step_resumes_from_the_failed_model(landing, tmp_path):
         gx=str(tmp_path / "gx"),
     )
     ingest(landing, wh.database_path, verbose=False)
-    _break_events(wh.database_path)
+    saved = _break_events(wh.database_path)
     repaired = threading.Event()
     repairer = threading.Thread(
         target=_repair_events_after_the_first_attempt,
-        args=(wh.database_path, time.time(), repaired),
+        args=(saved, time.time(), repaired),
         daemon=True,
     )
     repairer.start()
