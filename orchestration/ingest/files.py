@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -77,29 +78,71 @@ def malformed_line(names: list[str], text: str, number: int | None) -> Malformed
     )
 
 
+# CSV text is UTF-8 (with a BOM, which is dropped, or without), else CP932 (Shift_JIS as Japanese
+# platforms and Excel write it), tried in this order
+def _encodings(starts_with_bom: bool) -> list[str]:
+    return ["utf-8-sig", "utf-8", "cp932"] if starts_with_bom else ["utf-8", "cp932"]
+
+
+def _not_text(utf8_offset: int) -> UnreadableFile:
+    return UnreadableFile(
+        f"the text is neither UTF-8 nor CP932/Shift_JIS (first bad byte at offset {utf8_offset}); save it as UTF-8 CSV"
+    )
+
+
 def decode_text(raw: bytes) -> tuple[str, str]:
-    """CSV text: UTF-8 (a BOM is dropped), else CP932 (Shift_JIS as Japanese platforms and Excel
-    write it), else unreadable."""
-    if raw.startswith(b"\xef\xbb\xbf"):
+    """CSV text held in memory, decoded by the encodings' rule: (text, encoding)."""
+    utf8_offset = 0
+    for encoding in _encodings(raw.startswith(BOM.encode())):
         try:
-            return raw[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as utf8_error:
-        try:
-            return raw.decode("cp932"), "cp932"
-        except UnicodeDecodeError:
-            raise UnreadableFile(
-                f"the text is neither UTF-8 nor CP932/Shift_JIS (first bad byte at offset {utf8_error.start}); "
-                "save it as UTF-8 CSV"
-            ) from None
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            utf8_offset = exc.start if encoding == "utf-8" else utf8_offset
+    raise _not_text(utf8_offset)
 
 
-def _read_csv(path: Path, required: list[str]) -> ReadResult:
-    text, encoding = decode_text(path.read_bytes())
-    header = next(csv.reader(io.StringIO(text)), None)
+CSV_BLOCK_BYTES = 16 << 20  # bytes of a CSV file decoded or parsed at a time
+
+
+def csv_encoding(path: Path) -> str:
+    """A CSV file's encoding by the encodings' rule, decoding it block by block (never whole)."""
+    import codecs
+
+    with path.open("rb") as fh:
+        starts_with_bom = fh.read(len(BOM.encode())) == BOM.encode()
+        utf8_offset = 0
+        for encoding in _encodings(starts_with_bom):
+            fh.seek(0)
+            decoder, offset = codecs.getincrementaldecoder(encoding)(), 0
+            try:
+                while block := fh.read(CSV_BLOCK_BYTES):
+                    decoder.decode(block)
+                    offset += len(block)
+                decoder.decode(b"", final=True)
+                return encoding
+            except UnicodeDecodeError as exc:
+                # the offset in the file: the block's start, less the bytes the decoder still held
+                held = len(decoder.getstate()[0]) if encoding == "utf-8" else 0
+                utf8_offset = offset - held + exc.start if encoding == "utf-8" else utf8_offset
+    raise _not_text(utf8_offset)
+
+
+@dataclass
+class CsvRows:
+    """A CSV file read block by block: ``batches`` yields its good rows (every column as text, the
+    header's names) a block at a time; ``malformed`` fills with the lines that cannot be split into
+    the header's fields as the batches are read."""
+
+    names: list[str]
+    encoding: str
+    batches: Iterator[pa.RecordBatch]
+    malformed: list[MalformedLine]
+
+
+def open_csv_rows(path: Path, required: list[str]) -> CsvRows:
+    encoding = csv_encoding(path)
+    with path.open(encoding=encoding, newline="") as fh:
+        header = next(csv.reader(fh), None)
     if not header or not any(h.strip() for h in header):
         raise UnreadableFile("the CSV file has no header row")
     names = [h.strip() for h in header]
@@ -114,15 +157,27 @@ def _read_csv(path: Path, required: list[str]) -> ReadResult:
         malformed.append(malformed_line(names, row.text, row.number))
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            skip_rows=1,
+            block_size=CSV_BLOCK_BYTES,
+            encoding="utf8" if encoding == "utf-8" else encoding,
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names}, strings_can_be_null=False
         ),
     )
-    return ReadResult(table, malformed, encoding)
+    return CsvRows(names, encoding, iter(reader), malformed)
+
+
+def _read_csv(path: Path, required: list[str]) -> ReadResult:
+    rows = open_csv_rows(path, required)
+    schema = pa.schema([(name, pa.string()) for name in rows.names])
+    table = pa.Table.from_batches(list(rows.batches), schema=schema)
+    return ReadResult(table, rows.malformed, rows.encoding)
 
 
 def read_file(path: Path, required: list[str] | None = None) -> ReadResult:
@@ -157,10 +212,11 @@ def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.string())
 
 
-def conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> pa.Table:
+def conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str, first_row: int = 1) -> pa.Table:
     """The raw table's shape: contract columns as text, lineage columns, and one row per malformed
     CSV line (the columns ``malformed_line`` keeps, the others null; its text or description in
-    ``_malformed_line``) after the good rows."""
+    ``_malformed_line``) after the good rows. Rows are numbered from ``first_row`` (a part of a
+    file read block by block)."""
     if isinstance(read, pa.Table):
         read = ReadResult(read, [], None)
     table, n_bad = read.table, len(read.malformed)
@@ -174,7 +230,7 @@ def conform(read: ReadResult | pa.Table, columns: list[str], rel_path: str) -> p
         )
     arrays["_malformed_line"] = pa.array([None] * n + [line.text for line in read.malformed], pa.string())
     arrays["_source_file"] = pa.array([rel_path] * (n + n_bad), pa.string())
-    arrays["_row_number"] = pa.array(range(1, n + n_bad + 1), pa.int64())
+    arrays["_row_number"] = pa.array(range(first_row, first_row + n + n_bad), pa.int64())
     return pa.table(arrays)
 
 

@@ -24,6 +24,9 @@
   sub-folders (``archive/``) and hidden files (``.DS_Store``, macOS ``._*``) are ignored.
 - CSV text is UTF-8 (with or without BOM) or, failing that, CP932 (Shift_JIS, what Japanese EC
   platforms and Excel write); the load log records the encoding. Quoted fields may hold line breaks.
+  A CSV is decoded and parsed block by block (``CSV_BLOCK_BYTES``) and conformed into a staged
+  Parquet file in the raw zone's folder, which becomes its zone file: what is held at a time is
+  one block, whatever the file's size.
 - A CSV line that cannot be split into the header's fields (a truncated last line, an extra
   field) does not lose the file: the other lines load, and the line is kept in ``_malformed_line``
   (quarantined downstream as ``malformed csv line``). Of a file with personal columns (e-mail,
@@ -58,8 +61,9 @@
 - ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: read back
   from the batch's zone files and streamed to the gate in chunks of at most ``GATE_ROWS`` rows, so
   the gate holds a bounded part of a batch at a time. A gate that raises leaves no zone file and no
-  log row of the batch. Batches hold up to ``BATCH_ROWS`` rows read in Python (CSV) or seen by the
-  gate, and up to ``NATIVE_BATCH_ROWS`` rows of Parquet DuckDB copies without a gate.
+  log row of the batch. Batches hold up to ``BATCH_ROWS`` rows read in Python (odd Parquet) or
+  seen by the gate, and up to ``NATIVE_BATCH_ROWS`` rows copied by DuckDB (Parquet without a gate,
+  staged CSV).
 - A row is identified by ``_source_file`` and ``_row_number`` (staging orders by them), not by its
   position.
 """
@@ -87,11 +91,13 @@ from orchestration.contract import (
 )
 from orchestration.ingest.files import (
     BOM,
+    ReadResult,
     UnreadableFile,
     conform,
     file_is_due,
     list_files,
     normalise_name,
+    open_csv_rows,
     read_file,
 )
 from orchestration.ingest.mapping import map_sources
@@ -376,7 +382,7 @@ def sync_raw_zone(con: duckdb.DuckDBPyConnection, database: Path) -> list[Path]:
     return removed
 
 
-BATCH_ROWS = 2_000_000  # rows per batch read in Python (CSV) or seen by the landing gate
+BATCH_ROWS = 2_000_000  # rows per batch read in Python (odd Parquet) or seen by the landing gate
 # rows the landing gate sees at once: a batch is streamed to it in chunks of this size, so the
 # gate's frame is bounded whatever one landing file's size
 GATE_ROWS = 250_000
@@ -487,7 +493,7 @@ def _plan_parquet(path: Path, columns: list[str]) -> tuple[ParquetPlan | None, i
 class LoadedFile:
     rel: str
     checksum: str
-    data: pa.Table | None  # conformed rows read in Python (CSV, empty file, odd Parquet)
+    data: pa.Table | None  # conformed rows read in Python (empty file, odd Parquet)
     encoding: str | None
     size: int
     mtime_ns: int
@@ -497,6 +503,7 @@ class LoadedFile:
     rows: int = 0
     loaded_at: datetime | None = None  # its load time (the run's, or the one a rebuild keeps)
     raw_file: str | None = None  # its file in the raw zone, once written
+    staged: Path | None = None  # a CSV conformed block by block into this Parquet file (data is None)
 
     def __post_init__(self) -> None:
         if self.data is not None:
@@ -590,8 +597,17 @@ def _write_zone_file(
     loaded_at: datetime,
     target: Path,
 ) -> str | None:
-    """Write one landed file's raw rows as ``target`` (Parquet read by DuckDB, anything else from
-    the rows read in Python). None when written, else why the file cannot be read."""
+    """Write one landed file's raw rows as ``target`` (Parquet read by DuckDB, a CSV from its staged
+    rows, anything else from the rows read in Python). None when written, else why the file cannot
+    be read."""
+    if f.staged is not None:
+        con.execute(
+            f"copy (select *, timestamp {_sql_text(loaded_at.isoformat(sep=' '))} as _loaded_at "
+            f"from read_parquet({_sql_text(f.staged)})) "
+            f"to {_sql_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
+        )
+        f.staged.unlink()
+        return None
     if f.plan is not None:
         sql, params = _native_select([f], folder_prefix)
         paths = "[" + ", ".join(_sql_text(p) for p in params[0]) + "]"
@@ -636,7 +652,7 @@ def _commit_batch(
     in one transaction (all or nothing: a file the log does not name is removed by the next ingest).
 
     Each file becomes one Parquet file of the raw zone (a Parquet landing file read by DuckDB, a
-    CSV from the rows read in Python); a file neither reads is reported and left out. The erasure
+    CSV from its staged file); a file neither reads is reported and left out. The erasure
     register is applied to the written files, then the gate sees the batch's rows, read back from
     them in chunks."""
     if not batch:
@@ -707,6 +723,9 @@ def _commit_batch(
         for f in written:  # not committed: no file of the zone outlives its batch
             if f.raw_file:
                 (zone / f.raw_file).unlink(missing_ok=True)
+        for f in batch:
+            if f.staged is not None:
+                f.staged.unlink(missing_ok=True)
         raise
     rep.files_new += len(written)
     rep.rows_loaded += sum(f.rows for f in written)
@@ -762,6 +781,30 @@ def _reason(exc: BaseException) -> str:
     return (str(exc) if isinstance(exc, UnreadableFile) else f"{type(exc).__name__}: {exc}").splitlines()[0][:500]
 
 
+def _stage_csv(path: Path, table: str, columns: list[str], rel: str, staged: Path) -> tuple[int, int, str]:
+    """A CSV landing file conformed block by block into the Parquet file ``staged`` (the raw rows
+    without their load time): what is held at a time is one block of the file, whatever its size.
+    Returns rows written (malformed lines included, after the good rows), malformed lines, encoding."""
+    rows = open_csv_rows(path, row_rules(table)["required"])
+    names = [normalise_name(name) for name in rows.names]
+    schema = _batch_schema(columns)
+    good = 0
+    try:
+        with pq.ParquetWriter(staged, schema, compression=ZONE_COMPRESSION) as writer:
+            for batch in rows.batches:
+                part = pa.Table.from_batches([batch]).rename_columns(names)
+                writer.write_table(conform(part, columns, rel, first_row=good + 1).cast(schema))
+                good += batch.num_rows
+            if rows.malformed:  # known once every block is read
+                header_only = pa.table({name: pa.array([], pa.string()) for name in names})
+                bad = ReadResult(header_only, rows.malformed, rows.encoding)
+                writer.write_table(conform(bad, columns, rel, first_row=good + 1).cast(schema))
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return good + len(rows.malformed), len(rows.malformed), rows.encoding
+
+
 def _load_file(
     path: Path,
     stat: os.stat_result,
@@ -771,9 +814,12 @@ def _load_file(
     checksum: str,
     con: duckdb.DuckDBPyConnection | None = None,
     native: dict[tuple, bool] | None = None,
+    stage_dir: Path | None = None,
 ) -> LoadedFile:
     """A new landing file: Parquet planned for DuckDB's reader (given ``con``: ``native`` remembers
-    per schema whether DuckDB reads it with the planned types), anything else read in Python."""
+    per schema whether DuckDB reads it with the planned types), a CSV conformed block by block
+    into a staged file in ``stage_dir`` (the raw zone's folder: a file left by a crash is removed
+    by the next ingest), anything else read in Python."""
     if stat.st_size == 0:  # an empty export: nothing to load, logged so that it is not retried
         empty = pa.table({c: pa.array([], pa.string()) for c in columns})
         return LoadedFile(rel, checksum, conform(empty, columns, rel), None, 0, stat.st_mtime_ns, 0)
@@ -794,6 +840,22 @@ def _load_file(
                 plan=plan,
                 rows=rows,
             )
+    if stage_dir is not None and path.suffix.lower() == ".csv":
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        staged = stage_dir / f".{checksum[:16]}-{os.getpid()}.staged"
+        rows, malformed, encoding = _stage_csv(path, table, columns, rel, staged)
+        return LoadedFile(
+            rel,
+            checksum,
+            None,
+            encoding,
+            stat.st_size,
+            stat.st_mtime_ns,
+            malformed,
+            path=path,
+            rows=rows,
+            staged=staged,
+        )
     read = read_file(path, row_rules(table)["required"])
     return LoadedFile(
         rel,
@@ -928,13 +990,15 @@ def ingest(
                     continue
                 checksum = _sha256(path)
                 try:
-                    pending.append(_load_file(path, stat, table, columns, rel, checksum, con, native))
+                    pending.append(
+                        _load_file(path, stat, table, columns, rel, checksum, con, native, raw_zone(database) / table)
+                    )
                     pending[-1].loaded_at = (load_times or {}).get((table, rel))
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
                     _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc), run_at)
                     continue
-                if pending[-1].plan is not None and on_batch is None:
-                    native_rows += pending[-1].rows
+                if (pending[-1].plan is not None and on_batch is None) or pending[-1].staged is not None:
+                    native_rows += pending[-1].rows  # streamed, not held in memory
                 else:
                     pending_rows += pending[-1].rows
                 if pending_rows >= BATCH_ROWS or native_rows >= NATIVE_BATCH_ROWS:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from orchestration.ingest.files import conform, read_file
 from orchestration.ingest.load import (
@@ -688,3 +689,54 @@ def test_repair_without_the_raw_zone_reloads_the_landing_files_with_their_load_t
     report = rebuild_raw(db, landing)
     assert report.files_loaded == 2 and report.rows_loaded == 302 and "raw zone" not in report.load_log
     assert _raw_of(db) == (rows, log)
+
+
+def test_a_csv_read_block_by_block_gives_the_rows_of_the_whole_file(tmp_path, monkeypatch):
+    """A CSV is decoded and parsed a block at a time (memory bounded whatever its size): with blocks
+    of a few hundred bytes, a Shift_JIS character and a quoted line break split across blocks, a
+    malformed line in the middle and an invalid byte far into the file give exactly what reading the
+    whole file gives: the same rows, numbers, malformed line and encoding, or the same error."""
+    from orchestration.ingest import files
+
+    lines = ["event_id,customer_id,session_id,occurred_at,event_type,utm_campaign"]
+    for i in range(1, 400):
+        page = f'"夏の/{i}\r\n美容液"' if i % 37 == 0 else f"春のキャンペーン{i}"
+        lines.append(f"E{i:05d},C{i % 50:03d},S{i // 3:04d},2025-01-02T10:{i % 60:02d}:00,page_view,{page}")
+        if i == 200:
+            lines.append("E-bad,C001,only three")  # cannot be split into the header's fields
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    path = landing / "events" / "2025-01-02.csv"
+    path.write_bytes("\r\n".join(lines).encode("cp932") + b"\r\n")
+
+    whole = conform(read_file(path, ["event_id"]), ["event_id", "customer_id", "utm_campaign"], "2025-01-02.csv")
+    monkeypatch.setattr(files, "CSV_BLOCK_BYTES", 257)  # odd: splits two-byte characters
+    blocks = list(files.open_csv_rows(path, ["event_id"]).batches)
+    assert len(blocks) > 10
+    assert (
+        conform(read_file(path, ["event_id"]), ["event_id", "customer_id", "utm_campaign"], "2025-01-02.csv") == whole
+    )
+
+    db = tmp_path / "w.duckdb"
+    report = ingest(landing, db, verbose=False)
+    assert report.tables["events"].rows_loaded == 400 and report.tables["events"].malformed_lines == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        got = con.execute(
+            "select event_id, customer_id, utm_campaign, _malformed_line, _row_number from raw.events order by _row_number"
+        ).fetchall()
+        assert con.execute("select encoding from raw._load_log").fetchall() == [("cp932",)]
+    expected = whole.select(["event_id", "customer_id", "utm_campaign", "_malformed_line", "_row_number"]).to_pylist()
+    assert got == [tuple(r.values()) for r in expected]
+    assert got[36][2] == "夏の/37\r\n美容液" and got[-1][3] == "E-bad,C001,only three"
+    assert not [p for p in (raw_zone(db) / "events").iterdir() if p.suffix != ".parquet"]  # no staged file left
+
+    # an invalid byte far into the file: the same error, with its offset in the file
+    broken = landing / "events" / "2025-01-03.csv"
+    data = "\n".join(lines).encode("utf-8")
+    cut = data.index(b"\n", 5000) + 1  # a line's start, past the first blocks
+    broken.write_bytes(data[:cut] + b"\xff\xfe\x81" + data[cut:])
+    with pytest.raises(files.UnreadableFile) as streamed:
+        files.open_csv_rows(broken, ["event_id"])
+    with pytest.raises(files.UnreadableFile) as whole_file:
+        files.decode_text(broken.read_bytes())
+    assert str(streamed.value) == str(whole_file.value) and f"offset {cut})" in str(streamed.value)
