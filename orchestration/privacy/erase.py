@@ -211,14 +211,7 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
 
     needles = sorted(replacer.spellings)
     id_list = ", ".join(literal(i) for i in ids)
-    con.create_function(
-        "_erase_text",
-        replacer.text,
-        [duckdb.sqltypes.VARCHAR],
-        duckdb.sqltypes.VARCHAR,
-        null_handling="special",
-        side_effects=False,
-    )
+    _register_erase_text(con, replacer)
     rewritten: list[tuple[str, str, str, bool]] = []  # table, old file, new file, held the customer
     try:
         for table in sorted(views & set(TABLE_COLUMNS)):
@@ -289,14 +282,8 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
     return len(rewritten)
 
 
-def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: str) -> int:
-    """Replace the erased values in every text column of every table of ``catalog``."""
-    columns = con.execute(
-        "select table_schema, table_name, column_name from information_schema.columns c "
-        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
-        "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.data_type = 'VARCHAR'",
-        [catalog],
-    ).fetchall()
+def _register_erase_text(con: duckdb.DuckDBPyConnection, replacer: Replacer) -> None:
+    """``_erase_text(text)`` in SQL: the text with every erased value replaced (removed by the caller)."""
     con.create_function(
         "_erase_text",
         replacer.text,
@@ -305,6 +292,17 @@ def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: s
         null_handling="special",
         side_effects=False,
     )
+
+
+def _scrub_duckdb(con: duckdb.DuckDBPyConnection, replacer: Replacer, catalog: str) -> int:
+    """Replace the erased values in every text column of every table of ``catalog``."""
+    columns = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns c "
+        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
+        "where table_catalog = ? and t.table_type = 'BASE TABLE' and c.data_type = 'VARCHAR'",
+        [catalog],
+    ).fetchall()
+    _register_erase_text(con, replacer)
     needles = sorted(replacer.spellings)
     changed = 0
     try:
