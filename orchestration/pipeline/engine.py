@@ -63,7 +63,15 @@ class SparkEngine(DuckDBEngine):
         report_path = self.spark_dir / "last_load.json"
         report_path.unlink(missing_ok=True)
         out = self._run(
-            "load", "--landing", str(self.landing), "--up-to", up_to.isoformat(), "--report", str(report_path)
+            "load",
+            "--landing",
+            str(self.landing),
+            "--database",
+            str(self.database),
+            "--up-to",
+            up_to.isoformat(),
+            "--report",
+            str(report_path),
         )
         print(out.rstrip(), flush=True)  # the load's lines per table, into the run's log
         self.refresh()
