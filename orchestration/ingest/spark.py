@@ -1,16 +1,23 @@
-"""Apache Spark: load the landing files into Spark `raw` tables and gate them with GX's Spark
-datasource, for the `spark` dbt target (profiles/profiles.yml).
+"""Apache Spark: Spark's `raw` tables over the raw zone, gated with GX's Spark datasource, for the
+`spark` dbt target (profiles/profiles.yml).
 
     python -m orchestration.ingest.spark load --landing data/landing     # then: dbt build --target spark
     python -m orchestration.ingest.spark export-views   # the rows of the marts built as views, as Parquet
 
+``load`` first runs the DuckDB ingest (orchestration/ingest/load.py) into the warehouse file: the
+new landing files only, each kept once as a Parquet file of the raw zone beside it with its own
+load time, the erasure register applied, the load log committed. Spark's ``raw.<table>`` is then an
+external table over the zone's folder of that table (the zone's columns; no landing file is read
+again, no rows copied; Spark skips the staged dot-files) and ``raw._load_log`` a copy of the load
+log (decision 147). The landing gate runs on each Spark raw table, all its rows.
+
 The local session uses the same settings as the dbt-spark `session` target: a Hive metastore
 (Derby) and warehouse folder under ``$CRM_SPARK_DIR`` (default data/spark), sessions in UTC. Only
-one process may hold a Derby metastore at a time: load first, then run dbt. On a real cluster the
-shop's own ingestion usually writes the raw tables; any job that writes the contract's columns as
-text into `raw.<table>` (plus `_source_file`, `_row_number`) serves the same dbt models.
+one process may hold a Derby metastore at a time: load first, then run dbt. Spark reads the zone
+by its path: on a cluster the warehouse folder must be on storage the executors read. A shop's own
+ingestion that writes the contract's columns as text into `raw.<table>` (plus `_source_file`,
+`_row_number`, `_loaded_at`) serves the same dbt models.
 
-Raw tables are rebuilt from all landing files on every load (overwrite), so a load is idempotent.
 Needs the `spark` extra: `./scripts/setup.sh --extra spark`.
 """
 
@@ -104,6 +111,21 @@ def forget_spark_raw_views(database: Path) -> None:
             con.execute("drop view raw._load_log")
 
 
+def adopt_erasure_register(database: Path) -> Path | None:
+    """Before the raw zone, the Spark load read the erasure register beside the settings'
+    ``warehouse_path``; the ingest reads the one beside ``database`` (on Spark the DuckDB file beside
+    the zone). A Spark warehouse without a register of its own gets a copy of that one, so that a
+    person erased before stays erased when the landing files are loaded into the zone. Returns the
+    folder copied, if any."""
+    from orchestration.privacy.register import privacy_dir
+
+    earlier, own = privacy_dir(warehouse_path()), privacy_dir(database)
+    if earlier.resolve() == own.resolve() or own.exists() or not earlier.is_dir():
+        return None
+    shutil.copytree(earlier, own)
+    return earlier
+
+
 def load_landing(
     landing: Path | None = None,
     root: Path | None = None,
@@ -125,6 +147,7 @@ def load_landing(
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
     forget_spark_raw_views(database)
+    adopt_erasure_register(database)
     report = ingest(landing, database, up_to=up_to, on_batch=None, verbose=verbose)
     with duckdb.connect(str(database), read_only=True) as con:
         log = con.execute(
