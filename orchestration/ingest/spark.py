@@ -1,16 +1,23 @@
-"""Apache Spark: load the landing files into Spark `raw` tables and gate them with GX's Spark
-datasource, for the `spark` dbt target (profiles/profiles.yml).
+"""Apache Spark: Spark's `raw` tables over the raw zone, gated with GX's Spark datasource, for the
+`spark` dbt target (profiles/profiles.yml).
 
     python -m orchestration.ingest.spark load --landing data/landing     # then: dbt build --target spark
     python -m orchestration.ingest.spark export-views   # the rows of the marts built as views, as Parquet
 
+``load`` first runs the DuckDB ingest (orchestration/ingest/load.py) into the warehouse file: the
+new landing files only, each kept once as a Parquet file of the raw zone beside it with its own
+load time, the erasure register applied, the load log committed. Spark's ``raw.<table>`` is then an
+external table over the zone's folder of that table (the zone's columns; no landing file is read
+again, no rows copied; Spark skips the staged dot-files) and ``raw._load_log`` a copy of the load
+log (decision 147). The landing gate runs on each Spark raw table, all its rows.
+
 The local session uses the same settings as the dbt-spark `session` target: a Hive metastore
 (Derby) and warehouse folder under ``$CRM_SPARK_DIR`` (default data/spark), sessions in UTC. Only
-one process may hold a Derby metastore at a time: load first, then run dbt. On a real cluster the
-shop's own ingestion usually writes the raw tables; any job that writes the contract's columns as
-text into `raw.<table>` (plus `_source_file`, `_row_number`) serves the same dbt models.
+one process may hold a Derby metastore at a time: load first, then run dbt. Spark reads the zone
+by its path: on a cluster the warehouse folder must be on storage the executors read. A shop's own
+ingestion that writes the contract's columns as text into `raw.<table>` (plus `_source_file`,
+`_row_number`, `_loaded_at`) serves the same dbt models.
 
-Raw tables are rebuilt from all landing files on every load (overwrite), so a load is idempotent.
 Needs the `spark` extra: `./scripts/setup.sh --extra spark`.
 """
 
@@ -22,15 +29,14 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, date, datetime
+from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
-from orchestration.contract import TABLE_COLUMNS, row_rules
-from orchestration.ingest.files import conform, file_is_due, list_files, read_file
-from orchestration.ingest.mapping import map_sources
-from orchestration.privacy.register import apply_register_to_rows
+from orchestration.contract import TABLE_COLUMNS
+from orchestration.ingest.load import FileProblem, IngestReport, TableReport, raw_zone, zone_schema
 from orchestration.settings import landing_dir, settings, warehouse_path
 
 
@@ -71,14 +77,53 @@ def session(root: Path | None = None):
     )
 
 
-def _raw_columns(table: str) -> list[tuple[str, pa.DataType, str]]:
-    """(name, Arrow type, Spark type) of a Spark raw table: contract columns as text plus lineage."""
-    return [(c, pa.string(), "string") for c in TABLE_COLUMNS[table]] + [
-        ("_malformed_line", pa.string(), "string"),
-        ("_source_file", pa.string(), "string"),
-        ("_row_number", pa.int64(), "bigint"),
-        ("_loaded_at", pa.timestamp("us"), "timestamp"),
-    ]
+def _raw_columns(table: str) -> list[tuple[str, str]]:
+    """(name, Spark type) of a Spark raw table: the columns of its raw zone files, in their order."""
+    spark_types = {pa.string(): "string", pa.int64(): "bigint", pa.timestamp("us"): "timestamp"}
+    return [(f.name, spark_types[f.type]) for f in zone_schema(TABLE_COLUMNS[table])]
+
+
+# the DuckDB load log's columns as Spark reads them (``raw._load_log``, written after each load)
+LOAD_LOG_COLUMNS = (
+    "table_name string, file_path string, checksum string, row_count bigint, status string, message string, "
+    "loaded_at timestamp, encoding string, file_size bigint, file_mtime_ns bigint, malformed_lines bigint, "
+    "erased_at timestamp, raw_file string"
+)
+
+
+def _sql_text(value: object) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def forget_spark_raw_views(database: Path) -> None:
+    """A warehouse file of the Spark target from before the raw zone held ``raw`` as DuckDB views
+    over Spark's own raw tables: the load log's view gives way to the ingest's table (the views of
+    the contract tables are replaced by the ingest itself)."""
+    import duckdb
+
+    if not database.exists():
+        return
+    with duckdb.connect(str(database)) as con:
+        kind = con.execute(
+            "select table_type from information_schema.tables where table_schema = 'raw' and table_name = '_load_log'"
+        ).fetchone()
+        if kind and kind[0] == "VIEW":
+            con.execute("drop view raw._load_log")
+
+
+def adopt_erasure_register(database: Path) -> Path | None:
+    """Before the raw zone, the Spark load read the erasure register beside the settings'
+    ``warehouse_path``; the ingest reads the one beside ``database`` (on Spark the DuckDB file beside
+    the zone). A Spark warehouse without a register of its own gets a copy of that one, so that a
+    person erased before stays erased when the landing files are loaded into the zone. Returns the
+    folder copied, if any."""
+    from orchestration.privacy.register import privacy_dir
+
+    earlier, own = privacy_dir(warehouse_path()), privacy_dir(database)
+    if earlier.resolve() == own.resolve() or own.exists() or not earlier.is_dir():
+        return None
+    shutil.copytree(earlier, own)
+    return earlier
 
 
 def load_landing(
@@ -87,68 +132,62 @@ def load_landing(
     up_to: date | None = None,
     gate: bool = True,
     verbose: bool = True,
-) -> dict:
-    """Rebuild every Spark raw table from the landing files (unreadable files reported and
-    skipped). With ``gate`` the GX landing gate runs on each table through GX's Spark datasource.
-    Returns {table: {"rows": n, "files": n, "failed": [...], "gate": SuiteOutcome | None}}."""
+    database: Path | None = None,
+) -> tuple[IngestReport, dict]:
+    """Load the new landing files into the raw zone of the DuckDB warehouse ``database``
+    (``orchestration.ingest.load.ingest``: new files only, each with its own load time, erased
+    customers' rows made anonymous), then make Spark's ``raw.<table>`` tables over the zone's files
+    and ``raw._load_log`` a copy of the load log. With ``gate`` the GX landing gate runs on each
+    Spark raw table through GX's Spark datasource. Returns the ingest's report and
+    {table: the gate's SuiteOutcome or None}."""
+    import duckdb
+
+    from orchestration.ingest.load import ingest
+
     landing = Path(landing or landing_dir())
+    database = Path(database or warehouse_path())
+    forget_spark_raw_views(database)
+    adopt_erasure_register(database)
+    report = ingest(landing, database, up_to=up_to, on_batch=None, verbose=verbose)
+    with duckdb.connect(str(database), read_only=True) as con:
+        log = con.execute(
+            f"select {', '.join(c.split()[0] for c in LOAD_LOG_COLUMNS.split(', '))} from raw._load_log "
+            "order by loaded_at, table_name, file_path"
+        ).fetchall()
     spark = session(root)
     t0 = time.perf_counter()
     spark.sql("create database if not exists raw")
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    report: dict = {}
-    log_rows = []
-    unmapped: dict[str, list] = {}  # the shop's exports are mapped to landing files first, as for DuckDB
-    for source in map_sources(landing):
-        for problem in source.problems:
-            unmapped.setdefault(problem.tables[0], []).append((problem.path, f"not mapped: {problem.reason}"))
-    for table, columns in TABLE_COLUMNS.items():
-        parts, failed = [], list(unmapped.get(table, []))
-        files = [p for p in list_files(landing / table) if file_is_due(p, up_to)]
-        for path in files:
-            rel = path.relative_to(landing / table).as_posix()
-            try:
-                parts.append(conform(read_file(path, row_rules(table)["required"]), columns, rel))
-                log_rows.append((table, rel, parts[-1].num_rows, "loaded", None))
-            except Exception as exc:  # noqa: BLE001 - reported and skipped, as in ingest
-                failed.append((str(path), f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
-                log_rows.append((table, rel, None, "failed", failed[-1][1]))
-        raw_columns = _raw_columns(table)
-        schema = pa.schema([(name, arrow_type) for name, arrow_type, _ in raw_columns])
-        loaded = pa.concat_tables(parts) if parts else schema.remove(len(schema) - 1).empty_table()
-        rows = loaded.append_column("_loaded_at", pa.array([loaded_at] * loaded.num_rows, pa.timestamp("us"))).cast(
-            schema
-        )
-        rows, _ = apply_register_to_rows(rows, warehouse_path(), table)  # an erased customer stays erased
-        frame = spark.createDataFrame(rows.to_pandas(), schema=", ".join(f"{n} {t}" for n, _, t in raw_columns))
-        frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{table}")
+    outcomes: dict = {}
+    for table in TABLE_COLUMNS:
+        folder = raw_zone(database).resolve() / table
+        folder.mkdir(parents=True, exist_ok=True)  # no files yet: an empty table of the right columns
+        # an external table: dropping it (or a managed table of an earlier release) leaves the zone as it is
+        spark.sql(f"drop table if exists raw.{table}")
+        columns = ", ".join(f"`{name}` {kind}" for name, kind in _raw_columns(table))
+        spark.sql(f"create table raw.{table} ({columns}) using parquet location {_sql_text(folder.as_uri())}")
+        frame = spark.table(f"raw.{table}")
         outcome = None
-        if gate and rows.num_rows:
+        if gate and not frame.isEmpty():
             from orchestration.quality.gx import gate_landing_frame_spark
 
-            outcome = gate_landing_frame_spark(table, spark.table(f"raw.{table}"))
-        report[table] = {
-            "rows": rows.num_rows,
-            "malformed_lines": rows.num_rows - rows.column("_malformed_line").null_count,
-            "files": len(files) - len(failed) + len(unmapped.get(table, [])),
-            "failed": failed,
-            "gate": outcome,
-        }
+            outcome = gate_landing_frame_spark(table, frame)
+        outcomes[table] = outcome
         if verbose:
-            gate_text = "" if outcome is None else f", gate: {outcome.failing_rows} failing values"
+            gate_text = (
+                "" if outcome is None else f", gate: {outcome.failing_rows} failing values of {outcome.rows:,} rows"
+            )
             print(
-                f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} {rows.num_rows:>10,} rows "
-                f"from {report[table]['files']} files{gate_text}",
+                f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} over {len(zone_file_names(folder))} "
+                f"raw zone files{gate_text}",
                 flush=True,
             )
-            for bad_path, message in failed:
-                print(f"[spark-load] could not read {bad_path}: {message}. Skipped.", flush=True)
-    log = spark.createDataFrame(
-        [(t, f, n, s, m, loaded_at) for t, f, n, s, m in log_rows],
-        "table_name string, file_path string, row_count bigint, status string, message string, loaded_at timestamp",
-    )
-    log.write.mode("overwrite").format("parquet").saveAsTable("raw._load_log")
-    return report
+    spark.createDataFrame(log, LOAD_LOG_COLUMNS).write.mode("overwrite").format("parquet").saveAsTable("raw._load_log")
+    return report, outcomes
+
+
+def zone_file_names(folder: Path) -> list[str]:
+    """The Parquet files Spark reads in a raw zone folder (it skips names starting with "." or "_")."""
+    return sorted(p.name for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
 
 
 def replace_tables_from_duckdb(
@@ -205,49 +244,37 @@ def run_spark_command(args: list[str], spark_dir: Path, gx: Path | None = None) 
     return proc.stdout
 
 
-def _report_json(report: dict) -> dict:
-    return {
-        table: {
-            "rows": r["rows"],
-            "files": r["files"],
-            "malformed_lines": r.get("malformed_lines", 0),
-            "failed": r["failed"],
+def _report_json(report: IngestReport, outcomes: dict) -> dict:
+    """A load's report as JSON: the ingest's report of each table and the gate's outcome."""
+    out = {}
+    for table, rep in report.tables.items():
+        gate = outcomes.get(table)
+        out[table] = {
+            **asdict(rep),
             "gate": None
-            if r["gate"] is None
+            if gate is None
             else {
-                "suite": r["gate"].suite,
-                "rows": r["gate"].rows,
-                "success": r["gate"].success,
-                "docs_url": r["gate"].docs_url,
-                "failing_values": r["gate"].failing_rows,
-                "failures": [f.as_dict() for f in r["gate"].failures],
+                "suite": gate.suite,
+                "rows": gate.rows,
+                "success": gate.success,
+                "docs_url": gate.docs_url,
+                "failing_values": gate.failing_rows,
+                "failures": [f.as_dict() for f in gate.failures],
             },
         }
-        for table, r in report.items()
-    }
+    return out
 
 
 def read_load_report(path: Path):
     """A load's JSON report (``load --report``) as the DuckDB load reports it: (IngestReport,
     [(table, the gate's SuiteOutcome)])."""
-    from orchestration.ingest.load import FileProblem, IngestReport, TableReport
     from orchestration.quality.gx import Failure, SuiteOutcome
 
     data = json.loads(Path(path).read_text())
     report, outcomes = IngestReport(), []
-    for table in TABLE_COLUMNS:
-        r = data.get(table) or {"rows": 0, "files": 0, "failed": []}
-        problems = [
-            FileProblem(p, "mapping" if why.startswith("not mapped") else "failed", why) for p, why in r["failed"]
-        ]
-        report.tables[table] = TableReport(
-            table,
-            files_new=r["files"],
-            rows_loaded=r["rows"],
-            malformed_lines=r.get("malformed_lines", 0),
-            problems=problems,
-            missing_folder=table not in data,
-        )
+    for table, r in data.items():
+        fields = {k: v for k, v in r.items() if k not in ("gate", "problems")}
+        report.tables[table] = TableReport(**fields, problems=[FileProblem(**p) for p in r["problems"]])
         gate = r.get("gate")
         if gate:
             failures = [
@@ -310,13 +337,18 @@ def read_marts_files(root: Path | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crm-spark", description="Load landing files into Spark raw tables.")
+    parser = argparse.ArgumentParser(
+        prog="crm-spark", description="Load landing files into the raw zone, read by Spark's raw tables."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser(
         "load",
-        help="rebuild Spark raw tables from the landing files (then dbt build --target spark)",
+        help="load new landing files into the raw zone, Spark's raw tables over it (then dbt build --target spark)",
     )
     load.add_argument("--landing", type=Path, default=None)
+    load.add_argument(
+        "--database", type=Path, default=None, help="the DuckDB warehouse file beside the raw zone (default: settings)"
+    )
     load.add_argument(
         "--up-to",
         type=date.fromisoformat,
@@ -328,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "--report",
         type=Path,
         default=None,
-        help="write rows, unreadable files and gate results as JSON",
+        help="write the load's report (files, rows, files not loaded) and gate results as JSON",
     )
     views = sub.add_parser(
         "export-views",
@@ -349,9 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import":
         print(json.dumps(replace_tables_from_duckdb(args.database, args.schema, tuple(args.tables))))
         return 0
-    report = load_landing(args.landing, up_to=args.up_to, gate=not args.no_gate)
+    report, outcomes = load_landing(args.landing, up_to=args.up_to, gate=not args.no_gate, database=args.database)
     if args.report:
-        args.report.write_text(json.dumps(_report_json(report), indent=2, default=str))
+        args.report.write_text(json.dumps(_report_json(report, outcomes), indent=2, default=str))
     return 0
 
 

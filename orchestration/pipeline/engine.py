@@ -2,7 +2,8 @@
 orchestration/pipeline/assets.py that depend on the engine ask the warehouse resource's engine.
 
 - ``DuckDBEngine``: the one DuckDB file; the landing files are loaded with orchestration/ingest/load.py.
-- ``SparkEngine``: Apache Spark. The landing files are loaded into Spark's ``raw`` with the GX gate
+- ``SparkEngine``: Apache Spark. The landing files are loaded into the raw zone of the DuckDB file
+  (as on DuckDB, without the gate), Spark's ``raw`` tables read the zone's files and the GX gate runs
   on Spark dataframes (orchestration/ingest/spark.py), dbt builds with dbt-spark. The Python steps
   (mart checks, fits, exports, contact log, publish) read Spark's tables through a DuckDB file of
   views over their Parquet files (orchestration/publish/spark.py), refreshed after each dbt step; the
@@ -63,7 +64,15 @@ class SparkEngine(DuckDBEngine):
         report_path = self.spark_dir / "last_load.json"
         report_path.unlink(missing_ok=True)
         out = self._run(
-            "load", "--landing", str(self.landing), "--up-to", up_to.isoformat(), "--report", str(report_path)
+            "load",
+            "--landing",
+            str(self.landing),
+            "--database",
+            str(self.database),
+            "--up-to",
+            up_to.isoformat(),
+            "--report",
+            str(report_path),
         )
         print(out.rstrip(), flush=True)  # the load's lines per table, into the run's log
         self.refresh()

@@ -57,7 +57,7 @@ from orchestration.privacy.register import (
     record_erasures,
     tombstone,
 )
-from orchestration.settings import landing_dir, publish_dir, warehouse_path
+from orchestration.settings import landing_dir, publish_dir
 
 TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".log", ".txt", ".html", ".htm", ".md", ".yml", ".yaml"}
 ERASED_TEXT = "[erased]"
@@ -508,7 +508,10 @@ def erase(
     ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
     if not ids:
         raise ValueError("no customer id given: name them (crm erase C0001 C0002) or --file ids.txt")
-    database = Path(database or warehouse_path())
+    from orchestration.pipeline.resources import WarehouseResource, warehouse_resource
+
+    # on Spark: the DuckDB file beside the raw zone Spark's raw tables read (decision 147)
+    database = Path(database or warehouse_resource().database)
     if not database.exists():
         raise FileNotFoundError(f"no warehouse at {database}: set CRM_DUCKDB_PATH or --database")
     publish = Path(publish or publish_dir())
@@ -517,7 +520,6 @@ def erase(
         if settings().target == "spark":  # Spark's tables are Parquet files in its warehouse folder
             roots.append(settings().spark.warehouse_dir)
     roots = [Path(r) for r in roots]
-    from orchestration.pipeline.resources import WarehouseResource
 
     # the warehouse's one-writer lock: an erasure waits for a running job (and stops the next one)
     with WarehouseResource(database=str(database)).write_lock():
@@ -603,16 +605,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--database",
         type=Path,
         default=None,
-        help="DuckDB warehouse (default $CRM_DUCKDB_PATH or data/warehouse.duckdb)",
+        help="DuckDB warehouse (default: the settings' warehouse; on Spark the file beside its raw zone)",
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    from orchestration.pipeline.resources import WarehouseLockedError
+    from orchestration.pipeline.resources import WarehouseLockedError, warehouse_resource
 
     ids = list(args.customer_ids) + (read_ids(args.file) if args.file else [])
+    database = Path(args.database or warehouse_resource().database)
     try:
-        report = erase(ids, args.database)
+        report = erase(ids, database)
     except (ValueError, FileNotFoundError) as exc:
         print(f"[erase] {exc}", file=sys.stderr)
         return 2
@@ -626,7 +629,7 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"[erase] {report.customers} customers erased: personal data removed, ids replaced by tombstones "
         f"in {len(report.files_rewritten)} files ({report.values_changed} values); recorded in "
-        f"{privacy_dir(Path(args.database or warehouse_path())) / REGISTER_FILE}. Remove them from the "
+        f"{privacy_dir(database) / REGISTER_FILE}. Remove them from the "
         "landing files too (the shop's copies)."
     )
     for line in report.not_cleaned:

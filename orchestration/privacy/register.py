@@ -117,10 +117,10 @@ def apply_register(con: duckdb.DuckDBPyConnection, database: Path, table: str, l
 
 
 def apply_register_to_rows(rows: pa.Table, database: Path, table: str) -> tuple[pa.Table, int]:
-    """``apply_register`` for rows loaded outside the DuckDB warehouse (the Spark loader rebuilds its
-    raw tables from every landing file): the same rule, on the rows in an in-memory DuckDB, so an
-    erased customer's rows in a landing file come back with their tombstone, as they would into the
-    DuckDB warehouse. ``rows`` are raw rows of one load (one ``_loaded_at``); same columns back."""
+    """``apply_register`` for rows outside the DuckDB file (a raw zone file just written, which the
+    raw views and Spark's raw tables read): the same rule, on the rows in an in-memory DuckDB, so an
+    erased customer's rows in a landing file come back with their tombstone. ``rows`` are raw rows
+    of one load (one ``_loaded_at``); same columns back."""
     if table not in CUSTOMER_TABLES or rows.num_rows == 0 or not erased_hashes(database):
         return rows, 0
     loaded_at = rows.column("_loaded_at")[0].as_py()

@@ -17,8 +17,10 @@ import duckdb
 from orchestration.activation.contact_log import SCHEMA as LOG_SCHEMA
 from orchestration.predict.fit import FITS_SCHEMA
 
-# schemas whose tables the job writes in Python into the file itself, never views over Spark's
-WRITTEN_HERE = frozenset({FITS_SCHEMA, LOG_SCHEMA})
+# schemas whose tables the job writes in Python into the file itself, never views over Spark's: the
+# fits, the contact log, and raw (the ingest's views over the raw zone and its load log, which
+# Spark's raw tables read in turn)
+WRITTEN_HERE = frozenset({FITS_SCHEMA, LOG_SCHEMA, "raw"})
 
 
 def _folders(spark_dir: Path) -> dict[str, dict[str, Path]]:

@@ -307,10 +307,30 @@ def test_the_export_audit_does_not_read_a_quoted_false_as_consent(tmp_path):
         assert audit_exports(db, out) == []
 
 
-def test_rows_loaded_outside_the_warehouse_keep_an_erased_customer_erased(tmp_path):
-    """The Spark loader rebuilds raw from every landing file: the register turns an erased
-    customer's rows (a padded id too) into the tombstone, without personal data or consent, and
-    leaves everyone else's rows as they were."""
+def test_a_spark_warehouse_adopts_the_register_the_spark_load_read_before(tmp_path, monkeypatch):
+    """On Spark the ingest reads the register beside the DuckDB file beside its raw zone; a shop
+    upgraded from the Spark load of old (which read the one beside ``warehouse_path``) keeps its
+    erased customers erased, and a register of its own is never replaced."""
+    from orchestration.ingest.spark import adopt_erasure_register
+    from orchestration.privacy.register import erased_hashes
+
+    earlier, spark_db = tmp_path / "warehouse.duckdb", tmp_path / "spark" / "spark_tables.duckdb"
+    monkeypatch.setenv("CRM_DUCKDB_PATH", str(earlier))
+    assert adopt_erasure_register(spark_db) is None  # nothing to adopt
+    key = erasure_key(earlier, create=True)
+    record_erasures(earlier, [keyed_hash(key, "C0000101")])
+    assert adopt_erasure_register(spark_db) == privacy_dir(earlier)
+    assert erasure_key(spark_db) == key and erased_hashes(spark_db) == {keyed_hash(key, "C0000101")}
+    record_erasures(earlier, [keyed_hash(key, "C0000102")])
+    assert adopt_erasure_register(spark_db) is None
+    assert erased_hashes(spark_db) == {keyed_hash(key, "C0000101")}
+    assert adopt_erasure_register(earlier) is None  # the DuckDB target: the same file
+
+
+def test_rows_of_a_new_raw_zone_file_keep_an_erased_customer_erased(tmp_path):
+    """Rows written outside the DuckDB file (a raw zone file, which Spark's raw tables read too): the
+    register turns an erased customer's rows (a padded id too) into the tombstone, without personal
+    data or consent, and leaves everyone else's rows as they were."""
     database = tmp_path / "warehouse.duckdb"
     key = erasure_key(database, create=True)
     record_erasures(database, [keyed_hash(key, "C0000101")])
