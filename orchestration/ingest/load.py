@@ -46,7 +46,7 @@
 - A missing optional table folder becomes an empty view of the right shape.
 - Parquet is read by DuckDB itself: one ``read_parquet`` per file, copied into its zone file
   (``COPY ... TO``, streamed, not held in memory). Each column is written in SQL as the same text
-  the Python path writes (``read_file`` + ``conform``, which CSV still uses): names
+  the Python path writes (``conform``, which CSV and the odd Parquet read by pyarrow use): names
   lower-cased and trimmed (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null,
   extra columns ignored; a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the
   column's unit]``, a zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the
