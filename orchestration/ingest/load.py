@@ -265,11 +265,9 @@ def raw_zone(database: Path) -> Path:
 
 
 def zone_schema(columns: list[str]) -> pa.Schema:
-    """The columns of a raw zone file (and of the ``raw.<table>`` view over them)."""
-    return pa.schema(
-        [(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]]
-        + [("_row_number", pa.int64()), ("_loaded_at", pa.timestamp("us"))]
-    )
+    """The columns of a raw zone file (and of the ``raw.<table>`` view over them): a landed file's
+    rows as the gate sees them (``_batch_schema``) and their load time."""
+    return _batch_schema(columns).append(pa.field("_loaded_at", pa.timestamp("us")))
 
 
 def zone_files(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -683,8 +681,7 @@ def _commit_batch(
             _gate_in_chunks(
                 con,
                 table,
-                f"select {', '.join(zone_schema(columns).names[:-1])} from read_parquet(?) "
-                "where _malformed_line is null",
+                f"select {', '.join(_batch_schema(columns).names)} from read_parquet(?) where _malformed_line is null",
                 [[str(p) for p in kept]],
                 columns,
                 on_batch,
@@ -772,6 +769,7 @@ def _gate_in_chunks(
 
 
 def _batch_schema(columns: list[str]) -> pa.Schema:
+    """A landed file's raw rows without their load time: contract columns as text and lineage."""
     return pa.schema(
         [(c, pa.string()) for c in [*columns, "_malformed_line", "_source_file"]] + [("_row_number", pa.int64())]
     )
