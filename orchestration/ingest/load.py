@@ -233,13 +233,18 @@ def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection, database: Path) -> None:
-    """Create schema raw and the load log if missing, then make the views of every contract table
-    and the raw zone agree (``sync_raw_zone``)."""
+def ensure_load_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schema raw and the load log if missing, with every column of this release."""
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
     for statement in LOAD_LOG_UPGRADE:
         con.execute(statement)
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, database: Path) -> None:
+    """Create schema raw and the load log if missing, then make the views of every contract table
+    and the raw zone agree (``sync_raw_zone``)."""
+    ensure_load_log(con)
     sync_raw_zone(con, database)
 
 

@@ -203,14 +203,11 @@ def _zone_log(database: Path) -> Path | None:
 
 def _rebuild_from_zone(database: Path, copy: Path, report: RepairReport) -> None:
     """A new warehouse whose load log is the copy's and whose raw views read the raw zone."""
-    from orchestration.ingest.load import LOAD_LOG_DDL, LOAD_LOG_UPGRADE, connect_warehouse, sync_raw_zone
+    from orchestration.ingest.load import connect_warehouse, ensure_load_log, sync_raw_zone
 
     con = connect_warehouse(database)
     try:
-        con.execute("create schema if not exists raw")
-        con.execute(LOAD_LOG_DDL)
-        for statement in LOAD_LOG_UPGRADE:
-            con.execute(statement)
+        ensure_load_log(con)
         con.execute("insert into raw._load_log by name select * from read_parquet(?)", [str(copy)])
         sync_raw_zone(con, database)  # the views, over the files the log names
         report.files_loaded, report.rows_loaded = con.execute(
