@@ -83,12 +83,8 @@ def _raw_columns(table: str) -> list[tuple[str, str]]:
     return [(f.name, spark_types[f.type]) for f in zone_schema(TABLE_COLUMNS[table])]
 
 
-# the DuckDB load log's columns as Spark reads them (``raw._load_log``, written after each load)
-LOAD_LOG_COLUMNS = (
-    "table_name string, file_path string, checksum string, row_count bigint, status string, message string, "
-    "loaded_at timestamp, encoding string, file_size bigint, file_mtime_ns bigint, malformed_lines bigint, "
-    "erased_at timestamp, raw_file string"
-)
+# Spark's types for the DuckDB load log's columns (``raw._load_log`` on Spark is its copy)
+_SPARK_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "TIMESTAMP": "timestamp"}
 
 
 def _sql_text(value: object) -> str:
@@ -137,8 +133,8 @@ def load_landing(
     """Load the new landing files into the raw zone of the DuckDB warehouse ``database``
     (``orchestration.ingest.load.ingest``: new files only, each with its own load time, erased
     customers' rows made anonymous), then make Spark's ``raw.<table>`` tables over the zone's files
-    and ``raw._load_log`` a copy of the load log. With ``gate`` the GX landing gate runs on each
-    Spark raw table through GX's Spark datasource. Returns the ingest's report and
+    and ``raw._load_log`` a copy of the load log. With ``gate`` the GX landing gate runs, through GX's
+    Spark datasource, on the rows of the zone files this load wrote (decision 148). Returns the ingest's report and
     {table: the gate's SuiteOutcome or None}."""
     import duckdb
 
@@ -148,29 +144,37 @@ def load_landing(
     database = Path(database or warehouse_path())
     forget_spark_raw_views(database)
     adopt_erasure_register(database)
+    zone = raw_zone(database).resolve()
+    before = {table: set(zone_file_names(zone / table)) for table in TABLE_COLUMNS}
     report = ingest(landing, database, up_to=up_to, on_batch=None, verbose=verbose)
     with duckdb.connect(str(database), read_only=True) as con:
-        log = con.execute(
-            f"select {', '.join(c.split()[0] for c in LOAD_LOG_COLUMNS.split(', '))} from raw._load_log "
-            "order by loaded_at, table_name, file_path"
-        ).fetchall()
+        log_columns = ", ".join(
+            f"{name} {_SPARK_TYPES[kind]}"
+            for name, kind in con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'raw' and table_name = '_load_log' order by ordinal_position"
+            ).fetchall()
+        )
+        log = con.execute("select * from raw._load_log order by loaded_at, table_name, file_path").fetchall()
     spark = session(root)
     t0 = time.perf_counter()
     spark.sql("create database if not exists raw")
     outcomes: dict = {}
     for table in TABLE_COLUMNS:
-        folder = raw_zone(database).resolve() / table
+        folder = zone / table
         folder.mkdir(parents=True, exist_ok=True)  # no files yet: an empty table of the right columns
         # an external table: dropping it (or a managed table of an earlier release) leaves the zone as it is
         spark.sql(f"drop table if exists raw.{table}")
         columns = ", ".join(f"`{name}` {kind}" for name, kind in _raw_columns(table))
         spark.sql(f"create table raw.{table} ({columns}) using parquet location {_sql_text(folder.as_uri())}")
-        frame = spark.table(f"raw.{table}")
+        new_files = [(folder / name).as_uri() for name in zone_file_names(folder) if name not in before[table]]
         outcome = None
-        if gate and not frame.isEmpty():
+        if gate and new_files:
             from orchestration.quality.gx import gate_landing_frame_spark
 
-            outcome = gate_landing_frame_spark(table, frame)
+            # as on DuckDB: this load's files, the rows that split into fields (not the whole history)
+            frame = spark.read.schema(spark.table(f"raw.{table}").schema).parquet(*new_files)
+            outcome = gate_landing_frame_spark(table, frame.where("_malformed_line is null"))
         outcomes[table] = outcome
         if verbose:
             gate_text = (
@@ -181,7 +185,7 @@ def load_landing(
                 f"raw zone files{gate_text}",
                 flush=True,
             )
-    spark.createDataFrame(log, LOAD_LOG_COLUMNS).write.mode("overwrite").format("parquet").saveAsTable("raw._load_log")
+    spark.createDataFrame(log, log_columns).write.mode("overwrite").format("parquet").saveAsTable("raw._load_log")
     return report, outcomes
 
 

@@ -18,12 +18,12 @@ pytestmark = pytest.mark.slow  # a local Spark session (~30 s)
 HEADER = ",".join(TABLE_COLUMNS["orders"])
 
 
-def _orders(path, rows):
+def _orders(path, rows, amount="100"):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         HEADER
         + "\n"
-        + "".join(f"{order_id},C1,{day}T10:00:00,completed,100,0,0,web,false,,\n" for order_id, day in rows)
+        + "".join(f"{order_id},C1,{day}T10:00:00,completed,{amount},0,0,web,false,,\n" for order_id, day in rows)
     )
 
 
@@ -33,8 +33,9 @@ def test_spark_raw_reads_the_zone_with_each_files_own_load_time(tmp_path):
 
     landing, spark_dir, database = tmp_path / "landing", tmp_path / "spark", tmp_path / "warehouse.duckdb"
     day1 = landing / "orders" / "2025-01-01.csv"
-    _orders(day1, [("O1", "2025-01-01"), ("O2", "2025-01-01")])
-    load_landing(landing, root=spark_dir, up_to=date(2025, 1, 1), gate=False, database=database)
+    _orders(day1, [("O1", "2025-01-01"), ("O2", "2025-01-01")], amount="-5")  # breaks the contract
+    _, gated = load_landing(landing, root=spark_dir, up_to=date(2025, 1, 1), database=database)
+    assert (gated["orders"].rows, gated["orders"].failing_rows, gated["orders"].success) == (2, 2, False)
     with duckdb.connect(str(database), read_only=True) as con:
         (day1_loaded_at,) = con.execute(
             "select loaded_at from raw._load_log where file_path = '2025-01-01.csv'"
@@ -44,7 +45,10 @@ def test_spark_raw_reads_the_zone_with_each_files_own_load_time(tmp_path):
     _orders(landing / "orders" / "2025-01-02.csv", [("O3", "2025-01-02")])
     day1.unlink()
     (landing / "orders" / "2025-01-03.csv").write_bytes(b"\xff\xfe\x00garbage")  # unreadable: reported
-    report, _ = load_landing(landing, root=spark_dir, up_to=date(2025, 1, 3), gate=False, database=database)
+    report, gated = load_landing(landing, root=spark_dir, up_to=date(2025, 1, 3), database=database)
+    # the gate checks this load's rows only (decision 148): day 2's good row, not day 1's bad amounts
+    assert (gated["orders"].rows, gated["orders"].failing_rows, gated["orders"].success) == (1, 0, True)
+    assert gated["customers"] is None
     spark = session(spark_dir)
     rows = {
         r["order_id"]: (r["_source_file"], r["_loaded_at"])
