@@ -1,12 +1,13 @@
 """Incremental ingest: landing files -> the raw zone (Parquet files) read as DuckDB schema ``raw``.
 
-- Each landed file is kept once as one Parquet file in the raw zone beside the warehouse file
-  (``data/warehouse.duckdb`` -> ``data/warehouse.raw/<table>/``, decision 146): every contract
+- Each landed file is kept once in a Parquet file of the raw zone beside the warehouse file
+  (``data/warehouse.duckdb`` -> ``data/warehouse.raw/<table>/``, decision 146; the files of one
+  batch loaded at the same time and read the same way share one zone file, decision 149): every contract
   column as text (types are checked in staging, so a bad value becomes a quarantine row with its
   reason instead of a failed load), plus ``_source_file`` (path relative to the table folder),
   ``_row_number`` (1-based row in that file) and ``_loaded_at``. A zone file is written once and
   never rewritten, except by an erasure (which writes a new one). Its name (load time, a hash of the
-  landing path, the checksum) never meets an earlier copy of a re-sent file.
+  landing paths, the checksum or a hash of the checksums) never meets an earlier copy of a re-sent file.
 - ``raw.<table>`` is a view over exactly the zone files the load log names (``raw_file``); the
   DuckDB file holds no raw rows. Opened for ingest, the views are written again with the zone's
   current path (a back-up is a copy of the whole folder, which may be opened elsewhere), a raw
@@ -17,7 +18,7 @@
 - ``_loaded_at`` is the load time of the ingest run (one value per run, later than every earlier
   run's, equal to the file's ``loaded_at`` in the load log): the load order that decides between two
   versions of a key before the file name does (a rebuild keeps it from the load log).
-- Files are loaded in batches: each file of a batch is written to the zone first, then the batch's
+- Files are loaded in batches: a batch's files are written to the zone first, then the batch's
   log rows and the table's view are committed in one transaction: a crash leaves either the whole
   batch or none of it visible, so a rerun picks up exactly what is missing.
 - Only ``*.csv`` / ``*.parquet`` files directly in a table's folder are read (suffix in any case);
@@ -25,8 +26,8 @@
 - CSV text is UTF-8 (with or without BOM) or, failing that, CP932 (Shift_JIS, what Japanese EC
   platforms and Excel write); the load log records the encoding. Quoted fields may hold line breaks.
   A CSV is decoded and parsed block by block (``CSV_BLOCK_BYTES``) and conformed into a staged
-  Parquet file in the raw zone's folder, which becomes its zone file: what is held at a time is
-  one block, whatever the file's size.
+  Parquet file in the raw zone's folder, copied into the batch's zone file: what is held at a time
+  is one block, whatever the file's size.
 - A CSV line that cannot be split into the header's fields (a truncated last line, an extra
   field) does not lose the file: the other lines load, and the line is kept in ``_malformed_line``
   (quarantined downstream as ``malformed csv line``). Of a file with personal columns (e-mail,
@@ -44,8 +45,8 @@
   loaded file that held them may be edited to remove them without being reported as changed.
 - An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``, no zone file), not retried.
 - A missing optional table folder becomes an empty view of the right shape.
-- Parquet is read by DuckDB itself: one ``read_parquet`` per file, copied into its zone file
-  (``COPY ... TO``, streamed, not held in memory). Each column is written in SQL as the same text
+- Parquet is read by DuckDB itself: one ``read_parquet`` per batch of files of one schema, copied
+  into their zone file (``COPY ... TO``, streamed, not held in memory). Each column is written in SQL as the same text
   the Python path writes (``conform``, which CSV and the odd Parquet read by pyarrow use): names
   lower-cased and trimmed (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null,
   extra columns ignored; a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the
@@ -257,8 +258,9 @@ def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
     ).fetchone()[0]
 
 
-# The raw zone (decision 146): beside the DuckDB file, ``<warehouse stem>.raw/<table>/``, one
-# Parquet file per landed file, written once (erasure writes a new one and removes the old).
+# The raw zone (decision 146): beside the DuckDB file, ``<warehouse stem>.raw/<table>/``, Parquet
+# files of landed rows (one per batch of files loaded together, decision 149), written once (erasure
+# writes a new one and removes the old).
 RAW_ZONE_SUFFIX = ".raw"
 ZONE_COMPRESSION = "zstd"
 
@@ -276,12 +278,13 @@ def zone_schema(columns: list[str]) -> pa.Schema:
 
 
 def zone_files(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The raw zone files of ``table`` the load log names (the rows of ``raw.<table>``), in load order."""
+    """The raw zone files of ``table`` the load log names (the rows of ``raw.<table>``), in load order
+    (one file may hold the rows of several landed files)."""
     return [
         r[0]
         for r in con.execute(
             "select raw_file from raw._load_log where table_name = ? and status = 'loaded' "
-            "and raw_file is not null order by loaded_at, file_path",
+            "and raw_file is not null group by raw_file order by min(loaded_at), min(file_path)",
             [table],
         ).fetchall()
     ]
@@ -319,7 +322,7 @@ def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -
     ).fetchall()
     named = []
     for rel, checksum, loaded_at in logged:
-        name = _zone_name(LoadedFile(rel, checksum, None, None, 0, 0, 0), loaded_at)
+        name = _zone_name([LoadedFile(rel, checksum, None, None, 0, 0, 0)], loaded_at)
         con.execute(
             f"copy (select {names} from raw.{table} where _source_file = ? order by _row_number) "
             f"to {_sql_text(zone / name)} (format parquet, compression {ZONE_COMPRESSION})",
@@ -575,69 +578,94 @@ def _sql_text(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _zone_name(f: LoadedFile, loaded_at: datetime) -> str:
-    """The raw zone's name for a landed file: its load time, a hash of its landing path and its
-    checksum, so that a file re-sent under the same name (or the same content under two names)
-    never meets an earlier copy."""
-    where = hashlib.sha256(f.rel.encode("utf-8")).hexdigest()[:8]
-    return f"{loaded_at:%Y%m%dT%H%M%S%f}-{where}-{f.checksum[:16]}.parquet"
-
-
-def _write_python_rows(data: pa.Table, columns: list[str], loaded_at: datetime, target: Path) -> None:
-    schema = zone_schema(columns)
-    rows = data.select(schema.names[:-1]).append_column(
-        "_loaded_at", pa.array([loaded_at] * data.num_rows, pa.timestamp("us"))
+def _zone_name(files: list[LoadedFile], loaded_at: datetime) -> str:
+    """The raw zone's name for the file holding ``files``' rows: their load time, a hash of their
+    landing paths and their checksum (a hash of their checksums for several files), so that a file
+    re-sent under the same name (or the same content under two names) never meets an earlier copy."""
+    where = hashlib.sha256("\n".join(f.rel for f in files).encode("utf-8")).hexdigest()[:8]
+    what = (
+        files[0].checksum
+        if len(files) == 1
+        else hashlib.sha256("\n".join(f.checksum for f in files).encode("utf-8")).hexdigest()
     )
+    return f"{loaded_at:%Y%m%dT%H%M%S%f}-{where}-{what[:16]}.parquet"
+
+
+def _write_python_rows(data: list[pa.Table], columns: list[str], loaded_at: datetime, target: Path) -> None:
+    schema = zone_schema(columns)
+    rows = pa.concat_tables([part.select(schema.names[:-1]) for part in data])
+    rows = rows.append_column("_loaded_at", pa.array([loaded_at] * rows.num_rows, pa.timestamp("us")))
     pq.write_table(rows.cast(schema), target, compression=ZONE_COMPRESSION)
 
 
-def _write_zone_file(
+def _copy_to_zone(con: duckdb.DuckDBPyConnection, select: str, loaded_at: datetime, target: Path) -> None:
+    con.execute(
+        f"copy (select *, timestamp {_sql_text(loaded_at.isoformat(sep=' '))} as _loaded_at from ({select})) "
+        f"to {_sql_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
+    )
+
+
+def _native_copy(files: list[LoadedFile], columns: list[str], folder_prefix: str) -> str:
+    """The SELECT reading Parquet files of one plan as raw rows (their paths inlined, for COPY)."""
+    sql, params = _native_select(files, folder_prefix)
+    paths = "[" + ", ".join(_sql_text(p) for p in params[0]) + "]"
+    names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
+    return f"select * from ({sql.replace('read_parquet(?', f'read_parquet({paths}')}) as t({names})"
+
+
+def _write_zone_files(
     con: duckdb.DuckDBPyConnection,
-    f: LoadedFile,
+    files: list[LoadedFile],
     table: str,
     columns: list[str],
     folder_prefix: str,
     loaded_at: datetime,
-    target: Path,
-) -> str | None:
-    """Write one landed file's raw rows as ``target`` (Parquet read by DuckDB, a CSV from its staged
-    rows, anything else from the rows read in Python). None when written, else why the file cannot
-    be read."""
-    if f.staged is not None:
-        con.execute(
-            f"copy (select *, timestamp {_sql_text(loaded_at.isoformat(sep=' '))} as _loaded_at "
-            f"from read_parquet({_sql_text(f.staged)})) "
-            f"to {_sql_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
+    zone: Path,
+) -> list[tuple[LoadedFile, str]]:
+    """Write the raw rows of landed files read the same way (Parquet of one plan read by DuckDB, CSVs
+    from their staged rows, or rows read in Python) and loaded at the same time as one file of the
+    raw zone, and set each file's ``raw_file``. Parquet that DuckDB cannot read as a group is written
+    file by file: read as the Python path would, or reported. Returns (file, why it cannot be read)."""
+    target = zone / _zone_name(files, loaded_at)
+    if files[0].staged is not None:
+        _copy_to_zone(
+            con, f"select * from read_parquet([{', '.join(_sql_text(f.staged) for f in files)}])", loaded_at, target
         )
-        f.staged.unlink()
-        return None
-    if f.plan is not None:
-        sql, params = _native_select([f], folder_prefix)
-        paths = "[" + ", ".join(_sql_text(p) for p in params[0]) + "]"
-        names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
+        for f in files:
+            f.staged.unlink()
+    elif files[0].plan is not None:
         try:
-            con.execute(
-                f"copy (select *, timestamp {_sql_text(loaded_at.isoformat(sep=' '))} as _loaded_at "
-                f"from ({sql.replace('read_parquet(?', f'read_parquet({paths}')}) as t({names})) "
-                f"to {_sql_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
-            )
-            return None
+            _copy_to_zone(con, _native_copy(files, columns, folder_prefix), loaded_at, target)
         except duckdb.InterruptException:
             raise
         except duckdb.Error as duck_error:
             target.unlink(missing_ok=True)
+            if len(files) > 1:  # which file: each on its own
+                return [
+                    failed
+                    for f in files
+                    for failed in _write_zone_files(con, [f], table, columns, folder_prefix, loaded_at, zone)
+                ]
+            f = files[0]
             try:  # read as the Python path would, or report why it cannot be read
                 _read_in_python(f, table, columns)
             except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                return (
-                    _reason(exc)
-                    if isinstance(exc, UnreadableFile)
-                    else _reason(
-                        UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})")
+                return [
+                    (
+                        f,
+                        _reason(exc)
+                        if isinstance(exc, UnreadableFile)
+                        else _reason(
+                            UnreadableFile(f"not a readable Parquet file ({str(duck_error).splitlines()[0][:200]})")
+                        ),
                     )
-                )
-    _write_python_rows(f.data, columns, loaded_at, target)
-    return None
+                ]
+            _write_python_rows([f.data], columns, loaded_at, target)
+    else:
+        _write_python_rows([f.data for f in files], columns, loaded_at, target)
+    for f in files:
+        f.raw_file = target.name
+    return []
 
 
 def _commit_batch(
@@ -654,10 +682,11 @@ def _commit_batch(
     """Write a batch's files into the raw zone, then commit their load-log rows and the table's view
     in one transaction (all or nothing: a file the log does not name is removed by the next ingest).
 
-    Each file becomes one Parquet file of the raw zone (a Parquet landing file read by DuckDB, a
-    CSV from its staged file); a file neither reads is reported and left out. The erasure
-    register is applied to the written files, then the gate sees the batch's rows, read back from
-    them in chunks."""
+    The batch's files read the same way and loaded at the same time become one Parquet file of the
+    raw zone (decision 149; Parquet landing files of one schema read by DuckDB, CSVs from their
+    staged files, the rest as read in Python); a file none reads is reported and left out. The
+    erasure register is applied to the written files, then the gate sees the batch's rows, read
+    back from them in chunks."""
     if not batch:
         return
     folder_prefix = f"{folder}{os.sep}"
@@ -666,22 +695,20 @@ def _commit_batch(
     run_at = loaded_at or datetime.now()
     failed: list[tuple[LoadedFile, str]] = []
     written: list[LoadedFile] = []
+    groups: dict[tuple, list[LoadedFile]] = {}  # files written as one raw zone file
+    for f in batch:
+        f.loaded_at = f.loaded_at or run_at
+        if f.size:  # an empty landing file has no rows to keep
+            how = "staged" if f.staged is not None else f.plan.key if f.plan is not None else "python"
+            groups.setdefault((how, f.loaded_at), []).append(f)
     try:
-        for f in batch:
-            f.loaded_at = f.loaded_at or run_at
-            if not f.size:  # an empty landing file has no rows to keep
-                written.append(f)
-                continue
-            target = zone / _zone_name(f, f.loaded_at)
-            reason = _write_zone_file(con, f, table, columns, folder_prefix, f.loaded_at, target)
-            if reason is not None:
-                failed.append((f, reason))
-                continue
-            f.raw_file = target.name
-            written.append(f)
-            if database is not None:  # erased customers in a re-sent file stay erased
-                rep.erased_rows += _apply_register_to_file(target, database, table)
-        kept = [zone / f.raw_file for f in written if f.raw_file]
+        for (_how, group_loaded_at), files in groups.items():
+            failed += _write_zone_files(con, files, table, columns, folder_prefix, group_loaded_at, zone)
+        unreadable = {id(f) for f, _ in failed}
+        written = [f for f in batch if id(f) not in unreadable]
+        kept = [zone / name for name in dict.fromkeys(f.raw_file for f in written if f.raw_file)]
+        if database is not None:  # erased customers in a re-sent file stay erased
+            rep.erased_rows += sum(_apply_register_to_file(path, database, table) for path in kept)
         if written and on_batch is not None:  # the gate sees the rows that split into fields
             _gate_in_chunks(
                 con,
@@ -722,7 +749,7 @@ def _commit_batch(
                 con.execute("rollback")
                 raise
     except BaseException:
-        for f in written:  # not committed: no file of the zone outlives its batch
+        for f in batch:  # not committed: no file of the zone outlives its batch
             if f.raw_file:
                 (zone / f.raw_file).unlink(missing_ok=True)
         for f in batch:

@@ -212,7 +212,7 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
     needles = sorted(replacer.spellings)
     id_list = ", ".join(literal(i) for i in ids)
     _register_erase_text(con, replacer)
-    rewritten: list[tuple[str, str, str, bool]] = []  # table, old file, new file, held the customer
+    rewritten: list[tuple[str, str, str, list[str]]] = []  # table, old file, new file, landed files with the customer
     try:
         for table in sorted(views & set(TABLE_COLUMNS)):
             schema = zone_schema(TABLE_COLUMNS[table])
@@ -244,19 +244,21 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
                     select.append(col)
             folder = raw_zone(database) / table
             stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+            holding: dict[str, list[str]] = {}  # zone file -> its landed files that held the customer
             for rel, raw_file in con.execute(
                 "select file_path, raw_file from raw._load_log where table_name = ? and status = 'loaded' "
-                "and raw_file is not null",
+                "and raw_file is not null order by loaded_at, file_path",
                 [table],
             ).fetchall():
-                if rel not in found:
-                    continue
+                if rel in found:  # one zone file may hold several landed files (decision 149)
+                    holding.setdefault(raw_file, []).extend([rel] if found[rel] else [])
+            for raw_file, person in holding.items():
                 new = f"{stamp}-{raw_file.split('-', 1)[-1]}"
                 con.execute(
                     f"copy (select {', '.join(select)} from read_parquet({literal(str(folder / raw_file))})) "
                     f"to {literal(str(folder / new))} (format parquet, compression {ZONE_COMPRESSION})"
                 )
-                rewritten.append((table, raw_file, new, found[rel]))
+                rewritten.append((table, raw_file, new, person))
     finally:
         con.remove_function("_erase_text")
     if not rewritten:
@@ -265,8 +267,8 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
     try:
         for table, old, new, person in rewritten:
             con.execute(
-                "update raw._load_log set raw_file = ?, erased_at = case when ? then current_timestamp "
-                "else erased_at end where table_name = ? and raw_file = ?",
+                "update raw._load_log set raw_file = ?, erased_at = case when list_contains(cast(? as varchar[]), file_path) "
+                "then current_timestamp else erased_at end where table_name = ? and raw_file = ?",
                 [new, person, table, old],
             )
         for table in sorted({t for t, *_ in rewritten}):

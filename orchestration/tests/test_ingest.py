@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.contract import TABLE_COLUMNS
 from orchestration.ingest.files import conform, read_file
 from orchestration.ingest.load import (
     LoadedFile,
@@ -554,9 +555,10 @@ def _events_landing(tmp_path):
     return tmp_path / "landing"
 
 
-def test_raw_tables_are_views_over_one_parquet_file_per_landed_file(tmp_path):
-    """Decision 146: the DuckDB file holds no raw rows; each landed file is one Parquet file of the
-    raw zone beside it, named in the load log, and raw.<table> is a view over exactly those files."""
+def test_raw_tables_are_views_over_the_zone_files_the_load_log_names(tmp_path):
+    """Decision 146: the DuckDB file holds no raw rows; a landed file's rows are in a Parquet file of
+    the raw zone beside it (a Parquet and a CSV file are read differently: two files), named in the
+    load log, and raw.<table> is a view over exactly those files."""
     landing = _events_landing(tmp_path)
     db = tmp_path / "w.duckdb"
     ingest(landing, db, tables=["events"], verbose=False)
@@ -740,3 +742,64 @@ def test_a_csv_read_block_by_block_gives_the_rows_of_the_whole_file(tmp_path, mo
     with pytest.raises(files.UnreadableFile) as whole_file:
         files.decode_text(broken.read_bytes())
     assert str(streamed.value) == str(whole_file.value) and f"offset {cut})" in str(streamed.value)
+
+
+def test_files_loaded_together_share_one_zone_file_and_an_erasure_marks_only_the_files_that_held_the_person(
+    tmp_path,
+):
+    """Decision 149: the files of one batch read the same way (Parquet of one schema, CSVs) and
+    loaded at the same time are one raw zone file; the load log names it for each of them, the view
+    reads it once, and an erasure rewrites it and marks only the landed files that held the person."""
+    from orchestration.privacy.erase import erase
+
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    for day in (1, 2, 3):
+        pq.write_table(_events_day(day, 100 * day), landing / "events" / f"2025-01-0{day}.parquet")
+    for day in (4, 5):
+        (landing / "events" / f"2025-01-0{day}.csv").write_text(
+            f"event_id,session_id,anonymous_id,event_type,occurred_at\ne{day}-0,s,a,page_view,2025-01-0{day} 10:00:00\n"
+        )
+    (landing / "customers").mkdir()
+    header = ",".join(TABLE_COLUMNS["customers"])
+    for name, people in (("a.csv", ["C1", "C2"]), ("b.csv", ["C3"])):
+        (landing / "customers" / name).write_text(
+            header
+            + "\n"
+            + "".join(
+                f"{c},2025-01-01 10:00:00,web,{c.lower()}@example.com,{c} Name,true,true,,Tokyo,1990,\n" for c in people
+            )
+        )
+    db = tmp_path / "w.duckdb"
+    report = ingest(landing, db, tables=["events", "customers"], verbose=False)
+    assert report.rows_loaded == 600 + 2 + 3
+    with duckdb.connect(str(db), read_only=True) as con:
+        logged = dict(
+            con.execute("select file_path, raw_file from raw._load_log where table_name = 'events'").fetchall()
+        )
+        per_file = con.execute("select _source_file, count(*) from raw.events group by 1 order by 1").fetchall()
+    parquet_file = {logged[f"2025-01-0{day}.parquet"] for day in (1, 2, 3)}
+    csv_file = {logged[f"2025-01-0{day}.csv"] for day in (4, 5)}
+    assert len(parquet_file) == len(csv_file) == 1 and parquet_file != csv_file
+    assert _zone(db) == sorted(parquet_file | csv_file)  # two files in the zone for five landed files
+    assert per_file == [
+        ("2025-01-01.parquet", 100),
+        ("2025-01-02.parquet", 200),
+        ("2025-01-03.parquet", 300),
+        ("2025-01-04.csv", 1),
+        ("2025-01-05.csv", 1),
+    ]  # each landed file's rows once
+
+    erase(["C1"], db, roots=[], publish=tmp_path / "published", landing=landing)
+    with duckdb.connect(str(db), read_only=True) as con:
+        log = con.execute(
+            "select file_path, raw_file, erased_at is not null from raw._load_log where table_name = 'customers' "
+            "order by 1"
+        ).fetchall()
+        people = con.execute(
+            "select customer_id, email from raw.customers order by _source_file, _row_number"
+        ).fetchall()
+    assert [(rel, erased) for rel, _, erased in log] == [("a.csv", True), ("b.csv", False)]
+    assert log[0][1] == log[1][1] and [p.name for p in (raw_zone(db) / "customers").iterdir()] == [log[0][1]]
+    assert people[1:] == [("C2", "c2@example.com"), ("C3", "c3@example.com")]
+    assert people[0][0] != "C1" and people[0][1] is None
