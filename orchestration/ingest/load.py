@@ -46,14 +46,15 @@
 - An empty (0-byte) file is logged as loaded with 0 rows (status ``empty``, no zone file), not retried.
 - A missing optional table folder becomes an empty view of the right shape.
 - Parquet is read by DuckDB itself: one ``read_parquet`` per batch of files of one schema, copied
-  into their zone file (``COPY ... TO``, streamed, not held in memory). Each column is written in SQL as the same text
-  the Python path writes (``conform``, which CSV and the odd Parquet read by pyarrow use): names
-  lower-cased and trimmed (``" Event_ID"`` -> ``event_id``), contract columns a file lacks are null,
-  extra columns ignored; a naive timestamp as wall-clock ``YYYY-MM-DDTHH:MM:SS[.fraction in the
-  column's unit]``, a zone-aware one as its instant in UTC with ``Z`` (``timezone('UTC', ...)``: the
-  session TimeZone does not matter), booleans ``true``/``false``, integers, dates and decimals as
-  DuckDB's plain text (equal to pyarrow's), floats through pyarrow's own cast (an Arrow UDF: same
-  shortest digits and exponents). ``_row_number`` is ``file_row_number + 1``.
+  into their zone file (``COPY ... TO``, streamed, not held in memory). Each column is written in
+  SQL as the same text the Python path writes (``conform``, which CSV and the odd Parquet read by
+  pyarrow use): names lower-cased and trimmed (``" Event_ID"`` -> ``event_id``), contract columns a
+  file lacks are null, extra columns ignored; a naive timestamp as wall-clock
+  ``YYYY-MM-DDTHH:MM:SS[.fraction in the column's unit]``, a zone-aware one as its instant in UTC
+  with ``Z`` (``timezone('UTC', ...)``: the session TimeZone does not matter), booleans
+  ``true``/``false``, integers, dates and decimals as DuckDB's plain text (equal to pyarrow's),
+  floats through pyarrow's own cast (an Arrow UDF: same shortest digits and exponents).
+  ``_row_number`` is ``file_row_number + 1``.
 - A Parquet file whose column kinds or names have no SQL spelling here (zone-aware nanoseconds,
   binary, nested, names equal once normalised), or that DuckDB reads with other types than pyarrow
   (INT96 timestamps), is read by the Python path instead: the raw text never depends on the reader.
@@ -694,7 +695,6 @@ def _commit_batch(
     zone.mkdir(parents=True, exist_ok=True)
     run_at = loaded_at or datetime.now()
     failed: list[tuple[LoadedFile, str]] = []
-    written: list[LoadedFile] = []
     groups: dict[tuple, list[LoadedFile]] = {}  # files written as one raw zone file
     for f in batch:
         f.loaded_at = f.loaded_at or run_at

@@ -267,8 +267,9 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
     try:
         for table, old, new, person in rewritten:
             con.execute(
-                "update raw._load_log set raw_file = ?, erased_at = case when list_contains(cast(? as varchar[]), file_path) "
-                "then current_timestamp else erased_at end where table_name = ? and raw_file = ?",
+                "update raw._load_log set raw_file = ?, erased_at = case "
+                "when list_contains(cast(? as varchar[]), file_path) then current_timestamp else erased_at end "
+                "where table_name = ? and raw_file = ?",
                 [new, person, table, old],
             )
         for table in sorted({t for t, *_ in rewritten}):

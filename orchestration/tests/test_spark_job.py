@@ -172,15 +172,16 @@ class _Run:
     output: str = ""
 
 
-def _completed_run(shop: Path, output: str) -> _Run:
-    """The successful run of the shop's Dagster instance (the one `crm run` wrote), with its events."""
+def _run_of(shop: Path, status: str, output: str = "") -> _Run:
+    """The one run of the shop's Dagster instance (the one `crm run` wrote) with ``status``
+    (``SUCCESS``, or ``FAILURE`` for the killed run the next run marked failed), with its events."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(shop.parent / "dagster_home"))
-    done = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.SUCCESS]
-    assert len(done) == 1, [r.status for r in instance.get_runs()]
-    events = [r.dagster_event for r in instance.all_logs(done[0].run_id) if r.dagster_event is not None]
-    return _Run(success=True, all_events=events, output=output)
+    runs = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus[status]]
+    assert len(runs) == 1, [r.status for r in instance.get_runs()]
+    events = [r.dagster_event for r in instance.all_logs(runs[0].run_id) if r.dagster_event is not None]
+    return _Run(success=status == "SUCCESS", all_events=events, output=output)
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +216,8 @@ def jobs(tmp_path_factory):
         "duck_shop": duck_shop,
         "spark_shop": spark_shop,
         "duck": duck,
-        "spark": _completed_run(spark_shop, out),
+        "spark": _run_of(spark_shop, "SUCCESS", out),
+        "spark_killed": _run_of(spark_shop, "FAILURE"),
         "killed_output": killed_output,
         "published": {"duckdb": _published(duck_shop), "spark": _published(spark_shop)},
     }
@@ -291,12 +293,18 @@ def test_predictions_are_fitted_on_sparks_own_inputs(jobs):
 
 
 def test_the_landing_gate_ran_on_spark_dataframes_and_reports_the_planted_bad_rows(jobs):
-    checks = _checks(jobs["spark"])
+    """The gate checks the files its load wrote (decision 148): the killed run loaded every file and
+    its gate reported the planted bad rows; the run that recovered had nothing new to load, and its
+    gate checked no row, as on DuckDB."""
+    checks, recovered = _checks(jobs["spark_killed"]), _checks(jobs["spark"])
     for table, kinds in jobs["planted"]["bad_rows"].items():
         gate = checks[(table, "landing_gate")]
         assert not gate.passed, table
         failing = gate.metadata["failing_values"].value
         assert failing >= sum(n for kind, n in kinds.items() if kind != "orphan order_id"), table
+        again = recovered[(table, "landing_gate")]
+        assert again.passed and again.metadata["rows_checked"].value == 0, table
+        assert again.description.startswith("No new landing file"), table
     assert checks[("orders", "landing_gate")].metadata["gx_suite"].value == "landing_orders_spark"
 
 
