@@ -5,11 +5,12 @@
     python -m orchestration.ingest.spark export-views   # the rows of the marts built as views, as Parquet
 
 ``load`` first runs the DuckDB ingest (orchestration/ingest/load.py) into the warehouse file: the
-new landing files only, each kept once as a Parquet file of the raw zone beside it with its own
+new landing files only, kept once in the Parquet files of the raw zone beside it with their own
 load time, the erasure register applied, the load log committed. Spark's ``raw.<table>`` is then an
 external table over the zone's folder of that table (the zone's columns; no landing file is read
 again, no rows copied; Spark skips the staged dot-files) and ``raw._load_log`` a copy of the load
-log (decision 147). The landing gate runs on each Spark raw table, all its rows.
+log (decision 147). The landing gate runs on the rows of the zone files this load wrote (decision
+148).
 
 The local session uses the same settings as the dbt-spark `session` target: a Hive metastore
 (Derby) and warehouse folder under ``$CRM_SPARK_DIR`` (default data/spark), sessions in UTC. Only
@@ -133,9 +134,9 @@ def load_landing(
     """Load the new landing files into the raw zone of the DuckDB warehouse ``database``
     (``orchestration.ingest.load.ingest``: new files only, each with its own load time, erased
     customers' rows made anonymous), then make Spark's ``raw.<table>`` tables over the zone's files
-    and ``raw._load_log`` a copy of the load log. With ``gate`` the GX landing gate runs, through GX's
-    Spark datasource, on the rows of the zone files this load wrote (decision 148). Returns the ingest's report and
-    {table: the gate's SuiteOutcome or None}."""
+    and ``raw._load_log`` a copy of the load log. With ``gate`` the GX landing gate runs, through
+    GX's Spark datasource, on the rows of the zone files this load wrote (decision 148). Returns the
+    ingest's report and {table: the gate's SuiteOutcome or None}."""
     import duckdb
 
     from orchestration.ingest.load import ingest
@@ -167,7 +168,8 @@ def load_landing(
         spark.sql(f"drop table if exists raw.{table}")
         columns = ", ".join(f"`{name}` {kind}" for name, kind in _raw_columns(table))
         spark.sql(f"create table raw.{table} ({columns}) using parquet location {_sql_text(folder.as_uri())}")
-        new_files = [(folder / name).as_uri() for name in zone_file_names(folder) if name not in before[table]]
+        names = zone_file_names(folder)
+        new_files = [(folder / name).as_uri() for name in names if name not in before[table]]
         outcome = None
         if gate and new_files:
             from orchestration.quality.gx import gate_landing_frame_spark
@@ -181,7 +183,7 @@ def load_landing(
                 "" if outcome is None else f", gate: {outcome.failing_rows} failing values of {outcome.rows:,} rows"
             )
             print(
-                f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} over {len(zone_file_names(folder))} "
+                f"[spark-load {time.perf_counter() - t0:6.1f}s] raw.{table:<16} over {len(names)} "
                 f"raw zone files{gate_text}",
                 flush=True,
             )
