@@ -60,12 +60,11 @@
   (INT96 timestamps), is read by the Python path instead: the raw text never depends on the reader.
 - A Parquet file DuckDB cannot read is read by the Python path; a file neither DuckDB nor pyarrow
   reads is reported as ``failed`` (no zone file).
-- ``on_batch`` (the landing gate) sees each batch as pyarrow tables before it is committed: read back
-  from the batch's zone files and streamed to the gate in chunks of at most ``GATE_ROWS`` rows, so
-  the gate holds a bounded part of a batch at a time. A gate that raises leaves no zone file and no
-  log row of the batch. Batches hold up to ``BATCH_ROWS`` rows read in Python (odd Parquet) or
-  seen by the gate, and up to ``NATIVE_BATCH_ROWS`` rows copied by DuckDB (Parquet without a gate,
-  staged CSV).
+- ``on_batch`` (the landing gate) is given each batch's raw zone files before the batch is
+  committed, and reads the rows that split into fields (``_malformed_line is null``) from them: the
+  gate validates in DuckDB, so it holds no batch in memory (decision 150). A gate that raises leaves
+  no zone file and no log row of the batch. Batches hold up to ``BATCH_ROWS`` rows read in Python
+  (odd Parquet) and up to ``NATIVE_BATCH_ROWS`` rows copied by DuckDB (Parquet, staged CSV).
 - A row is identified by ``_source_file`` and ``_row_number`` (staging orders by them), not by its
   position.
 """
@@ -274,7 +273,7 @@ def raw_zone(database: Path) -> Path:
 
 def zone_schema(columns: list[str]) -> pa.Schema:
     """The columns of a raw zone file (and of the ``raw.<table>`` view over them): a landed file's
-    rows as the gate sees them (``_batch_schema``) and their load time."""
+    rows (``_batch_schema``) and their load time."""
     return _batch_schema(columns).append(pa.field("_loaded_at", pa.timestamp("us")))
 
 
@@ -389,12 +388,9 @@ def sync_raw_zone(con: duckdb.DuckDBPyConnection, database: Path) -> list[Path]:
     return removed
 
 
-BATCH_ROWS = 2_000_000  # rows per batch read in Python (odd Parquet) or seen by the landing gate
-# rows the landing gate sees at once: a batch is streamed to it in chunks of this size, so the
-# gate's frame is bounded whatever one landing file's size
-GATE_ROWS = 250_000
-# Parquet that DuckDB copies into the zone (no gate) is not held in memory: bigger batches, fewer
-# commits of the load log and the view
+BATCH_ROWS = 2_000_000  # rows per batch read in Python (odd Parquet): held in memory
+# Parquet that DuckDB copies into the zone and staged CSV are not held in memory: bigger batches,
+# fewer commits of the load log and the view, fewer zone files and gate validations
 NATIVE_BATCH_ROWS = 8_000_000
 
 
@@ -675,7 +671,7 @@ def _commit_batch(
     columns: list[str],
     batch: list[LoadedFile],
     rep: TableReport,
-    on_batch: Callable[[str, pa.Table], None] | None = None,
+    on_batch: Callable[[str, list[Path]], None] | None = None,
     folder: Path | None = None,
     loaded_at: datetime | None = None,
     database: Path | None = None,
@@ -686,8 +682,7 @@ def _commit_batch(
     The batch's files read the same way and loaded at the same time become one Parquet file of the
     raw zone (decision 149; Parquet landing files of one schema read by DuckDB, CSVs from their
     staged files, the rest as read in Python); a file none reads is reported and left out. The
-    erasure register is applied to the written files, then the gate sees the batch's rows, read
-    back from them in chunks."""
+    erasure register is applied to the written files, then the gate is given them."""
     if not batch:
         return
     folder_prefix = f"{folder}{os.sep}"
@@ -709,15 +704,8 @@ def _commit_batch(
         kept = [zone / name for name in dict.fromkeys(f.raw_file for f in written if f.raw_file)]
         if database is not None:  # erased customers in a re-sent file stay erased
             rep.erased_rows += sum(_apply_register_to_file(path, database, table) for path in kept)
-        if written and on_batch is not None:  # the gate sees the rows that split into fields
-            _gate_in_chunks(
-                con,
-                table,
-                f"select {', '.join(_batch_schema(columns).names)} from read_parquet(?) where _malformed_line is null",
-                [[str(p) for p in kept]],
-                columns,
-                on_batch,
-            )
+        if written and on_batch is not None:  # the gate reads the rows that split into fields
+            on_batch(table, kept)
         if written:
             log = pa.table(
                 {  # one insert for the batch's log rows (executemany costs ~1 ms a row)
@@ -776,28 +764,6 @@ def _apply_register_to_file(path: Path, database: Path, table: str) -> int:
         pq.write_table(erased, tmp, compression=ZONE_COMPRESSION)
         os.replace(tmp, path)
     return changed
-
-
-def _gate_in_chunks(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    sql: str,
-    params: list,
-    columns: list[str],
-    on_batch: Callable[[str, pa.Table], None],
-) -> None:
-    """Hand the gate a batch in Arrow chunks of at most ``GATE_ROWS`` rows, streamed from
-    DuckDB: what the gate holds (and turns into a frame) is bounded whatever a landing file's size.
-    A batch without rows is handed over once, empty."""
-    schema = _batch_schema(columns)
-    reader = con.execute(sql, params).to_arrow_reader(GATE_ROWS) if params[0] else None
-    seen = False
-    for chunk in reader or []:
-        if chunk.num_rows or not seen:
-            on_batch(table, pa.Table.from_batches([chunk]).cast(schema))
-            seen = True
-    if not seen:
-        on_batch(table, schema.empty_table())
 
 
 def _batch_schema(columns: list[str]) -> pa.Schema:
@@ -923,13 +889,13 @@ def ingest(
     tables: list[str] | None = None,
     verbose: bool = True,
     up_to: date | None = None,
-    on_batch: Callable[[str, pa.Table], None] | None = None,
+    on_batch: Callable[[str, list[Path]], None] | None = None,
     map_exports: bool = True,
     load_times: dict[tuple[str, str], datetime] | None = None,
 ) -> IngestReport:
     """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
-    earlier (what a daily partition does). ``on_batch(table, rows)`` sees every batch before it is
-    committed (the landing quality gate). ``map_exports``: first map the shop's new exports (the
+    earlier (what a daily partition does). ``on_batch(table, files)`` is given every batch's raw
+    zone files before the batch is committed (the landing quality gate). ``map_exports``: first map the shop's new exports (the
     settings' ``sources``) into landing files (not when a rebuild reloads logged files).
     ``load_times``: {(table, file path): load time} a rebuild gives the files it reloads."""
     landing = Path(landing or landing_dir())
@@ -1027,7 +993,7 @@ def ingest(
                 except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
                     _record_failed(con, rep, table, path, rel, checksum, size, _reason(exc), run_at)
                     continue
-                if (pending[-1].plan is not None and on_batch is None) or pending[-1].staged is not None:
+                if pending[-1].plan is not None or pending[-1].staged is not None:
                     native_rows += pending[-1].rows  # streamed, not held in memory
                 else:
                     pending_rows += pending[-1].rows

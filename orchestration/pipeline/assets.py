@@ -94,7 +94,7 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
         dg.AssetCheckSpec(
             "landing_gate",
             asset=key,
-            description="GX gate on each landing batch before it is loaded: columns, keys, "
+            description="GX gate on each landing batch before it is loaded, validated in DuckDB: columns, keys, "
             "timestamps parseable, amounts >= 0, quantities > 0, known status / event types. "
             "Failing rows are quarantined downstream with their reason.",
         )
@@ -104,13 +104,13 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
     can_subset=False,
 )
 def landing_to_raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from orchestration.quality.gx import gate_landing_batch, one_docs_build
+    from orchestration.quality.gx import gate_landing_files, one_docs_build
 
     up_to = as_of_for(context)
     outcomes: dict[str, list] = {t: [] for t in TABLE_COLUMNS}
 
-    def gate(table: str, rows) -> None:
-        outcomes[table].append(gate_landing_batch(table, rows, Path(warehouse.gx)))
+    def gate(table: str, files: list[Path]) -> None:
+        outcomes[table].append(gate_landing_files(table, files, Path(warehouse.gx)))
 
     with warehouse.write_lock(), one_docs_build(Path(warehouse.gx)):
         # what an interrupted publish left behind is removed before it can fill the disk again

@@ -1,7 +1,9 @@
 """Great Expectations (GX Core 1.x) suites for the landing gate and the mart checks.
 
-GX's SQL path fails on DuckDB (IndexError in resolve_metric_bundle), so every check validates a
-pandas dataframe read through a read-only connection, a batch or a mart at a time. Suites,
+The landing gate validates in DuckDB: GX's SQL datasource runs its expectations as queries over a
+batch's raw zone files (through the dialect in ``duckdb_dialect``; decision 150), so no landing row
+becomes a pandas row. The mart checks validate small pandas dataframes (long-format rows, one per
+mart and metric) read through a read-only connection. Suites,
 validation definitions and checkpoints are defined here in code and saved to a file context under
 the data directory (``$CRM_GX_DIR``, default ``data/gx``); every checkpoint run updates the GX Data
 Docs (HTML) there, or, inside ``one_docs_build()`` (a Dagster step's validations), the block's end
@@ -246,22 +248,21 @@ def _whole_dataframe_batch(source, name: str):
         return asset.add_batch_definition_whole_dataframe("whole")
 
 
-def validate(
+def _run_checkpoint(
+    context,
+    root: Path,
     suite_name: str,
-    df: pd.DataFrame,
+    batch,
     expectations: list,
-    root: Path | None = None,
+    batch_parameters: dict | None = None,
     index_columns: list[str] | None = None,
-) -> SuiteOutcome:
-    """Validate a dataframe against expectations through a saved suite, validation definition and
-    checkpoint (which updates the Data Docs); return counts and samples of what failed.
-    ``index_columns`` name the failing rows (e.g. which mart) in ``Failure.unexpected_index``."""
+):
+    """Run ``expectations`` on ``batch`` through a saved suite, validation definition and checkpoint
+    (which updates the Data Docs, or leaves that to ``one_docs_build``); return GX's result and
+    the failed expectations."""
     import great_expectations as gx
 
-    root = Path(root or gx_dir())
-    context = _context(root)
     waiting = _DOCS_WAITING
-    batch = _whole_dataframe_batch(context.data_sources.add_or_update_pandas(name="crm_warehouse"), suite_name)
     suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
@@ -278,14 +279,34 @@ def validate(
             ),
         )
     )
-    result = checkpoint.run(batch_parameters={"dataframe": df})
+    result = checkpoint.run(batch_parameters=batch_parameters)
     if waiting is not None:
         waiting.extend((root, key) for key in result.run_results)
     else:
         make_docs_offline(root)
-    failures = [f for run in result.run_results.values() for f in _failures(run.results)]
+    return result, [f for run in result.run_results.values() for f in _failures(run.results)]
+
+
+def _docs_url(context) -> str | None:
     sites = context.get_docs_sites_urls(only_if_exists=False)
-    return SuiteOutcome(suite_name, len(df), bool(result.success), failures, sites[0]["site_url"] if sites else None)
+    return sites[0]["site_url"] if sites else None
+
+
+def validate(
+    suite_name: str,
+    df: pd.DataFrame,
+    expectations: list,
+    root: Path | None = None,
+    index_columns: list[str] | None = None,
+) -> SuiteOutcome:
+    """Validate a dataframe against expectations through a saved suite, validation definition and
+    checkpoint (which updates the Data Docs); return counts and samples of what failed.
+    ``index_columns`` name the failing rows (e.g. which mart) in ``Failure.unexpected_index``."""
+    root = Path(root or gx_dir())
+    context = _context(root)
+    batch = _whole_dataframe_batch(context.data_sources.add_or_update_pandas(name="crm_warehouse"), suite_name)
+    result, failures = _run_checkpoint(context, root, suite_name, batch, expectations, {"dataframe": df}, index_columns)
+    return SuiteOutcome(suite_name, len(df), bool(result.success), failures, _docs_url(context))
 
 
 # ---- landing gate ------------------------------------------------------------------------------
@@ -293,16 +314,20 @@ def validate(
 
 def landing_expectations(table: str) -> list:
     """The contract's row rules for one raw table as GX expectations over text columns (blank
-    values count as missing; numbers are checked on a parsed copy ``<column>__number``)."""
+    values count as missing). Each rule that needs a parsed value reads a column the engine
+    computes beside the text: ``<c>__number``, ``<c>__code`` (lower case), and the text itself where
+    it breaks a rule, else missing: ``<c>__not_decimal`` / ``<c>__not_integer`` (the contract's
+    patterns), ``<c>__unparseable`` and ``<c>__implausible`` (timestamps). Those must be missing,
+    and a failure's sample shows the values that broke the rule."""
     import great_expectations.expectations as gxe
 
     rules = row_rules(table)
     exps: list = [gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)]
     exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in rules["required"]]
-    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__parses", value_set=[True]) for c in rules["timestamps"]]
-    exps += [gxe.ExpectColumnValuesToBeInSet(column=f"{c}__plausible", value_set=[True]) for c in rules["timestamps"]]
-    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=DECIMAL_PATTERN) for c in rules["decimals"]]
-    exps += [gxe.ExpectColumnValuesToMatchRegex(column=c, regex=INTEGER_PATTERN) for c in rules["integers"]]
+    exps += [gxe.ExpectColumnValuesToBeNull(column=f"{c}__unparseable") for c in rules["timestamps"]]
+    exps += [gxe.ExpectColumnValuesToBeNull(column=f"{c}__implausible") for c in rules["timestamps"]]
+    exps += [gxe.ExpectColumnValuesToBeNull(column=f"{c}__not_decimal") for c in rules["decimals"]]
+    exps += [gxe.ExpectColumnValuesToBeNull(column=f"{c}__not_integer") for c in rules["integers"]]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=0) for c in rules["non_negative"]]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", min_value=1) for c in rules["positive"]]
     exps += [gxe.ExpectColumnValuesToBeBetween(column=f"{c}__number", max_value=m) for c, m in rules["maximum"].items()]
@@ -310,34 +335,98 @@ def landing_expectations(table: str) -> list:
     return exps
 
 
-def _blank_to_missing(col: pd.Series) -> pd.Series:
-    """A text column without leading and trailing U+0020, blank values missing (stripped once)."""
-    stripped = col.str.strip(" ")
-    return stripped.where(stripped.ne(""), None)
+# the zone suffixes GX's text rendering of a query cannot hold: it fills each "?" of the SQL with
+# a bound value, so the gate's SQL spells the optional quantifier "{0,1}"
+ZONE_SUFFIX = " {0,1}(UTC|GMT|utc|gmt|Z|z)$"
 
 
-def landing_frame(table: str, rows) -> pd.DataFrame:
-    """A landing batch (Arrow, every column text) as the frame the gate validates: blanks are
-    missing, ``<c>__number`` / ``<c>__code`` / ``<c>__parses`` are parsed copies for the rules.
-    Values lose leading and trailing spaces (U+0020) only, as staging's clean_text (decision 99)."""
-    df = rows.select(TABLE_COLUMNS[table]).to_pandas()
-    df = df.apply(_blank_to_missing)
+def _no_question_marks(pattern: str) -> str:
+    """A contract pattern with each ``?`` (an optional quantifier in these patterns) as ``{0,1}``."""
+    assert "(?" not in pattern and "??" not in pattern, pattern
+    return pattern.replace("?", "{0,1}")
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def landing_query(table: str, files: list[Path]) -> str:
+    """The gate's view of a batch: the rows of its raw zone files that split into fields, text as
+    staging's clean_text reads it (leading and trailing U+0020 removed, blank missing; decision 99)
+    and the parsed copies the rules read. A timestamp parses when DuckDB casts it, after a trailing
+    Z, UTC or GMT is read as offset zero; it is plausible from ``earliest_valid_date`` (UTC) on."""
     rules = row_rules(table)
+    clean = ", ".join(
+        f"case when {c} like ' %' or {c} like '% ' then nullif(trim({c}, ' '), '') else nullif({c}, '') end as {c}"
+        for c in TABLE_COLUMNS[table]
+    )
+    paths = ", ".join(_sql_text(str(p)) for p in files)
+    copies: list[str] = []
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
-        df[f"{c}__number"] = pd.to_numeric(df[c], errors="coerce")
+        copies.append(f"try_cast({c} as double) as {c}__number")
+    for kind, pattern in (("decimal", DECIMAL_PATTERN), ("integer", INTEGER_PATTERN)):
+        for c in rules[f"{kind}s"]:
+            copies.append(
+                f"case when not regexp_matches({c}, {_sql_text(_no_question_marks(pattern))}) then {c} end "
+                f"as {c}__not_{kind}"
+            )
     for c in rules["allowed"]:
-        df[f"{c}__code"] = df[c].str.lower()
-    earliest = pd.Timestamp(dbt_var("earliest_valid_date"), tz="UTC")
+        copies.append(f"lower({c}) as {c}__code")
+    earliest = str(dbt_var("earliest_valid_date"))
+    parsed: list[str] = []  # parsed once, in the inner query; the copies compare them
     for c in rules["timestamps"]:
-        text = df[c].str.replace(r" ?(UTC|GMT|utc|gmt|Z|z)$", "Z", regex=True)
-        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-        df[f"{c}__parses"] = df[c].isna() | parsed.notna()
-        df[f"{c}__plausible"] = df[c].isna() | parsed.isna() | (parsed >= earliest)
-    return df
+        # the plain cast first: a value with a zone suffix is rewritten and cast only when it fails
+        parsed.append(f"try_cast({c} as timestamp) as {c}__naive")
+        parsed.append(
+            f"case when {c} is not null and try_cast({c} as timestamp) is null then "
+            f"try_cast(regexp_replace({c}, {_sql_text(ZONE_SUFFIX)}, 'Z') as timestamptz) end as {c}__zoned"
+        )
+        copies.append(
+            f"case when {c} is not null and {c}__naive is null and {c}__zoned is null then {c} end as {c}__unparseable"
+        )
+        copies.append(
+            f"case when {c}__naive < cast({_sql_text(earliest)} as timestamp) or {c}__zoned < "
+            f"cast({_sql_text(earliest + ' 00:00:00+00')} as timestamptz) then {c} end as {c}__implausible"
+        )
+    sql = (
+        f"select *{''.join(', ' + x for x in copies)} from "
+        f"(select *{''.join(', ' + x for x in parsed)} from "
+        f"(select {clean} from read_parquet([{paths}]) where _malformed_line is null) as landed) as parsed"
+    )
+    if "?" in sql:  # a zone folder whose name holds a "?"
+        raise ValueError(f"The landing gate cannot read raw zone files under a path with '?': {files[0]}")
+    return sql
 
 
-def gate_landing_batch(table: str, rows, root: Path | None = None) -> SuiteOutcome:
-    return validate(f"landing_{table}", landing_frame(table, rows), landing_expectations(table), root)
+# GX's queries on the gate's in-memory DuckDB: aggregates and LIMIT queries over Parquet stream, so
+# a bounded memory suffices whatever a batch's size
+GATE_DUCKDB_CONFIG = {"memory_limit": "1GB"}
+
+
+def gate_landing_files(table: str, files: list[Path], root: Path | None = None) -> SuiteOutcome:
+    """The landing gate on a batch's raw zone files, validated in DuckDB by GX's SQL datasource:
+    each expectation is a query over ``landing_query`` (no row leaves DuckDB but a sample of
+    failing values)."""
+    from orchestration.quality import duckdb_dialect
+
+    root = Path(root or gx_dir())
+    name = f"landing_{table}"
+    exps = landing_expectations(table)
+    if not files:  # nothing new: the suite holds, over no rows
+        return SuiteOutcome(name, 0, True)
+    context = _context(root)
+    source = context.data_sources.add_or_update_sql(
+        name="crm_landing",
+        connection_string=duckdb_dialect.URL,
+        kwargs={"connect_args": {"config": GATE_DUCKDB_CONFIG}},
+    )
+    batch = source.add_query_asset(name=name, query=landing_query(table, files)).add_batch_definition_whole_table(
+        "whole"
+    )
+    result, failures = _run_checkpoint(context, root, name, batch, exps)
+    counts = [(r.result or {}).get("element_count") for run in result.run_results.values() for r in run.results]
+    rows = max((int(n) for n in counts if n is not None), default=0)
+    return SuiteOutcome(name, rows, bool(result.success), failures, _docs_url(context))
 
 
 def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> SuiteOutcome:
@@ -352,16 +441,16 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
     )
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         df = df.withColumn(f"{c}__number", F.expr(f"try_cast({c} as double)"))
+    for kind, pattern in (("decimal", DECIMAL_PATTERN), ("integer", INTEGER_PATTERN)):
+        for c in rules[f"{kind}s"]:
+            df = df.withColumn(f"{c}__not_{kind}", F.when(~F.col(c).rlike(pattern), F.col(c)))
     for c in rules["allowed"]:
         df = df.withColumn(f"{c}__code", F.lower(F.col(c)))
     earliest = dbt_var("earliest_valid_date")
     for c in rules["timestamps"]:
         parsed = F.expr(f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z') as timestamp)")
-        df = df.withColumn(f"{c}__parses", F.col(c).isNull() | parsed.isNotNull())
-        df = df.withColumn(
-            f"{c}__plausible",
-            F.col(c).isNull() | parsed.isNull() | (parsed >= F.lit(earliest).cast("timestamp")),
-        )
+        df = df.withColumn(f"{c}__unparseable", F.when(F.col(c).isNotNull() & parsed.isNull(), F.col(c)))
+        df = df.withColumn(f"{c}__implausible", F.when(parsed < F.lit(earliest).cast("timestamp"), F.col(c)))
     context = _context(root)
     name = f"landing_{table}_spark"
     batch = _whole_dataframe_batch(context.data_sources.add_or_update_spark(name="crm_warehouse_spark"), name)

@@ -394,7 +394,13 @@ def test_a_corrupt_parquet_among_good_ones_is_reported_and_the_others_load(tmp_p
     assert fixed.problems == [] and fixed.rows_loaded == 2000
 
 
-def test_the_gate_sees_each_batch_as_arrow_and_a_corrupt_file_is_left_out(tmp_path):
+def _rows_of(files) -> pa.Table:
+    """What a gate given a batch's raw zone files reads: their rows that split into fields."""
+    rows = pa.concat_tables([pq.read_table(f) for f in files])
+    return rows.filter(rows.column("_malformed_line").is_null())
+
+
+def test_the_gate_is_given_each_batchs_zone_files_and_a_corrupt_file_is_left_out(tmp_path):
     _landing_with_a_corrupt_day(tmp_path)
     seen = []
     report = ingest(
@@ -402,12 +408,12 @@ def test_the_gate_sees_each_batch_as_arrow_and_a_corrupt_file_is_left_out(tmp_pa
         tmp_path / "w.duckdb",
         tables=["events"],
         verbose=False,
-        on_batch=lambda table, rows: seen.append((table, rows)),
+        on_batch=lambda table, files: seen.append((table, _rows_of(files))),
     )
     assert len(report.problems) == 1
     assert [t for t, _ in seen] == ["events"]
     rows = seen[0][1]
-    assert isinstance(rows, pa.Table) and rows.num_rows == 8000
+    assert rows.num_rows == 8000
     assert rows.schema.field("event_id").type == pa.string() and rows.schema.field("_row_number").type == pa.int64()
     assert sorted(set(rows.column("_source_file").to_pylist())) == [
         "2025-01-01.parquet",
@@ -424,14 +430,14 @@ def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path
     folder.mkdir(parents=True)
     for day in (1, 2, 3):
         pq.write_table(_events_day(day, 10), folder / f"2025-01-0{day}.parquet")
-    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 20)
+    monkeypatch.setattr(ingest_module, "NATIVE_BATCH_ROWS", 20)
     batches = []
     report = ingest(
         tmp_path / "landing",
         tmp_path / "w.duckdb",
         tables=["events"],
         verbose=False,
-        on_batch=lambda table, rows: batches.append(sorted(set(rows.column("_source_file").to_pylist()))),
+        on_batch=lambda table, files: batches.append(sorted(set(_rows_of(files).column("_source_file").to_pylist()))),
     )
     assert report.rows_loaded == 30
     assert batches == [["2025-01-01.parquet", "2025-01-02.parquet"], ["2025-01-03.parquet"]]
@@ -439,7 +445,7 @@ def test_batches_split_by_rows_and_each_is_one_transaction_with_its_log(tmp_path
     # a batch whose commit fails leaves neither its rows nor its log rows
     (folder / "2025-01-04.parquet").write_bytes((folder / "2025-01-03.parquet").read_bytes())
 
-    def gate_fails(table, rows):
+    def gate_fails(table, files):
         raise RuntimeError("gate crashed")
 
     try:
@@ -515,28 +521,86 @@ def test_a_new_warehouse_is_created_in_the_newer_storage_format_and_an_old_one_k
     assert report.tables["events"].rows_loaded == _count(old, "events") == _count(new, "events") > 0
 
 
-def test_the_gate_sees_a_large_file_in_bounded_chunks(tmp_path, monkeypatch):
-    """One landing file larger than the gate's chunk (GATE_ROWS) and a CSV beside it: the gate
-    sees every row once, never more than GATE_ROWS at a time, and the rows load whole."""
-    import orchestration.ingest.load as ingest_module
+ORDERS_HEADER = "order_id,customer_id,ordered_at,status,order_total,discount_total,shipping_fee\n"
 
-    folder = tmp_path / "landing" / "events"
+
+def test_the_gate_validates_a_batchs_zone_files_in_duckdb_and_counts_each_planted_value(tmp_path):
+    """Decision 150: GX runs the landing rules as DuckDB queries over the batch's raw zone files.
+    Two files of one batch (a CSV with a malformed line, a Parquet file) with one planted breach
+    per rule; the counts, the samples and the rows checked are hand-computed."""
+    from orchestration.quality.gx import gate_landing_files
+
+    folder = tmp_path / "landing" / "orders"
     folder.mkdir(parents=True)
-    pq.write_table(_events_day(1, 5000), folder / "2025-01-01.parquet")
-    lines = "".join(f"c{i},s,a,page_view,2025-01-02 10:00:00\n" for i in range(700))
-    (folder / "2025-01-02.csv").write_text("event_id,session_id,anonymous_id,event_type,occurred_at\n" + lines)
-    monkeypatch.setattr(ingest_module, "GATE_ROWS", 1024)
-    seen: list[int] = []
-    ids: set[str] = set()
-
-    def gate(table, rows):
-        seen.append(rows.num_rows)
-        ids.update(rows.column("event_id").to_pylist())
-
-    report = ingest(tmp_path / "landing", tmp_path / "w.duckdb", tables=["events"], verbose=False, on_batch=gate)
-    assert report.rows_loaded == 5700 and _count(tmp_path / "w.duckdb", "events") == 5700
-    assert sum(seen) == 5700 and len(ids) == 5700
-    assert max(seen) <= 1024 and len(seen) >= 6
+    (folder / "2025-01-01.csv").write_text(
+        ORDERS_HEADER
+        + "o1,c1,2025-01-01 10:00:00,completed,1000,0,0\n"  # good
+        + "o2,c1,2025-01-01T10:00:00Z,COMPLETED , 1000.50 ,0,0\n"  # good: Z, upper case, spaces
+        + "o3,c1,2025-01-01 10:00:00 UTC,returned,1000,0,0\n"  # good: a UTC suffix
+        + "o4,c1,2025-01-01T10:00:00+09:00,cancelled,1000,0,0\n"  # good: an offset
+        + "o5,c1,2025-13-01 10:00:00,completed,1000,0,0\n"  # ordered_at does not parse
+        + "o6,c1,1970-01-01 00:00:00,completed,1000,0,0\n"  # ordered_at implausible
+        + "o7,c1,2025-01-01 10:00:00,shipped?,-5,0,0\n"  # unknown status, negative total
+        + "o8,c1,2025-01-01 10:00:00,completed,1e3,0,0\n"  # total not a plain decimal
+        + "o9,c1,2025-01-01 10:00:00,completed,1000,1.23456,0\n"  # discount: 5 decimals
+        + ",c1,2025-01-01 10:00:00,completed,1000,0,0\n"  # no order id
+        + "   ,c1,2025-01-01 10:00:00,completed,1000,0,0\n"  # a blank order id is missing too
+        + "o12,c1,2025-01-01 10:00:00,completed,1000,0,0,extra,fields\n"  # malformed: not checked
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["p1", "p2"],
+                "ordered_at": ["2025-01-02 10:00:00", None],  # p2: no order time
+                "status": ["pending", "completed"],
+                "order_total": ["10", "20"],
+            }
+        ),
+        folder / "2025-01-02.parquet",
+    )
+    outcomes = []
+    report = ingest(
+        tmp_path / "landing",
+        tmp_path / "w.duckdb",
+        tables=["orders"],
+        verbose=False,
+        on_batch=lambda table, files: outcomes.append(gate_landing_files(table, files, tmp_path / "gx")),
+    )
+    assert report.rows_loaded == 14 and report.tables["orders"].malformed_lines == 1
+    assert len(outcomes) == 1
+    gate = outcomes[0]
+    assert gate.rows == 13 and not gate.success
+    counts = {(f.expectation, f.column): f.unexpected_count for f in gate.failures}
+    assert counts == {
+        ("expect_column_values_to_not_be_null", "order_id"): 2,
+        ("expect_column_values_to_not_be_null", "ordered_at"): 1,
+        ("expect_column_values_to_be_null", "ordered_at__unparseable"): 1,
+        ("expect_column_values_to_be_null", "ordered_at__implausible"): 1,
+        ("expect_column_values_to_be_in_set", "status__code"): 1,
+        ("expect_column_values_to_be_between", "order_total__number"): 1,
+        ("expect_column_values_to_be_null", "order_total__not_decimal"): 1,
+        ("expect_column_values_to_be_null", "discount_total__not_decimal"): 1,
+    }
+    samples = {f.column: f.sample for f in gate.failures}
+    assert samples["status__code"] == ["shipped?"] and samples["order_total__number"] == [-5.0]
+    # the sample of a rule on text shows the text that broke it
+    assert samples["ordered_at__unparseable"] == ["2025-13-01 10:00:00"]
+    assert samples["ordered_at__implausible"] == ["1970-01-01 00:00:00"]
+    assert samples["order_total__not_decimal"] == ["1e3"] and samples["discount_total__not_decimal"] == ["1.23456"]
+    # a clean batch passes; nothing new is nothing to check
+    clean = tmp_path / "clean"
+    (clean / "orders").mkdir(parents=True)
+    (clean / "orders" / "2025-01-03.csv").write_text(ORDERS_HEADER + "q1,c1,2025-01-03 10:00:00,completed,5,0,0\n")
+    outcomes.clear()
+    ingest(
+        clean,
+        tmp_path / "w.duckdb",
+        tables=["orders"],
+        verbose=False,
+        on_batch=lambda t, f: outcomes.append(gate_landing_files(t, f, tmp_path / "gx")),
+    )
+    assert [(o.rows, o.success, o.failures) for o in outcomes] == [(1, True, [])]
+    assert gate_landing_files("orders", [], tmp_path / "gx").rows == 0
 
 
 def _zone(db) -> list[str]:
@@ -595,7 +659,7 @@ def test_a_crash_before_the_commit_leaves_no_rows_and_the_next_ingest_removes_it
     # a batch whose gate fails: its written files go with it
     pq.write_table(_events_day(3, 50), landing / "events" / "2025-01-03.parquet")
 
-    def gate_fails(table, rows):
+    def gate_fails(table, files):
         raise RuntimeError("gate crashed")
 
     try:
