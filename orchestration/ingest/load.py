@@ -895,8 +895,9 @@ def ingest(
 ) -> IngestReport:
     """Load every landing file not loaded before. ``up_to`` loads only files named for that day or
     earlier (what a daily partition does). ``on_batch(table, files)`` is given every batch's raw
-    zone files before the batch is committed (the landing quality gate). ``map_exports``: first map the shop's new exports (the
-    settings' ``sources``) into landing files (not when a rebuild reloads logged files).
+    zone files before the batch is committed (the landing quality gate). ``map_exports``: first
+    map the shop's new exports (the settings' ``sources``) into landing files (not when a rebuild
+    reloads logged files).
     ``load_times``: {(table, file path): load time} a rebuild gives the files it reloads."""
     landing = Path(landing or landing_dir())
     database = Path(database or warehouse_path())
