@@ -335,8 +335,9 @@ def landing_expectations(table: str) -> list:
     return exps
 
 
-# the zone suffixes GX's text rendering of a query cannot hold: it fills each "?" of the SQL with
-# a bound value, so the gate's SQL spells the optional quantifier "{0,1}"
+# a trailing Z, UTC or GMT (with or without a space before it), read as offset zero. GX fills each
+# "?" of a query asset's SQL with a bound value when it writes out the failing rows' query, so the
+# gate's SQL holds no "?": an optional part is spelled "{0,1}"
 ZONE_SUFFIX = " {0,1}(UTC|GMT|utc|gmt|Z|z)$"
 
 
@@ -411,7 +412,6 @@ def gate_landing_files(table: str, files: list[Path], root: Path | None = None) 
 
     root = Path(root or gx_dir())
     name = f"landing_{table}"
-    exps = landing_expectations(table)
     if not files:  # nothing new: the suite holds, over no rows
         return SuiteOutcome(name, 0, True)
     context = _context(root)
@@ -423,7 +423,7 @@ def gate_landing_files(table: str, files: list[Path], root: Path | None = None) 
     batch = source.add_query_asset(name=name, query=landing_query(table, files)).add_batch_definition_whole_table(
         "whole"
     )
-    result, failures = _run_checkpoint(context, root, name, batch, exps)
+    result, failures = _run_checkpoint(context, root, name, batch, landing_expectations(table))
     counts = [(r.result or {}).get("element_count") for run in result.run_results.values() for r in run.results]
     rows = max((int(n) for n in counts if n is not None), default=0)
     return SuiteOutcome(name, rows, bool(result.success), failures, _docs_url(context))
