@@ -448,7 +448,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
         df = df.withColumn(f"{c}__code", F.lower(F.col(c)))
     earliest = dbt_var("earliest_valid_date")
     for c in rules["timestamps"]:
-        parsed = F.expr(f"try_cast(regexp_replace({c}, ' ?(UTC|GMT|utc|gmt|Z|z)$', 'Z') as timestamp)")
+        parsed = F.expr(f"try_cast(regexp_replace({c}, {_sql_text(ZONE_SUFFIX)}, 'Z') as timestamp)")
         df = df.withColumn(f"{c}__unparseable", F.when(F.col(c).isNotNull() & parsed.isNull(), F.col(c)))
         df = df.withColumn(f"{c}__implausible", F.when(parsed < F.lit(earliest).cast("timestamp"), F.col(c)))
     context = _context(root)
