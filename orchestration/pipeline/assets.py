@@ -94,7 +94,8 @@ def as_of_for(context: dg.AssetExecutionContext) -> date:
         dg.AssetCheckSpec(
             "landing_gate",
             asset=key,
-            description="GX gate on each landing batch before it is loaded, validated in DuckDB: columns, keys, "
+            description="GX gate on each landing batch before it is loaded (as queries on DuckDB, or on Spark's "
+            "dataframes when the shop builds on Spark): columns, keys, "
             "timestamps parseable, amounts >= 0, quantities > 0, known status / event types. "
             "Failing rows are quarantined downstream with their reason.",
         )
