@@ -61,9 +61,21 @@
 {%- endmacro %}
 
 {#- A stable bucket 0..9999 of a text (md5, first 7 hex digits): the same on DuckDB, Spark and in
-    Python (orchestration/activation.py::holdout_bucket). -#}
+    Python (orchestration/activation/exports.py::holdout_bucket). -#}
 {% macro stable_bucket(text_expr) -%}
     ({{ hex_to_bigint('substr(' ~ dbt.hash(text_expr) ~ ', 1, 7)') }} % 10000)
+{%- endmacro %}
+
+{#- Whether a customer in `audience` is held out of it (never exported, the lift's control): the
+    stable bucket of customer and audience below var activation_holdout_share. -#}
+{% macro audience_holdout(customer_id, audience) -%}
+    {{ stable_bucket(customer_id ~ " || '|' || " ~ audience) }} < {{ var('activation_holdout_share') }} * 10000
+{%- endmacro %}
+
+{#- Whether a customer in `audience` today enters it: they were in no audience the day before
+    (`yesterdays_audience` is null) or in another one. -#}
+{% macro audience_entry(yesterdays_audience, audience) -%}
+    ({{ yesterdays_audience }} is null or {{ yesterdays_audience }} != {{ audience }})
 {%- endmacro %}
 
 {#- The channel a customer may be contacted on (domain.md "Consent and privacy"): LINE when they

@@ -57,9 +57,8 @@ final as (
         {{ as_of_date() }} as as_of_date,
         today.audience,
         cast(today.priority as integer) as priority,
-        (yesterday.audience is null or yesterday.audience != today.audience) as is_entry,
-        {{ stable_bucket("today.customer_id || '|' || today.audience") }}
-            < {{ var('activation_holdout_share') }} * 10000 as is_holdout,
+        {{ audience_entry('yesterday.audience', 'today.audience') }} as is_entry,
+        {{ audience_holdout('today.customer_id', 'today.audience') }} as is_holdout,
         case
             when audiences.timing_rule = 'usual_weekday' and habits.preferred_order_weekday is not null
                 then {{ add_days('tomorrow.next_day',
