@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.settings import PROJECT_DIR, dbt_var
+from orchestration.sql_text import duckdb_text
 
 SCHEMA = "activation"
 LOG = "contact_log"
@@ -177,8 +178,7 @@ def save_copy(database: str | Path) -> None:
         for table in TABLES:
             target = copy_path(database, table)
             tmp = target.with_name(f".{target.name}.tmp")
-            quoted = str(tmp).replace("'", "''")
-            con.execute(f"copy (select * from {SCHEMA}.{table} order by all) to '{quoted}' (format parquet)")
+            con.execute(f"copy (select * from {SCHEMA}.{table} order by all) to {duckdb_text(tmp)} (format parquet)")
             os.replace(tmp, target)
 
 
@@ -192,12 +192,10 @@ def restore(database: str | Path, damaged: str | Path | None = None) -> int:
             return 0  # a log is there already
         if all(p.exists() for p in copies.values()):
             for table, path in copies.items():
-                quoted = str(path).replace("'", "''")
-                con.execute(f"insert into {SCHEMA}.{table} select * from read_parquet('{quoted}')")
+                con.execute(f"insert into {SCHEMA}.{table} select * from read_parquet({duckdb_text(path)})")
         elif damaged is not None and Path(damaged).exists():
-            quoted = str(damaged).replace("'", "''")
             try:
-                con.execute(f"attach '{quoted}' as damaged (read_only)")
+                con.execute(f"attach {duckdb_text(damaged)} as damaged (read_only)")
                 for table in TABLES:
                     con.execute(f"insert into {SCHEMA}.{table} select * from damaged.{SCHEMA}.{table}")
                 con.execute("detach damaged")

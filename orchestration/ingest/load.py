@@ -105,6 +105,7 @@ from orchestration.ingest.mapping import map_sources
 from orchestration.privacy.register import CUSTOMER_TABLES, erased_hashes
 from orchestration.progress import stage
 from orchestration.settings import landing_dir, warehouse_path
+from orchestration.sql_text import duckdb_text
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -218,8 +219,9 @@ def connect_warehouse(database: Path) -> duckdb.DuckDBPyConnection:
         with duckdb.connect() as con:
             # attach creates the file in that format; later connections need no option (same config
             # as every other connection to it, which DuckDB requires within one process)
-            quoted = str(database).replace("'", "''")
-            con.execute(f"attach '{quoted}' as new_warehouse (storage_version '{WAREHOUSE_STORAGE_VERSION}')")
+            con.execute(
+                f"attach {duckdb_text(database)} as new_warehouse (storage_version '{WAREHOUSE_STORAGE_VERSION}')"
+            )
             con.execute("detach new_warehouse")
     try:
         return duckdb.connect(str(database))
@@ -300,7 +302,7 @@ def view_sql(database: Path, table: str, files: list[str]) -> str:
         select = ", ".join(f"cast(null as {duck_types[f.type]}) as {f.name}" for f in schema)
         return f"select {select} where false"
     folder = raw_zone(database).resolve() / table
-    paths = ", ".join(_sql_text(folder / name) for name in files)
+    paths = ", ".join(duckdb_text(folder / name) for name in files)
     return f"select {', '.join(schema.names)} from read_parquet([{paths}], union_by_name = true)"
 
 
@@ -325,7 +327,7 @@ def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -
         name = _zone_name([LoadedFile(rel, checksum, None, None, 0, 0, 0)], loaded_at)
         con.execute(
             f"copy (select {names} from raw.{table} where _source_file = ? order by _row_number) "
-            f"to {_sql_text(zone / name)} (format parquet, compression {ZONE_COMPRESSION})",
+            f"to {duckdb_text(zone / name)} (format parquet, compression {ZONE_COMPRESSION})",
             [rel],
         )
         named.append((name, rel))
@@ -571,10 +573,6 @@ def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
     f.rows = f.data.num_rows
 
 
-def _sql_text(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _zone_name(files: list[LoadedFile], loaded_at: datetime) -> str:
     """The raw zone's name for the file holding ``files``' rows: their load time, a hash of their
     landing paths and their checksum (a hash of their checksums for several files), so that a file
@@ -597,15 +595,15 @@ def _write_python_rows(data: list[pa.Table], columns: list[str], loaded_at: date
 
 def _copy_to_zone(con: duckdb.DuckDBPyConnection, select: str, loaded_at: datetime, target: Path) -> None:
     con.execute(
-        f"copy (select *, timestamp {_sql_text(loaded_at.isoformat(sep=' '))} as _loaded_at from ({select})) "
-        f"to {_sql_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
+        f"copy (select *, timestamp {duckdb_text(loaded_at.isoformat(sep=' '))} as _loaded_at from ({select})) "
+        f"to {duckdb_text(target)} (format parquet, compression {ZONE_COMPRESSION})"
     )
 
 
 def _native_copy(files: list[LoadedFile], columns: list[str], folder_prefix: str) -> str:
     """The SELECT reading Parquet files of one plan as raw rows (their paths inlined, for COPY)."""
     sql, params = _native_select(files, folder_prefix)
-    paths = "[" + ", ".join(_sql_text(p) for p in params[0]) + "]"
+    paths = "[" + ", ".join(duckdb_text(p) for p in params[0]) + "]"
     names = ", ".join([*columns, "_malformed_line", "_source_file", "_row_number"])
     return f"select * from ({sql.replace('read_parquet(?', f'read_parquet({paths}')}) as t({names})"
 
@@ -626,7 +624,7 @@ def _write_zone_files(
     target = zone / _zone_name(files, loaded_at)
     if files[0].staged is not None:
         _copy_to_zone(
-            con, f"select * from read_parquet([{', '.join(_sql_text(f.staged) for f in files)}])", loaded_at, target
+            con, f"select * from read_parquet([{', '.join(duckdb_text(f.staged) for f in files)}])", loaded_at, target
         )
         for f in files:
             f.staged.unlink()

@@ -39,6 +39,7 @@ import pyarrow as pa
 from orchestration.contract import TABLE_COLUMNS
 from orchestration.ingest.load import FileProblem, IngestReport, TableReport, raw_zone, zone_schema
 from orchestration.settings import landing_dir, settings, warehouse_path
+from orchestration.sql_text import spark_text
 
 
 def spark_dir() -> Path:
@@ -86,10 +87,6 @@ def _raw_columns(table: str) -> list[tuple[str, str]]:
 
 # Spark's types for the DuckDB load log's columns (``raw._load_log`` on Spark is its copy)
 _SPARK_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "TIMESTAMP": "timestamp"}
-
-
-def _sql_text(value: object) -> str:
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def forget_spark_raw_views(database: Path) -> None:
@@ -167,7 +164,7 @@ def load_landing(
         # an external table: dropping it (or a managed table of an earlier release) leaves the zone as it is
         spark.sql(f"drop table if exists raw.{table}")
         columns = ", ".join(f"`{name}` {kind}" for name, kind in _raw_columns(table))
-        spark.sql(f"create table raw.{table} ({columns}) using parquet location {_sql_text(folder.as_uri())}")
+        spark.sql(f"create table raw.{table} ({columns}) using parquet location {spark_text(folder.as_uri())}")
         names = zone_file_names(folder)
         new_files = [(folder / name).as_uri() for name in names if name not in before[table]]
         outcome = None

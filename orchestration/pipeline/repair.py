@@ -37,6 +37,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.sql_text import duckdb_text
+
 LOAD_LOG_COPY_SUFFIX = ".load_log.parquet"
 # DuckDB's words for a file it cannot read as a database (not a lock held by another process, not
 # a file written by a newer DuckDB: those have their own messages)
@@ -112,10 +114,9 @@ def save_load_log(database: str | Path) -> Path | None:
         ).fetchone()[0]
         if not exists:
             return None
-        quoted = str(tmp).replace("'", "''")
         con.execute(
             f"copy (select * from raw._load_log order by loaded_at, table_name, file_path) "
-            f"to '{quoted}' (format parquet)"
+            f"to {duckdb_text(tmp)} (format parquet)"
         )
     os.replace(tmp, target)
     return target
@@ -169,8 +170,7 @@ def _read_load_log(database: Path) -> tuple[list[tuple], str]:
     copy = load_log_copy(database)
     if copy.exists():
         with duckdb.connect() as con:
-            quoted = str(copy).replace("'", "''")
-            return con.execute(sql.format(src=f"read_parquet('{quoted}')")).fetchall(), f"load log from {copy}"
+            return con.execute(sql.format(src=f"read_parquet({duckdb_text(copy)})")).fetchall(), f"load log from {copy}"
     try:
         with duckdb.connect(str(database), read_only=True) as con:
             return con.execute(sql.format(src="raw._load_log")).fetchall(), "load log read from the damaged file"

@@ -58,6 +58,7 @@ from orchestration.privacy.register import (
     tombstone,
 )
 from orchestration.settings import landing_dir, publish_dir
+from orchestration.sql_text import duckdb_text
 
 TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".log", ".txt", ".html", ".htm", ".md", ".yml", ".yaml"}
 ERASED_TEXT = "[erased]"
@@ -206,11 +207,8 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
     if "raw_file" not in log_columns:
         return 0
 
-    def literal(value: str) -> str:
-        return "'" + value.replace("'", "''") + "'"
-
     needles = sorted(replacer.spellings)
-    id_list = ", ".join(literal(i) for i in ids)
+    id_list = ", ".join(duckdb_text(i) for i in ids)
     _register_erase_text(con, replacer)
     rewritten: list[tuple[str, str, str, list[str]]] = []  # table, old file, new file, landed files with the customer
     try:
@@ -220,7 +218,7 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
             who = f"trim(customer_id) in ({id_list})" if table in CUSTOMER_TABLES else "false"
 
             def holds(col: str) -> str:
-                return " or ".join(f"contains({col}, {literal(n)})" for n in needles) or "false"
+                return " or ".join(f"contains({col}, {duckdb_text(n)})" for n in needles) or "false"
 
             found = {
                 rel: bool(person)
@@ -255,8 +253,8 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
             for raw_file, person in holding.items():
                 new = f"{stamp}-{raw_file.split('-', 1)[-1]}"
                 con.execute(
-                    f"copy (select {', '.join(select)} from read_parquet({literal(str(folder / raw_file))})) "
-                    f"to {literal(str(folder / new))} (format parquet, compression {ZONE_COMPRESSION})"
+                    f"copy (select {', '.join(select)} from read_parquet({duckdb_text(str(folder / raw_file))})) "
+                    f"to {duckdb_text(str(folder / new))} (format parquet, compression {ZONE_COMPRESSION})"
                 )
                 rewritten.append((table, raw_file, new, person))
     finally:
@@ -358,17 +356,13 @@ def _rewrite_duckdb(path: Path, catalog: str, storage_version: str) -> None:
     tmp.unlink(missing_ok=True)
     copy = "_erase_copy" if catalog != "_erase_copy" else "_erase_copy2"
     with duckdb.connect() as con:
-        con.execute(f"attach '{_sql_text(path)}' as {_quote(catalog)} (read_only)")
-        con.execute(f"attach '{_sql_text(tmp)}' as {copy} (storage_version '{storage_version}')")
+        con.execute(f"attach {duckdb_text(path)} as {_quote(catalog)} (read_only)")
+        con.execute(f"attach {duckdb_text(tmp)} as {copy} (storage_version '{storage_version}')")
         con.execute(f"copy from database {_quote(catalog)} to {copy}")
         con.execute(f"detach {_quote(catalog)}")
         con.execute(f"detach {copy}")
     os.replace(tmp, path)
     Path(f"{path}.wal").unlink(missing_ok=True)
-
-
-def _sql_text(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def erase_duckdb_file(path: Path, replacer: Replacer, default_version: str, ids: list[str] | None = None) -> int:

@@ -54,6 +54,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.dbt import dbt_command, dbt_env, use_saved_parse
+from orchestration.sql_text import duckdb_text
 
 PUBLISHED_DB = "crm_marts.duckdb"
 MANIFEST = "manifest.json"
@@ -162,8 +163,8 @@ def publish(
     t0 = time.perf_counter()
     con = duckdb.connect(config=duckdb_config())
     try:
-        con.execute(f"attach '{tmp_db}' as published (storage_version '{STORAGE_VERSION}')")
-        con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        con.execute(f"attach {duckdb_text(tmp_db)} as published (storage_version '{STORAGE_VERSION}')")
+        con.execute(f"attach {duckdb_text(warehouse)} as warehouse (read_only)")
         marts = mart_names(con, "warehouse")
         if not marts:
             raise RuntimeError(f"no marts in {warehouse}: run the dbt build before publishing")
@@ -172,7 +173,7 @@ def publish(
         kept: list[str] = []
         attached_previous = bool(set(hold_back) & set(marts)) and previous_db.exists() and before is None
         if attached_previous:
-            con.execute(f"attach '{previous_db}' as previous (read_only)")
+            con.execute(f"attach {duckdb_text(previous_db)} as previous (read_only)")
             kept = [m for m in mart_names(con, "previous") if m in hold_back]
         elif before is not None:
             kept = [m for m in in_copy if m in hold_back and m in before["marts"]]
@@ -224,7 +225,7 @@ def publish(
                 _drop(con, mart)
                 con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
                 con.execute(
-                    f"copy published.marts.{mart} to '{mart_parquet(parquet_dir, mart)}' "
+                    f"copy published.marts.{mart} to {duckdb_text(mart_parquet(parquet_dir, mart))} "
                     "(format parquet, compression zstd)"
                 )
                 rewritten[mart] = "rewritten"
@@ -327,10 +328,10 @@ def _publish_partitioned(
     ]
     changed = sorted(set(months) - set(unchanged))
     if changed:
-        listed = ", ".join(f"'{m}'" for m in changed)
+        listed = ", ".join(duckdb_text(m) for m in changed)
         con.execute(
             f"copy (select t.*, {_month(PARTITIONED[mart])} as month from {source}.marts.{mart} as t "
-            f"where {_month(PARTITIONED[mart])} in ({listed})) to '{folder}' "
+            f"where {_month(PARTITIONED[mart])} in ({listed})) to {duckdb_text(folder)} "
             "(format parquet, compression zstd, partition_by (month), filename_pattern 'part_{i}')"
         )
     for m in unchanged:
@@ -349,10 +350,8 @@ def _publish_partitioned(
 def _view_over_months(con: duckdb.DuckDBPyConnection, mart: str, folder: Path) -> None:
     """The published mart as a view over its month folders (the columns and order of the mart)."""
     _drop(con, mart)
-    files = f"{folder}/*/*.parquet".replace("'", "''")
-    con.execute(
-        f"create view published.marts.{mart} as select * from read_parquet('{files}', hive_partitioning = false)"
-    )
+    files = duckdb_text(f"{folder}/*/*.parquet")
+    con.execute(f"create view published.marts.{mart} as select * from read_parquet({files}, hive_partitioning = false)")
 
 
 def _link_previous(previous_dir: Path | None, parquet_dir: Path, mart: str) -> bool:

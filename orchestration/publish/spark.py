@@ -16,6 +16,7 @@ import duckdb
 
 from orchestration.activation.contact_log import SCHEMA as LOG_SCHEMA
 from orchestration.predict.fit import FITS_SCHEMA
+from orchestration.sql_text import duckdb_text
 
 # schemas whose tables the job writes in Python into the file itself, never views over Spark's: the
 # fits, the contact log, and raw (the ingest's views over the raw zone and its load log, which
@@ -60,7 +61,7 @@ def refresh_views(database: str | Path, spark_dir: str | Path) -> dict[str, int]
             for gone in existing - set(tables):
                 con.execute(f'drop view "{schema}"."{gone}"')
             for table, folder in tables.items():
-                pattern = str(folder / "*.parquet").replace("'", "''")
-                con.execute(f'create or replace view "{schema}"."{table}" as select * from read_parquet(\'{pattern}\')')
+                pattern = duckdb_text(folder / "*.parquet")
+                con.execute(f'create or replace view "{schema}"."{table}" as select * from read_parquet({pattern})')
             counts[schema] = len(tables)
     return counts

@@ -32,6 +32,7 @@ from orchestration.contract import (
     row_rules,
 )
 from orchestration.settings import dbt_var, gx_dir, keep_days
+from orchestration.sql_text import duckdb_text, spark_text
 
 SAMPLE_SIZE = 5
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -347,10 +348,6 @@ def _no_question_marks(pattern: str) -> str:
     return pattern.replace("?", "{0,1}")
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def landing_query(table: str, files: list[Path]) -> str:
     """The gate's view of a batch: the rows of its raw zone files that split into fields, text as
     staging's clean_text reads it (leading and trailing U+0020 removed, blank missing; decision 99)
@@ -361,14 +358,14 @@ def landing_query(table: str, files: list[Path]) -> str:
         f"case when {c} like ' %' or {c} like '% ' then nullif(trim({c}, ' '), '') else nullif({c}, '') end as {c}"
         for c in TABLE_COLUMNS[table]
     )
-    paths = ", ".join(_sql_text(str(p)) for p in files)
+    paths = ", ".join(duckdb_text(str(p)) for p in files)
     copies: list[str] = []
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         copies.append(f"try_cast({c} as double) as {c}__number")
     for kind, pattern in (("decimal", DECIMAL_PATTERN), ("integer", INTEGER_PATTERN)):
         for c in rules[f"{kind}s"]:
             copies.append(
-                f"case when not regexp_matches({c}, {_sql_text(_no_question_marks(pattern))}) then {c} end "
+                f"case when not regexp_matches({c}, {duckdb_text(_no_question_marks(pattern))}) then {c} end "
                 f"as {c}__not_{kind}"
             )
     for c in rules["allowed"]:
@@ -380,14 +377,14 @@ def landing_query(table: str, files: list[Path]) -> str:
         parsed.append(f"try_cast({c} as timestamp) as {c}__naive")
         parsed.append(
             f"case when {c} is not null and try_cast({c} as timestamp) is null then "
-            f"try_cast(regexp_replace({c}, {_sql_text(ZONE_SUFFIX)}, 'Z') as timestamptz) end as {c}__zoned"
+            f"try_cast(regexp_replace({c}, {duckdb_text(ZONE_SUFFIX)}, 'Z') as timestamptz) end as {c}__zoned"
         )
         copies.append(
             f"case when {c} is not null and {c}__naive is null and {c}__zoned is null then {c} end as {c}__unparseable"
         )
         copies.append(
-            f"case when {c}__naive < cast({_sql_text(earliest)} as timestamp) or {c}__zoned < "
-            f"cast({_sql_text(earliest + ' 00:00:00+00')} as timestamptz) then {c} end as {c}__implausible"
+            f"case when {c}__naive < cast({duckdb_text(earliest)} as timestamp) or {c}__zoned < "
+            f"cast({duckdb_text(earliest + ' 00:00:00+00')} as timestamptz) then {c} end as {c}__implausible"
         )
     sql = (
         f"select *{''.join(', ' + x for x in copies)} from "
@@ -448,7 +445,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
         df = df.withColumn(f"{c}__code", F.lower(F.col(c)))
     earliest = dbt_var("earliest_valid_date")
     for c in rules["timestamps"]:
-        parsed = F.expr(f"try_cast(regexp_replace({c}, {_sql_text(ZONE_SUFFIX)}, 'Z') as timestamp)")
+        parsed = F.expr(f"try_cast(regexp_replace({c}, {spark_text(ZONE_SUFFIX)}, 'Z') as timestamp)")
         df = df.withColumn(f"{c}__unparseable", F.when(F.col(c).isNotNull() & parsed.isNull(), F.col(c)))
         df = df.withColumn(f"{c}__implausible", F.when(parsed < F.lit(earliest).cast("timestamp"), F.col(c)))
     context = _context(root)

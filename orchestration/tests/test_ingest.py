@@ -867,3 +867,45 @@ def test_files_loaded_together_share_one_zone_file_and_an_erasure_marks_only_the
     assert log[0][1] == log[1][1] and [p.name for p in (raw_zone(db) / "customers").iterdir()] == [log[0][1]]
     assert people[1:] == [("C2", "c2@example.com"), ("C3", "c3@example.com")]
     assert people[0][0] != "C1" and people[0][1] is None
+
+
+def test_a_shop_in_a_folder_whose_name_holds_a_quote_loads_gates_and_keeps_its_copies(tmp_path):
+    """Every path the package writes into SQL is a quoted literal (orchestration/sql_text.py): a
+    quote in a folder's name neither breaks a statement nor ends the literal early. The ingest
+    (zone copy, a new warehouse, the raw views), the gate's query, the load log's copy and the
+    contact log's copy and restore all run in such a folder."""
+    from orchestration.activation.contact_log import LOG, SCHEMA, ensure_tables, restore, save_copy
+    from orchestration.pipeline.repair import _read_load_log, save_load_log
+    from orchestration.quality.gx import gate_landing_files
+
+    shop = tmp_path / "o'hara's shop"
+    (shop / "landing" / "orders").mkdir(parents=True)
+    (shop / "landing" / "orders" / "2025-01-03.csv").write_text(
+        ORDERS_HEADER + "q1,c1,2025-01-03 10:00:00,completed,5,0,0\nq2,c2,2025-01-03 11:00:00,completed,7,0,0\n"
+    )
+    db = shop / "w.duckdb"
+    outcomes = []
+    report = ingest(
+        shop / "landing",
+        db,
+        tables=["orders"],
+        verbose=False,
+        on_batch=lambda t, f: outcomes.append(gate_landing_files(t, f, shop / "gx")),
+    )
+    assert not report.problems and report.tables["orders"].rows_loaded == 2
+    assert [(o.rows, o.success) for o in outcomes] == [(2, True)]
+    assert _count(db, "orders") == 2
+
+    assert save_load_log(db).exists()
+    rows, source = _read_load_log(db)
+    assert [r[:2] for r in rows] == [("orders", "2025-01-03.csv")] and source.startswith("load log from")
+
+    with duckdb.connect(str(db)) as con:
+        ensure_tables(con)
+    save_copy(db)
+    fresh = shop / "rebuilt.duckdb"
+    for table_copy in shop.glob("w.duckdb.contact_log*.parquet"):
+        shutil.copy(table_copy, shop / table_copy.name.replace("w.duckdb", "rebuilt.duckdb"))
+    assert restore(fresh) == 0  # an empty log restores no row, and reads its copies without an error
+    with duckdb.connect(str(fresh), read_only=True) as con:
+        assert con.execute(f"select count(*) from {SCHEMA}.{LOG}").fetchone()[0] == 0

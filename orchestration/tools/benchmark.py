@@ -36,6 +36,7 @@ from pathlib import Path
 
 from orchestration.dbt import SCHEDULED_BUILD_FLAGS, dbt_command, dbt_run_files
 from orchestration.settings import PROJECT_DIR
+from orchestration.sql_text import duckdb_text
 
 STAGES = ("generate", "ingest", "dbt_build")
 
@@ -99,9 +100,9 @@ def read_floor(landing: Path) -> dict[str, float]:
         parquet, csv = list(folder.glob("*.parquet")), list(folder.glob("*.csv"))
         sources = []
         if parquet:
-            sources.append(f"read_parquet('{folder}/*.parquet', union_by_name = true)")
+            sources.append(f"read_parquet({duckdb_text(f'{folder}/*.parquet')}, union_by_name = true)")
         if csv:
-            sources.append(f"read_csv('{folder}/*.csv', all_varchar = true, union_by_name = true)")
+            sources.append(f"read_csv({duckdb_text(f'{folder}/*.csv')}, all_varchar = true, union_by_name = true)")
         total = 0
         for source in sources:
             columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
