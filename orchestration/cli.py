@@ -16,7 +16,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import duckdb
 
 from orchestration.contract import TABLE_COLUMNS
 from orchestration.dbt import dbt_env, dbt_run_files, ensure_manifest
-from orchestration.ingest.files import first_partition_day
+from orchestration.ingest.load import first_partition_day
 from orchestration.predict import validation
 from orchestration.settings import (
     PROJECT_DIR,
@@ -136,11 +135,30 @@ def quarantine_alarms(con: duckdb.DuckDBPyConnection, reconciliation: list[tuple
 
 def dagster_home() -> Path:
     """A persistent Dagster instance (setting ``dagster_home``, default data/dagster_home: runs stay
-    visible in the UI), configured by orchestration/pipeline/dagster.yaml (one writer at a time)."""
+    visible in the UI), configured by orchestration/pipeline/dagster.yaml (one writer at a time).
+
+    The instance's files are made here, one process at a time (an flock on ``.prepare.lock``):
+    Dagster creates its SQLite storage on first use without a lock, and two processes starting on a
+    new home at once (two `crm run`, or `crm ui`'s daemon and webserver) each stamped the schedule
+    storage's version, after which every start failed with alembic's "more than one head present".
+    The settings file is replaced whole (a reader never sees it half written) and only if it
+    changed."""
+    import fcntl
+
     home = settings().dagster_home
     os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_DIR / "orchestration" / "pipeline" / "dagster.yaml", home / "dagster.yaml")
+    with (home / ".prepare.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        config = (PROJECT_DIR / "orchestration" / "pipeline" / "dagster.yaml").read_bytes()
+        target = home / "dagster.yaml"
+        if not target.exists() or target.read_bytes() != config:
+            staged = home / "dagster.yaml.new"
+            staged.write_bytes(config)
+            os.replace(staged, target)
+        import dagster as dg
+
+        dg.DagsterInstance.from_config(str(home)).dispose()  # creates the storage if it is new
     return home
 
 
@@ -327,7 +345,9 @@ def cmd_map(args: argparse.Namespace) -> int:
     if args.source is not None and args.source not in shop.sources:
         print(f"[map] unknown source {args.source!r}; the settings name: {', '.join(shop.sources)}", file=sys.stderr)
         return 2
-    reports = map_sources(landing_dir(), only=args.source, write=not args.check)
+    reports = map_sources(
+        landing_dir(), settings().sources, settings().business_timezone, only=args.source, write=not args.check
+    )
     for report in reports:
         if args.check:
             print(check_report(report))

@@ -7,11 +7,18 @@ all read that declaration.
 
 from __future__ import annotations
 
-from orchestration.settings import dbt_var, project_vars
+from collections.abc import Callable
+from typing import Any
+
+from orchestration.project import project_vars
 
 # {table: contract}: the one declaration of the raw contract (dbt var `raw_contract`).
 CONTRACT: dict[str, dict] = project_vars()["raw_contract"]
 TABLE_COLUMNS: dict[str, list[str]] = {t: [c["name"] for c in spec["columns"]] for t, spec in CONTRACT.items()}
+REQUIRED_COLUMNS: dict[str, list[str]] = {
+    t: [c["name"] for c in spec["columns"] if c.get("required") and c["type"] != "personal"]
+    for t, spec in CONTRACT.items()
+}
 REQUIRED_TABLES = tuple(t for t, spec in CONTRACT.items() if spec.get("required_table"))
 PERSONAL_DATA_COLUMNS = tuple(
     sorted({c["name"] for spec in CONTRACT.values() for c in spec["columns"] if c["type"] == "personal"})
@@ -27,22 +34,19 @@ DECIMAL_PATTERN = r"^[+-]?([0-9]{1,14}([.][0-9]{0,4}0*)?|[.][0-9]{1,4}0*)$"
 INTEGER_PATTERN = r"^[+-]?[0-9]{1,18}([.]0+)?$"
 
 
-def _row_rules(spec: dict) -> dict:
-    cols = [c for c in spec["columns"] if c["type"] != "personal"]
+def row_rules(table: str, shop_var: Callable[[str], Any]) -> dict:
+    """The contract's row rules of ``table``, as the landing quality gate (GX) checks them before a
+    batch is loaded, with this shop's bounds (``shop_var``: a var's value for the shop, as
+    ``Settings.var``). The authority that quarantines rows is the SQL generated from the same YAML;
+    this is the same contract read for a report on each batch."""
+    cols = [c for c in CONTRACT[table]["columns"] if c["type"] != "personal"]
     return {
-        "required": [c["name"] for c in cols if c.get("required")],
+        "required": REQUIRED_COLUMNS[table],
         "timestamps": [c["name"] for c in cols if c["type"] in ("timestamp", "date")],
         "non_negative": [c["name"] for c in cols if c.get("min") == 0],
         "positive": [c["name"] for c in cols if c.get("positive")],
         "integers": [c["name"] for c in cols if c["type"] == "integer"],
         "decimals": [c["name"] for c in cols if c["type"] == "decimal"],
         "allowed": {c["name"]: c["allowed"] for c in cols if c.get("allowed")},
-        "maximum": {c["name"]: dbt_var(c["max_var"]) for c in cols if c.get("max_var")},
+        "maximum": {c["name"]: shop_var(c["max_var"]) for c in cols if c.get("max_var")},
     }
-
-
-def row_rules(table: str) -> dict:
-    """The contract's row rules of ``table``, as the landing quality gate (GX) checks them before a
-    batch is loaded, with this shop's bounds. The authority that quarantines rows is the SQL
-    generated from the same YAML; this is the same contract read for a report on each batch."""
-    return _row_rules(CONTRACT[table])

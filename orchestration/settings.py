@@ -26,20 +26,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DBT_PROJECT_YML = PROJECT_DIR / "dbt_project.yml"
+from orchestration.ingest.mapping import MappingError, load_mapping
+from orchestration.project import PROJECT_DIR, project_vars
+
 DEFAULT_CONFIG = PROJECT_DIR / "data" / "shop.yml"
 CONFIG_ENV = "CRM_CONFIG"
 
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names the key and what is allowed."""
-
-
-@cache
-def project_vars() -> dict[str, Any]:
-    """The vars of dbt_project.yml: the project's defaults (and the raw contract)."""
-    return yaml.safe_load(DBT_PROJECT_YML.read_text(encoding="utf-8"))["vars"]
 
 
 # Vars that are the project's own structure, not a shop's tuning: never set from a settings file.
@@ -403,7 +398,7 @@ class Settings:
     temp_dir: Path
     dagster_home: Path
     business_timezone: str = "Asia/Tokyo"
-    history_start: date | None = None  # None: found from the data (ingest.files.first_partition_day)
+    history_start: date | None = None  # None: found from the data (ingest.load.first_partition_day)
     keep_days: int = 30
     dashboard_language: str = "ja"  # the dashboard's first language (ja: Japanese, English beside)
     digest: DigestDelivery = field(default_factory=DigestDelivery)
@@ -594,8 +589,6 @@ def _shopify_api(value: Any) -> dict | None:
 
 def _sources(value: Any, base: Path) -> dict[str, dict]:
     """``sources:``: per source a folder of exports and its mapping (a preset, a file or inline)."""
-    from orchestration.ingest.mapping import MappingError, load_mapping
-
     if value is None:
         return {}
     if not isinstance(value, dict):

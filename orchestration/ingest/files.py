@@ -22,7 +22,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from orchestration.contract import FILE_SUFFIXES, PERSONAL_DATA_COLUMNS
-from orchestration.settings import Settings, settings
 
 BOM = "\ufeff"
 
@@ -263,15 +262,3 @@ def file_is_due(path: Path, up_to: date | None) -> bool:
     begun by ``up_to``; a file with any other name is always due."""
     day = file_day(path)
     return up_to is None or day is None or day <= up_to
-
-
-def first_partition_day(s: Settings | None = None) -> date:
-    """The first day of the shop's history: ``history_start``, else the earliest day an order file
-    is named for (``orders/2025-06-01.csv``), else ``earliest_valid_date``, never before that var.
-    Daily partitions start here, so an older shop's history is never rejected."""
-    s = s or settings()
-    if s.history_start is not None:
-        return s.history_start
-    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
-    days = [d for p in list_files(s.landing_dir / "orders") if (d := file_day(p)) is not None]
-    return max(floor, min(days)) if days else floor

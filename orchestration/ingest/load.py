@@ -86,15 +86,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.contract import (
+    REQUIRED_COLUMNS,
     REQUIRED_TABLES,
     TABLE_COLUMNS,
-    row_rules,
 )
 from orchestration.ingest.files import (
     BOM,
     ReadResult,
     UnreadableFile,
     conform,
+    file_day,
     file_is_due,
     list_files,
     normalise_name,
@@ -104,7 +105,7 @@ from orchestration.ingest.files import (
 from orchestration.ingest.mapping import map_sources
 from orchestration.privacy.register import CUSTOMER_TABLES, erased_hashes
 from orchestration.progress import stage
-from orchestration.settings import landing_dir, warehouse_path
+from orchestration.settings import Settings, landing_dir, settings, warehouse_path
 from orchestration.sql_text import duckdb_text
 
 LOAD_LOG_DDL = """
@@ -568,7 +569,7 @@ def _check_native_types(con: duckdb.DuckDBPyConnection, path: Path, plan: Parque
 
 def _read_in_python(f: LoadedFile, table: str, columns: list[str]) -> None:
     """Turn a Parquet file DuckDB does not read as planned into rows read by the Python path."""
-    read = read_file(f.path, row_rules(table)["required"])
+    read = read_file(f.path, REQUIRED_COLUMNS[table])
     f.data, f.plan = conform(read, columns, f.rel), None
     f.rows = f.data.num_rows
 
@@ -779,7 +780,7 @@ def _stage_csv(path: Path, table: str, columns: list[str], rel: str, staged: Pat
     """A CSV landing file conformed block by block into the Parquet file ``staged`` (the raw rows
     without their load time): what is held at a time is one block of the file, whatever its size.
     Returns rows written (malformed lines included, after the good rows), malformed lines, encoding."""
-    rows = open_csv_rows(path, row_rules(table)["required"])
+    rows = open_csv_rows(path, REQUIRED_COLUMNS[table])
     names = [normalise_name(name) for name in rows.names]
     schema = _batch_schema(columns)
     good = 0
@@ -850,7 +851,7 @@ def _load_file(
             rows=rows,
             staged=staged,
         )
-    read = read_file(path, row_rules(table)["required"])
+    read = read_file(path, REQUIRED_COLUMNS[table])
     return LoadedFile(
         rel,
         checksum,
@@ -904,7 +905,7 @@ def ingest(
     t0 = time.perf_counter()
     # the shop's own exports (settings ``sources:``) become landing files first
     unmapped: dict[str, list[FileProblem]] = {}
-    for source in map_sources(landing) if map_exports else []:
+    for source in map_sources(landing, settings().sources, settings().business_timezone) if map_exports else []:
         for problem in source.problems:
             unmapped.setdefault(problem.tables[0], []).append(FileProblem(problem.path, problem.kind, problem.reason))
         if verbose:
@@ -1043,3 +1044,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def first_partition_day(s: Settings | None = None) -> date:
+    """The first day of the shop's history: ``history_start``, else the earliest day an order file
+    is named for (``orders/2025-06-01.csv``), else ``earliest_valid_date``, never before that var.
+    Daily partitions start here, so an older shop's history is never rejected."""
+    s = s or settings()
+    if s.history_start is not None:
+        return s.history_start
+    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
+    days = [d for p in list_files(s.landing_dir / "orders") if (d := file_day(p)) is not None]
+    return max(floor, min(days)) if days else floor

@@ -851,18 +851,18 @@ def _write_csv(target: Path, columns: list[str], rows: list[dict], malformed: li
     tmp.replace(target)
 
 
-def map_sources(landing: Path, only: str | None = None, write: bool = True) -> list[SourceReport]:
-    """Map every configured source's new files into ``landing`` (the first step of ingest)."""
-    from orchestration.settings import settings
-
-    shop = settings()
-    if not shop.sources:
+def map_sources(
+    landing: Path, sources: dict[str, dict], timezone: str, only: str | None = None, write: bool = True
+) -> list[SourceReport]:
+    """Map the new files of every source of a shop's settings (``Settings.sources``, read in the
+    shop's ``business_timezone``) into ``landing``: the first step of ingest."""
+    if not sources:
         return []
     manifest_path = landing / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     reports = [
-        map_source(name, entry, landing, shop.business_timezone, write, manifest)
-        for name, entry in shop.sources.items()
+        map_source(name, entry, landing, timezone, write, manifest)
+        for name, entry in sources.items()
         if only is None or name == only
     ]
     if write:

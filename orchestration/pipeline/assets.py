@@ -33,7 +33,7 @@ from orchestration.dbt import (
     dbt_vars_arg,
     use_saved_parse,
 )
-from orchestration.ingest.files import first_partition_day
+from orchestration.ingest.load import first_partition_day
 from orchestration.pipeline.repair import (
     damaged_message,
     is_damage,

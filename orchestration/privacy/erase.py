@@ -253,8 +253,8 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
             for raw_file, person in holding.items():
                 new = f"{stamp}-{raw_file.split('-', 1)[-1]}"
                 con.execute(
-                    f"copy (select {', '.join(select)} from read_parquet({duckdb_text(str(folder / raw_file))})) "
-                    f"to {duckdb_text(str(folder / new))} (format parquet, compression {ZONE_COMPRESSION})"
+                    f"copy (select {', '.join(select)} from read_parquet({duckdb_text(folder / raw_file)})) "
+                    f"to {duckdb_text(folder / new)} (format parquet, compression {ZONE_COMPRESSION})"
                 )
                 rewritten.append((table, raw_file, new, person))
     finally:

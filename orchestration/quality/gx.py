@@ -322,7 +322,7 @@ def landing_expectations(table: str) -> list:
     and a failure's sample shows the values that broke the rule."""
     import great_expectations.expectations as gxe
 
-    rules = row_rules(table)
+    rules = row_rules(table, dbt_var)
     exps: list = [gxe.ExpectTableColumnsToMatchSet(column_set=TABLE_COLUMNS[table], exact_match=False)]
     exps += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in rules["required"]]
     exps += [gxe.ExpectColumnValuesToBeNull(column=f"{c}__unparseable") for c in rules["timestamps"]]
@@ -353,12 +353,12 @@ def landing_query(table: str, files: list[Path]) -> str:
     staging's clean_text reads it (leading and trailing U+0020 removed, blank missing; decision 99)
     and the parsed copies the rules read. A timestamp parses when DuckDB casts it, after a trailing
     Z, UTC or GMT is read as offset zero; it is plausible from ``earliest_valid_date`` (UTC) on."""
-    rules = row_rules(table)
+    rules = row_rules(table, dbt_var)
     clean = ", ".join(
         f"case when {c} like ' %' or {c} like '% ' then nullif(trim({c}, ' '), '') else nullif({c}, '') end as {c}"
         for c in TABLE_COLUMNS[table]
     )
-    paths = ", ".join(duckdb_text(str(p)) for p in files)
+    paths = ", ".join(duckdb_text(p) for p in files)
     copies: list[str] = []
     for c in sorted(set(rules["non_negative"] + rules["positive"]) | set(rules["maximum"])):
         copies.append(f"try_cast({c} as double) as {c}__number")
@@ -432,7 +432,7 @@ def gate_landing_frame_spark(table: str, frame, root: Path | None = None) -> Sui
     import great_expectations as gx
     from pyspark.sql import functions as F
 
-    rules = row_rules(table)
+    rules = row_rules(table, dbt_var)
     df = frame.select(
         *[F.when(F.trim(F.col(c)) == "", None).otherwise(F.trim(F.col(c))).alias(c) for c in TABLE_COLUMNS[table]]
     )

@@ -10,7 +10,7 @@ from orchestration.contract import (
     REQUIRED_TABLES,
     row_rules,
 )
-from orchestration.settings import PROJECT_DIR
+from orchestration.settings import PROJECT_DIR, settings
 
 
 def test_the_gx_gate_parses_numbers_with_the_patterns_of_the_sql():
@@ -30,8 +30,10 @@ def test_the_contract_document_ships_with_the_project_and_names_every_column():
 def test_rules_derived_from_the_declaration():
     assert REQUIRED_TABLES == ("orders",)
     assert PERSONAL_DATA_COLUMNS == ("email", "full_name", "line_user_id")
-    assert row_rules("order_items")["maximum"] == {"quantity": 10000}
-    assert row_rules("orders")["allowed"]["status"] == [
+    assert row_rules("order_items", settings().var)["maximum"] == {"quantity": 10000}  # the default
+    assert row_rules("order_items", {"max_quantity": 500}.__getitem__)["maximum"] == {"quantity": 500}  # a shop's
+    assert row_rules("orders", settings().var)["required"] == ["order_id", "ordered_at", "status", "order_total"]
+    assert row_rules("orders", settings().var)["allowed"]["status"] == [
         "completed",
         "cancelled",
         "returned",

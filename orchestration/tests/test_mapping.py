@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.ingest.mapping import MANIFEST, map_sources
-from orchestration.settings import PROJECT_DIR, SettingsError, read_settings, refresh
+from orchestration.settings import PROJECT_DIR, SettingsError, read_settings, refresh, settings
 
 # The Shopify admin's order export header, in the admin's order.
 SHOPIFY_ORDER_COLUMNS = (  # noqa: SIM905 - the header as the export writes it
@@ -403,12 +403,17 @@ def _landed(landing: Path, table: str) -> list[list[str]]:
     return rows
 
 
+def _map_sources(landing: Path) -> list:
+    """The shop's sources mapped into ``landing``, as ingest does first."""
+    return map_sources(landing, settings().sources, settings().business_timezone)
+
+
 def _cols(rows: list[dict], names: list[str]) -> list[list[str]]:
     return sorted([r[c] for c in names] for r in rows)
 
 
 def test_shopify_exports_land_as_the_shop_written_to_the_contract(shop):
-    map_sources(shop / "landing")
+    _map_sources(shop / "landing")
     landing = shop / "landing"
     orders = _landed(landing, "orders")
     assert _cols(
@@ -444,7 +449,7 @@ def test_shopify_exports_land_as_the_shop_written_to_the_contract(shop):
 
 
 def test_ga4_export_lands_as_contract_events(shop):
-    map_sources(shop / "landing")
+    _map_sources(shop / "landing")
     events = _landed(shop / "landing", "events")
     columns = [
         "event_id",
@@ -468,14 +473,14 @@ def test_ga4_export_lands_as_contract_events(shop):
 
 def test_a_file_is_mapped_once_and_a_changed_one_is_reported(shop):
     landing = shop / "landing"
-    map_sources(landing)
+    _map_sources(landing)
     before = {p: p.stat().st_mtime_ns for p in landing.rglob("*.csv")}
-    again = map_sources(landing)
+    again = _map_sources(landing)
     assert {p: p.stat().st_mtime_ns for p in landing.rglob("*.csv")} == before
     assert [r.already_mapped for r in again] == [2, 2]
     export = shop / "exports" / "shopify" / "customers_export.csv"
     export.write_text(export.read_text(encoding="utf-8") + "503,,,x@example.com,no\n", encoding="utf-8")
-    changed = map_sources(landing)[0].problems
+    changed = _map_sources(landing)[0].problems
     assert [(Path(p.path).name, p.kind, p.reason.startswith("its checksum differs")) for p in changed] == [
         ("customers_export.csv", "changed", True)
     ]
@@ -491,7 +496,7 @@ def test_japanese_cart_example_maps_shift_jis_status_words_and_subscriptions(tmp
     monkeypatch.delenv("CRM_LANDING_DIR", raising=False)
     refresh()
     try:
-        map_sources(tmp_path / "landing")
+        _map_sources(tmp_path / "landing")
     finally:
         refresh()
     orders = _landed(tmp_path / "landing", "orders")
@@ -526,7 +531,7 @@ def test_a_mapping_error_is_one_line_and_nothing_of_the_file_lands(shop):
         [{("Quantity" if k == "Lineitem quantity" else k): v for k, v in r.items()} for r in SHOPIFY_ORDERS],
     )
     landing = shop / "landing"
-    problems = map_sources(landing)[0].problems
+    problems = _map_sources(landing)[0].problems
     lines = sorted(p.reason for p in problems)
     assert len(lines) == 2 and all("\n" not in line for line in lines)
     assert lines[0].startswith(
@@ -613,13 +618,13 @@ def test_an_order_export_newer_than_its_customer_export_is_held_back_without_nam
         ),
     ]
     _write_csv(shop / "exports" / "shopify" / "orders_export_1.csv", SHOPIFY_ORDER_COLUMNS, rows)
-    (problem,) = map_sources(shop / "landing")[0].problems
+    (problem,) = _map_sources(shop / "landing")[0].problems
     assert problem.reason.startswith(
         "orders_export_1.csv: column 'Email' has values on 1 rows that no customers export holds"
     )
     assert "new@example.com" not in problem.reason
     (shop / "exports" / "shopify" / "customers_export.csv").unlink()
-    (problem,) = map_sources(shop / "landing")[0].problems
+    (problem,) = _map_sources(shop / "landing")[0].problems
     assert "looks up the customers exports, and the folder has none; fix: put one there" in problem.reason
 
 

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from orchestration import settings as settings_module
-from orchestration.ingest.files import first_partition_day
+from orchestration.ingest.load import first_partition_day
 from orchestration.settings import PROJECT_DIR, SettingsError, read_settings
 
 

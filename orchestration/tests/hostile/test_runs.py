@@ -248,6 +248,27 @@ def _run_env(landing: Path, root: Path) -> dict[str, str]:
     )
 
 
+PREPARE_HOME = "from orchestration.cli import dagster_home; dagster_home()"
+
+
+def test_processes_starting_at_once_on_a_new_dagster_home_all_start(tmp_path):
+    """Dagster makes its SQLite storage on first use without a lock: four processes starting at once
+    on a new home each stamped the schedule storage's version, and from then on every start failed
+    with "more than one head present". `crm` prepares the home one process at a time."""
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path / "dagster_home"))
+    for attempt in range(3):  # without the lock, three of four attempts broke the home
+        env["DAGSTER_HOME"] = str(tmp_path / f"dagster_home_{attempt}")
+        starting = [
+            subprocess.Popen([sys.executable, "-c", PREPARE_HOME], cwd=PROJECT_DIR, env=env, stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=300)[1].decode()[-800:] for p in starting]
+        assert [p.returncode for p in starting] == [0] * 4, errors
+        instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])  # the next start opens it
+        assert instance.get_runs() == [] and instance.all_instigator_state() == []
+        instance.dispose()
+
+
 # another process's writing step: the warehouse lock, then the file open for writing, for 8 s
 HOLD_FOR_WRITING = """
 import sys, time, duckdb
@@ -267,8 +288,8 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     checks, outside the pool and the lock, failed with DuckDB's "Could not set lock on file"."""
     env = _run_env(landing, tmp_path)
     home = Path(env["DAGSTER_HOME"])
-    home.mkdir()
-    shutil.copy(PROJECT_DIR / "orchestration" / "pipeline" / "dagster.yaml", home / "dagster.yaml")
+    subprocess.run([sys.executable, "-c", PREPARE_HOME], cwd=PROJECT_DIR, env=env, check=True)  # as `crm ui` does
+    instance = dg.DagsterInstance.from_config(str(home))
     worker_log = tmp_path / "worker.log"
     with worker_log.open("w") as out:  # a file, not a pipe nobody reads until the end
         worker = subprocess.Popen(
@@ -288,7 +309,6 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    instance = dg.DagsterInstance.from_config(str(home))
     deadline = time.time() + 120
     while time.time() < deadline and not instance.get_runs():
         time.sleep(0.5)
