@@ -141,8 +141,8 @@ def dagster_home() -> Path:
     Dagster creates its SQLite storage on first use without a lock, and two processes starting on a
     new home at once (two `crm run`, or `crm ui`'s daemon and webserver) each stamped the schedule
     storage's version, after which every start failed with alembic's "more than one head present".
-    The settings file is replaced whole (a reader never sees it half written) and only if it
-    changed."""
+    A home broken that way before is mended (pipeline/recovery.py). The settings file is replaced
+    whole (a reader never sees it half written) and only if it changed."""
     import fcntl
 
     home = settings().dagster_home
@@ -158,6 +158,10 @@ def dagster_home() -> Path:
             os.replace(staged, target)
         import dagster as dg
 
+        from orchestration.pipeline.recovery import mend_double_stamped_storage
+
+        for path in mend_double_stamped_storage(home):
+            print(f"[dagster] {path}: removed the second schema stamp of two processes started at once", flush=True)
         dg.DagsterInstance.from_config(str(home)).dispose()  # creates the storage if it is new
     return home
 

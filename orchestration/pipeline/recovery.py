@@ -7,17 +7,20 @@ the concurrency slots it held in the `warehouse` pool are freed, so the new run 
 forever. Runs launched by the daemon (`dagster dev`) are watched by Dagster's run monitoring
 (orchestration/pipeline/dagster.yaml), which marks a dead run worker failed; its slots are freed here too.
 The warehouse's own file lock (`resources.WarehouseResource.write_lock`) is an flock: it dies with
-its process and needs no recovery.
+its process and needs no recovery. A Dagster home whose storage two processes created at once is
+mended before it is opened (``mend_double_stamped_storage``).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import FINISHED_STATUSES, RunsFilter
+from dagster._core.storage.sqlite import LAST_KNOWN_STAMPED_SQLITE_ALEMBIC_REVISION
 
 TAG_HOST = "crm/host"
 TAG_PID = "crm/pid"
@@ -86,3 +89,36 @@ def recover_crashed_runs(instance: dg.DagsterInstance, log=print) -> list[str]:
                     if freed:
                         log(f"[recover] freed {freed} pool slot(s) held by ended run {run_id}")
     return recovered
+
+
+def _schema_head() -> str:
+    """The newest version of Dagster's storage schema (its alembic scripts' head)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(Path(dg.__file__).parent / "_core" / "storage" / "alembic")).get_current_head()
+
+
+def mend_double_stamped_storage(home: Path) -> list[Path]:
+    """Dagster creates its SQLite storage on first use without a lock. When two processes did it at
+    once, one stamped the schema's current version and the other, finding the tables already made,
+    the older version Dagster assumes for tables it did not stamp itself; every start since fails
+    with alembic's "more than one head present". Both made the tables from the current schema, so
+    the older stamp is removed. Only that pair is mended; the files mended are returned."""
+    older = LAST_KNOWN_STAMPED_SQLITE_ALEMBIC_REVISION
+    pair = {_schema_head(), older}
+    mended = []
+    if len(pair) < 2:  # a Dagster whose assumed version is its newest: nothing can be told apart
+        return mended
+    for path in sorted(home.rglob("*.db")):
+        con = sqlite3.connect(path)
+        try:
+            stamps = {row[0] for row in con.execute("select version_num from alembic_version")}
+            if stamps == pair:
+                with con:  # one transaction
+                    con.execute("delete from alembic_version where version_num = ?", (older,))
+                mended.append(path)
+        except sqlite3.DatabaseError:  # no version table: not a storage file Dagster stamps
+            pass
+        finally:
+            con.close()
+    return mended

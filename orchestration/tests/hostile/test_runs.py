@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dagster._core.storage.sqlite import LAST_KNOWN_STAMPED_SQLITE_ALEMBIC_REVISION
 
 from orchestration.activation.contact_log import log_day, rebuild_marts
 from orchestration.cli import dbt_failures
@@ -267,6 +269,43 @@ def test_processes_starting_at_once_on_a_new_dagster_home_all_start(tmp_path):
         instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])  # the next start opens it
         assert instance.get_runs() == [] and instance.all_instigator_state() == []
         instance.dispose()
+
+
+def test_a_dagster_home_broken_by_two_starts_at_once_is_mended_by_the_next_start(tmp_path):
+    """A home whose storage was made by two processes at once before (each stamped a schema
+    version, the second an older one): `crm` removes the older stamp and the instance opens, with
+    the run it held. A start that is not mended fails with "more than one head present"."""
+    home = tmp_path / "dagster_home"
+    env = dict(os.environ, DAGSTER_HOME=str(home))
+    subprocess.run([sys.executable, "-c", PREPARE_HOME], cwd=PROJECT_DIR, env=env, check=True)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        dg.materialize([_one_asset()], instance=instance)
+    schedules = home / "schedules" / "schedules.db"
+    with sqlite3.connect(schedules) as con:  # what the second of two racing processes wrote
+        con.execute("insert into alembic_version values (?)", (LAST_KNOWN_STAMPED_SQLITE_ALEMBIC_REVISION,))
+    con.close()
+    broken = subprocess.run(
+        [sys.executable, "-c", "import dagster as dg, sys; dg.DagsterInstance.from_config(sys.argv[1])", str(home)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert broken.returncode != 0 and "more than one head present" in broken.stderr
+    started = subprocess.run(
+        [sys.executable, "-c", PREPARE_HOME], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+    assert f"{schedules}: removed the second schema stamp" in started.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert [r.status for r in instance.get_runs()] == [dg.DagsterRunStatus.SUCCESS]
+
+
+def _one_asset() -> dg.AssetsDefinition:
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    return one
 
 
 # another process's writing step: the warehouse lock, then the file open for writing, for 8 s
