@@ -653,6 +653,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                     manifest["as_of_date"],
                     dbt_project().project_dir,
                     parse=run_parse(context.run.run_id),
+                    built=dbt_run_files(context.run.run_id, "manifest.json"),
                 )
         # earlier days' staged exports are published (this day's stay for a re-run of this step)
         for day in staged.parent.glob("*"):

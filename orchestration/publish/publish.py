@@ -13,7 +13,8 @@ Layout of the publish directory (``$CRM_PUBLISH_DIR``, default ``data/published`
     parquet/checksums.json    the content checksum of each mart (rows, a hash sum of its rows, its
                               columns and types; per month for a large fact)
     manifest.json             as_of_date, run id, published time, row counts, what was rewritten
-    docs/index.html           the dbt docs site (``dbt docs generate --static``) of the build
+    docs/index.html           the dbt docs site (``dbt docs generate --static``) of the build,
+                              showing the SQL each node ran with
 
 Proportional to what changed: a mart whose checksum equals the one published before is not
 rewritten. The new DuckDB file starts as a copy of the published one (only small marts live in it)
@@ -400,23 +401,51 @@ def _swap_link(publish_dir: Path, name: str, target_name: str, generation: str) 
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def built_manifest(manifests: list[Path]) -> dict | None:
+    """One manifest in which every model, test and snapshot holds the SQL a build ran, from the
+    manifests of the build's dbt commands (oldest first; each holds the compiled SQL of the nodes
+    it ran), or None when a node was compiled by none of them or the commands parsed different
+    projects."""
+    loaded = [json.loads(path.read_text(encoding="utf-8")) for path in manifests]
+    if not loaded or len({frozenset(m["nodes"]) for m in loaded}) != 1:
+        return None
+    merged = loaded[-1]
+    for manifest in loaded[:-1]:
+        for unique_id, node in manifest["nodes"].items():
+            if node.get("compiled") and not merged["nodes"][unique_id].get("compiled"):
+                merged["nodes"][unique_id] = node
+    kinds = ("model", "test", "snapshot")
+    if any(n["resource_type"] in kinds and not n.get("compiled") for n in merged["nodes"].values()):
+        return None
+    return merged
+
+
 def publish_docs(
     warehouse: Path,
     publish_dir: Path,
     as_of_date: str,
     project_dir: Path,
     parse: Path | None = None,
+    built: list[Path] | None = None,
 ) -> Path:
     """``dbt docs generate --static`` against ``warehouse`` (after a successful build), then swap
     the single-file site into ``publish_dir/docs/index.html`` atomically. Returns its path.
     ``parse``: a dbt partial_parse.msgpack saved with the same vars and profile (the run's dbt build),
-    so dbt re-parses only what changed."""
+    so dbt re-parses only what changed. ``built``: the manifests of the build's dbt commands; when
+    together they hold every node's compiled SQL, the site shows that SQL and dbt does not compile
+    the project again (``--no-compile``: it then embeds the manifest found in its target folder),
+    which was most of the docs' time; else dbt compiles every node itself."""
     publish_dir = Path(publish_dir)
     target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
     use_saved_parse(parse, target)
     env = {**os.environ, **dbt_env(), "CRM_DUCKDB_PATH": str(warehouse)}
+    ran = built_manifest(built or [])
+    if ran is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "manifest.json").write_text(json.dumps(ran), encoding="utf-8")
     cmd = dbt_command(
-        ["docs", "generate", "--static", "--quiet", "--target-path", str(target)],
+        ["docs", "generate", "--static", "--quiet", "--target-path", str(target)]
+        + (["--no-compile"] if ran is not None else []),
         {"as_of_date": as_of_date},
     )
     try:

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.dbt import dbt_command
+from orchestration.dbt import dbt_command, dbt_run_files
 from orchestration.pipeline.assets import (
     PIPELINE_ASSETS,
     _dbt_target_path,
@@ -34,7 +34,7 @@ from orchestration.pipeline.checks import MART_CHECKS
 from orchestration.pipeline.definitions import defs
 from orchestration.pipeline.recovery import TAG_HOST, TAG_PID
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
-from orchestration.publish.publish import mart_parquet, publish
+from orchestration.publish.publish import built_manifest, mart_parquet, publish
 from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import mart_snapshot, query
 from orchestration.tools.generate import generate
@@ -286,8 +286,15 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     assert manifest["row_counts"]["customer_predictions"] == len(buyers) > 0  # one prediction per buyer
     assert buyers["p_alive"].notna().all()
     assert checks[("retention_fits", "retention_fits_converged")].passed
-    # the dbt docs site was published beside the marts
-    assert "metricflow_time_spine" in (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
+    # the dbt docs site was published beside the marts, showing the SQL each model of the run ran:
+    # the run's dbt steps compiled every node between them, so the site did not compile them again
+    assert built_manifest(dbt_run_files(result.run_id, "manifest.json")) is not None
+    site = (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
+    assert "metricflow_time_spine" in site
+    shown, _ = json.JSONDecoder().raw_decode(site, site.index("{manifest:") + len("{manifest:"))
+    models = {k: n for k, n in shown["nodes"].items() if n["resource_type"] == "model"}
+    assert len(models) > 80 and all(n["compiled_code"] for n in models.values())
+    assert f"cast('{manifest['as_of_date']}' as date)" in models["model.crm_warehouse.customer_rfm"]["compiled_code"]
     # GX Data Docs were written, pointing at their vendored files (readable offline)
     gx_index = Path(pipeline.wh.gx) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert "static/vendor/bootstrap.min.css" in gx_index.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ equals kpi_monthly, and the static docs site is published with the exposures."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.publish.publish import publish, publish_docs
+from orchestration.publish.publish import built_manifest, publish, publish_docs
 from orchestration.settings import PROJECT_DIR
 from orchestration.tests.conftest import dbt, query
 
@@ -102,3 +103,60 @@ def test_docs_site_is_published_with_the_exposures(warehouse, published):
     assert len(html) > 100_000  # the single-file site embeds manifest and catalog
     for name in ["dashboard_kpis", "audience_exports", "metricflow_time_spine", "kpi_monthly"]:
         assert name in html, name
+
+
+def _compiled_sql(index: Path, model: str) -> str:
+    """The compiled SQL a docs site shows for a model: dbt's page embeds the manifest as
+    ``{manifest:<json>,catalog:<json>}``."""
+    html = index.read_text()
+    start = html.index("{manifest:") + len("{manifest:")
+    manifest, _ = json.JSONDecoder().raw_decode(html, start)
+    return manifest["nodes"][f"model.crm_warehouse.{model}"]["compiled_code"]
+
+
+def test_the_docs_site_shows_the_sql_the_build_ran_without_compiling_it_again(warehouse, published, tmp_path):
+    """The build's manifests hold every node's compiled SQL: the site shows that SQL and dbt does
+    not compile the project again. The manifest here is compiled as of another day, so the SQL the
+    site shows tells which it came from. One node's SQL missing: dbt compiles every node itself."""
+    ran = tmp_path / "ran"
+    dbt(warehouse.db, ["compile", "--quiet", "--target-path", str(ran)], {"as_of_date": "2001-02-03"})
+    index = publish_docs(warehouse.db, published, warehouse.as_of, PROJECT_DIR, built=[ran / "manifest.json"])
+    assert "cast('2001-02-03' as date)" in _compiled_sql(index, "customer_rfm")
+
+    manifest = json.loads((ran / "manifest.json").read_text())
+    node = manifest["nodes"]["model.crm_warehouse.kpi_daily"]
+    node.update(compiled=False, compiled_code=None)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(manifest))
+    index = publish_docs(warehouse.db, published, warehouse.as_of, PROJECT_DIR, built=[partial])
+    shown = _compiled_sql(index, "customer_rfm")
+    assert f"cast('{warehouse.as_of}' as date)" in shown and "2001-02-03" not in shown
+
+
+def test_the_manifests_of_a_builds_commands_are_merged_node_by_node(tmp_path):
+    """Each dbt command of a run compiles the nodes it ran: together they show every node."""
+
+    def manifest(name: str, compiled: set[str], nodes=("model.p.a", "model.p.b", "test.p.t", "seed.p.s")) -> Path:
+        path = tmp_path / f"{name}.json"
+        body = {
+            unique_id: {
+                "resource_type": unique_id.split(".")[0],
+                "compiled": unique_id in compiled,
+                "compiled_code": f"-- {name}" if unique_id in compiled else None,
+            }
+            for unique_id in nodes
+        }
+        path.write_text(json.dumps({"nodes": body}))
+        return path
+
+    first, second = manifest("first", {"model.p.a", "test.p.t"}), manifest("second", {"model.p.b"})
+    merged = built_manifest([first, second])["nodes"]
+    assert {k: v["compiled_code"] for k, v in merged.items()} == {
+        "model.p.a": "-- first",
+        "model.p.b": "-- second",
+        "test.p.t": "-- first",
+        "seed.p.s": None,  # a seed has no SQL
+    }
+    assert built_manifest([first]) is None  # model b compiled by no command
+    assert built_manifest([first, manifest("other", {"model.p.b"}, ("model.p.b",))]) is None  # other projects
+    assert built_manifest([]) is None
