@@ -349,9 +349,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     if args.source is not None and args.source not in shop.sources:
         print(f"[map] unknown source {args.source!r}; the settings name: {', '.join(shop.sources)}", file=sys.stderr)
         return 2
-    reports = map_sources(
-        landing_dir(), settings().sources, settings().business_timezone, only=args.source, write=not args.check
-    )
+    reports = map_sources(landing_dir(), shop.sources, shop.business_timezone, only=args.source, write=not args.check)
     for report in reports:
         if args.check:
             print(check_report(report))

@@ -905,7 +905,8 @@ def ingest(
     t0 = time.perf_counter()
     # the shop's own exports (settings ``sources:``) become landing files first
     unmapped: dict[str, list[FileProblem]] = {}
-    for source in map_sources(landing, settings().sources, settings().business_timezone) if map_exports else []:
+    shop = settings()
+    for source in map_sources(landing, shop.sources, shop.business_timezone) if map_exports else []:
         for problem in source.problems:
             unmapped.setdefault(problem.tables[0], []).append(FileProblem(problem.path, problem.kind, problem.reason))
         if verbose:
@@ -1025,6 +1026,18 @@ def ingest(
     return report
 
 
+def first_partition_day(s: Settings | None = None) -> date:
+    """The first day of the shop's history: ``history_start``, else the earliest day an order file
+    is named for (``orders/2025-06-01.csv``), else ``earliest_valid_date``, never before that var.
+    Daily partitions start here, so an older shop's history is never rejected."""
+    s = s or settings()
+    if s.history_start is not None:
+        return s.history_start
+    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
+    days = [d for p in list_files(s.landing_dir / "orders") if (d := file_day(p)) is not None]
+    return max(floor, min(days)) if days else floor
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="crm-ingest",
@@ -1044,15 +1057,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def first_partition_day(s: Settings | None = None) -> date:
-    """The first day of the shop's history: ``history_start``, else the earliest day an order file
-    is named for (``orders/2025-06-01.csv``), else ``earliest_valid_date``, never before that var.
-    Daily partitions start here, so an older shop's history is never rejected."""
-    s = s or settings()
-    if s.history_start is not None:
-        return s.history_start
-    floor = date.fromisoformat(str(s.var("earliest_valid_date")))
-    days = [d for p in list_files(s.landing_dir / "orders") if (d := file_day(p)) is not None]
-    return max(floor, min(days)) if days else floor
