@@ -157,6 +157,8 @@ def test_the_manifests_of_a_builds_commands_are_merged_node_by_node(tmp_path):
         "test.p.t": "-- first",
         "seed.p.s": None,  # a seed has no SQL
     }
+    retried = manifest("retried", {"model.p.a"})  # a newer command that compiled a again
+    assert built_manifest([first, retried, second])["nodes"]["model.p.a"]["compiled_code"] == "-- retried"
     assert built_manifest([first]) is None  # model b compiled by no command
     assert built_manifest([first, manifest("other", {"model.p.b"}, ("model.p.b",))]) is None  # other projects
     assert built_manifest([]) is None
