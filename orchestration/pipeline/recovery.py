@@ -98,6 +98,11 @@ def _schema_head() -> str:
     return ScriptDirectory(str(Path(dg.__file__).parent / "_core" / "storage" / "alembic")).get_current_head()
 
 
+# The storage files every process of a home opens (made on first use): each run's own event file
+# is made by that run alone, so only these can be made by two processes at once.
+SHARED_STORAGE = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+
+
 def mend_double_stamped_storage(home: Path) -> list[Path]:
     """Dagster creates its SQLite storage on first use without a lock. When two processes did it at
     once, one stamped the schema's current version and the other, finding the tables already made,
@@ -109,7 +114,9 @@ def mend_double_stamped_storage(home: Path) -> list[Path]:
     mended = []
     if len(pair) < 2:  # a Dagster whose assumed version is its newest: nothing can be told apart
         return mended
-    for path in sorted(home.rglob("*.db")):
+    for path in (home / name for name in SHARED_STORAGE):
+        if not path.exists():
+            continue
         con = sqlite3.connect(path)
         try:
             stamps = {row[0] for row in con.execute("select version_num from alembic_version")}
@@ -117,7 +124,7 @@ def mend_double_stamped_storage(home: Path) -> list[Path]:
                 with con:  # one transaction
                     con.execute("delete from alembic_version where version_num = ?", (older,))
                 mended.append(path)
-        except sqlite3.DatabaseError:  # no version table: not a storage file Dagster stamps
+        except sqlite3.DatabaseError:  # no version table yet: nothing stamped
             pass
         finally:
             con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -178,3 +179,11 @@ def build_with_fits(db: Path, as_of: str, extra_vars: dict | None = None) -> Non
     fit_warehouse(db, date.fromisoformat(as_of))
     fit_and_store(db, as_of)
     dbt(db, ["build", "--select", "tag:fitted_parameters+"], vars_)
+
+
+def docs_site_manifest(index: Path) -> dict:
+    """The manifest a published dbt docs site (a single ``index.html``) embeds: dbt's page holds it
+    as ``{manifest:<json>,catalog:<json>}``."""
+    html = index.read_text()
+    manifest, _ = json.JSONDecoder().raw_decode(html, html.index("{manifest:") + len("{manifest:"))
+    return manifest

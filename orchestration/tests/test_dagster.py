@@ -36,7 +36,7 @@ from orchestration.pipeline.recovery import TAG_HOST, TAG_PID
 from orchestration.pipeline.resources import WarehouseResource, dbt_resource
 from orchestration.publish.publish import built_manifest, mart_parquet, publish
 from orchestration.settings import PROJECT_DIR
-from orchestration.tests.conftest import mart_snapshot, query
+from orchestration.tests.conftest import docs_site_manifest, mart_snapshot, query
 from orchestration.tools.generate import generate
 
 END = "2025-06-30"
@@ -289,9 +289,9 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     # the dbt docs site was published beside the marts, showing the SQL each model of the run ran:
     # the run's dbt steps compiled every node between them, so the site did not compile them again
     assert built_manifest(dbt_run_files(result.run_id, "manifest.json")) is not None
-    site = (Path(pipeline.wh.publish) / "docs" / "index.html").read_text()
-    assert "metricflow_time_spine" in site
-    shown, _ = json.JSONDecoder().raw_decode(site, site.index("{manifest:") + len("{manifest:"))
+    site = Path(pipeline.wh.publish) / "docs" / "index.html"
+    assert "metricflow_time_spine" in site.read_text()
+    shown = docs_site_manifest(site)
     models = {k: n for k, n in shown["nodes"].items() if n["resource_type"] == "model"}
     assert len(models) > 80 and all(n["compiled_code"] for n in models.values())
     assert f"cast('{manifest['as_of_date']}' as date)" in models["model.crm_warehouse.customer_rfm"]["compiled_code"]

@@ -16,7 +16,7 @@ import pytest
 
 from orchestration.publish.publish import built_manifest, publish, publish_docs
 from orchestration.settings import PROJECT_DIR
-from orchestration.tests.conftest import dbt, query
+from orchestration.tests.conftest import dbt, docs_site_manifest, query
 
 MF = Path(sys.prefix) / "bin" / "mf"
 
@@ -106,12 +106,8 @@ def test_docs_site_is_published_with_the_exposures(warehouse, published):
 
 
 def _compiled_sql(index: Path, model: str) -> str:
-    """The compiled SQL a docs site shows for a model: dbt's page embeds the manifest as
-    ``{manifest:<json>,catalog:<json>}``."""
-    html = index.read_text()
-    start = html.index("{manifest:") + len("{manifest:")
-    manifest, _ = json.JSONDecoder().raw_decode(html, start)
-    return manifest["nodes"][f"model.crm_warehouse.{model}"]["compiled_code"]
+    """The compiled SQL a docs site shows for a model."""
+    return docs_site_manifest(index)["nodes"][f"model.crm_warehouse.{model}"]["compiled_code"]
 
 
 def test_the_docs_site_shows_the_sql_the_build_ran_without_compiling_it_again(warehouse, published, tmp_path):

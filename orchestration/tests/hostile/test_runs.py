@@ -257,9 +257,8 @@ def test_processes_starting_at_once_on_a_new_dagster_home_all_start(tmp_path):
     """Dagster makes its SQLite storage on first use without a lock: four processes starting at once
     on a new home each stamped the schedule storage's version, and from then on every start failed
     with "more than one head present". `crm` prepares the home one process at a time."""
-    env = dict(os.environ, DAGSTER_HOME=str(tmp_path / "dagster_home"))
-    for attempt in range(3):  # without the lock, three of four attempts broke the home
-        env["DAGSTER_HOME"] = str(tmp_path / f"dagster_home_{attempt}")
+    for attempt in range(3):  # without the lock, four of five such starts broke the home
+        env = dict(os.environ, DAGSTER_HOME=str(tmp_path / f"dagster_home_{attempt}"))
         starting = [
             subprocess.Popen([sys.executable, "-c", PREPARE_HOME], cwd=PROJECT_DIR, env=env, stderr=subprocess.PIPE)
             for _ in range(4)
