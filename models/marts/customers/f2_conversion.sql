@@ -19,25 +19,13 @@ with customers as (
 
 grouped as (
 
-{%- for mask in range(8) %}
-    {%- set kept = [] %}
-    {%- for d in dims %}{% if (mask // (2 ** loop.index0)) % 2 == 0 %}{% do kept.append(d) %}{% endif %}{% endfor %}
-    select
-        {%- for d in dims %}
-        {% if d in kept %}{{ d }}{% else %}'all'{% endif %} as {{ d }},
-        {%- endfor %}
+{%- set measures %}
         cast(count(*) as bigint) as count_first_buyers,
-        {%- for n in horizons %}
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }} then 1 else 0 end) as bigint) as count_eligible_{{ n }}d,
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }}
-            and days_to_second_purchase <= {{ n }} then 1 else 0 end) as bigint) as count_converted_{{ n }}d,
-        {%- endfor %}
+        {{ conversion_counts('first_purchase_date', 'days_to_second_purchase', horizons) }},
         cast(sum(case when days_to_second_purchase is not null then 1 else 0 end) as bigint) as count_second_purchases,
         cast({{ percentile_cont('days_to_second_purchase', 0.5) }} as double) as median_days_to_second_purchase
-    from customers
-    {% if kept %}group by {{ kept | join(', ') }}{% endif %}
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+{%- endset %}
+{{ roll_up_to_all(dims, measures, 'customers') }}
 
 ),
 

@@ -46,20 +46,7 @@ bucketed as (
 
 grouped as (
 
-{%- for mask in range(4) %}
-    {%- set kept = [] %}
-    {%- for dim in dims %}{% if (mask // (2 ** loop.index0)) % 2 == 0 %}{% do kept.append(dim) %}{% endif %}{% endfor %}
-    select
-        {%- for dim in dims %}
-        {% if dim in kept %}{{ dim }}{% else %}'all'{% endif %} as {{ dim }},
-        {%- endfor %}
-        days_bucket,
-        bucket_order,
-        cast(count(*) as bigint) as count_customers
-    from bucketed
-    group by {% for dim in kept %}{{ dim }}, {% endfor %}days_bucket, bucket_order
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+{{ roll_up_to_all(dims, 'cast(count(*) as bigint) as count_customers', 'bucketed', by=['days_bucket', 'bucket_order']) }}
 
 ),
 

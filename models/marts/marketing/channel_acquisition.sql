@@ -53,11 +53,9 @@ cohorts as (
         cohort_month,
         cast(count(*) as bigint) as count_new_customers,
         {%- for n in horizons %}
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }} then 1 else 0 end) as bigint) as count_eligible_{{ n }}d,
+        cast(sum(case when {{ observed_for('first_purchase_date', n) }} then 1 else 0 end) as bigint) as count_eligible_{{ n }}d,
         {%- endfor %}
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -90) }} then 1 else 0 end) as bigint) as count_f2_eligible_90d,
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -90) }}
-            and days_to_second_purchase <= 90 then 1 else 0 end) as bigint) as count_f2_converted_90d
+        {{ conversion_counts('first_purchase_date', 'days_to_second_purchase', [90], prefix='f2_') }}
     from customers
     group by 1, 2
 
@@ -69,9 +67,9 @@ realised as (
         acquisition_channel,
         cohort_month,
         {%- for n in horizons %}
-        sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }} and days_since_first <= {{ n }}
+        sum(case when {{ observed_for('first_purchase_date', n) }} and days_since_first <= {{ n }}
             then order_total else 0 end) as revenue_{{ n }}d,
-        sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }} and days_since_first <= {{ n }}
+        sum(case when {{ observed_for('first_purchase_date', n) }} and days_since_first <= {{ n }}
             then gross_profit else 0 end) as gross_profit_{{ n }}d{% if not loop.last %},{% endif %}
         {%- endfor %}
     from purchases

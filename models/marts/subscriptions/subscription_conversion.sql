@@ -65,24 +65,12 @@ buyers as (
 
 grouped as (
 
-{%- for mask in range(4) %}
-    {%- set kept = [] %}
-    {%- for d in dims %}{% if (mask // (2 ** loop.index0)) % 2 == 0 %}{% do kept.append(d) %}{% endif %}{% endfor %}
-    select
-        {%- for d in dims %}
-        {% if d in kept %}{{ d }}{% else %}'all'{% endif %} as {{ d }},
-        {%- endfor %}
+{%- set measures %}
         cast(count(*) as bigint) as count_one_time_buyers,
-        {%- for n in horizons %}
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }} then 1 else 0 end) as bigint) as count_eligible_{{ n }}d,
-        cast(sum(case when first_purchase_date <= {{ add_days(as_of_date(), -n) }}
-            and days_to_subscription <= {{ n }} then 1 else 0 end) as bigint) as count_converted_{{ n }}d,
-        {%- endfor %}
+        {{ conversion_counts('first_purchase_date', 'days_to_subscription', horizons) }},
         cast({{ percentile_cont('days_to_subscription', 0.5) }} as double) as median_days_to_subscription
-    from buyers
-    {% if kept %}group by {{ kept | join(', ') }}{% endif %}
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+{%- endset %}
+{{ roll_up_to_all(dims, measures, 'buyers') }}
 
 ),
 

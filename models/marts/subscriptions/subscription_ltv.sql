@@ -33,20 +33,12 @@ acquisition as (
 
 grouped as (
 
-{%- for mask in range(4) %}
-    {%- set kept = [] %}
-    {%- for d in dims %}{% if (mask // (2 ** loop.index0)) % 2 == 0 %}{% do kept.append(d) %}{% endif %}{% endfor %}
-    select
-        {%- for d in dims %}
-        {% if d in kept %}{{ d }}{% else %}'all'{% endif %} as {{ d }},
-        {%- endfor %}
+{%- set measures %}
         cast(count(*) as bigint) as count_subscriptions,
         cast(sum(count_deliveries) as bigint) as count_deliveries,
         cast(sum(delivery_revenue) as decimal(18, 2)) as delivery_revenue
-    from subscriptions
-    {% if kept %}group by {{ kept | join(', ') }}{% endif %}
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+{%- endset %}
+{{ roll_up_to_all(dims, measures, 'subscriptions') }}
 
 ),
 

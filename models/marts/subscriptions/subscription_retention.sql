@@ -53,21 +53,12 @@ expanded as (
 
 grouped as (
 
-{%- for mask in range(16) %}
-    {%- set kept = [] %}
-    {%- for d in dims %}{% if (mask // (2 ** loop.index0)) % 2 == 0 %}{% do kept.append(d) %}{% endif %}{% endfor %}
-    select
-        {%- for d in dims %}
-        {% if d in kept %}{{ d }}{% else %}'all'{% endif %} as {{ d }},
-        {%- endfor %}
-        delivery_number,
+{%- set measures %}
         cast(count(*) as bigint) as count_started,
         cast(sum(is_eligible) as bigint) as count_eligible,
         cast(sum(has_reached) as bigint) as count_reached
-    from expanded
-    group by {% for d in kept %}{{ d }}, {% endfor %}delivery_number
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+{%- endset %}
+{{ roll_up_to_all(dims, measures, 'expanded', by=['delivery_number']) }}
 
 ),
 
