@@ -23,7 +23,9 @@ beside the warehouse (``<warehouse>.contact_log.parquet``, ``...contact_log_days
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -218,14 +220,41 @@ def erase_customers(con: duckdb.DuckDBPyConnection, ids: list[str]) -> int:
     return removed
 
 
-def rebuild_marts(database: str | Path, as_of: str) -> None:
-    """Build the marts that read the log (``MARTS``) after a day was logged or delivered."""
-    from orchestration.dbt import dbt_command, dbt_env
+def rebuild_marts(database: str | Path, as_of: str, target: Path | None = None, parse: Path | None = None) -> None:
+    """Build the marts that read the log (``MARTS``) after a day was logged or delivered.
 
-    cmd = dbt_command(["run", "--select", *MARTS, "--quiet"], {"as_of_date": str(as_of)})
-    proc = subprocess.run(
-        cmd, cwd=PROJECT_DIR, env=dict(os.environ, **dbt_env(database)), capture_output=True, text=True, check=False
+    dbt writes its files and log into ``target`` (the daily job gives its run's folder), else into a
+    scratch folder removed afterwards: never into the project's ``target/``, whose manifest Dagster
+    loads. ``parse``:
+    a dbt partial_parse.msgpack saved with the same vars (the run's dbt build), so dbt re-parses
+    only what changed (decision 103)."""
+    from orchestration.dbt import dbt_command, dbt_env, use_saved_parse
+
+    scratch = target is None
+    folder = Path(tempfile.mkdtemp(prefix="contact-log-marts-")) if scratch else Path(target)
+    use_saved_parse(parse, folder)
+    cmd = dbt_command(
+        [
+            "run",
+            "--select",
+            *MARTS,
+            "--quiet",
+            "--target-path",
+            str(folder),
+            "--log-path",
+            str(folder),
+            "--log-format-file",
+            "json",
+        ],
+        {"as_of_date": str(as_of)},
     )
+    try:
+        proc = subprocess.run(
+            cmd, cwd=PROJECT_DIR, env=dict(os.environ, **dbt_env(database)), capture_output=True, text=True, check=False
+        )
+    finally:
+        if scratch:
+            shutil.rmtree(folder, ignore_errors=True)
     if proc.returncode != 0:
         raise RuntimeError(f"dbt run of {', '.join(MARTS)} failed:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
 

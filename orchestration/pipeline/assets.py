@@ -582,7 +582,8 @@ def audience_exports(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             delivered = deliver(warehouse.database_path, as_of, settings())
             for line in delivered.lines():
                 context.log.info(line)
-            warehouse.engine.rebuild_log_marts(as_of)
+            run_id = context.run.run_id  # dbt in the run's own folder, from the run's parse
+            warehouse.engine.rebuild_log_marts(as_of, _dbt_target_path(run_id, "contact_log_marts"), run_parse(run_id))
     stage(
         "exports",
         f"{sum(counts.values())} customers to contact in {sum(1 for n in counts.values() if n)} channel files"

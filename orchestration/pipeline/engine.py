@@ -40,10 +40,11 @@ class DuckDBEngine:
     def after_fits(self) -> None:
         """After the fits wrote their tables: they are in the warehouse already."""
 
-    def rebuild_log_marts(self, as_of: str) -> None:
+    def rebuild_log_marts(self, as_of: str, target: Path | None = None, parse: Path | None = None) -> None:
+        """dbt builds the marts that read the contact log (``target``, ``parse``: rebuild_marts)."""
         from orchestration.activation.contact_log import rebuild_marts
 
-        rebuild_marts(self.database, as_of)
+        rebuild_marts(self.database, as_of, target, parse)
 
 
 class SparkEngine(DuckDBEngine):
@@ -93,11 +94,11 @@ class SparkEngine(DuckDBEngine):
 
         self._run("import", "--database", str(self.database), "--schema", FITS_SCHEMA, *TABLES)
 
-    def rebuild_log_marts(self, as_of: str) -> None:
+    def rebuild_log_marts(self, as_of: str, target: Path | None = None, parse: Path | None = None) -> None:
         from orchestration.activation.contact_log import SCHEMA, TABLES, rebuild_marts
 
         self._run("import", "--database", str(self.database), "--schema", SCHEMA, *TABLES)
-        rebuild_marts(self.database, as_of)  # dbt on the shop's target
+        rebuild_marts(self.database, as_of, target, parse)  # dbt on the shop's target
         self.after_dbt()
 
 

@@ -275,6 +275,14 @@ def test_materialize_runs_ingest_build_checks_and_publish(pipeline):
     today = log[~log.is_reconstructed]
     assert len(today) == len(published["customer_audiences"].query("is_entry and channel.notna()", engine="python"))
     assert log.is_reconstructed.sum() > 0 and (today.delivery_status == "not_delivered").all()
+    # the marts that read the log were built again in the run's own dbt folder (never the project's
+    # target/, whose manifest Dagster loads), from the run's parse
+    rebuilt = json.loads((_dbt_target_path(result.run_id, "contact_log_marts") / "run_results.json").read_text())
+    assert {r["unique_id"] for r in rebuilt["results"] if r["unique_id"].startswith("model.")} == {
+        "model.crm_warehouse.contact_log",
+        "model.crm_warehouse.audience_lift",
+    }
+    assert parse_events("contact_log_marts") == ["PartialParsingEnabled", "PartialParsingSkipParsing"]
     # the model fits ran between the two dbt steps: dim_customers and the predictions carry them
     fit_check = checks[("clv_fits", "clv_fit_converged")]
     assert fit_check.passed and fit_check.severity == dg.AssetCheckSeverity.ERROR
