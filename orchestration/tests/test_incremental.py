@@ -205,6 +205,7 @@ def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
         "staging.base_shop__event_arrivals",
         "intermediate.int_session_summaries",
         "intermediate.int_sessions",
+        "quarantine.quarantine_events",
     ):
         assert f"sql incremental model {model}" in second, second[-3000:]
     assert first.count("sql incremental model") >= 2
@@ -226,6 +227,12 @@ def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
             "where arrival_outcome = 'superseded' and _source_file = '2025-06-19_copy.parquet'"
         ).fetchone()[0]
         assert superseded == runs["planted"]["copied_events"]  # the first arrival stays kept
+        # the quarantined events of every day's load were added to the first day's, each once
+        loads = con.execute(
+            "select count(distinct _loaded_at), count(*) - count(distinct (_source_file, _row_number)) "
+            "from quarantine.quarantine_events"
+        ).fetchone()
+        assert loads[0] > len(DAYS) - 1 and loads[1] == 0, loads
         # sessions the late file touched are summarised from both files' events
         late = sorted(runs["planted"]["late_sessions"])[:20]
         got = con.execute(
