@@ -225,9 +225,8 @@ def rebuild_marts(database: str | Path, as_of: str, target: Path | None = None, 
 
     dbt writes its files and log into ``target`` (the daily job gives its run's folder), else into a
     scratch folder removed afterwards: never into the project's ``target/``, whose manifest Dagster
-    loads. ``parse``:
-    a dbt partial_parse.msgpack saved with the same vars (the run's dbt build), so dbt re-parses
-    only what changed (decision 103)."""
+    loads. ``parse``: a dbt partial_parse.msgpack saved with the same vars (the run's dbt build), so
+    dbt re-parses only what changed (decision 103)."""
     from orchestration.dbt import dbt_command, dbt_env, use_saved_parse
 
     scratch = target is None
