@@ -3,10 +3,11 @@
 -- (base_shop__event_arrivals), so a run adds the quarantined rows loaded since its last one and reads
 -- only those raw rows, never the whole history of events.
 {{ config(materialized=incremental_materialization(), incremental_strategy='append', on_schema_change='fail') }}
+{%- set loaded_after = incremental_watermark('_loaded_at') if is_incremental() else none %}
 {%- set reasons -%}
     select _source_file, _row_number, reject_reason
     from {{ ref('base_shop__events') }}
     where row_outcome = 'quarantined'
-    {% if is_incremental() %}and _loaded_at > {{ incremental_watermark('_loaded_at') }}{% endif %}
+    {% if loaded_after is not none %}and _loaded_at > {{ loaded_after }}{% endif %}
 {%- endset %}
-{{ quarantine_rows('events', reasons, incremental_watermark('_loaded_at') if is_incremental() else none) }}
+{{ quarantine_rows('events', reasons, loaded_after) }}
