@@ -127,6 +127,21 @@ def use_saved_parse(saved: Path | None, target: Path) -> None:
         shutil.copy(saved, target / DBT_SAVED_PARSE)
 
 
+def run_dbt_in(
+    folder: Path, args: list[str], vars_: dict | None, env: dict[str, str], parse: Path | None = None
+) -> None:
+    """One dbt command whose files and log go into ``folder`` (``--target-path``, ``--log-path``),
+    started from ``parse`` (``use_saved_parse``), in the process environment plus ``env``. Raises
+    with the end of dbt's output when it fails."""
+    use_saved_parse(parse, folder)
+    cmd = dbt_command([*args, "--target-path", str(folder), "--log-path", str(folder)], vars_)
+    proc = subprocess.run(
+        cmd, cwd=PROJECT_DIR, env=dict(os.environ, **env), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+
+
 def ensure_manifest() -> None:
     """The dbt manifest Dagster loads (scripts/setup.sh prepares it; this covers a fresh checkout)."""
     if not (PROJECT_DIR / "target" / "manifest.json").exists():

@@ -31,8 +31,9 @@ if [ "$FAST" = 0 ]; then  # about 3 minutes on 2 cores: the full command only
     grep -E "^(==|L:)" "$LINT_DIR/sqlfluff.log" || echo "SQLFluff: no violations"
 fi
 # Test modules run on CRM_TEST_PROCESSES processes (2 by default: CI has two cores), a module's tests
-# together on one (pytest-xdist --dist loadfile); CRM_TEST_PROCESSES=0 runs them in this process.
-PARALLEL=(-n "${CRM_TEST_PROCESSES:-2}" --dist loadfile)
+# together on one (pytest-xdist --dist loadfile), the longest first (conftest.py's LONGEST_FIRST, kept
+# by --no-loadscope-reorder); CRM_TEST_PROCESSES=0 runs them in this process.
+PARALLEL=(-n "${CRM_TEST_PROCESSES:-2}" --dist loadfile --no-loadscope-reorder)
 echo "[test] pytest (${CRM_TEST_PROCESSES:-2} processes)"
 if [ "$FAST" = 1 ]; then
     exec .venv/bin/python -m pytest "${PARALLEL[@]}" -m "not slow" "$@"

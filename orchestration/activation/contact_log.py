@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import PROJECT_DIR, dbt_var
+from orchestration.settings import dbt_var
 from orchestration.sql_text import duckdb_text
 
 SCHEMA = "activation"
@@ -227,35 +226,21 @@ def rebuild_marts(database: str | Path, as_of: str, target: Path | None = None, 
     scratch folder removed afterwards: never into the project's ``target/``, whose manifest Dagster
     loads. ``parse``: a dbt partial_parse.msgpack saved with the same vars (the run's dbt build), so
     dbt re-parses only what changed (decision 103)."""
-    from orchestration.dbt import dbt_command, dbt_env, use_saved_parse
+    from orchestration.dbt import dbt_env, run_dbt_in
 
     scratch = target is None
     folder = Path(tempfile.mkdtemp(prefix="contact-log-marts-")) if scratch else Path(target)
-    use_saved_parse(parse, folder)
-    cmd = dbt_command(
-        [
-            "run",
-            "--select",
-            *MARTS,
-            "--quiet",
-            "--target-path",
-            str(folder),
-            "--log-path",
-            str(folder),
-            "--log-format-file",
-            "json",
-        ],
-        {"as_of_date": str(as_of)},
-    )
     try:
-        proc = subprocess.run(
-            cmd, cwd=PROJECT_DIR, env=dict(os.environ, **dbt_env(database)), capture_output=True, text=True, check=False
+        run_dbt_in(
+            folder,
+            ["run", "--select", *MARTS, "--quiet", "--log-format-file", "json"],
+            {"as_of_date": str(as_of)},
+            dbt_env(database),
+            parse,
         )
     finally:
         if scratch:
             shutil.rmtree(folder, ignore_errors=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dbt run of {', '.join(MARTS)} failed:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
 
 
 def copy_to_spark(database: str | Path, root: Path | None = None) -> dict[str, int]:

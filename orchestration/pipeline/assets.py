@@ -652,7 +652,6 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                     warehouse.database_path,
                     Path(warehouse.publish),
                     manifest["as_of_date"],
-                    dbt_project().project_dir,
                     parse=run_parse(context.run.run_id),
                     built=dbt_run_files(context.run.run_id, "manifest.json"),
                 )

@@ -46,7 +46,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -54,7 +53,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.dbt import dbt_command, dbt_env, use_saved_parse
+from orchestration.dbt import dbt_env, run_dbt_in
 from orchestration.sql_text import duckdb_text
 
 PUBLISHED_DB = "crm_marts.duckdb"
@@ -424,7 +423,6 @@ def publish_docs(
     warehouse: Path,
     publish_dir: Path,
     as_of_date: str,
-    project_dir: Path,
     parse: Path | None = None,
     built: list[Path] | None = None,
 ) -> Path:
@@ -437,21 +435,18 @@ def publish_docs(
     about a third of the docs' time (decision 151); else dbt compiles every node itself."""
     publish_dir = Path(publish_dir)
     target = publish_dir / f".docs-target-{uuid.uuid4().hex[:6]}"
-    use_saved_parse(parse, target)
-    env = {**os.environ, **dbt_env(), "CRM_DUCKDB_PATH": str(warehouse)}
     ran = built_manifest(built or [])
     if ran is not None:
         target.mkdir(parents=True, exist_ok=True)
         (target / "manifest.json").write_text(json.dumps(ran), encoding="utf-8")
-    cmd = dbt_command(
-        ["docs", "generate", "--static", "--quiet", "--target-path", str(target)]
-        + (["--no-compile"] if ran is not None else []),
-        {"as_of_date": as_of_date},
-    )
     try:
-        proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"dbt docs generate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        run_dbt_in(
+            target,
+            ["docs", "generate", "--static", "--quiet"] + (["--no-compile"] if ran is not None else []),
+            {"as_of_date": as_of_date},
+            {**dbt_env(), "CRM_DUCKDB_PATH": str(warehouse)},
+            parse,
+        )
         docs = publish_dir / DOCS_DIR
         docs.mkdir(parents=True, exist_ok=True)
         tmp = docs / f".index.html.{uuid.uuid4().hex[:6]}.tmp"

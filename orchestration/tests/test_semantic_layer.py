@@ -97,7 +97,7 @@ def test_mf_query_revenue_aov_cac_by_month_equals_kpi_monthly(warehouse, publish
 
 
 def test_docs_site_is_published_with_the_exposures(warehouse, published):
-    index = publish_docs(warehouse.db, published, warehouse.as_of, PROJECT_DIR)
+    index = publish_docs(warehouse.db, published, warehouse.as_of)
     assert index == published / "docs" / "index.html"
     html = index.read_text()
     assert len(html) > 100_000  # the single-file site embeds manifest and catalog
@@ -116,7 +116,7 @@ def test_the_docs_site_shows_the_sql_the_build_ran_without_compiling_it_again(wa
     site shows tells which it came from. One node's SQL missing: dbt compiles every node itself."""
     ran = tmp_path / "ran"
     dbt(warehouse.db, ["compile", "--quiet", "--target-path", str(ran)], {"as_of_date": "2001-02-03"})
-    index = publish_docs(warehouse.db, published, warehouse.as_of, PROJECT_DIR, built=[ran / "manifest.json"])
+    index = publish_docs(warehouse.db, published, warehouse.as_of, built=[ran / "manifest.json"])
     assert "cast('2001-02-03' as date)" in _compiled_sql(index, "customer_rfm")
 
     manifest = json.loads((ran / "manifest.json").read_text())
@@ -124,7 +124,7 @@ def test_the_docs_site_shows_the_sql_the_build_ran_without_compiling_it_again(wa
     node.update(compiled=False, compiled_code=None)
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(manifest))
-    index = publish_docs(warehouse.db, published, warehouse.as_of, PROJECT_DIR, built=[partial])
+    index = publish_docs(warehouse.db, published, warehouse.as_of, built=[partial])
     shown = _compiled_sql(index, "customer_rfm")
     assert f"cast('{warehouse.as_of}' as date)" in shown and "2001-02-03" not in shown
 

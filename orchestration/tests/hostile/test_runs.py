@@ -44,8 +44,11 @@ def landing(tmp_path_factory) -> Path:
     return root
 
 
-def _clean_marts(landing: Path, root: Path) -> dict[str, pd.DataFrame]:
-    db = root / "clean.duckdb"
+@pytest.fixture(scope="module")
+def clean_marts(landing: Path, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """The marts of one clean build of ``landing`` as of AS_OF, as a run makes them: what every
+    recovered, concurrent or repaired run here must equal (built once for the module)."""
+    db = tmp_path_factory.mktemp("runs_clean") / "clean.duckdb"
     ingest(landing, db, verbose=False)
     build_with_fits(db, AS_OF)  # as the run does: dbt build, the fits, the models that read them
     log_day(db, AS_OF)  # and its exports step: the day's entries logged (the window reconstructed)
@@ -67,7 +70,7 @@ def _crm(env: dict, *args: str, timeout: int) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing, tmp_path):
+def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing, clean_marts, tmp_path):
     env = dict(
         os.environ,
         CRM_LANDING_DIR=str(landing),
@@ -111,7 +114,7 @@ def test_a_run_killed_mid_build_is_recovered_by_the_next_run_on_its_own(landing,
     failure = instance.get_records_for_run(killed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
     assert "its process (pid" in failure[-1].event_log_entry.dagster_event.message
     # and the marts are those of a clean run
-    _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
+    _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), clean_marts)
 
 
 def _of_this_home(dbt_log: Path, env: dict) -> bool:
@@ -319,7 +322,7 @@ with warehouse_lock(sys.argv[1]):
 """
 
 
-def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, tmp_path):
+def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, clean_marts, tmp_path):
     """What the UI does (a run of the instance executed by a run worker in its own process, steps
     in subprocesses) and `crm run` at the same time on one warehouse: the steps take turns in the
     `warehouse` pool and under the file lock, and both runs end well. Before, the UI run's GX
@@ -363,7 +366,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
         kinds = [r.event_log_entry.dagster_event.event_type_value for r in records if r.event_log_entry.dagster_event]
         assert "STEP_FAILURE" not in kinds and "STEP_UP_FOR_RETRY" not in kinds, run.run_id
         assert kinds.count("STEP_SUCCESS") == 9, (run.run_id, kinds.count("STEP_SUCCESS"))
-    _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), _clean_marts(landing, tmp_path))
+    _assert_same_marts(mart_snapshot(Path(env["CRM_DUCKDB_PATH"])), clean_marts)
 
     # the same moment made certain: another run's step has the warehouse open for writing when the
     # GX checks start; they wait for it (before, "Could not set lock on file" failed them)
@@ -399,7 +402,7 @@ def test_a_run_launched_through_the_instance_and_a_cli_run_both_finish(landing, 
     assert time.perf_counter() - started > 5  # it waited for the writer
 
 
-def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it(landing, tmp_path):
+def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it(landing, clean_marts, tmp_path):
     env = _run_env(landing, tmp_path)
     db = Path(env["CRM_DUCKDB_PATH"])
     first = _crm(env, "run", "--as-of", AS_OF, timeout=900)
@@ -430,7 +433,7 @@ def test_a_damaged_warehouse_is_named_with_what_to_do_and_crm_repair_rebuilds_it
             con.execute("select _source_file, _row_number, _loaded_at from raw.orders order by all").df(),
             first_orders,
         )
-    _assert_same_marts(mart_snapshot(db), _clean_marts(landing, tmp_path))
+    _assert_same_marts(mart_snapshot(db), clean_marts)
 
 
 def test_crm_repair_from_published_restores_the_last_published_marts(landing, tmp_path):
