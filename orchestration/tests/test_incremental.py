@@ -2,14 +2,16 @@
 
 A small generated shop is run day by day as the schedule runs it (ingest the day's files, dbt
 build, the model fits, the fitted models) for three days, on top of a warehouse built up to the
-first. Between the days the shop sends what shops send: a late events file (half of an earlier
-day's events, so sessions built days ago receive events), a re-sent copy of events already loaded
-(under a name that sorts before the originals), a re-sent order that changes its status, and an
-order whose lines arrived a day before it (an orphan in quarantine, released the next day), and
-customers who withdrew their marketing consent. Each day logs its audiences' entries in the contact
-log, as the daily job does (the first reconstructs the lookback window from the data). After
-the last day, int_sessions is backfilled as of the second day (as_of_date moves back: it must equal
-what that day's run built) and the last day runs again. The incremental warehouse must equal, table
+first, across a month end. Between the days the shop sends what shops send: a late events file
+(half of an earlier day's events, so sessions built days ago receive events), a re-sent copy of
+events already loaded (under a name that sorts before the originals), a re-sent order that changes
+its status, an order of April re-sent with another customer (the CPM rows of closed months change
+for both), and an order whose lines arrived a day before it (an orphan in quarantine, released
+the next day), and customers who withdrew their marketing consent. Each day logs its audiences'
+entries in the contact log, as the daily job does (the first reconstructs the lookback window from
+the data). After the last day, int_sessions and customer_portfolio_monthly are backfilled as of
+the second day (as_of_date moves back: each must equal what that day's run built) and the last day
+runs again. The incremental warehouse must equal, table
 by table and row by row:
 - the same warehouse rebuilt with `dbt build --full-refresh` (same raw rows: every model, the
   incremental ones included), and
@@ -35,7 +37,7 @@ from orchestration.ingest.load import ingest
 from orchestration.tests.conftest import dbt
 from orchestration.tools.generate import generate
 
-DAYS = ["2025-06-28", "2025-06-29", "2025-06-30"]
+DAYS = ["2025-06-28", "2025-06-29", "2025-06-30", "2025-07-01"]
 RESENT_ORDER_STATUS = "cancelled"
 LATE_ORDER = "OLATE0001"
 BACKFILLED = DAYS[1]
@@ -71,6 +73,15 @@ def _plant(landing: Path, held: Path) -> dict:
         f"{order['order_total']},2025-06-29 09:00:00\n"
     )
     planted["resent_order"] = order["order_id"]
+    # an order of April re-sent on 06-29 with another customer (a guest order claimed by an account)
+    april = pq.read_table(landing / "orders" / "2025-04-15.parquet").to_pylist()
+    moved = next(o for o in april if o["status"] == "completed" and o["customer_id"])
+    claimant = next(o["customer_id"] for o in april if o["customer_id"] not in (None, moved["customer_id"]))
+    (held / "orders" / "2025-06-29_claimed.csv").write_text(
+        "order_id,customer_id,ordered_at,status,order_total,updated_at\n"
+        f"{moved['order_id']},{claimant},{moved['ordered_at']},completed,{moved['order_total']},2025-06-29 09:30:00\n"
+    )
+    planted["moved_order"] = (moved["order_id"], moved["customer_id"], claimant)
     # a consent change: 40 customers who had consented to a channel withdraw both on 06-29
     customers = pa.concat_tables([pq.read_table(f) for f in sorted((landing / "customers").glob("*.parquet"))])
     consented = [
@@ -101,6 +112,10 @@ def _plant(landing: Path, held: Path) -> dict:
 def _sessions(db: Path) -> pd.DataFrame:
     """int_sessions without the columns that record the run that wrote each row."""
     return _tables(db, ("intermediate",), RUN_STAMPS)["intermediate.int_sessions"]
+
+
+def _portfolio(db: Path) -> pd.DataFrame:
+    return _tables(db, ("marts",))["marts.customer_portfolio_monthly"]
 
 
 def _build(db: Path, as_of: str, full_refresh: bool = False) -> str:
@@ -148,7 +163,7 @@ def runs(tmp_path_factory):
         landing,
         customers=500,
         start=date(2025, 3, 1),
-        end=date(2025, 6, 30),
+        end=date(2025, 7, 1),
         seed=11,
         bad_share=0.003,
     )
@@ -174,11 +189,27 @@ def runs(tmp_path_factory):
                 ).fetchall()
         if day == BACKFILLED:
             planted["sessions_built_that_day"] = _sessions(daily)
+            planted["portfolio_built_that_day"] = _portfolio(daily)
+    # the CPM as the daily runs left it, before the backfill below redoes every row of it
+    planted["portfolio_daily"] = _portfolio(daily)
 
-    # a backfill: int_sessions as of an earlier day than its last run (as_of_date moves back), then
-    # the last day again (forward from the backfill)
-    backfill_log = dbt(daily, ["run", "--select", "+int_sessions"], {"as_of_date": BACKFILLED}).stdout
+    # a backfill: int_sessions and the CPM as of an earlier day than their last run (as_of_date
+    # moves back), then the last day again (forward from the backfill)
+    backfill_log = dbt(
+        daily, ["run", "--select", "+int_sessions", "+customer_portfolio_monthly"], {"as_of_date": BACKFILLED}
+    ).stdout
     planted["sessions_backfilled"] = _sessions(daily)
+    planted["portfolio_backfilled"] = _portfolio(daily)
+    # the CPM as of that day rebuilt whole from the same rows (orders loaded since may be dated
+    # before it: the late order of 06-25 arrives on 06-30, so the day's own table cannot be the reference)
+    backfill_reference = root / "backfill_reference.duckdb"
+    shutil.copy(daily, backfill_reference)
+    dbt(
+        backfill_reference,
+        ["run", "--select", "int_customer_month_ends", "customer_portfolio_monthly", "--full-refresh"],
+        {"as_of_date": BACKFILLED},
+    )
+    planted["portfolio_rebuilt_that_day"] = _portfolio(backfill_reference)
     logs["backfill"] = backfill_log
     logs["after_backfill"] = _build(daily, DAYS[-1])
     rebuild_marts(daily, DAYS[-1])  # the day was logged: the marts that read the log, as the job builds them
@@ -206,6 +237,7 @@ def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
         "intermediate.int_session_summaries",
         "intermediate.int_sessions",
         "quarantine.quarantine_events",
+        "marts.customer_portfolio_monthly",
     ):
         assert f"sql incremental model {model}" in second, second[-3000:]
     assert first.count("sql incremental model") >= 2
@@ -232,7 +264,10 @@ def test_the_daily_runs_were_incremental_and_saw_the_planted_files(runs):
             "select count(distinct _loaded_at), count(*) - count(distinct (_source_file, _row_number)) "
             "from quarantine.quarantine_events"
         ).fetchone()
-        assert loads[0] > len(DAYS) - 1 and loads[1] == 0, loads
+        loads_with_bad_events = con.execute(
+            "select count(distinct _loaded_at) from staging.base_shop__events where row_outcome = 'quarantined'"
+        ).fetchone()[0]
+        assert loads[0] == loads_with_bad_events >= 2 and loads[1] == 0, loads
         # sessions the late file touched are summarised from both files' events
         late = sorted(runs["planted"]["late_sessions"])[:20]
         got = con.execute(
@@ -251,6 +286,38 @@ def test_a_backfill_moves_int_sessions_back_to_that_day(runs):
     planted = runs["planted"]
     assert planted["sessions_backfilled"]["started_at"].max() < pd.Timestamp(BACKFILLED) + pd.Timedelta(days=1)
     pd.testing.assert_frame_equal(planted["sessions_backfilled"], planted["sessions_built_that_day"], check_dtype=False)
+
+
+def test_a_backfill_moves_the_cpm_back_to_that_day(runs):
+    assert "sql incremental model marts.customer_portfolio_monthly" in runs["logs"]["backfill"]
+    planted = runs["planted"]
+    backfilled, that_day = planted["portfolio_backfilled"], planted["portfolio_built_that_day"]
+    # no row after that day stays, and the rows equal a full rebuild as of that day from the same rows
+    assert str(backfilled["month_end_date"].max())[:10] == BACKFILLED == str(that_day["month_end_date"].max())[:10]
+    pd.testing.assert_frame_equal(backfilled, planted["portfolio_rebuilt_that_day"], check_dtype=False)
+
+
+def test_the_daily_runs_left_the_cpm_a_full_rebuild_would_build(runs):
+    # before the backfill (which redoes every row): the rows the days kept and the rows they redid
+    pd.testing.assert_frame_equal(runs["planted"]["portfolio_daily"], _portfolio(runs["rebuilt"]), check_dtype=False)
+
+
+def test_an_order_claimed_by_another_customer_moves_in_the_closed_months(runs):
+    order_id, before, after = runs["planted"]["moved_order"]
+    daily = runs["planted"]["portfolio_daily"]
+    april = daily[(daily.month_end_date == pd.Timestamp("2025-04-30")) & daily.customer_id.isin([before, after])]
+    rows = list(zip(april.customer_id, april.count_purchases_to_date))
+    with duckdb.connect(str(runs["daily"]), read_only=True) as con:
+        assert con.execute("select customer_id from marts.fct_orders where order_id = ?", [order_id]).fetchone() == (
+            after,
+        )
+        # the April month end as the daily runs left it, against the orders known
+        expected = con.execute(
+            "select customer_id, count(*) from marts.fct_orders where is_purchase and order_date <= date '2025-04-30' "
+            "and customer_id in (?, ?) group by 1",
+            [before, after],
+        ).fetchall()
+    assert sorted(rows) == sorted(expected) and after in {c for c, _ in rows}
 
 
 def test_an_incremental_day_equals_a_full_refresh_of_the_same_raw_rows(runs):

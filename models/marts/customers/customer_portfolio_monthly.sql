@@ -2,9 +2,29 @@
 -- one row dated as_of_date (the month so far): the CPM (customer portfolio management, やずや)
 -- state at that date. Purchases count up to and including the row date (int_customer_month_ends).
 -- Definitions: domain.md "CPM"; thresholds are vars (cpm_*).
+-- Incremental on DuckDB (decision 152): a row dated before the last run's as_of_date depends only
+-- on the customer's purchases up to it, so a day writes again the rows dated since then and every
+-- row of the customers whose orders changed (loaded since, or not yet known on that day); the
+-- state beside it (intermediate.customer_portfolio_monthly_state) says what the last run knew.
+-- A backfill (as_of_date moves back) or other thresholds redo every row: the table always equals
+-- a rebuild as of the run's date.
+{{ config(
+    materialized=incremental_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ cpm_forget_rows() }}",
+    post_hook="{{ cpm_save_state() }}"
+) }}
+-- depends_on: {{ ref('base_shop__orders') }}
+-- depends_on: {{ ref('int_orders_enriched') }}
 with cumulative as (
 
+    {% if is_incremental() -%}
+    {%- set last_run = cpm_last_run() -%}
+    {{ customer_month_ends(since=last_run, redo=cpm_redo_customers(last_run)) | indent(4) }}
+    {%- else -%}
     select * from {{ ref('int_customer_month_ends') }}
+    {%- endif %}
 
 ),
 
