@@ -11,3 +11,17 @@
 {% macro incremental_watermark(column) -%}
     (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }})
 {%- endmacro %}
+
+{#- dbt's checksums of the files of this project's models and seeds named in `names`, as sorted
+    `name:checksum` texts: the file part of an incremental model's fingerprint (decisions 89, 152). -#}
+{% macro file_checksums(names) -%}
+    {%- set parts = [] -%}
+    {%- if execute -%}
+        {%- for node in (graph.get('nodes') or {}).values()
+                if node.resource_type in ['seed', 'model'] and node.package_name == project_name
+                and node.name in names -%}
+            {%- do parts.append(node.name ~ ':' ~ node.checksum.checksum) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(parts | sort) -}}
+{%- endmacro %}

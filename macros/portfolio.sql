@@ -147,14 +147,8 @@ select * from cumulative
         {%- do parts.append(name ~ '=' ~ var(name)) -%}
     {%- endfor -%}
     {%- do parts.append('contract=' ~ (var('raw_contract')['orders'] | tojson)) -%}
-    {%- if execute -%}
-        {%- for node in (graph.get('nodes') or {}).values()
-                if node.resource_type in ['seed', 'model'] and node.package_name == project_name
-                and node.name in ['cpm_states', 'base_shop__orders', 'stg_shop__orders', 'int_orders_enriched',
-                                  'int_customer_month_ends', 'customer_portfolio_monthly'] -%}
-            {%- do parts.append(node.name ~ ':' ~ node.checksum.checksum) -%}
-        {%- endfor -%}
-    {%- endif -%}
+    {%- do parts.extend(file_checksums(['cpm_states', 'base_shop__orders', 'stg_shop__orders', 'int_orders_enriched',
+                                        'int_customer_month_ends', 'customer_portfolio_monthly'])) -%}
     {{- return(local_md5(parts | sort | join('|'))) -}}
 {%- endmacro %}
 
@@ -162,8 +156,7 @@ select * from cumulative
     a usable state (none yet, another fingerprint, or a later as_of_date: a backfill) both are
     1900-01-01, so every row is redone. -#}
 {% macro cpm_last_run() -%}
-    {%- set state = adapter.get_relation(database=this.database, schema='intermediate',
-                                         identifier='customer_portfolio_monthly_state') -%}
+    {%- set state = load_relation(cpm_state_relation()) -%}
     {%- if state is none -%}
     (select cast('1900-01-01' as date) as as_of_date, cast('1900-01-01 00:00:00' as timestamp) as loaded_through)
     {%- else -%}

@@ -98,15 +98,7 @@
     run redo every session. Changes to the macros of this file need `--full-refresh`, as for every
     incremental model. -#}
 {% macro sessions_rules_checksum() -%}
-    {%- set parts = [] -%}
-    {%- if execute -%}
-        {%- for node in (graph.get('nodes') or {}).values()
-                if node.resource_type in ['seed', 'model'] and node.package_name == project_name
-                and node.name in ['channel_rules', 'int_channel_mapping', 'int_sessions'] -%}
-            {%- do parts.append(node.name ~ ':' ~ node.checksum.checksum) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {{- return(local_md5(parts | sort | join('|'))) -}}
+    {{- return(local_md5(file_checksums(['channel_rules', 'int_channel_mapping', 'int_sessions']) | join('|'))) -}}
 {%- endmacro %}
 
 {#- int_sessions' first pre-hook: a table built before it was incremental lacks the state columns;
