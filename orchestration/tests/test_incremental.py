@@ -23,6 +23,7 @@ by table and row by row:
 from __future__ import annotations
 
 import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import pytest
 
 from orchestration.activation.contact_log import copy_path, log_day, rebuild_marts, restore
 from orchestration.ingest.load import ingest
-from orchestration.tests.conftest import dbt
+from orchestration.tests.conftest import copy_warehouse, dbt
 from orchestration.tools.generate import generate
 
 DAYS = ["2025-06-28", "2025-06-29", "2025-06-30", "2025-07-01"]
@@ -366,3 +367,81 @@ def test_a_day_and_a_rebuild_log_and_reconstruct_the_same_entries(runs):
         ).fetchone()[0]
     assert len(withdrawn) == 40 and consent == 0 and exported == 0
     assert not set(daily.customer_id) & set(withdrawn)
+
+
+def _scoped_unique_tests(db: Path) -> tuple[subprocess.CompletedProcess, dict[str, object]]:
+    """The two `unique_incremental` tests (event_id of the kept arrivals, session_id of int_sessions)
+    as the day's build runs them, and the watermarks they left (decision 153)."""
+    proc = dbt(db, ["test", "--select", "test_name:unique_incremental"], {"as_of_date": DAYS[-1]}, check=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        marks = dict(
+            con.execute("select model_relation, tested_through from intermediate.data_test_watermarks").fetchall()
+        )
+    return proc, marks
+
+
+_PLANTED = (
+    ("staging.base_shop__event_arrivals", "event_id", "_loaded_at", "arrival_outcome = 'kept'"),
+    ("intermediate.int_sessions", "session_id", "_loaded_through", "true"),
+)
+
+
+def _plant_duplicates(db: Path, when: str) -> None:
+    """A key written twice, in the kept events and in int_sessions, as a bug in either model would
+    leave it: both rows written by the last run (``when`` = "last": the newest stamp of the table)
+    or by a run before every row there (``earlier``: a day before the oldest stamp)."""
+    stamp = {"last": "max({})", "earlier": "min({}) - interval 1 day"}[when]
+    with duckdb.connect(str(db)) as con:
+        for table, key, stamp_column, kept in _PLANTED:
+            for _ in range(2):
+                con.execute(
+                    f"insert into {table} select * replace ('planted' as {key}, "
+                    f"(select {stamp.format(stamp_column)} from {table}) as {stamp_column}) "
+                    f"from {table} where {kept} and {key} = (select min({key}) from {table} where {kept})"
+                )
+
+
+def _remove_duplicates(db: Path) -> None:
+    with duckdb.connect(str(db)) as con:
+        for table, key, _, _ in _PLANTED:
+            con.execute(f"delete from {table} where {key} = 'planted'")
+
+
+def test_the_unique_tests_of_the_incremental_models_check_what_changed(runs, tmp_path):
+    db = copy_warehouse(runs["daily"], tmp_path / "daily.duckdb")
+    with duckdb.connect(str(db), read_only=True) as con:
+        newest = con.execute(
+            "select (select max(_loaded_at) from staging.base_shop__event_arrivals), "
+            "(select max(_loaded_through) from intermediate.int_sessions)"
+        ).fetchone()
+    # the daily runs' tests passed: each remembers the newest stamp its model held
+    proc, marks = _scoped_unique_tests(db)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert marks == {"base_shop__event_arrivals": newest[0], "int_sessions": newest[1]}
+
+    # a duplicate written since: found, and the failing tests forget what they had checked
+    _plant_duplicates(db, "last")
+    proc, marks = _scoped_unique_tests(db)
+    assert proc.returncode != 0 and proc.stdout.count("Got 1 result") == 2, proc.stdout[-3000:]
+    assert marks == {}
+    # so the next run checks every row: a duplicate among the oldest rows is found too
+    _remove_duplicates(db)
+    _plant_duplicates(db, "earlier")
+    proc, marks = _scoped_unique_tests(db)
+    assert proc.returncode != 0 and proc.stdout.count("Got 1 result") == 2, proc.stdout[-3000:]
+
+    # clean again: both pass and remember; from then on a key whose rows all predate that run is
+    # not read again
+    _remove_duplicates(db)
+    proc, marks = _scoped_unique_tests(db)
+    assert proc.returncode == 0 and marks == {"base_shop__event_arrivals": newest[0], "int_sessions": newest[1]}
+    _plant_duplicates(db, "earlier")
+    proc, _ = _scoped_unique_tests(db)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+    # a rebuild of the arrivals keeps their stamps, so it forgets what their test checked
+    dbt(db, ["run", "--select", "base_shop__event_arrivals", "--full-refresh"], {"as_of_date": DAYS[-1]})
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select model_relation from intermediate.data_test_watermarks").fetchall() == [
+            ("int_sessions",)
+        ]

@@ -7,7 +7,13 @@
 -- Only the event_ids that arrive more than once in the batch are ranked (decision 87): ranking
 -- every row sorted the whole batch (48M rows at 1M customers) to find a few hundred thousand
 -- re-sent events.
-{{ config(materialized=incremental_materialization(), incremental_strategy='append', on_schema_change='fail') }}
+{#- a rebuild keeps each row's _loaded_at: what the unique test of event_id checked no longer holds -#}
+{{ config(
+    materialized=incremental_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ forget_test_watermarks() }}"
+) }}
 
 {#- the raw rows of this run, written as a subquery (not a CTE) so that each use below is a scan
     of the raw table, never a materialised copy of the parsed rows -#}
