@@ -25,3 +25,8 @@
     {%- endif -%}
     {{- return(parts | sort) -}}
 {%- endmacro %}
+
+{#- When this dbt command started (UTC), as a timestamp: a stamp that is later for every later run. -#}
+{% macro run_started_at_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}

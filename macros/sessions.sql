@@ -107,7 +107,8 @@
     {%- if is_incremental() -%}
         {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
         {%- set statements = [] -%}
-        {%- for name, type in [('_as_of_date', 'date'), ('_loaded_through', 'timestamp'), ('_rules_checksum', 'varchar')]
+        {%- for name, type in [('_as_of_date', 'date'), ('_loaded_through', 'timestamp'), ('_rules_checksum', 'varchar'),
+                              ('_written_at', 'timestamp')]
                 if name not in names -%}
             {%- do statements.append('alter table ' ~ this ~ ' add column ' ~ name ~ ' ' ~ type) -%}
         {%- endfor -%}

@@ -1,8 +1,8 @@
 {#- What the `unique_incremental` tests have already checked (decision 153). An incremental model's
-    daily run adds or rewrites few of its rows, and each row carries a stamp that only grows from run
-    to run (the load time of an event, the newest load a session run had summarised). Once the test
-    passed, every key of a row stamped at or before the newest stamp was unique; the next run
-    checks only the keys of rows stamped from there on, against every row.
+    daily run adds or rewrites few of its rows, and each row carries a stamp that is later for every
+    row a later run writes (the load time of an event; when the dbt command that wrote a session
+    started). Once the test passed, every key of a row stamped up to the newest stamp was unique;
+    the next run checks only the keys of rows stamped after it, against every row.
 
     One row per test, in intermediate.data_test_watermarks: the tested model's relation, the key
     column and the newest stamp of the last run whose test passed. A run whose test fails, errors or
@@ -73,7 +73,8 @@
 {#- pre-hook of a model whose rebuild keeps its rows' stamps (a full refresh of the event arrivals):
     what its tests checked no longer holds for the new rows. -#}
 {% macro forget_test_watermarks() -%}
-    {%- if execute and not is_incremental() and load_relation(test_watermarks_relation()) is not none -%}
+    {%- if execute and incremental_materialization() == 'incremental' and not is_incremental()
+          and load_relation(test_watermarks_relation()) is not none -%}
         delete from {{ test_watermarks_relation() }} where model_relation = '{{ this.identifier }}'
     {%- endif -%}
 {%- endmacro %}

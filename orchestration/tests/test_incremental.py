@@ -43,8 +43,9 @@ RESENT_ORDER_STATUS = "cancelled"
 LATE_ORDER = "OLATE0001"
 BACKFILLED = DAYS[1]
 # int_sessions' incremental state: which run wrote a row (its as_of_date, the newest load it had
-# summarised). A daily table holds rows of several runs; a rebuild's are all of one (decision 89).
-RUN_STAMPS = ("_as_of_date", "_loaded_through")
+# summarised, when it started). A daily table holds rows of several runs; a rebuild's are all of one
+# (decision 89).
+RUN_STAMPS = ("_as_of_date", "_loaded_through", "_written_at")
 
 
 def _plant(landing: Path, held: Path) -> dict:
@@ -323,9 +324,11 @@ def test_an_order_claimed_by_another_customer_moves_in_the_closed_months(runs):
 
 def test_an_incremental_day_equals_a_full_refresh_of_the_same_raw_rows(runs):
     schemas = ("staging", "intermediate", "quarantine", "marts")
+    # and the newest stamp each unique test saw, which for int_sessions is when its run started
+    drop = (*RUN_STAMPS, "tested_through")
     _assert_same(
-        _tables(runs["daily"], schemas, RUN_STAMPS),
-        _tables(runs["rebuilt"], schemas, RUN_STAMPS),
+        _tables(runs["daily"], schemas, drop),
+        _tables(runs["rebuilt"], schemas, drop),
         "dbt build --full-refresh",
     )
 
@@ -382,15 +385,15 @@ def _scoped_unique_tests(db: Path) -> tuple[subprocess.CompletedProcess, dict[st
 
 _PLANTED = (
     ("staging.base_shop__event_arrivals", "event_id", "_loaded_at", "arrival_outcome = 'kept'"),
-    ("intermediate.int_sessions", "session_id", "_loaded_through", "true"),
+    ("intermediate.int_sessions", "session_id", "_written_at", "true"),
 )
 
 
 def _plant_duplicates(db: Path, when: str) -> None:
     """A key written twice, in the kept events and in int_sessions, as a bug in either model would
-    leave it: both rows written by the last run (``when`` = "last": the newest stamp of the table)
-    or by a run before every row there (``earlier``: a day before the oldest stamp)."""
-    stamp = {"last": "max({})", "earlier": "min({}) - interval 1 day"}[when]
+    leave it: both rows written by a run after every row there (``when`` = "later": a second after
+    the newest stamp) or before every row there (``earlier``: a day before the oldest stamp)."""
+    stamp = {"later": "max({}) + interval 1 second", "earlier": "min({}) - interval 1 day"}[when]
     with duckdb.connect(str(db)) as con:
         for table, key, stamp_column, kept in _PLANTED:
             for _ in range(2):
@@ -412,15 +415,15 @@ def test_the_unique_tests_of_the_incremental_models_check_what_changed(runs, tmp
     with duckdb.connect(str(db), read_only=True) as con:
         newest = con.execute(
             "select (select max(_loaded_at) from staging.base_shop__event_arrivals), "
-            "(select max(_loaded_through) from intermediate.int_sessions)"
+            "(select max(_written_at) from intermediate.int_sessions)"
         ).fetchone()
     # the daily runs' tests passed: each remembers the newest stamp its model held
     proc, marks = _scoped_unique_tests(db)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marks == {"base_shop__event_arrivals": newest[0], "int_sessions": newest[1]}
 
-    # a duplicate written since: found, and the failing tests forget what they had checked
-    _plant_duplicates(db, "last")
+    # a duplicate written by a later run: found, and the failing tests forget what they had checked
+    _plant_duplicates(db, "later")
     proc, marks = _scoped_unique_tests(db)
     assert proc.returncode != 0 and proc.stdout.count("Got 1 result") == 2, proc.stdout[-3000:]
     assert marks == {}

@@ -10,7 +10,8 @@
 -- Incremental on DuckDB (decision 89): a run redoes only the sessions whose row can differ from
 -- the last run's: re-summarised since (new events loaded), open at the last run's as_of_date or
 -- started since, and those of an anonymous_id that met a customer in an event new to this run.
--- Every row records the run that wrote it (_as_of_date, _loaded_through, _rules_checksum); when
+-- Every row records the run that wrote it (_as_of_date, _loaded_through, _rules_checksum, and
+-- _written_at, when the dbt command started: what the unique test of session_id reads); when
 -- as_of_date moves back the pre-hook empties the table, and when the channel rules or this model
 -- change every session is redone, so the table always equals a rebuild as of the run's date.
 {{ config(
@@ -150,7 +151,8 @@ final as (
         -- the run that wrote the row (read by the next run, above)
         {{ as_of_date() }} as _as_of_date,
         (select max(summaries.last_loaded_at) from {{ ref('int_session_summaries') }} as summaries) as _loaded_through,
-        '{{ rules_checksum }}' as _rules_checksum
+        '{{ rules_checksum }}' as _rules_checksum,
+        {{ run_started_at_timestamp() }} as _written_at
     from summarised
     left join channels
         on summarised.source_key = channels.source_key
