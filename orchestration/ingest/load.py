@@ -176,6 +176,8 @@ class TableReport:
     problems: list[FileProblem] = field(default_factory=list)
     missing_folder: bool = False
     erased_rows: int = 0
+    zone_files_merged: int = 0  # small raw zone files of closed months merged (decision 154)
+    zone_files_made: int = 0  # into this many
 
 
 @dataclass
@@ -263,7 +265,7 @@ def load_time(con: duckdb.DuckDBPyConnection) -> datetime:
 
 # The raw zone (decision 146): beside the DuckDB file, ``<warehouse stem>.raw/<table>/``, Parquet
 # files of landed rows (one per batch of files loaded together, decision 149), written once (erasure
-# writes a new one and removes the old).
+# writes a new one and removes the old; a closed month's small files are merged, decision 154).
 RAW_ZONE_SUFFIX = ".raw"
 ZONE_COMPRESSION = "zstd"
 
@@ -395,6 +397,82 @@ BATCH_ROWS = 2_000_000  # rows per batch read in Python (odd Parquet): held in m
 # Parquet that DuckDB copies into the zone and staged CSV are not held in memory: bigger batches,
 # fewer commits of the load log and the view, fewer zone files and gate validations
 NATIVE_BATCH_ROWS = 8_000_000
+# a merged zone file holds at most about this many rows (decision 154)
+MERGED_FILE_ROWS = NATIVE_BATCH_ROWS
+
+
+def merge_closed_months(con: duckdb.DuckDBPyConnection, database: Path, table: str, now: datetime) -> tuple[int, int]:
+    """Merge the small raw zone files of each closed month (decision 154): a shop that sends a file a
+    day has one zone file per day and table, and every read of ``raw.<table>`` opens each of them.
+    The zone files loaded in a calendar month before ``now``'s that hold fewer than
+    ``MERGED_FILE_ROWS`` rows are copied, in load order, into as few files as hold about that many
+    rows each; each row keeps its ``_source_file``, ``_row_number`` and ``_loaded_at``, so the rows
+    of ``raw.<table>`` stay the same. As everywhere in the zone: the new files first, then the load
+    log and the view in one transaction, then the old files removed (a crash in between leaves files
+    the load log does not name, which the next ingest removes). Returns (files merged, files made)."""
+    files = con.execute(
+        "select raw_file, date_trunc('month', min(loaded_at)) as load_month, sum(coalesce(row_count, 0)) as rows "
+        "from raw._load_log where table_name = ? and status = 'loaded' and raw_file is not null "
+        "group by raw_file having date_trunc('month', min(loaded_at)) < date_trunc('month', cast(? as timestamp)) "
+        "and sum(coalesce(row_count, 0)) < ? order by min(loaded_at), min(file_path)",
+        [table, now, MERGED_FILE_ROWS],
+    ).fetchall()
+    bins: list[list[str]] = []  # consecutive small files of one month, about MERGED_FILE_ROWS rows a bin
+    month = bin_rows = None
+    for raw_file, load_month, rows in files:
+        if load_month != month or bin_rows + rows > MERGED_FILE_ROWS:
+            bins.append([])
+            month, bin_rows = load_month, 0
+        bins[-1].append(raw_file)
+        bin_rows += rows
+    bins = [b for b in bins if len(b) > 1]
+    if not bins:
+        return 0, 0
+    folder = raw_zone(database) / table
+    names = ", ".join(zone_schema(TABLE_COLUMNS[table]).names)
+    merged: list[tuple[str, list[str]]] = []
+    # the rows in load order, file after file (the order the view reads them): zone maps on
+    # _loaded_at keep skipping the merged file's row groups that an incremental read does not need
+    preserve_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("set preserve_insertion_order = true")
+    try:
+        for old in bins:
+            landed = con.execute(
+                "select file_path, checksum, loaded_at from raw._load_log where table_name = ? "
+                "and status = 'loaded' and list_contains(?, raw_file) order by loaded_at, file_path",
+                [table, old],
+            ).fetchall()
+            # named as a batch of these landed files loaded at the first one's load time
+            new = _zone_name(
+                [LoadedFile(rel, checksum, None, None, 0, 0, 0) for rel, checksum, _ in landed], landed[0][2]
+            )
+            merged.append((new, old))
+            con.execute(
+                f"copy (select {names} from read_parquet([{', '.join(duckdb_text(folder / f) for f in old)}], "
+                f"union_by_name = true)) to {duckdb_text(folder / new)} (format parquet, compression {ZONE_COMPRESSION})"
+            )
+        con.execute("begin transaction")
+        try:
+            for new, old in merged:
+                con.execute(
+                    "update raw._load_log set raw_file = ? where table_name = ? and list_contains(?, raw_file)",
+                    [new, table, old],
+                )
+            replace_view(con, database, table)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    except BaseException:
+        for new, _old in merged:
+            (folder / new).unlink(missing_ok=True)
+        raise
+    finally:
+        con.execute(f"set preserve_insertion_order = {str(bool(preserve_order)).lower()}")
+    for _new, old in merged:
+        for name in old:
+            (folder / name).unlink(missing_ok=True)
+    return sum(len(old) for _new, old in merged), len(merged)
 
 
 # Parquet is read by DuckDB itself (read_parquet over each file, copied to its zone file) and every column
@@ -1002,6 +1080,7 @@ def ingest(
                     _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, database)
                     pending, pending_rows, native_rows = [], 0, 0
             _commit_batch(con, table, columns, pending, rep, on_batch, folder, run_at, database)
+            rep.zone_files_merged, rep.zone_files_made = merge_closed_months(con, database, table, run_at)
             if verbose:
                 line = (
                     f"{table:<16} {rep.files_new:>5} new files, {rep.rows_loaded:>10,} rows loaded, "
@@ -1013,6 +1092,10 @@ def ingest(
                     line += " (no folder: empty table)"
                 if rep.erased_rows:
                     line += f", {rep.erased_rows} rows of erased customers made anonymous"
+                if rep.zone_files_merged:
+                    line += (
+                        f", {rep.zone_files_merged} raw zone files of closed months merged into {rep.zone_files_made}"
+                    )
                 if rep.problems:
                     line += f", {len(rep.problems)} files NOT loaded (listed in the summary)"
                 stage("ingest", line, t0)

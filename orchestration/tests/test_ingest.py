@@ -869,6 +869,80 @@ def test_files_loaded_together_share_one_zone_file_and_an_erasure_marks_only_the
     assert people[0][0] != "C1" and people[0][1] is None
 
 
+def test_the_small_zone_files_of_a_closed_month_are_merged_with_the_same_rows(tmp_path, monkeypatch):
+    """Decision 154: a file a day makes a zone file a day; the small files loaded in a closed month
+    are merged in load order into files of about MERGED_FILE_ROWS rows. raw.events keeps every row
+    as it was (its lineage and load time included), the load log names the merged files, the old
+    files go, the month in progress is left alone, a failed merge changes nothing, and repair reads
+    the merged files."""
+    from orchestration.ingest import load
+    from orchestration.pipeline.repair import rebuild_raw, save_load_log
+
+    folder = tmp_path / "landing" / "events"
+    folder.mkdir(parents=True)
+    sizes = {1: 10, 2: 10, 3: 10, 4: 10, 5: 10, 6: 30, 7: 10, 8: 10}  # day -> events
+    load_times = {}
+    for day, n in sizes.items():
+        pq.write_table(_events_day(day, n), folder / f"2025-01-0{day}.parquet")
+        # loaded a day at a time: days 1-6 in January 2026, days 7 and 8 in February
+        loaded = datetime(2026, 1, 10 + day, 6) if day <= 6 else datetime(2026, 2, day - 6, 6)
+        load_times[("events", f"2025-01-0{day}.parquet")] = loaded
+    db = tmp_path / "w.duckdb"
+    monkeypatch.setattr(load, "MERGED_FILE_ROWS", 0)  # no file is small: nothing merged
+    ingest(folder.parent, db, tables=["events"], verbose=False, load_times=load_times)
+    assert len(_zone(db)) == 8
+
+    def raw_rows():
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("select * from raw.events order by _loaded_at, _source_file, _row_number").fetchall()
+
+    def logged():
+        with duckdb.connect(str(db), read_only=True) as con:
+            return dict(con.execute("select file_path, raw_file from raw._load_log").fetchall())
+
+    before = raw_rows()
+    assert len(before) == 100
+    monkeypatch.setattr(load, "MERGED_FILE_ROWS", 25)
+
+    # a merge that fails before its commit leaves the zone and the log as they were
+    def view_fails(*args):
+        raise RuntimeError("stopped")
+
+    with monkeypatch.context() as failing:
+        failing.setattr(load, "replace_view", view_fails)
+        with duckdb.connect(str(db)) as con, pytest.raises(RuntimeError):
+            load.merge_closed_months(con, db, "events", datetime(2026, 2, 15))
+    assert len(_zone(db)) == 8 and raw_rows() == before
+
+    # in February, January is closed: days 1+2 and 3+4 are merged (a third 10 would pass 25 rows),
+    # day 5 has no small neighbour left in its month, day 6 is not small; February is in progress
+    with duckdb.connect(str(db)) as con:
+        assert load.merge_closed_months(con, db, "events", datetime(2026, 2, 15)) == (4, 2)
+    files = logged()
+    assert files["2025-01-01.parquet"] == files["2025-01-02.parquet"] != files["2025-01-03.parquet"]
+    assert files["2025-01-03.parquet"] == files["2025-01-04.parquet"]
+    assert len(set(files.values())) == 6 and _zone(db) == sorted(set(files.values()))
+    assert raw_rows() == before
+
+    # the next ingest (today, months later) merges February's two files
+    report = ingest(folder.parent, db, tables=["events"], verbose=False)
+    assert (report.tables["events"].zone_files_merged, report.tables["events"].zone_files_made) == (2, 1)
+    files = logged()
+    assert files["2025-01-07.parquet"] == files["2025-01-08.parquet"] and len(set(files.values())) == 5
+    assert _zone(db) == sorted(set(files.values())) and raw_rows() == before
+    merged = pq.read_table(raw_zone(db) / "events" / files["2025-01-01.parquet"])
+    assert merged.column("_source_file").to_pylist() == ["2025-01-01.parquet"] * 10 + ["2025-01-02.parquet"] * 10
+    assert merged.column("_row_number").to_pylist() == list(range(1, 11)) * 2  # load order, row order
+    assert ingest(folder.parent, db, tables=["events"], verbose=False).tables["events"].zone_files_merged == 0
+
+    # repair rebuilds raw from the merged files the load log's copy names
+    save_load_log(db)
+    os.truncate(db, db.stat().st_size // 3)
+    shutil.rmtree(folder.parent)
+    assert rebuild_raw(db, folder.parent).rows_loaded == 100
+    assert raw_rows() == before
+
+
 def test_a_shop_in_a_folder_whose_name_holds_a_quote_loads_gates_and_keeps_its_copies(tmp_path):
     """Every path the package writes into SQL is a quoted literal (orchestration/sql_text.py): a
     quote in a folder's name neither breaks a statement nor ends the literal early. The ingest
