@@ -7,9 +7,18 @@
 {%- endmacro %}
 
 {#- The newest `column` already in this model's table (the incremental watermark), or a time before
-    any data when the table is empty. Only inside `{% if is_incremental() %}`. -#}
+    any data when the table is empty. Used where `is_incremental()`.
+    Read when the model is compiled (dbt compiles a node just before it runs, after its inputs are
+    built) and written into the SQL as a literal (decision 155): a filter on a literal skips the
+    Parquet row groups and table blocks whose `column` is all older, where a filter on a subquery
+    read every row of the input. A unit test's `this` is a fixture, not a table: there the subquery. -#}
 {% macro incremental_watermark(column) -%}
-    (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }})
+    {%- if execute and is_incremental() and model.resource_type != 'unit_test' -%}
+        {%- set newest = run_query("select cast(max(" ~ column ~ ") as " ~ dbt.type_string() ~ ") from " ~ this) -%}
+        cast('{{ newest.rows[0][0] if newest.rows[0][0] is not none else "1900-01-01 00:00:00" }}' as timestamp)
+    {%- else -%}
+        (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#- dbt's checksums of the files of this project's models and seeds named in `names`, as sorted
