@@ -76,7 +76,8 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -314,6 +315,19 @@ def replace_view(con: duckdb.DuckDBPyConnection, database: Path, table: str) -> 
     con.execute(f"create or replace view raw.{table} as {view_sql(database, table, zone_files(con, table))}")
 
 
+@contextmanager
+def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction around the block: committed when it ends, rolled back when it raises.
+    The raw zone's load log rows and views change together in one (its files are written before)."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -> None:
     """A raw table of a warehouse from before the raw zone: each logged file's rows become its raw
     zone file, then the table gives way to the view (one transaction; files first)."""
@@ -334,8 +348,7 @@ def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -
             [rel],
         )
         named.append((name, rel))
-    con.execute("begin transaction")
-    try:
+    with in_transaction(con):
         for name, rel in named:
             con.execute(
                 "update raw._load_log set raw_file = ? where table_name = ? and file_path = ? and status = 'loaded'",
@@ -343,10 +356,6 @@ def _migrate_table(con: duckdb.DuckDBPyConnection, database: Path, table: str) -
             )
         con.execute(f"drop table raw.{table}")
         replace_view(con, database, table)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 class RawZoneMissing(RuntimeError):
@@ -451,18 +460,13 @@ def merge_closed_months(con: duckdb.DuckDBPyConnection, database: Path, table: s
                 f"copy (select {names} from read_parquet([{', '.join(duckdb_text(folder / f) for f in old)}], "
                 f"union_by_name = true)) to {duckdb_text(folder / new)} (format parquet, compression {ZONE_COMPRESSION})"
             )
-        con.execute("begin transaction")
-        try:
+        with in_transaction(con):
             for new, old in merged:
                 con.execute(
                     "update raw._load_log set raw_file = ? where table_name = ? and list_contains(?, raw_file)",
                     [new, table, old],
                 )
             replace_view(con, database, table)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     except BaseException:
         for new, _old in merged:
             (folder / new).unlink(missing_ok=True)
@@ -800,8 +804,7 @@ def _commit_batch(
                     "raw_file": pa.array([f.raw_file for f in written], pa.string()),
                 }
             )
-            con.execute("begin transaction")
-            try:
+            with in_transaction(con):
                 con.register("incoming_log", log)
                 con.execute(
                     f"insert into raw._load_log ({', '.join(log.column_names)}) "
@@ -809,10 +812,6 @@ def _commit_batch(
                 )
                 con.unregister("incoming_log")
                 replace_view(con, database, table)
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
     except BaseException:
         for f in batch:  # not committed: no file of the zone outlives its batch
             if f.raw_file:

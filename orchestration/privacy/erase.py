@@ -190,7 +190,7 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
     again as a new file (their rows without personal data and consent, every erased value replaced
     as in any other text), then the load log names the new files and the view reads them, in one
     transaction, and only then are the old files removed. Returns the number of files rewritten."""
-    from orchestration.ingest.load import ZONE_COMPRESSION, raw_zone, replace_view, zone_schema
+    from orchestration.ingest.load import ZONE_COMPRESSION, in_transaction, raw_zone, replace_view, zone_schema
 
     log_columns = {
         r[0]
@@ -261,20 +261,18 @@ def _erase_raw_zone(con: duckdb.DuckDBPyConnection, database: Path, ids: list[st
         con.remove_function("_erase_text")
     if not rewritten:
         return 0
-    con.execute("begin transaction")
     try:
-        for table, old, new, person in rewritten:
-            con.execute(
-                "update raw._load_log set raw_file = ?, erased_at = case "
-                "when list_contains(cast(? as varchar[]), file_path) then current_timestamp else erased_at end "
-                "where table_name = ? and raw_file = ?",
-                [new, person, table, old],
-            )
-        for table in sorted({t for t, *_ in rewritten}):
-            replace_view(con, database, table)
-        con.execute("commit")
+        with in_transaction(con):
+            for table, old, new, person in rewritten:
+                con.execute(
+                    "update raw._load_log set raw_file = ?, erased_at = case "
+                    "when list_contains(cast(? as varchar[]), file_path) then current_timestamp else erased_at end "
+                    "where table_name = ? and raw_file = ?",
+                    [new, person, table, old],
+                )
+            for table in sorted({t for t, *_ in rewritten}):
+                replace_view(con, database, table)
     except BaseException:
-        con.execute("rollback")
         for table, _old, new, _person in rewritten:
             (raw_zone(database) / table / new).unlink(missing_ok=True)
         raise
