@@ -37,7 +37,6 @@ from orchestration.settings import (
     publish_dir,
     settings,
     use_config,
-    warehouse_path,
 )
 
 
@@ -379,15 +378,26 @@ def _damaged_warehouse() -> str | None:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     from orchestration.pipeline.repair import rebuild_raw, restore_published, warehouse_problem
-    from orchestration.pipeline.resources import warehouse_lock
+    from orchestration.pipeline.resources import warehouse_lock, warehouse_resource
     from orchestration.publish.publish import PUBLISHED_DB, previous_manifest
 
-    database = warehouse_path()
+    # the file the daily job opens and a damaged run names: on Spark the DuckDB file of the raw
+    # zone's views and of the views over Spark's tables (decision 147), not warehouse_path
+    warehouse = warehouse_resource()
+    database = Path(warehouse.database)
     with warehouse_lock(database, shared=False, timeout=60):
         problem = warehouse_problem(database)
         if problem is None and not args.force:
             print(f"[repair] {database} opens and reads: nothing to repair (--force rebuilds it anyway).")
             return 0
+        if args.from_published and warehouse.target == "spark":
+            print(
+                f"[repair] --from-published restores a DuckDB warehouse; on Spark {database} holds only views "
+                "(of the raw zone and of Spark's tables). Run `crm repair` without it: it rebuilds the file "
+                "from the raw zone and the load log, then runs the daily job.",
+                file=sys.stderr,
+            )
+            return 2
         if args.from_published:
             aside = restore_published(database, publish_dir() / PUBLISHED_DB)
             print(

@@ -757,6 +757,47 @@ def test_repair_without_the_raw_zone_reloads_the_landing_files_with_their_load_t
     assert _raw_of(db) == (rows, log)
 
 
+def test_crm_repair_on_spark_rebuilds_the_duckdb_file_the_spark_job_opens(tmp_path, monkeypatch):
+    """On Spark the daily job's DuckDB file (the raw zone's views, the views over Spark's tables) is
+    <spark.warehouse_dir>/spark_tables.duckdb (decision 147): the file a damaged run names is the one
+    `crm repair` rebuilds, never warehouse_path; --from-published, which restores DuckDB marts, is
+    refused there with what to do."""
+    from argparse import Namespace
+
+    from orchestration import cli
+    from orchestration import settings as settings_module
+    from orchestration.pipeline.repair import save_load_log
+    from orchestration.pipeline.resources import SPARK_VIEWS_DB
+
+    landing = _events_landing(tmp_path)
+    spark_dir = tmp_path / "spark"
+    db = spark_dir / SPARK_VIEWS_DB
+    ingest(landing, db, tables=["events"], verbose=False)
+    save_load_log(db)
+    before = _raw_of(db)
+    os.truncate(db, db.stat().st_size // 3)
+    for name, value in (
+        ("CRM_WAREHOUSE_TARGET", "spark"),
+        ("CRM_SPARK_DIR", spark_dir),
+        ("CRM_LANDING_DIR", landing),
+        ("CRM_DUCKDB_PATH", tmp_path / "duckdb" / "w.duckdb"),
+        ("CRM_PUBLISH_DIR", tmp_path / "published"),
+    ):
+        monkeypatch.setenv(name, str(value))
+    settings_module.refresh()
+    ran = []
+    monkeypatch.setattr(cli, "cmd_run", lambda args: ran.append(args.as_of) or 0)
+    try:
+        assert cli.cmd_repair(Namespace(force=False, from_published=True, as_of=None)) == 2
+        assert not list(spark_dir.glob("*.damaged-*")) and ran == []
+        assert cli.cmd_repair(Namespace(force=False, from_published=False, as_of="2025-01-05")) == 0
+    finally:
+        settings_module.refresh()  # the environment is put back after the test: read it anew then
+    assert ran == ["2025-01-05"]  # then the daily job, on Spark
+    assert len(list(spark_dir.glob(f"{SPARK_VIEWS_DB}.damaged-*"))) == 1
+    assert _raw_of(db) == before and not (tmp_path / "duckdb").exists()
+
+
 def test_a_csv_read_block_by_block_gives_the_rows_of_the_whole_file(tmp_path, monkeypatch):
     """A CSV is decoded and parsed a block at a time (memory bounded whatever its size): with blocks
     of a few hundred bytes, a Shift_JIS character and a quoted line break split across blocks, a
