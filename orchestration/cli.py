@@ -390,15 +390,15 @@ def cmd_repair(args: argparse.Namespace) -> int:
         if problem is None and not args.force:
             print(f"[repair] {database} opens and reads: nothing to repair (--force rebuilds it anyway).")
             return 0
-        if args.from_published and warehouse.target == "spark":
-            print(
-                f"[repair] --from-published restores a DuckDB warehouse; on Spark {database} holds only views "
-                "(of the raw zone and of Spark's tables). Run `crm repair` without it: it rebuilds the file "
-                "from the raw zone and the load log, then runs the daily job.",
-                file=sys.stderr,
-            )
-            return 2
         if args.from_published:
+            if warehouse.target == "spark":
+                print(
+                    f"[repair] --from-published restores a DuckDB warehouse; on Spark {database} holds only views "
+                    "(of the raw zone and of Spark's tables). Run `crm repair` without it: it rebuilds the file "
+                    "from the raw zone and the load log, then runs the daily job.",
+                    file=sys.stderr,
+                )
+                return 2
             aside = restore_published(database, publish_dir() / PUBLISHED_DB)
             print(
                 f"[repair] {database} is now the last published marts (damaged file kept as {aside}). "

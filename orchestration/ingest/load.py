@@ -315,6 +315,14 @@ def replace_view(con: duckdb.DuckDBPyConnection, database: Path, table: str) -> 
     con.execute(f"create or replace view raw.{table} as {view_sql(database, table, zone_files(con, table))}")
 
 
+def set_insertion_order(con: duckdb.DuckDBPyConnection, preserve: bool) -> bool:
+    """Set DuckDB's ``preserve_insertion_order`` (a setting of the whole database instance, so put
+    back afterwards for other connections to the file) and return what it was."""
+    before = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute(f"set preserve_insertion_order = {str(bool(preserve)).lower()}")
+    return bool(before)
+
+
 @contextmanager
 def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One DuckDB transaction around the block: committed when it ends, rolled back when it raises.
@@ -442,8 +450,7 @@ def merge_closed_months(con: duckdb.DuckDBPyConnection, database: Path, table: s
     merged: list[tuple[str, list[str]]] = []
     # the rows in load order, file after file (the order the view reads them): zone maps on
     # _loaded_at keep skipping the merged file's row groups that an incremental read does not need
-    preserve_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("set preserve_insertion_order = true")
+    preserve_order = set_insertion_order(con, True)
     try:
         for old in bins:
             landed = con.execute(
@@ -472,7 +479,7 @@ def merge_closed_months(con: duckdb.DuckDBPyConnection, database: Path, table: s
             (folder / new).unlink(missing_ok=True)
         raise
     finally:
-        con.execute(f"set preserve_insertion_order = {str(bool(preserve_order)).lower()}")
+        set_insertion_order(con, preserve_order)
     for _new, old in merged:
         for name in old:
             (folder / name).unlink(missing_ok=True)
@@ -1002,8 +1009,7 @@ def ingest(
     # Rows are told apart by (_source_file, _row_number), which staging orders by, never by their
     # position: DuckDB may append a batch's files in parallel without keeping their order (~20% less
     # time for events). A global setting: put back as it was for other connections to the file.
-    preserve_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("set preserve_insertion_order = false")
+    preserve_order = set_insertion_order(con, False)
     try:
         ensure_raw_tables(con, database)
         _register_float_udfs(con)
@@ -1102,7 +1108,7 @@ def ingest(
                     print(f"[ingest] ERROR {problem.line()}", flush=True)
     finally:
         try:
-            con.execute(f"set preserve_insertion_order = {str(bool(preserve_order)).lower()}")
+            set_insertion_order(con, preserve_order)
         finally:
             con.close()
     return report
