@@ -143,8 +143,12 @@ def load_landing(
     forget_spark_raw_views(database)
     adopt_erasure_register(database)
     zone = raw_zone(database).resolve()
-    before = {table: set(zone_file_names(zone / table)) for table in TABLE_COLUMNS}
-    report = ingest(landing, database, up_to=up_to, on_batch=None, verbose=verbose)
+    written: dict[str, list[str]] = {}  # the zone files this load wrote from landing files, per table
+
+    def record(table: str, files: list[Path]) -> None:
+        written.setdefault(table, []).extend(path.name for path in files)
+
+    report = ingest(landing, database, up_to=up_to, on_batch=record, verbose=verbose)
     with duckdb.connect(str(database), read_only=True) as con:
         log_columns = ", ".join(
             f"{name} {_SPARK_TYPES[kind]}"
@@ -166,7 +170,8 @@ def load_landing(
         columns = ", ".join(f"`{name}` {kind}" for name, kind in _raw_columns(table))
         spark.sql(f"create table raw.{table} ({columns}) using parquet location {spark_text(folder.as_uri())}")
         names = zone_file_names(folder)
-        new_files = [(folder / name).as_uri() for name in names if name not in before[table]]
+        # not the files a merge of closed months made (decision 154): their rows were gated when loaded
+        new_files = [(folder / name).as_uri() for name in written.get(table, []) if (folder / name).exists()]
         outcome = None
         if gate and new_files:
             from orchestration.quality.gx import gate_landing_frame_spark

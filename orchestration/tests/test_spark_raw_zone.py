@@ -96,3 +96,39 @@ def test_spark_raw_reads_the_zone_with_each_files_own_load_time(tmp_path):
                 "select sql from duckdb_views() where schema_name = 'raw' and view_name = 'orders'"
             ).fetchone()[0]
         )
+
+
+def test_the_spark_gate_checks_this_loads_files_not_a_closed_months_merged_ones(tmp_path, monkeypatch):
+    """The raw zone files of a closed month are merged at the end of a load (decision 154): new files
+    of rows gated when they were loaded. The gate reads only the files this load wrote from landing."""
+    from datetime import datetime, timedelta
+
+    from orchestration.ingest import load
+    from orchestration.ingest.spark import load_landing, session
+
+    landing, spark_dir, database = tmp_path / "landing", tmp_path / "spark", tmp_path / "warehouse.duckdb"
+    _orders(landing / "orders" / "2025-01-01.csv", [("O1", "2025-01-01"), ("O2", "2025-01-01")], amount="-5")
+    _orders(landing / "orders" / "2025-01-02.csv", [("O3", "2025-01-02")])
+    last_month = (datetime.now().replace(day=1) - timedelta(days=1)).replace(day=1, hour=6)
+    with monkeypatch.context() as small:  # loaded last month, a file a day, not merged yet
+        small.setattr(load, "MERGED_FILE_ROWS", 0)
+        loaded = load.ingest(
+            landing,
+            database,
+            tables=["orders"],
+            verbose=False,
+            load_times={
+                ("orders", "2025-01-01.csv"): last_month,
+                ("orders", "2025-01-02.csv"): last_month + timedelta(days=1),
+            },
+        )
+    assert loaded.tables["orders"].rows_loaded == 3
+    _orders(landing / "orders" / "2025-01-03.csv", [("O4", "2025-01-03")])
+    report, gated = load_landing(landing, root=spark_dir, up_to=date(2025, 1, 3), database=database)
+    orders = report.tables["orders"]
+    assert (orders.files_new, orders.zone_files_merged, orders.zone_files_made) == (1, 2, 1)
+    # the new file's one good row, not last month's two bad amounts again
+    assert (gated["orders"].rows, gated["orders"].failing_rows, gated["orders"].success) == (1, 0, True)
+    spark = session(spark_dir)
+    assert sorted(r["order_id"] for r in spark.table("raw.orders").collect()) == ["O1", "O2", "O3", "O4"]
+    spark.stop()
