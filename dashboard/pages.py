@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import data, stats
 from orchestration.activation.exports import ROWS_SQL
+from orchestration.predict.validation import auc_texts
 from orchestration.publish.labels import (
     AUDIENCES_JA,
     CHANNELS_JA,
@@ -741,18 +742,19 @@ def model_health_sentence(validation: pd.DataFrame) -> str | None:
         return None
     r = rows.iloc[0]
     auc, base, rho = float(r["auc_churn_score"]), float(r["auc_recency_baseline"]), r["spearman_purchases"]
+    auc, base = auc_texts(auc, base)
     rho_text = "—" if pd.isna(rho) else f"{float(rho):.2f}"
     if bool(r["is_worse_than_baseline"]):
         return t(
-            f"注意: 離脱スコアの順位付け（AUC {auc:.2f}）は最終購入からの日数だけの基準（AUC {base:.2f}）より悪く、"
+            f"注意: 離脱スコアの順位付け（AUC {auc}）は最終購入からの日数だけの基準（AUC {base}）より悪く、"
             f"離脱リスク帯は当てになりません（購入数の順位相関 {rho_text}）。",
-            f"Caution: the churn score ranks worse (AUC {auc:.2f}) than recency alone (AUC {base:.2f}); "
+            f"Caution: the churn score ranks worse (AUC {auc}) than recency alone (AUC {base}); "
             f"do not rely on the churn bands (rank correlation of purchases {rho_text}).",
         )
     return t(
-        f"離脱スコアの順位付けは AUC {auc:.2f} で、最終購入からの日数だけの基準（AUC {base:.2f}）以上です"
+        f"離脱スコアの順位付けは AUC {auc} で、最終購入からの日数だけの基準（AUC {base}）以上です"
         f"（購入数の順位相関 {rho_text}）。",
-        f"The churn score ranks with AUC {auc:.2f}, at least as well as recency alone (AUC {base:.2f}); "
+        f"The churn score ranks with AUC {auc}, at least as well as recency alone (AUC {base}); "
         f"rank correlation of purchases {rho_text}.",
     )
 

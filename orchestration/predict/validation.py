@@ -10,6 +10,16 @@ import duckdb
 OFF_IN_TOTAL_ABOVE = 0.15
 
 
+def auc_texts(auc: float, baseline: float) -> tuple[str, str]:
+    """The churn score's AUC and the recency baseline's, with the fewest decimals (2 to 4) at which
+    they read differently: "worse" never reads as "0.93 against 0.93"."""
+    for decimals in range(2, 5):
+        texts = f"{auc:.{decimals}f}", f"{baseline:.{decimals}f}"
+        if texts[0] != texts[1]:
+            break
+    return texts
+
+
 def trust_lines(
     total_predicted: float | None, total_actual: float | None, auc: float | None, baseline: float | None
 ) -> list[str]:
@@ -24,9 +34,10 @@ def trust_lines(
                 "read expected purchases and CLV as rough."
             )
     if auc is not None and baseline is not None and auc < baseline:
+        auc_text, baseline_text = auc_texts(auc, baseline)
         lines.append(
-            f"The churn score ranks worse than its baseline: AUC {auc:.2f} for bought again in the holdout, "
-            f"against {baseline:.2f} for the days since the last purchase alone; the churn bands "
+            f"The churn score ranks worse than its baseline: AUC {auc_text} for bought again in the holdout, "
+            f"against {baseline_text} for the days since the last purchase alone; the churn bands "
             "(and the audiences that read them) are less reliable than recency."
         )
     return lines
@@ -49,10 +60,12 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     predicted, actual, auc, baseline = row
     lines = trust_lines(predicted, actual, auc, baseline)
     if not lines:
-        lines = [
-            f"Predictions hold on the holdout: {predicted:,.0f} repeat purchase days predicted against "
-            f"{actual:,.0f} actual; churn score AUC {auc:.2f} (recency alone {baseline:.2f})."
-            if auc is not None and baseline is not None
-            else f"Predictions on the holdout: {predicted:,.0f} repeat purchase days predicted against {actual:,.0f} actual."
-        ]
+        held = f"Predictions hold on the holdout: {predicted:,.0f} repeat purchase days predicted against {actual:,.0f} actual"
+        if auc is not None and baseline is not None:
+            auc_text, baseline_text = auc_texts(auc, baseline)
+            lines = [f"{held}; churn score AUC {auc_text} (recency alone {baseline_text})."]
+        else:
+            lines = [
+                f"Predictions on the holdout: {predicted:,.0f} repeat purchase days predicted against {actual:,.0f} actual."
+            ]
     return lines

@@ -11,7 +11,7 @@ import pytest
 from orchestration.predict import bgnbd, churn
 from orchestration.predict.fit import fit_inputs, score
 from orchestration.predict.simulate import simulate_holdout_shop
-from orchestration.predict.validation import trust_lines
+from orchestration.predict.validation import auc_texts, trust_lines
 from orchestration.tests.test_predict_bgnbd import _cdnow_inputs
 
 
@@ -108,3 +108,9 @@ def test_summary_says_in_words_when_the_model_is_off_or_ranks_worse_than_recency
     assert trust_lines(10632.0, 10475.0, 0.90, 0.86) == []
     assert len(trust_lines(539.0, 468.0, 0.90, 0.86)) == 1  # +15.2%: off
     assert trust_lines(538.0, 468.0, 0.90, 0.86) == []  # +14.96%: within
+    # worse by less than the second decimal shows: as many decimals as tell them apart, never
+    # "0.93 against 0.93"
+    close = trust_lines(500.0, 500.0, 0.9312, 0.9318)
+    assert len(close) == 1 and "AUC 0.931 for" in close[0] and "against 0.932 for" in close[0]
+    assert auc_texts(0.93124, 0.93121) == ("0.9312", "0.9312")  # 4 decimals at most
+    assert auc_texts(0.36, 0.86) == ("0.36", "0.86")

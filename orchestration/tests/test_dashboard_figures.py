@@ -59,6 +59,13 @@ def test_the_model_health_sentence_appears_only_with_the_ranking_columns(monkeyp
     assert "順位相関 —" in sentence
     monkeypatch.setattr(pages, "language", lambda: "en")
     assert pages.model_health_sentence(bad).startswith("Caution: the churn score ranks worse (AUC 0.36)")
+    # worse by less than two decimals show: the decimals that tell them apart
+    close = validation(
+        auc_churn_score=0.9312, auc_recency_baseline=0.9318, spearman_purchases=0.5, is_worse_than_baseline=True
+    )
+    assert pages.model_health_sentence(close).startswith(
+        "Caution: the churn score ranks worse (AUC 0.931) than recency alone (AUC 0.932)"
+    )
 
 
 def test_the_holdout_total_is_said_in_words_beyond_15_percent(monkeypatch):
