@@ -744,6 +744,15 @@ def model_health_sentence(validation: pd.DataFrame) -> str | None:
     auc, base, rho = float(r["auc_churn_score"]), float(r["auc_recency_baseline"]), r["spearman_purchases"]
     auc, base = auc_texts(auc, base)
     rho_text = "—" if pd.isna(rho) else f"{float(rho):.2f}"
+    if r.get("churn_score_model") == "recency" and not pd.isna(r.get("auc_bgnbd_churn_score")):
+        # decision 0156: the published score ranks as recency does, BG/NBD's ranked worse
+        model, recency = auc_texts(float(r["auc_bgnbd_churn_score"]), float(r["auc_recency_baseline"]))
+        return t(
+            f"離脱スコアは最終購入からの日数で順位付けしています（AUC {recency}）。BG/NBDのスコア（AUC {model}）は"
+            f"ホールドアウトでこれより悪かったためです（購入数の順位相関 {rho_text}）。",
+            f"The churn score ranks by the days since the last purchase (AUC {recency}): BG/NBD's score ranked "
+            f"worse on the holdout (AUC {model}); rank correlation of purchases {rho_text}.",
+        )
     if bool(r["is_worse_than_baseline"]):
         return t(
             f"注意: 離脱スコアの順位付け（AUC {auc}）は最終購入からの日数だけの基準（AUC {base}）より悪く、"

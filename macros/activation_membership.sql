@@ -59,7 +59,7 @@ subscribable_lines as (
 
 fit as (
 
-    select r, alpha, a, b
+    select r, alpha, a, b, churn_score_model, recency_logit_intercept, recency_logit_slope
     from {{ source('model_fits', 'clv_fits') }}
     where fit = 'full' and status = 'fitted' and as_of_date = {{ as_of_date() }}
 
@@ -254,10 +254,10 @@ scored as (
         -- a subscribed customer's chance of no delivery either (int_subscriber_deliveries, as of
         -- as_of_date), as customer_predictions scores them
         case when measured.purchases > 0 and fit.r is not null then
-            {{ bgnbd_churn_score('fit.r', 'fit.alpha', 'fit.a', 'fit.b',
-                                 'cast(measured.free_repeat_days as double)',
-                                 'cast(measured.free_tenure_days as double)',
-                                 'cast(measured.days_since_first_purchase as double)') }}
+            {{ fitted_churn_score('fit',
+                                  'cast(measured.free_repeat_days as double)',
+                                  'cast(measured.free_tenure_days as double)',
+                                  'cast(measured.days_since_first_purchase as double)') }}
             * case when measured.is_subscribed = 1 then coalesce(subscriber.p_no_delivery_holdout, 1) else 1 end
         end as churn_score
     from measured

@@ -49,6 +49,24 @@
                           {{ r }} + {{ x }})))
 {%- endmacro %}
 
+{#- The churn score of a run whose BG/NBD score ranked worse than recency on the holdout (decision
+    0156): 1 - P(a purchase within clv_holdout_days) on a logistic curve in log(1 + days since the
+    last purchase), clv_fits' recency_logit_intercept and recency_logit_slope. The reference
+    implementation is orchestration/predict/churn.py::recency_churn_score. -#}
+{% macro recency_churn_score(intercept, slope, recency_days) -%}
+    (1.0 - 1.0 / (1.0 + exp(-({{ intercept }} + {{ slope }} * ln(1.0 + {{ recency_days }})))))
+{%- endmacro %}
+
+{#- The churn score of the run's full fit for (x, t_x, T): recency's where the fit chose it, else
+    BG/NBD's. `fit` is a relation alias with clv_fits' columns. -#}
+{% macro fitted_churn_score(fit, x, t_x, big_t) -%}
+    case when {{ fit }}.churn_score_model = 'recency'
+        then {{ recency_churn_score(fit ~ '.recency_logit_intercept', fit ~ '.recency_logit_slope',
+                                    '(' ~ big_t ~ ' - ' ~ t_x ~ ')') }}
+        else {{ bgnbd_churn_score(fit ~ '.r', fit ~ '.alpha', fit ~ '.a', fit ~ '.b', x, t_x, big_t) }}
+    end
+{%- endmacro %}
+
 {#- BG/NBD P(alive | x, t_x, T) (Fader, Hardie & Lee 2005, eq. 11): 1 when x = 0. The reference
     implementation is orchestration/predict/bgnbd.py::p_alive (the Python fit scores as_of);
     this closed form scores the earlier days of the activation window with the same parameters. -#}

@@ -25,9 +25,30 @@
         {%- do run_query("create schema if not exists model_fits") -%}
         {%- for table, columns in model_fits_tables().items() -%}
             {%- do run_query("create table if not exists model_fits." ~ table ~ " (" ~ columns ~ ")" ~ table_format_clause()) -%}
+            {%- do add_model_fits_columns(table) -%}
         {%- endfor -%}
     {%- endif -%}
     select 1
+{%- endmacro %}
+
+{#- A table made by an earlier version gets the columns declared since (at the end, where the Python
+    fits' migration puts them too: orchestration/predict/tables.py). -#}
+{% macro add_model_fits_columns(table) -%}
+    {{ return(adapter.dispatch('add_model_fits_columns', 'crm_warehouse')(table)) }}
+{%- endmacro %}
+
+{% macro default__add_model_fits_columns(table) -%}
+    {%- for name, data_type in var('model_fits_tables')[table].items() -%}
+        {%- do run_query("alter table model_fits." ~ table ~ " add column if not exists " ~ name ~ " " ~ data_type) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro spark__add_model_fits_columns(table) -%}
+    {%- set relation = api.Relation.create(schema='model_fits', identifier=table, type='table') -%}
+    {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- for name, data_type in var('model_fits_tables')[table].items() if name not in existing -%}
+        {%- do run_query("alter table model_fits." ~ table ~ " add columns (" ~ name ~ " " ~ data_type ~ ")") -%}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- `using parquet` on Spark (a data-source table, not a Hive one); nothing elsewhere -#}

@@ -65,7 +65,12 @@ RATE_COLUMNS = {
     ],
     "subscription_cancel_reasons": ["share_of_cancellations"],
     "customer_predictions": ["p_alive", "churn_score"],
-    "clv_model_validation": ["top_decile_revenue_share", "auc_churn_score", "auc_recency_baseline"],
+    "clv_model_validation": [
+        "top_decile_revenue_share",
+        "auc_churn_score",
+        "auc_recency_baseline",
+        "auc_bgnbd_churn_score",
+    ],
 }
 ROW_COUNT_MAX_RATIO = float(os.environ.get("CRM_ROW_COUNT_MAX_RATIO", "3.0"))
 

@@ -24,6 +24,11 @@ anyway: on generated shops with planted heterogeneous dropout it ranks "bought a
 the same score under MBG/NBD or Pareto/NBD (AUC within 0.001) and clearly better than recency;
 docs/decisions/0117-churn-score.md has the comparison. The other two models stay here for it
 (orchestration/tests/test_churn_score.py).
+
+Where that score ranks "bought again" worse than the days since the last purchase on the shop's own
+holdout, the churn score is recency's instead (decision 0156, `choose_churn_score`): 1 - P(a
+purchase within the horizon) from a logistic curve in log(1 + days since the last purchase), fitted
+on the calibration customers and their holdout. It ranks exactly as recency does.
 """
 
 from __future__ import annotations
@@ -189,3 +194,72 @@ def auc(score: Sequence[float], positive: Sequence[bool]) -> float | None:
         return None
     ranks = stats.rankdata(score)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# ---- recency's score, where the model's ranks worse (decision 0156) ----------------------------------
+
+
+@dataclass(frozen=True)
+class RecencyLogit:
+    """P(a purchase within the horizon) = expit(intercept + slope x log(1 + days since the last
+    purchase)); slope < 0, so the score ranks exactly as recency does."""
+
+    intercept: float
+    slope: float
+
+
+@dataclass(frozen=True)
+class ChurnChoice:
+    """Which score the run publishes as churn_score, and the holdout AUCs it was chosen on."""
+
+    model: str  # "bgnbd" or "recency"
+    auc_bgnbd: float | None
+    auc_recency: float | None
+    recency_logit: RecencyLogit | None = None
+
+
+def fit_recency_logit(recency: ArrayLike, bought: ArrayLike, weights: ArrayLike | None = None) -> RecencyLogit | None:
+    """Maximum-likelihood logistic regression of ``bought`` (0/1, or counts of buyers when ``weights``
+    counts customers) on log(1 + recency days). None when it does not converge or the slope is not
+    negative (recency would not rank buyers first)."""
+    u = np.log1p(np.asarray(recency, dtype=float))
+    y = np.asarray(bought, dtype=float)
+    w = np.ones_like(u) if weights is None else np.asarray(weights, dtype=float)
+    if len(u) == 0 or np.ptp(u) == 0 or not 0 < float(y.sum()) < float(w.sum()):
+        return None
+    center = float(np.average(u, weights=w))
+
+    def neg_ll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = theta[0] + theta[1] * (u - center)
+        # y log p + (n - y) log(1 - p) per row, with w customers of whom y bought
+        value = -float(np.dot(y, -np.logaddexp(0.0, -z)) + np.dot(w - y, -np.logaddexp(0.0, z)))
+        resid = w * special.expit(z) - y
+        return value, np.array([resid.sum(), np.dot(resid, u - center)])
+
+    res = optimize.minimize(neg_ll, np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 500})
+    if not np.all(np.isfinite(res.x)) or res.x[1] >= 0:
+        return None
+    return RecencyLogit(float(res.x[0] - res.x[1] * center), float(res.x[1]))
+
+
+def recency_churn_score(logit: RecencyLogit, recency: ArrayLike) -> np.ndarray:
+    """1 - expit(intercept + slope x log(1 + recency)): the SQL macro recency_churn_score's formula."""
+    z = logit.intercept + logit.slope * np.log1p(np.asarray(recency, dtype=float))
+    return 1.0 - special.expit(z)
+
+
+def choose_churn_score(bgnbd_score: ArrayLike, recency: ArrayLike, bought: ArrayLike) -> ChurnChoice:
+    """On the calibration customers (their BG/NBD churn score and days since the last purchase at the
+    calibration end) and whether each bought in the holdout: BG/NBD's score unless it ranks
+    "bought again" worse than recency and recency's logistic curve can be fitted (decision 0156)."""
+    recency = np.asarray(recency, dtype=float)
+    bought = np.asarray(bought, dtype=bool)
+    auc_bgnbd = auc(-np.asarray(bgnbd_score, dtype=float), bought)
+    auc_recency = auc(-recency, bought)
+    if auc_bgnbd is None or auc_recency is None or auc_bgnbd >= auc_recency:
+        return ChurnChoice("bgnbd", auc_bgnbd, auc_recency)
+    days, at = np.unique(recency, return_inverse=True)
+    logit = fit_recency_logit(days, np.bincount(at, weights=bought), np.bincount(at))
+    if logit is None:
+        return ChurnChoice("bgnbd", auc_bgnbd, auc_recency)
+    return ChurnChoice("recency", auc_bgnbd, auc_recency, logit)

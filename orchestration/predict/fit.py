@@ -49,6 +49,7 @@ class FitOutcome:
     gg_log_likelihood: float | None = None
     seconds: float = 0.0
     scores: pd.DataFrame | None = field(default=None, repr=False)
+    churn: churn.ChurnChoice | None = None  # the churn score published, chosen on the holdout
 
 
 def fit_inputs(
@@ -238,8 +239,35 @@ def fit_warehouse(database: str | Path, as_of: date | None = None) -> list[FitOu
         min_history,
         previous.get("calibration"),
     )
+    choose_churn_score(full, calibration, cal)
     write_outcomes(database, built_as_of, [full, calibration])
     return [full, calibration]
+
+
+def choose_churn_score(full: FitOutcome, calibration: FitOutcome, cal: pd.DataFrame) -> None:
+    """Publish BG/NBD's churn score, or recency's where BG/NBD's ranks "bought again" worse on the
+    holdout (decision 0156; churn.choose_churn_score), in both fits' scores; BG/NBD's is kept beside
+    it (``bgnbd_churn_score``) for the validation's comparison. ``cal``: the calibration customers'
+    inputs with their holdout purchases. Without a fitted calibration there is no evidence: BG/NBD."""
+    for outcome in (full, calibration):
+        if outcome.scores is not None:
+            outcome.scores["bgnbd_churn_score"] = outcome.scores["churn_score"]
+        outcome.churn = churn.ChurnChoice("bgnbd", None, None) if outcome.status == "fitted" else None
+    if full.status != "fitted" or calibration.status != "fitted":
+        return
+    scored = calibration.scores.merge(
+        cal[["customer_id", "holdout_purchases"]].astype({"holdout_purchases": float}), on="customer_id"
+    )
+    choice = churn.choose_churn_score(
+        scored.churn_score.to_numpy(float),
+        (scored.big_t - scored.t_x).to_numpy(float),
+        scored.holdout_purchases.to_numpy(float) > 0,
+    )
+    for outcome in (full, calibration):
+        outcome.churn = choice
+        if choice.recency_logit is not None:
+            recency = (outcome.scores.big_t - outcome.scores.t_x).to_numpy(float)
+            outcome.scores["churn_score"] = churn.recency_churn_score(choice.recency_logit, recency)
 
 
 def stored_fits(con: duckdb.DuckDBPyConnection, before: date | None = None) -> dict[str, FitOutcome]:
@@ -298,6 +326,11 @@ def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
                 "gg_log_likelihood": o.gg_log_likelihood,
                 "fit_seconds": o.seconds,
                 "fitted_at": now,
+                "churn_score_model": o.churn.model if o.churn else None,
+                "recency_logit_intercept": o.churn.recency_logit.intercept
+                if o.churn and o.churn.recency_logit
+                else None,
+                "recency_logit_slope": o.churn.recency_logit.slope if o.churn and o.churn.recency_logit else None,
             }
         )
     return pd.DataFrame(rows, columns=list(FITS_COLUMNS))

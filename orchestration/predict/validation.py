@@ -43,6 +43,17 @@ def trust_lines(
     return lines
 
 
+def recency_line(auc_bgnbd: float | None, baseline: float | None) -> str:
+    """What the summary says when the run published recency's churn score (decision 0156)."""
+    if auc_bgnbd is None or baseline is None:
+        return "The churn score ranks by the days since the last purchase (recency's curve)."
+    bgnbd_text, baseline_text = auc_texts(auc_bgnbd, baseline)
+    return (
+        f"The churn score ranks by the days since the last purchase: BG/NBD's score ranked bought again "
+        f"worse on the holdout (AUC {bgnbd_text} against {baseline_text}), so the churn bands use recency's curve."
+    )
+
+
 def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The trust sentences of the warehouse's last validation; empty when there is none."""
     exists = con.execute(
@@ -51,14 +62,24 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     ).fetchone()[0]
     if not exists:
         return []
+    chosen = {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'clv_model_validation'"
+        ).fetchall()
+    } >= {"churn_score_model", "auc_bgnbd_churn_score"}
     row = con.execute(
-        "select predicted_purchases_holdout, actual_purchases_holdout, auc_churn_score, auc_recency_baseline "
-        "from marts.clv_model_validation where frequency_bucket = 'all'"
+        "select predicted_purchases_holdout, actual_purchases_holdout, auc_churn_score, auc_recency_baseline, "
+        + ("churn_score_model, auc_bgnbd_churn_score " if chosen else "null, null ")
+        + "from marts.clv_model_validation where frequency_bucket = 'all'"
     ).fetchone()
     if row is None:
         return []
-    predicted, actual, auc, baseline = row
+    predicted, actual, auc, baseline, model, auc_bgnbd = row
     lines = trust_lines(predicted, actual, auc, baseline)
+    if model == "recency":
+        return [*lines, recency_line(auc_bgnbd, baseline)]
     if not lines:
         held = f"Predictions hold on the holdout: {predicted:,.0f} repeat purchase days predicted against {actual:,.0f} actual"
         if auc is not None and baseline is not None:

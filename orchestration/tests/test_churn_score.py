@@ -114,3 +114,90 @@ def test_summary_says_in_words_when_the_model_is_off_or_ranks_worse_than_recency
     assert len(close) == 1 and "AUC 0.931 for" in close[0] and "against 0.932 for" in close[0]
     assert auc_texts(0.93124, 0.93121) == ("0.9312", "0.9312")  # 4 decimals at most
     assert auc_texts(0.36, 0.86) == ("0.36", "0.86")
+
+
+def test_the_recency_curve_recovers_planted_coefficients_and_refuses_what_recency_cannot_rank() -> None:
+    rng = np.random.default_rng(1)
+    recency = rng.integers(0, 700, 200_000)
+    bought = rng.random(len(recency)) < special_expit(1.5 - 0.6 * np.log1p(recency))
+    logit = churn.fit_recency_logit(recency, bought)
+    assert (logit.intercept, logit.slope) == (pytest.approx(1.5, abs=0.03), pytest.approx(-0.6, abs=0.01))
+    # grouped by day (as the fit does it): the same curve
+    days, at = np.unique(recency, return_inverse=True)
+    grouped = churn.fit_recency_logit(days, np.bincount(at, weights=bought), np.bincount(at))
+    assert grouped.intercept == pytest.approx(logit.intercept, rel=1e-6)
+    assert grouped.slope == pytest.approx(logit.slope, rel=1e-6)
+    # the score is 1 - P(a purchase) on that curve, falling with every day
+    assert churn.recency_churn_score(logit, [0, 8]) == pytest.approx(
+        [1 - special_expit(logit.intercept), 1 - special_expit(logit.intercept + logit.slope * np.log(9))]
+    )
+    # buyers longer gone (a slope above 0), one recency for all, nobody bought: no curve
+    assert churn.fit_recency_logit(recency, rng.random(len(recency)) < recency / 700) is None
+    assert churn.fit_recency_logit([5, 5, 5], [True, False, True]) is None
+    assert churn.fit_recency_logit([1, 5, 9], [False, False, False]) is None
+
+
+def test_the_churn_score_is_recency_s_only_where_the_model_ranks_worse_on_the_holdout() -> None:
+    """Decision 0156: the published churn score ranks at least as well as recency on the holdout."""
+    rng = np.random.default_rng(7)
+    recency = rng.integers(0, 400, 5_000).astype(float)
+    bought = rng.random(len(recency)) < special_expit(1.0 - 0.5 * np.log1p(recency))
+    noisy = 1 - special_expit(1.0 - 0.5 * np.log1p(recency) + rng.normal(0, 2, len(recency)))  # ranks worse
+    choice = churn.choose_churn_score(noisy, recency, bought)
+    assert choice.model == "recency" and choice.auc_bgnbd < choice.auc_recency
+    published = churn.recency_churn_score(choice.recency_logit, recency)
+    assert churn.auc(-published, bought) == pytest.approx(choice.auc_recency, abs=1e-12)  # ranks as recency
+    # a model that ranks better than recency stays
+    sharper = 1 - special_expit(1.0 - 0.5 * np.log1p(recency) + 3.0 * (bought - 0.5))
+    kept = churn.choose_churn_score(sharper, recency, bought)
+    assert kept.model == "bgnbd" and kept.recency_logit is None and kept.auc_bgnbd > kept.auc_recency
+
+
+def test_the_fit_publishes_recency_s_score_in_both_fits_and_keeps_bgnbd_s_beside_it() -> None:
+    from orchestration.predict.fit import FitOutcome, _fits_frame, choose_churn_score
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    cal = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "x": 0.0,
+            "t_x": 0.0,
+            "big_t": rng.integers(1, 400, n).astype(float),
+        }
+    )
+    cal["holdout_purchases"] = (rng.random(n) < special_expit(1.0 - 0.5 * np.log1p(cal.big_t))).astype(int)
+    worse = 1 - special_expit(rng.normal(0, 1, n))  # a score that ranks nothing
+
+    def fitted(fit: str, frame: pd.DataFrame) -> FitOutcome:
+        outcome = FitOutcome(fit, "fitted", "converged", n, 0, bgnbd=(0.2, 30.0, 100.0, 150.0))
+        outcome.scores = frame.drop(columns="holdout_purchases", errors="ignore").assign(churn_score=worse)
+        return outcome
+
+    full, calibration = fitted("full", cal.assign(big_t=cal.big_t + 180)), fitted("calibration", cal)
+    choose_churn_score(full, calibration, cal)
+    assert full.churn is calibration.churn and full.churn.model == "recency"
+    for outcome in (full, calibration):
+        assert outcome.scores.bgnbd_churn_score.tolist() == pytest.approx(worse.tolist())
+        recency = (outcome.scores.big_t - outcome.scores.t_x).to_numpy()
+        assert outcome.scores.churn_score.tolist() == pytest.approx(
+            churn.recency_churn_score(full.churn.recency_logit, recency).tolist()
+        )
+    rows = _fits_frame(pd.Timestamp("2025-06-30").date(), [full, calibration])
+    assert rows.churn_score_model.tolist() == ["recency", "recency"]
+    assert rows.recency_logit_slope.iloc[0] == full.churn.recency_logit.slope < 0
+    # without a fitted calibration there is nothing to choose on: BG/NBD's score, as fitted
+    full = fitted("full", cal)
+    choose_churn_score(full, FitOutcome("calibration", "too_little_data", "few", n, 0), cal)
+    assert full.churn.model == "bgnbd" and full.scores.churn_score.tolist() == pytest.approx(worse.tolist())
+
+
+def test_the_summary_says_when_the_churn_score_is_recency_s() -> None:
+    from orchestration.predict.validation import recency_line
+
+    line = recency_line(0.8914, 0.8972)
+    assert "days since the last purchase" in line and "AUC 0.89 against 0.90" in line
+
+
+def special_expit(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))

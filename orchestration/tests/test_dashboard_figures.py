@@ -66,6 +66,19 @@ def test_the_model_health_sentence_appears_only_with_the_ranking_columns(monkeyp
     assert pages.model_health_sentence(close).startswith(
         "Caution: the churn score ranks worse (AUC 0.931) than recency alone (AUC 0.932)"
     )
+    # the run published recency's score (decision 0156): which, and why
+    chose_recency = validation(
+        auc_churn_score=0.8972,
+        auc_recency_baseline=0.8972,
+        spearman_purchases=0.5,
+        is_worse_than_baseline=False,
+        auc_bgnbd_churn_score=0.8914,
+        churn_score_model="recency",
+    )
+    assert pages.model_health_sentence(chose_recency) == (
+        "The churn score ranks by the days since the last purchase (AUC 0.90): BG/NBD's score ranked worse "
+        "on the holdout (AUC 0.89); rank correlation of purchases 0.50."
+    )
 
 
 def test_the_holdout_total_is_said_in_words_beyond_15_percent(monkeypatch):

@@ -146,6 +146,8 @@ def test_validation_buckets_add_up(shop):
     )
     assert total.auc_churn_score > total.auc_recency_baseline
     assert not total.is_worse_than_baseline
+    # BG/NBD's score ranked better than recency here, so it is the one published (decision 0156)
+    assert total.churn_score_model == "bgnbd" and total.auc_bgnbd_churn_score == pytest.approx(total.auc_churn_score)
     assert val.auc_churn_score.iloc[:-1].isna().all() and val.is_worse_than_baseline.iloc[:-1].isna().all()
     assert 0 < total.spearman_purchases <= 1
     with duckdb.connect(str(shop["db"]), read_only=True) as con:

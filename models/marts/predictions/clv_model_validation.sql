@@ -8,6 +8,8 @@
 --   auc_churn_score           AUC of the churn score for "bought again in the holdout" (a lower
 --                             score ranks first; 0.5 is chance, ties count half)
 --   auc_recency_baseline      the same for the days since the last purchase at the calibration end
+--   auc_bgnbd_churn_score     the same for BG/NBD's churn score, and churn_score_model the score the
+--                             run publishes: recency's where BG/NBD's ranks worse (decision 0156)
 --   spearman_purchases        rank correlation of predicted and actual holdout purchases
 --   is_worse_than_baseline    auc_churn_score < auc_recency_baseline
 -- AUC = (sum of the buyers' average ranks - n_pos (n_pos + 1) / 2) / (n_pos x n_neg), ranks ascending
@@ -51,6 +53,7 @@ customers as (
         inputs.holdout_revenue,
         scores.expected_purchases_holdout,
         scores.churn_score,
+        scores.bgnbd_churn_score,
         cast(inputs.cal_big_t - inputs.cal_t_x as double) as calibration_recency_days,
         case when inputs.holdout_purchases > 0 then 1 else 0 end as bought_again,
         row_number() over (order by scores.expected_purchases_holdout desc, inputs.customer_id) as predicted_rank,
@@ -91,6 +94,8 @@ ranked as (
         bought_again,
         rank() over (order by churn_score desc)
             + (count(*) over (partition by churn_score) - 1) / 2.0 as churn_rank,
+        rank() over (order by bgnbd_churn_score desc)
+            + (count(*) over (partition by bgnbd_churn_score) - 1) / 2.0 as bgnbd_churn_rank,
         rank() over (order by calibration_recency_days desc)
             + (count(*) over (partition by calibration_recency_days) - 1) / 2.0 as recency_rank,
         rank() over (order by expected_purchases_holdout)
@@ -108,6 +113,8 @@ ranking as (
                        'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_churn_score,
         {{ safe_divide('sum(bought_again * recency_rank) - sum(bought_again) * (sum(bought_again) + 1) / 2.0',
                        'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_recency_baseline,
+        {{ safe_divide('sum(bought_again * bgnbd_churn_rank) - sum(bought_again) * (sum(bought_again) + 1) / 2.0',
+                       'cast(sum(bought_again) as double) * (count(*) - sum(bought_again))') }} as auc_bgnbd_churn_score,
         -- Pearson of the ranks from exact sums (a parallel float sum would differ in the last
         -- digits from run to run)
         (
@@ -152,12 +159,16 @@ final as (
             as spearman_purchases,
         case when buckets.frequency_bucket = 'all'
             then ranking.auc_churn_score < ranking.auc_recency_baseline end as is_worse_than_baseline,
+        cast(case when buckets.frequency_bucket = 'all' then ranking.auc_bgnbd_churn_score end as double)
+            as auc_bgnbd_churn_score,
+        case when buckets.frequency_bucket = 'all' then chosen.churn_score_model end as churn_score_model,
         cast(buckets.bucket_order as integer) as bucket_order
     from buckets
     left join per_bucket
         on buckets.frequency_bucket = per_bucket.frequency_bucket
     cross join top_decile
     cross join ranking
+    cross join (select max(churn_score_model) as churn_score_model from fits) as chosen
     where (select count(*) from fits) = 1
 
 )
