@@ -307,6 +307,7 @@ def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
     for o in outcomes:
         r, alpha, a, b = o.bgnbd or (None,) * 4
         p, q, g = o.gamma_gamma or (None,) * 3
+        logit = o.churn.recency_logit if o.churn else None
         rows.append(
             {
                 "as_of_date": as_of,
@@ -327,10 +328,8 @@ def _fits_frame(as_of: date, outcomes: list[FitOutcome]) -> pd.DataFrame:
                 "fit_seconds": o.seconds,
                 "fitted_at": now,
                 "churn_score_model": o.churn.model if o.churn else None,
-                "recency_logit_intercept": o.churn.recency_logit.intercept
-                if o.churn and o.churn.recency_logit
-                else None,
-                "recency_logit_slope": o.churn.recency_logit.slope if o.churn and o.churn.recency_logit else None,
+                "recency_logit_intercept": logit.intercept if logit else None,
+                "recency_logit_slope": logit.slope if logit else None,
             }
         )
     return pd.DataFrame(rows, columns=list(FITS_COLUMNS))
