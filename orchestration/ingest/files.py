@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from orchestration.contract import FILE_SUFFIXES, PERSONAL_DATA_COLUMNS
+from orchestration.contract import CONTRACT_COLUMNS, FILE_SUFFIXES, PERSONAL_DATA_COLUMNS
 
 BOM = "\ufeff"
 
@@ -54,14 +54,15 @@ def normalise_name(name: str) -> str:
 def malformed_line(names: list[str], text: str, number: int | None) -> MalformedLine:
     """What the warehouse keeps of a malformed CSV line of a file with header ``names``.
 
-    Without personal columns in the header: the raw text. With them, the text is never kept (a
-    line whose fields cannot be told apart may put an e-mail in any position): only the line
-    number, its length and field count, and the fields of non-personal columns that no shift can
-    have filled with personal data: those before the first personal column, and, when fields are
-    missing (a field dropped anywhere shifts later ones left), only those at least that many
-    positions before it."""
+    When every column of the header is a contract column that cannot hold personal data: the raw
+    text. Otherwise (a personal column, or one the contract does not name: a phone number, an
+    address) the text is never kept (a line whose fields cannot be told apart may put any value in
+    any position): only the line number, its length and field count, and the fields of contract
+    columns that no shift can have filled with another column's value: those before the first such
+    column, and, when fields are missing (a field dropped anywhere shifts later ones left), only
+    those at least that many positions before it."""
     columns = [normalise_name(n) for n in names]
-    personal = [i for i, c in enumerate(columns) if c in PERSONAL_DATA_COLUMNS]
+    personal = [i for i, c in enumerate(columns) if c in PERSONAL_DATA_COLUMNS or c not in CONTRACT_COLUMNS]
     if not personal:
         return MalformedLine(text)
     fields = next(csv.reader(io.StringIO(text)), [])
@@ -72,7 +73,7 @@ def malformed_line(names: list[str], text: str, number: int | None) -> Malformed
     where = f"line {number}: " if number else ""
     return MalformedLine(
         f"{where}{len(text)} characters, {len(fields)} fields for {len(columns)} columns "
-        "(text not kept: the file holds personal data)",
+        "(text not kept: the file has columns that may hold personal data)",
         safe,
     )
 

@@ -31,8 +31,8 @@
 - A CSV line that cannot be split into the header's fields (a truncated last line, an extra
   field) does not lose the file: the other lines load, and the line is kept in ``_malformed_line``
   (quarantined downstream as ``malformed csv line``). Of a file with personal columns (e-mail,
-  name, LINE id) only the line number, length and the fields that cannot hold personal data are
-  kept, never the text (``malformed_line``).
+  name, LINE id) or columns the contract does not name, only the line number, length and the
+  fields that cannot hold such data are kept, never the text (``malformed_line``).
 - A leading byte-order mark is stripped from every text field (a concatenated export carries one
   inside the file; it is never data).
 - A file that cannot be read at all is reported with its path, reason and what to do (status

@@ -1024,3 +1024,36 @@ def test_a_shop_in_a_folder_whose_name_holds_a_quote_loads_gates_and_keeps_its_c
     assert restore(fresh) == 0  # an empty log restores no row, and reads its copies without an error
     with duckdb.connect(str(fresh), read_only=True) as con:
         assert con.execute(f"select count(*) from {SCHEMA}.{LOG}").fetchone()[0] == 0
+
+
+def test_a_malformed_line_keeps_its_text_only_when_every_column_is_a_contract_column(tmp_path):
+    """A column the contract does not name may hold anything (a phone number, an address): a line
+    of such a file that cannot be split keeps the fields before that column, never its text."""
+    folder = tmp_path / "landing" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "2025-01-01.csv").write_text(
+        "order_id,customer_id,ordered_at,status,order_total,phone,shipping_address\n"
+        "o1,c1,2025-01-01 10:00:00,completed,100,090-1111-2222,Tokyo 1-1\n"
+        'o2,c2,2025-01-02 11:00:00,completed,200,"090-9999-0000","Osaka Kita 2-2",extra\n'
+    )
+    (folder / "2025-01-02.csv").write_text(
+        "order_id,customer_id,ordered_at,status,order_total\n"
+        "o3,c3,2025-01-03 10:00:00,completed,300\n"
+        "o4,c4,2025-01-04 10:00:00,completed,400,extra\n"
+    )
+    report = ingest(tmp_path / "landing", tmp_path / "w.duckdb", tables=["orders"], verbose=False)
+    assert report.tables["orders"].malformed_lines == 2
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "select order_id, customer_id, order_total, _malformed_line from raw.orders "
+            "where _malformed_line is not null order by _source_file"
+        ).fetchall()
+    (o2, o4) = rows
+    # the extra columns: the fields before them, the line's shape, no text
+    assert o2[:3] == ("o2", "c2", "200") and "090-9999-0000" not in o2[3] and "Osaka" not in o2[3]
+    assert (
+        o2[3]
+        == "78 characters, 8 fields for 7 columns (text not kept: the file has columns that may hold personal data)"
+    )
+    # only contract columns: the text, to see what went wrong
+    assert o4[3] == "o4,c4,2025-01-04 10:00:00,completed,400,extra"

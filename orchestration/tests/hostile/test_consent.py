@@ -220,3 +220,72 @@ def test_a_rebuild_from_the_same_load_log_keeps_the_winner(withdrawal, tmp_path)
         f"select email_opt_in from staging.stg_shop__customers where customer_id = '{customer}'",
     )
     assert list(got.email_opt_in) == [False]
+
+
+# ---- two runs: later versions that do not count ---------------------------------------------------
+
+LATER_HEADER = (
+    "customer_id,registered_at,updated_at,acquisition_source,email,full_name,email_opt_in,line_opt_in,line_user_id\n"
+)
+
+
+@pytest.fixture(scope="module")
+def later_versions(tmp_path_factory):
+    """G1..G6 consent to both channels in a first load; a second load sends versions that do not
+    count: quarantined (a value that breaks the contract) or pending (dated after AS_OF)."""
+    root = tmp_path_factory.mktemp("consent_later_versions")
+    landing = root / "landing"
+    write(
+        landing / "customers" / "2025-06-01.csv",
+        LATER_HEADER
+        + "".join(f"G{i},2025-01-0{i} 10:00:00,2025-06-01 10:00:00,,,,true,true,U{i}\n" for i in range(1, 7)),
+    )
+    db = root / "warehouse.duckdb"
+    ingest(landing, db, verbose=False)
+    write(
+        landing / "customers" / "2025-06-02.csv",
+        LATER_HEADER
+        # a withdrawal the contract cannot read (quarantined), LINE still yes
+        + "G1,2025-01-01 10:00:00,2025-06-02 10:00:00,,,,いいえ,true,U1\n"
+        # a withdrawal of e-mail dated after AS_OF (pending)
+        + "G2,2025-01-02 10:00:00,2025-07-05 10:00:00,,,,false,true,U2\n"
+        # an unreadable version older than the kept one: not after it
+        + "G3,2025-01-03 10:00:00,2025-05-01 10:00:00,,,,maybe,maybe,U3\n"
+        # quarantined for its time (unknown), consenting to both: no doubt
+        + "G4,not a date,,,,,true,true,U4\n"
+        # quarantined for its time, consent unknown: no consent
+        + "G5,not a date,,,,,,,U5\n"
+        # a later version dated after AS_OF that consents: no doubt
+        + "G6,2025-01-06 10:00:00,2025-07-06 10:00:00,,,,true,true,U6\n",
+    )
+    ingest(landing, db, verbose=False)  # a later run
+    dbt(db, ["run", "--select", "+stg_shop__customers"], {"as_of_date": AS_OF})
+    return db
+
+
+def test_a_later_version_that_does_not_count_withdraws_the_consent_it_does_not_give(later_versions):
+    got = query(
+        later_versions,
+        "select customer_id, email_opt_in, line_opt_in from staging.stg_shop__customers order by 1",
+    )
+    assert [tuple(r) for r in got.itertuples(index=False)] == [
+        ("G1", False, True),
+        ("G2", False, True),
+        ("G3", True, True),
+        ("G4", True, True),
+        ("G5", False, False),
+        ("G6", True, True),
+    ]
+    outcomes = query(
+        later_versions,
+        "select customer_id, row_outcome from staging.base_shop__customers "
+        "where _source_file like '%2025-06-02%' order by 1",
+    )
+    assert list(outcomes.row_outcome) == [
+        "quarantined",
+        "pending",
+        "quarantined",
+        "quarantined",
+        "quarantined",
+        "pending",
+    ]

@@ -1,7 +1,9 @@
 -- Customers: parse and validate (rules in the var raw_contract), keep the latest version per
 -- customer_id. Personal data (type personal in the contract) is not selected: it stays in raw.
 -- Consent fails safe: where versions of a customer tie on their time and load (only the file name
--- or the row would decide), a consent they do not all give is no consent (false).
+-- or the row would decide), a consent they do not all give is no consent (false); and a version
+-- that comes after the kept one but does not count (it breaks the contract, or it is dated after
+-- as_of_date) withdraws a consent it does not give (decision 157).
 with source as (
 
     select * from {{ source('shop', 'customers') }}
@@ -52,26 +54,57 @@ consent_ties as (
 
 ),
 
+-- per consent column: 1 where a version after the kept one (later in time, or at the same or an
+-- unknown time and not loaded before it) is quarantined or pending and does not say yes
+later_doubts as (
+
+    select
+        kept.customer_id,
+        {%- for consent in ['email_opt_in', 'line_opt_in'] %}
+        max(case when {{ consent_code('later.' ~ consent) }} = 1 then 0 else 1 end) as {{ consent }}_doubted
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from outcome as kept
+    inner join outcome as later
+        on kept.customer_id = later.customer_id
+    where kept.row_outcome = 'kept'
+        and later.row_outcome in ('quarantined', 'pending')
+        and (
+            later.effective_at > kept.effective_at
+            or (
+                (later.effective_at is null or later.effective_at = kept.effective_at)
+                and later._loaded_at >= kept._loaded_at
+            )
+        )
+    group by kept.customer_id
+
+),
+
 final as (
 
     select
         {%- for name in contract_column_names('customers').split(', ') %}
         {%- if name in ('email_opt_in', 'line_opt_in') %}
         case
-            when row_outcome in ('kept', 'superseded') and {{ name }}_least != {{ name }}_most then false
-            else {{ name }}
+            when consent_ties.row_outcome in ('kept', 'superseded')
+                and consent_ties.{{ name }}_least != consent_ties.{{ name }}_most then false
+            when later_doubts.{{ name }}_doubted = 1 then false
+            else consent_ties.{{ name }}
         end as {{ name }},
         {%- else %}
-        {{ name }},
+        consent_ties.{{ name }},
         {%- endif %}
         {%- endfor %}
-        reject_reason,
-        _source_file,
-        _row_number,
-        _loaded_at,
-        effective_at,
-        row_outcome
+        consent_ties.reject_reason,
+        consent_ties._source_file,
+        consent_ties._row_number,
+        consent_ties._loaded_at,
+        consent_ties.effective_at,
+        consent_ties.row_outcome
     from consent_ties
+    left join later_doubts
+        on consent_ties.customer_id = later_doubts.customer_id
+        and consent_ties.row_outcome = 'kept'
 
 )
 
