@@ -2,10 +2,11 @@
 -- as_of_date) x CPM state (the ten states of seed cpm_states; `none` is not a state one is in):
 -- the projected number of customers in that state (the customer balance sheet, 顧客バランスシート).
 -- Projection, one month per step: the counts at the last row date of customer_portfolio_monthly
--- (as_of_date) times the transition matrix of the last var cpm_forecast_window_months (3) row
--- dates of portfolio_transitions (counts summed over those dates, divided by the customers who
+-- (as_of_date) times the transition matrix of the last var cpm_forecast_window_months (3) month
+-- ends of portfolio_transitions (counts summed over those months, divided by the customers who
 -- left each from_state; a state nobody was in keeps its customers), plus the mean inflow of new
--- customers (from `none`) per row date of that window into each state.
+-- customers (from `none`) per month of that window into each state. A mid-month as_of_date's row
+-- is not a month: its transitions are not in the window.
 {%- set months = var('cpm_forecast_months') | int %}
 {%- set window_months = var('cpm_forecast_window_months') | int %}
 {#- the month ends after as_of_date, computed once at compile time: literals on every engine -#}
@@ -43,7 +44,13 @@ row_dates as (
     select
         month_end_date,
         row_number() over (order by month_end_date desc) as recency
-    from (select distinct month_end_date from transitions) as distinct_dates
+    from (
+        select distinct month_end_date
+        from transitions
+        {%- if first_offset == 0 %}
+        where month_end_date < {{ as_of_date() }}
+        {%- endif %}
+    ) as distinct_dates
 
 ),
 
