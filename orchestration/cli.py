@@ -246,7 +246,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         instance = dg.DagsterInstance.get()
         recover_crashed_runs(instance, log=lambda text: stage("recover", text, t0))
-        result = defs.get_job_def("daily_refresh").execute_in_process(
+        result = defs.resolve_job_def("daily_refresh").execute_in_process(
             partition_key=partition,
             instance=instance,
             raise_on_error=False,

@@ -95,7 +95,7 @@ def pipeline(tmp_path_factory, landing):
 
 
 def test_definitions_load_and_validate():
-    assert defs.get_job_def("daily_refresh") is not None
+    assert defs.resolve_job_def("daily_refresh") is not None
     env = dict(os.environ, DAGSTER_HOME="")
     env.pop("DAGSTER_HOME")
     proc = subprocess.run(
@@ -329,7 +329,7 @@ def test_backfilled_days_give_the_same_marts_as_one_build(pipeline, landing, tmp
     # one run over a range of days (single-run backfill policy)
     ranged = _warehouse(tmp_path / "ranged", landing)
     (tmp_path / "ranged").mkdir()
-    result = defs.get_job_def("daily_refresh").execute_in_process(
+    result = defs.resolve_job_def("daily_refresh").execute_in_process(
         resources={"warehouse": ranged, "dbt": dbt_resource()},
         tags={
             "dagster/asset_partition_range_start": "2025-06-28",
