@@ -54,29 +54,33 @@ consent_ties as (
 
 ),
 
--- per consent column: 1 where a version after the kept one (later in time, or at the same or an
--- unknown time and not loaded before it) is quarantined or pending and does not say yes
+-- per consent column, on every row: whether a version at a known time after this one (later
+-- in time, or at the same time and not loaded before it) does not count (quarantined or pending)
+-- and does not say yes; and the latest load of such a version whose time is unknown
 later_doubts as (
 
     select
-        kept.customer_id,
+        *,
         {%- for consent in ['email_opt_in', 'line_opt_in'] %}
-        max(case when {{ consent_code('later.' ~ consent) }} = 1 then 0 else 1 end) as {{ consent }}_doubted
-        {{- ',' if not loop.last }}
+        max(
+            case
+                when row_outcome in ('quarantined', 'pending') and effective_at is not null
+                    and {{ consent_code(consent) }} != 1 then 1
+                else 0
+            end
+        ) over (
+            partition by customer_id
+            order by effective_at, _loaded_at, case when row_outcome = 'kept' then 0 else 1 end
+            rows between current row and unbounded following
+        ) as {{ consent }}_doubted_later,
+        max(
+            case
+                when row_outcome in ('quarantined', 'pending') and effective_at is null
+                    and {{ consent_code(consent) }} != 1 then _loaded_at
+            end
+        ) over (partition by customer_id) as {{ consent }}_doubted_loaded_at{{ ',' if not loop.last }}
         {%- endfor %}
-    from outcome as kept
-    inner join outcome as later
-        on kept.customer_id = later.customer_id
-    where kept.row_outcome = 'kept'
-        and later.row_outcome in ('quarantined', 'pending')
-        and (
-            later.effective_at > kept.effective_at
-            or (
-                (later.effective_at is null or later.effective_at = kept.effective_at)
-                and later._loaded_at >= kept._loaded_at
-            )
-        )
-    group by kept.customer_id
+    from consent_ties
 
 ),
 
@@ -86,25 +90,22 @@ final as (
         {%- for name in contract_column_names('customers').split(', ') %}
         {%- if name in ('email_opt_in', 'line_opt_in') %}
         case
-            when consent_ties.row_outcome in ('kept', 'superseded')
-                and consent_ties.{{ name }}_least != consent_ties.{{ name }}_most then false
-            when later_doubts.{{ name }}_doubted = 1 then false
-            else consent_ties.{{ name }}
+            when row_outcome in ('kept', 'superseded') and {{ name }}_least != {{ name }}_most then false
+            when row_outcome = 'kept'
+                and ({{ name }}_doubted_later = 1 or {{ name }}_doubted_loaded_at >= _loaded_at) then false
+            else {{ name }}
         end as {{ name }},
         {%- else %}
-        consent_ties.{{ name }},
+        {{ name }},
         {%- endif %}
         {%- endfor %}
-        consent_ties.reject_reason,
-        consent_ties._source_file,
-        consent_ties._row_number,
-        consent_ties._loaded_at,
-        consent_ties.effective_at,
-        consent_ties.row_outcome
-    from consent_ties
-    left join later_doubts
-        on consent_ties.customer_id = later_doubts.customer_id
-        and consent_ties.row_outcome = 'kept'
+        reject_reason,
+        _source_file,
+        _row_number,
+        _loaded_at,
+        effective_at,
+        row_outcome
+    from later_doubts
 
 )
 
