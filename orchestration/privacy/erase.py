@@ -496,10 +496,9 @@ def erase(
     landing: Path | None = None,
 ) -> Erasure:
     """Erase the customers (see the module's description) from the warehouse ``database`` and
-    every file under ``roots`` (default: the warehouse's folder, the publish folder, GX results and
-    run logs; files under the landing folder are left to the shop)."""
-    from orchestration.settings import gx_dir, settings
-
+    every file under ``roots`` (default: the warehouse's folder, the publish folder, GX results, the
+    run logs, the Dagster instance and the delivery's upload files; files under the landing folder
+    are left to the shop)."""
     ids = sorted({c.strip() for c in customer_ids if c and c.strip()})
     if not ids:
         raise ValueError("no customer id given: name them (crm erase C0001 C0002) or --file ids.txt")
@@ -510,15 +509,26 @@ def erase(
     if not database.exists():
         raise FileNotFoundError(f"no warehouse at {database}: set CRM_DUCKDB_PATH or --database")
     publish = Path(publish or publish_dir())
-    if roots is None:
-        roots = [database.parent, publish, gx_dir(), database.parent / "logs"]
-        if settings().target == "spark":  # Spark's tables are Parquet files in its warehouse folder
-            roots.append(settings().spark.warehouse_dir)
-    roots = [Path(r) for r in roots]
+    roots = [Path(r) for r in (default_roots(database, publish) if roots is None else roots)]
 
     # the warehouse's one-writer lock: an erasure waits for a running job (and stops the next one)
     with WarehouseResource(database=str(database)).write_lock():
         return _erase(ids, database, roots, publish, landing)
+
+
+def default_roots(database: Path, publish: Path) -> list[Path]:
+    """The folders an erasure rewrites: the warehouse's, the publish folder, GX results, the run
+    logs and the Dagster instance wherever the settings put them, the delivery's upload files (they
+    hold contact keys until they expire) and, on Spark, Spark's warehouse folder."""
+    from orchestration.settings import gx_dir, settings
+
+    shop = settings()
+    roots = [database.parent, publish, gx_dir(), database.parent / "logs", shop.logs_dir, shop.dagster_home]
+    if shop.delivery.files is not None:
+        roots.append(shop.delivery.files.dir)
+    if shop.target == "spark":  # Spark's tables are Parquet files in its warehouse folder
+        roots.append(shop.spark.warehouse_dir)
+    return [Path(r) for r in roots]
 
 
 def _erase(ids: list[str], database: Path, roots: list[Path], publish: Path, landing: Path | None) -> Erasure:

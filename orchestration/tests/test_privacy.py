@@ -253,12 +253,23 @@ def test_cli_erase_reads_a_file_of_ids(tmp_path):
         con.execute("insert into raw.orders values ('O1', 'C7', 'a.csv', 1), ('O2', 'C70', 'a.csv', 2)")
     ids = tmp_path / "ids.txt"
     ids.write_text("# requests of June\nC7\n\n")
+    # the run logs, the Dagster instance and the delivery's upload files, each where the settings
+    # put them, away from the warehouse's folder
+    logs, home, lists = tmp_path / "logs", tmp_path / "dagster", tmp_path / "lists"
+    for folder, name in ((logs, "run-2025-06-30.log"), (home, "history.txt"), (lists, "2025-06-30-email.csv")):
+        folder.mkdir()
+        (folder / name).write_text("customer_id,channel\nC7,email\nC70,email\n")
+    config = tmp_path / "shop.yml"
+    config.write_text(f"delivery:\n  files:\n    dir: {lists}\n")
     with mock.patch.dict(
         os.environ,
         {
+            "CRM_CONFIG": str(config),
             "CRM_PUBLISH_DIR": str(tmp_path / "pub"),
             "CRM_GX_DIR": str(tmp_path / "gx"),
             "CRM_LANDING_DIR": str(tmp_path / "landing"),
+            "CRM_LOGS_DIR": str(logs),
+            "DAGSTER_HOME": str(home),
         },
     ):
         assert crm(["erase", "--file", str(ids), "--database", str(db)]) == 0
@@ -267,6 +278,8 @@ def test_cli_erase_reads_a_file_of_ids(tmp_path):
         tombstone(key, "C7"),
         "C70",
     ]
+    for path in (logs / "run-2025-06-30.log", home / "history.txt", lists / "2025-06-30-email.csv"):
+        assert path.read_text() == f"customer_id,channel\n{tombstone(key, 'C7')},email\nC70,email\n", path
 
 
 # ---- consent is never text ---------------------------------------------------------------------
