@@ -5,7 +5,9 @@
 -- cycle (int_offer_owned_products.is_within_cycle). Customers of one profile differ only here.
 with customers as (
 
-    select customer_id, profile_id from {{ ref('int_offer_customer_profiles') }}
+    select customer_id, profile_id
+    from {{ ref('int_offer_customer_profiles') }}
+    where profile_id is not null  -- customers without a purchase have no profile and no evidence
 
 ),
 

@@ -1,5 +1,5 @@
--- Grain: one row per basket profile (int_offer_customer_profiles) x product its owned products lead
--- to by evidence (int_offer_evidence).
+-- Grain: one row per basket profile (int_offer_customer_profiles; customers without a purchase have
+-- none) x product its owned products lead to by evidence (int_offer_evidence).
 -- Rule (domain.md "Personalized offer", co-purchase scoring): score = the sum of the evidence
 -- points of the profile's owned products at the weights they are owned with. is_candidate: the
 -- product may be offered to the profile's customers: it is in the products table, never of a
@@ -12,6 +12,7 @@ with profiles as (
 
     select distinct profile_id, representative_id, owned_products
     from {{ ref('int_offer_customer_profiles') }}
+    where profile_id is not null
 
 ),
 

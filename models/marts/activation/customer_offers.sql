@@ -1,15 +1,19 @@
--- One row per known customer with a purchase x offer rank (1, 2) on as_of_date: the two products
--- to offer (text 000: prepare two), domain.md "Personalized offer". The parts, each its own model:
+-- One row per known customer x offer rank (1, 2) on as_of_date: the two products to offer (text
+-- 000: prepare two), domain.md "Personalized offer". The parts, each its own model:
 --   int_offer_owned_products       what each customer owns, the weight of their last purchase, and
 --                                  the exclusions per owned product (one-off category, repurchase cycle)
---   int_offer_customer_profiles    customers with the same basket share one profile, scored once
+--   int_offer_customer_profiles    customers with the same basket share one profile, scored once;
+--                                  customers without a purchase have none, and a preferred
+--                                  category from their abandoned carts (or none)
 --   int_offer_evidence             買い回り (next purchase) and 併売 (bought together) evidence
 --   int_offer_profile_scores       the evidence added up per profile, minus owned one-off categories
 --   int_offer_evidence_candidates  a customer's candidates by evidence, minus products inside their cycle
 --   int_offer_ranking_fallback     the last four weeks' best sellers of their category, for customers
---                                  short of evidence
+--                                  short of evidence (of the whole shop for a customer without a
+--                                  purchase or cart)
 -- Here: the two best (evidence above the ranking, then the fallback's revenue, then product_id)
--- and the reason a marketer reads: the strongest single piece of evidence, or the ranking.
+-- and the reason a marketer reads: the strongest single piece of evidence, or the ranking (in the
+-- category they buy most, the category of their cart, or the shop's).
 with evidence_offers as (
 
     select customer_id, product_id, score, cast(null as double) as fallback_revenue, category
@@ -26,7 +30,8 @@ fallback_offers as (
 
 customers as (
 
-    select customer_id, preferred_category from {{ ref('int_offer_customer_profiles') }}
+    select customer_id, preferred_category, preferred_category_source
+    from {{ ref('int_offer_customer_profiles') }}
 
 ),
 
@@ -110,7 +115,8 @@ explained as (
     select
         offered.*,
         coalesce(best_evidence.kind, 'ranking') as kind,
-        coalesce(best_evidence.because_of, customers.preferred_category) as because_of
+        coalesce(best_evidence.because_of, customers.preferred_category) as because_of,
+        customers.preferred_category_source
     from offered
     left join best_evidence
         on offered.customer_id = best_evidence.customer_id and offered.product_id = best_evidence.product_id
@@ -129,9 +135,13 @@ final as (
         offered_product.product_name,
         explained.category,
         cast(explained.score as double) as score,
-        case explained.kind
-            when 'next' then 'customers who bought ' || because.product_name || ' bought this next'
-            when 'together' then 'often bought together with ' || because.product_name
+        case
+            when explained.kind = 'next' then 'customers who bought ' || because.product_name || ' bought this next'
+            when explained.kind = 'together' then 'often bought together with ' || because.product_name
+            when explained.because_of is null then 'a best seller of the last four weeks'
+            when explained.preferred_category_source = 'carts'
+                then 'a best seller of the last four weeks in ' || explained.because_of
+                    || ', the category of your cart'
             else 'a best seller of the last four weeks in ' || explained.because_of || ', the category you buy most'
         end as reason
     from explained
