@@ -23,8 +23,13 @@ REQUIRED_TABLES = tuple(t for t, spec in CONTRACT.items() if spec.get("required_
 PERSONAL_DATA_COLUMNS = tuple(
     sorted({c["name"] for spec in CONTRACT.values() for c in spec["columns"] if c["type"] == "personal"})
 )
-# every column the contract names that cannot hold personal data, of any table
-CONTRACT_COLUMNS = frozenset(c for columns in TABLE_COLUMNS.values() for c in columns) - set(PERSONAL_DATA_COLUMNS)
+# the columns a mapped export's landing file adds after the contract's: where each row came from
+MAPPED_SOURCE_COLUMNS = ("source_file", "source_row")
+# every column a landing file may have that cannot hold personal data: the contract's, of any
+# table, and the mapping's lineage
+CONTRACT_COLUMNS = (
+    frozenset(c for columns in TABLE_COLUMNS.values() for c in columns) - set(PERSONAL_DATA_COLUMNS)
+) | frozenset(MAPPED_SOURCE_COLUMNS)
 FILE_SUFFIXES = (".parquet", ".csv")  # matched case-insensitively
 # Columns added by ingest to every raw table (lineage for quarantine and dedupe).
 META_COLUMNS = ("_malformed_line", "_source_file", "_row_number", "_loaded_at")

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 import pyarrow.parquet as pq
 import yaml
 
-from orchestration.contract import CONTRACT, TABLE_COLUMNS
+from orchestration.contract import CONTRACT, MAPPED_SOURCE_COLUMNS, TABLE_COLUMNS
 from orchestration.ingest.files import decode_text
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -612,8 +612,7 @@ def map_file(
             except SkipRow:
                 out.skipped += 1
                 continue
-            values["source_file"] = rel
-            values["source_row"] = str(i + 1)
+            values["source_file"], values["source_row"] = rel, str(i + 1)  # MAPPED_SOURCE_COLUMNS
             if group:
                 if group not in groups:
                     groups[group] = values
@@ -841,9 +840,9 @@ def _write_csv(target: Path, columns: list[str], rows: list[dict], malformed: li
     target.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*columns, "source_file", "source_row"])
+    writer.writerow([*columns, *MAPPED_SOURCE_COLUMNS])
     for row in rows:
-        writer.writerow([row.get(c, "") for c in [*columns, "source_file", "source_row"]])
+        writer.writerow([row.get(c, "") for c in [*columns, *MAPPED_SOURCE_COLUMNS]])
     for number, text in malformed:
         writer.writerow([f"line {number}: {text}"])
     tmp = target.with_name(f".{target.name}.tmp")
