@@ -8,19 +8,18 @@ Layout of the publish directory (``$CRM_PUBLISH_DIR``, default ``data/published`
                               except the large facts (``PARTITIONED``), which are views over their
                               Parquet partitions, so BI tools see the same names
     parquet/ -> parquet.<id>  symlink to the current Parquet generation: one file per mart, and a
-                              folder per large fact with one folder per month holding a file
-                              per day (``fct_sessions/month=2025-06/2025-06-14_0.parquet``)
+                              folder per large fact with one folder per month
+                              (``fct_sessions/month=2025-06/part_0.parquet``)
     parquet/checksums.json    the content checksum of each mart (rows, a hash sum of its rows, its
-                              columns and types; per day for a large fact)
+                              columns and types; per month for a large fact)
     manifest.json             as_of_date, run id, published time, row counts, what was rewritten
     docs/index.html           the dbt docs site (``dbt docs generate --static``) of the build,
                               showing the SQL each node ran with
 
 Proportional to what changed: a mart whose checksum equals the one published before is not
 rewritten. The new DuckDB file starts as a copy of the published one (only small marts live in it)
-and only changed marts are replaced in it; an unchanged Parquet file (a mart's, or a day's of a
-large fact) is a hard link to the previous generation's, and only the days whose checksum changed
-are written: a day's run rewrites the days it touched, not their whole months. A first
+and only changed marts are replaced in it; an unchanged Parquet file or month folder is a hard link
+to the previous generation's, and only the months whose checksum changed are written. A first
 publish, a previous publish without checksums or one made by another DuckDB version writes
 everything.
 
@@ -63,8 +62,7 @@ DOCS_DIR = "docs"
 # the oldest storage format DuckDB writes that every DuckDB >= 0.10 (so every 1.x) reads
 STORAGE_VERSION = os.environ.get("CRM_PUBLISH_STORAGE_VERSION", "v1.0.0")
 CHECKSUMS = "checksums.json"
-# the large facts, published as Parquet partitioned by the month of this column (a file per day of
-# it in each month's folder), read through views
+# the large facts, published as Parquet partitioned by the month of this column, read through views
 PARTITIONED = {
     "fct_sessions": "session_date",
     "customer_portfolio_monthly": "month_end_date",
@@ -141,7 +139,7 @@ def publish(
     exports_dir: Path | None = None,
 ) -> dict:
     """Publish every mart of ``warehouse`` into a new read-only DuckDB file and Parquet generation,
-    rewriting only the marts (and the days of a large fact) whose content changed, then swap
+    rewriting only the marts (and the months of a large fact) whose content changed, then swap
     them in atomically. Returns the manifest written.
 
     ``hold_back`` (mart -> why) names marts not to take from this build: their previously published
@@ -288,36 +286,25 @@ def _read_checksums(previous_dir: Path | None) -> dict | None:
     return saved if saved.get("duckdb") == duckdb.__version__ and isinstance(saved.get("marts"), dict) else None
 
 
-def _checksum(con: duckdb.DuckDBPyConnection, relation: str, date_column: str | None) -> dict:
+def _checksum(con: duckdb.DuckDBPyConnection, relation: str, month_column: str | None) -> dict:
     """A mart's content checksum: its columns and types, its row count, and the sum of its rows'
-    hashes (order-free, a repeated row counts twice); per day of ``date_column`` for a large fact."""
+    hashes (order-free, a repeated row counts twice); per month of ``month_column`` for a large fact."""
     columns = con.execute(f"describe select * from {relation}").fetchall()
     result: dict = {"columns": [[c[0], c[1]] for c in columns]}
-    if date_column is None:
+    if month_column is None:
         rows, total = con.execute(
             f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {relation} as t"
         ).fetchone()
         return {**result, "rows": rows, "sum": total}
     parts = con.execute(
-        f"select {_day(date_column)} as day, count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "
+        f"select {_month(month_column)} as month, count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "
         f"from {relation} as t group by 1 order by 1"
     ).fetchall()
-    return {**result, "rows": sum(p[1] for p in parts), "days": {p[0]: f"{p[1]}:{p[2]}" for p in parts}}
+    return {**result, "rows": sum(p[1] for p in parts), "months": {p[0]: f"{p[1]}:{p[2]}" for p in parts}}
 
 
-def _day(column: str) -> str:
-    return f"coalesce(strftime(t.{column}, '%Y-%m-%d'), 'none')"
-
-
-def _month_folder(folder: Path, day: str) -> Path:
-    """The folder of a large fact's month that holds the files of ``day`` (``none``: no date)."""
-    return folder / f"month={day[:7] if day != 'none' else 'none'}"
-
-
-def _day_files(folder: Path, day: str) -> list[Path]:
-    """A large fact's files of one day: ``<day>_0.parquet`` and, when DuckDB split the day's rows
-    (it closes files when a write keeps many partitions open), ``<day>_1.parquet`` ..."""
-    return sorted(_month_folder(folder, day).glob(f"{day}_*.parquet"))
+def _month(column: str) -> str:
+    return f"coalesce(strftime(t.{column}, '%Y-%m'), 'none')"
 
 
 def _publish_partitioned(
@@ -329,44 +316,35 @@ def _publish_partitioned(
     previous_dir: Path | None,
     parquet_dir: Path,
 ) -> str:
-    """Write the days of a large fact whose checksum changed, link the others from the previous
-    generation, and make the published mart a view over its month folders. Returns what was
-    written."""
+    """Write the months of a large fact whose checksum changed, link the others from the previous
+    generation, and make the published mart a view over its months. Returns what was written."""
     folder = parquet_dir / mart
-    days = checksum["days"]
+    months = checksum["months"]
     same_columns = old is not None and old.get("columns") == checksum["columns"] and previous_dir is not None
     unchanged = [
-        d
-        for d, value in days.items()
-        if same_columns and old.get("days", {}).get(d) == value and _day_files(previous_dir / mart, d)
+        m
+        for m, value in months.items()
+        if same_columns and old.get("months", {}).get(m) == value and (previous_dir / mart / f"month={m}").is_dir()
     ]
-    changed = sorted(set(days) - set(unchanged))
+    changed = sorted(set(months) - set(unchanged))
     if changed:
-        # one file per changed day, written at once into a folder per day, then moved into its month
-        staged = parquet_dir / f".{mart}.days"
-        where = f"where {_day(PARTITIONED[mart])} in ({', '.join(duckdb_text(d) for d in changed)})"
+        listed = ", ".join(duckdb_text(m) for m in changed)
         con.execute(
-            f"copy (select t.*, {_day(PARTITIONED[mart])} as day from {source}.marts.{mart} as t "
-            f"{where if unchanged else ''}) to {duckdb_text(staged)} "
-            "(format parquet, compression zstd, partition_by (day), filename_pattern 'part_{i}')"
+            f"copy (select t.*, {_month(PARTITIONED[mart])} as month from {source}.marts.{mart} as t "
+            f"where {_month(PARTITIONED[mart])} in ({listed})) to {duckdb_text(folder)} "
+            "(format parquet, compression zstd, partition_by (month), filename_pattern 'part_{i}')"
         )
-        for day in changed:
-            month = _month_folder(folder, day)
-            month.mkdir(parents=True, exist_ok=True)
-            for k, written in enumerate(sorted((staged / f"day={day}").glob("*.parquet"))):
-                os.replace(written, month / f"{day}_{k}.parquet")
-        shutil.rmtree(staged)
-    for day in unchanged:
-        month = _month_folder(folder, day)
-        month.mkdir(parents=True, exist_ok=True)
-        for file in _day_files(previous_dir / mart, day):
-            os.link(file, month / file.name)
-    if days:
+    for m in unchanged:
+        target = folder / f"month={m}"
+        target.mkdir(parents=True, exist_ok=True)
+        for file in (previous_dir / mart / f"month={m}").iterdir():
+            os.link(file, target / file.name)
+    if months:
         _view_over_months(con, mart, folder)
     else:  # no rows, no file: an empty table with the mart's columns
         _drop(con, mart)
         con.execute(f"create table published.marts.{mart} as select * from {source}.marts.{mart}")
-    return f"{len(changed)} of {len(days)} days"
+    return f"{len(changed)} of {len(months)} months"
 
 
 def _view_over_months(con: duckdb.DuckDBPyConnection, mart: str, folder: Path) -> None:

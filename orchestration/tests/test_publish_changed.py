@@ -1,7 +1,7 @@
 """Publish rewrites only what changed (orchestration/publish/publish.py): an unchanged mart keeps
 its published copy (the same file, hard-linked into the new generation), a large fact is written
-as a file per day in a folder per month and only its changed days are written again, and a reader
-of the published file sees every mart, the large facts through views over their months."""
+per month and only its changed months are written again, and a reader of the published file sees
+every mart, the large facts through views over their months."""
 
 from __future__ import annotations
 
@@ -42,40 +42,34 @@ def _read(db, sql):
 
 # the second folder's quote must not end a path's literal in the SQL (orchestration/sql_text.py)
 @pytest.mark.parametrize("folder", ["shop", "o'hara's shop"])
-def test_an_unchanged_mart_is_not_rewritten_and_only_changed_days_are(tmp_path, folder):
+def test_an_unchanged_mart_is_not_rewritten_and_only_changed_months_are(tmp_path, folder):
     db, out = tmp_path / folder / "shop.duckdb", tmp_path / folder / "published"
     db.parent.mkdir()
     _warehouse(db)
     first = publish(db, out, "2025-06-30")
     assert first["rewritten"] == {
         "dim_customers": "rewritten",
-        "fct_sessions": "9 of 9 days",
+        "fct_sessions": "3 of 3 months",
         "kpi_daily": "rewritten",
     }
-    sessions = out / "parquet" / "fct_sessions"
-    months = sorted(p.name for p in sessions.iterdir())
+    months = sorted(p.name for p in (out / "parquet" / "fct_sessions").iterdir())
     assert months == ["month=2025-04", "month=2025-05", "month=2025-06"]
-    assert sorted(p.name for p in (sessions / "month=2025-04").iterdir()) == [
-        "2025-04-03_0.parquet",
-        "2025-04-20_0.parquet",
-    ]
-    april = sessions / "month=2025-04" / "2025-04-03_0.parquet"
+    april = out / "parquet" / "fct_sessions" / "month=2025-04" / "part_0.parquet"
     inodes = {
         "kpi": _inode(out / "parquet" / "kpi_daily.parquet"),
         "april": _inode(april),
-        "june 30": _inode(sessions / "month=2025-06" / "2025-06-30_0.parquet"),
+        "june": _inode(out / "parquet" / "fct_sessions" / "month=2025-06" / "part_0.parquet"),
     }
 
     # nothing changed: nothing is written again, the new generation links the same files
     second = publish(db, out, "2025-06-30")
     assert second["rewritten"] == {
         "dim_customers": "unchanged",
-        "fct_sessions": "0 of 9 days",
+        "fct_sessions": "0 of 3 months",
         "kpi_daily": "unchanged",
     }
-    sessions = out / "parquet" / "fct_sessions"  # the new generation's
     assert _inode(out / "parquet" / "kpi_daily.parquet") == inodes["kpi"]
-    assert _inode(sessions / "month=2025-04" / "2025-04-03_0.parquet") == inodes["april"]
+    assert _inode(out / "parquet" / "fct_sessions" / "month=2025-04" / "part_0.parquet") == inodes["april"]
 
     # a reader of the published file before the next publish keeps reading what it opened
     reader = duckdb.connect(str(out / "crm_marts.duckdb"), read_only=True)
@@ -85,16 +79,13 @@ def test_an_unchanged_mart_is_not_rewritten_and_only_changed_days_are(tmp_path, 
     third = publish(db, out, "2025-06-30")
     assert third["rewritten"] == {
         "dim_customers": "rewritten",
-        "fct_sessions": "1 of 10 days",
+        "fct_sessions": "1 of 3 months",
         "kpi_daily": "unchanged",
     }
     assert third["row_counts"] == {"dim_customers": 5, "fct_sessions": 10, "kpi_daily": 3}
-    sessions = out / "parquet" / "fct_sessions"
     assert _inode(out / "parquet" / "kpi_daily.parquet") == inodes["kpi"]
-    assert _inode(sessions / "month=2025-04" / "2025-04-03_0.parquet") == inodes["april"]
-    # June changed, but only its new day is written: June 30 is the file published before
-    assert _inode(sessions / "month=2025-06" / "2025-06-30_0.parquet") == inodes["june 30"]
-    assert len(list((sessions / "month=2025-06").iterdir())) == 5
+    assert _inode(out / "parquet" / "fct_sessions" / "month=2025-04" / "part_0.parquet") == inodes["april"]
+    assert _inode(out / "parquet" / "fct_sessions" / "month=2025-06" / "part_0.parquet") != inodes["june"]
     assert reader.execute("select count(*) from marts.fct_sessions").fetchone()[0] == 9
     reader.close()
 
@@ -139,7 +130,9 @@ def test_a_held_back_mart_keeps_its_published_version(tmp_path):
     assert _read(published, "select sum(n) from marts.kpi_daily") == [(3,)]
     assert _read(published, "select count(*) from marts.fct_sessions") == [(9,)]
     released = publish(db, out, "2025-06-30")
-    assert released["rewritten"]["kpi_daily"] == "rewritten" and released["rewritten"]["fct_sessions"] == "1 of 10 days"
+    assert (
+        released["rewritten"]["kpi_daily"] == "rewritten" and released["rewritten"]["fct_sessions"] == "1 of 3 months"
+    )
     assert _read(published, "select sum(n), (select count(*) from marts.fct_sessions) from marts.kpi_daily") == [
         (303, 10)
     ]
