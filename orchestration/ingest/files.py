@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from orchestration.contract import CONTRACT_COLUMNS, FILE_SUFFIXES, PERSONAL_DATA_COLUMNS
+from orchestration.contract import CONTRACT_COLUMNS, FILE_SUFFIXES
 
 BOM = "\ufeff"
 
@@ -62,14 +62,12 @@ def malformed_line(names: list[str], text: str, number: int | None) -> Malformed
     column, and, when fields are missing (a field dropped anywhere shifts later ones left), only
     those at least that many positions before it."""
     columns = [normalise_name(n) for n in names]
-    personal = [i for i, c in enumerate(columns) if c in PERSONAL_DATA_COLUMNS or c not in CONTRACT_COLUMNS]
-    if not personal:
+    unsafe = [i for i, c in enumerate(columns) if c not in CONTRACT_COLUMNS]  # personal or not the contract's
+    if not unsafe:
         return MalformedLine(text)
     fields = next(csv.reader(io.StringIO(text)), [])
     missing = max(0, len(columns) - len(fields))
-    safe = {
-        columns[i]: fields[i].lstrip(BOM) for i in range(min(len(fields), len(columns))) if i + missing < personal[0]
-    }
+    safe = {columns[i]: fields[i].lstrip(BOM) for i in range(min(len(fields), len(columns))) if i + missing < unsafe[0]}
     where = f"line {number}: " if number else ""
     return MalformedLine(
         f"{where}{len(text)} characters, {len(fields)} fields for {len(columns)} columns "

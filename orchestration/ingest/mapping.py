@@ -612,7 +612,7 @@ def map_file(
             except SkipRow:
                 out.skipped += 1
                 continue
-            values["source_file"], values["source_row"] = rel, str(i + 1)  # MAPPED_SOURCE_COLUMNS
+            values.update(zip(MAPPED_SOURCE_COLUMNS, (rel, str(i + 1)), strict=True))
             if group:
                 if group not in groups:
                     groups[group] = values
