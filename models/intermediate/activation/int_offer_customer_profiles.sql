@@ -70,19 +70,6 @@ profiles as (
 
 ),
 
-preferred_category as (
-
-    select customer_id, category
-    from (
-        select customer_id, category,
-               row_number() over (partition by customer_id order by count(*) desc, category) as category_rank
-        from lines
-        group by customer_id, category
-    ) as counted
-    where category_rank = 1
-
-),
-
 -- known customers without a purchase
 no_purchase as (
 
@@ -93,22 +80,29 @@ no_purchase as (
 
 ),
 
--- the category most of their abandoned-cart products are in (only they need it)
-cart_category as (
+-- what each customer's category is counted over: the lines they bought, or, for a customer without
+-- a purchase (only they need it), the products they added to abandoned carts
+category_rows as (
 
-    select customer_id, category
+    select customer_id, category, 'purchases' as source
+    from lines
+    union all
+    select cart_products.customer_id, products.category, 'carts' as source
+    from cart_products
+    inner join no_purchase on cart_products.customer_id = no_purchase.customer_id
+    inner join products on cart_products.product_id = products.product_id
+    where products.category is not null
+
+),
+
+preferred_category as (
+
+    select customer_id, category, source
     from (
-        select
-            cart_products.customer_id,
-            products.category,
-            row_number() over (
-                partition by cart_products.customer_id order by count(*) desc, products.category
-            ) as category_rank
-        from cart_products
-        inner join no_purchase on cart_products.customer_id = no_purchase.customer_id
-        inner join products on cart_products.product_id = products.product_id
-        where products.category is not null
-        group by cart_products.customer_id, products.category
+        select customer_id, category, source,
+               row_number() over (partition by customer_id order by count(*) desc, category) as category_rank
+        from category_rows
+        group by customer_id, category, source
     ) as counted
     where category_rank = 1
 
@@ -122,7 +116,8 @@ buyers as (
         profiles.representative_id,
         profiles.owned_products,
         preferred_category.category as preferred_category,
-        case when preferred_category.category is not null then 'purchases' end as preferred_category_source
+        case when preferred_category.category is not null then preferred_category.source end
+            as preferred_category_source
     from basket_profiles
     inner join profiles on basket_profiles.profile_key = profiles.profile_key
     left join preferred_category on basket_profiles.customer_id = preferred_category.customer_id
@@ -136,10 +131,10 @@ non_buyers as (
         cast(null as bigint) as profile_id,
         cast(null as {{ dbt.type_string() }}) as representative_id,
         0 as owned_products,
-        cart_category.category as preferred_category,
-        case when cart_category.category is not null then 'carts' end as preferred_category_source
+        preferred_category.category as preferred_category,
+        preferred_category.source as preferred_category_source
     from no_purchase
-    left join cart_category on no_purchase.customer_id = cart_category.customer_id
+    left join preferred_category on no_purchase.customer_id = preferred_category.customer_id
 
 ),
 
